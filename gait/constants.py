@@ -1,0 +1,94 @@
+"""Axis names, frames, units and physical constants: defined once, used everywhere.
+
+Frames
+------
+Sensor frame
+    The three axes ``x, y, z`` exactly as the device reports them (assumed right-handed).
+Body frame
+    Anatomical axes of the runner's trunk at the lumbar spine, right-handed, in this order:
+
+    ==========  =====================================  ===========================
+    axis        direction of the positive axis         acceleration at rest
+    ==========  =====================================  ===========================
+    ``v``       vertical, up                           ``acc_v = +9.81 m/s^2``
+    ``ap``      antero-posterior, forward (anterior)   ``acc_ap = 0``
+    ``ml``      medio-lateral, to the runner's left    ``acc_ml = 0``
+    ==========  =====================================  ===========================
+
+    ``(v, ap, ml)`` is a cyclic permutation of (up, forward, left), so the frame is
+    right-handed: ``v x ap = ml``.
+
+Accelerometers measure specific force (acceleration minus gravity), so a sensor at rest reads
++1 g along the upward axis and a runner in flight reads about 0 on every axis.
+
+Angular rates follow the right-hand rule about each body axis:
+
+- ``gyr_ml`` (about the left axis) is positive when the trunk pitches *forward*;
+- ``gyr_ap`` (about the forward axis) is positive when the trunk rolls to the *right*
+  (right shoulder down);
+- ``gyr_v`` (about the up axis) is positive when the trunk turns to the *left*.
+
+Trunk angles use the same signs: ``pitch`` (forward lean) positive forward, ``roll``
+(lateral lean) positive to the right, ``yaw`` (rotation) positive to the left.
+
+Units
+-----
+Everything inside the library is SI: seconds, metres, m/s^2, rad/s, radians. Conversion to
+g, deg/s, degrees, centimetres, milliseconds and steps per minute happens only at the edges
+(readers, reports), and every column that leaves the core carries its unit in its name.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+#: Standard gravity, m/s^2.
+G: Final = 9.80665
+
+#: Conversion factors.
+DEG_PER_RAD: Final = 180.0 / 3.141592653589793
+RAD_PER_DEG: Final = 3.141592653589793 / 180.0
+METRES_PER_MILE: Final = 1609.344
+
+#: Sensor-frame axis names, in array column order.
+SENSOR_AXES: Final = ("x", "y", "z")
+#: Body-frame axis names, in array column order (up, forward, left).
+BODY_AXES: Final = ("v", "ap", "ml")
+#: Column index of each body axis.
+V: Final = 0
+AP: Final = 1
+ML: Final = 2
+
+#: The two frames a session can be expressed in.
+FRAMES: Final = ("sensor", "body")
+
+#: Time column of the canonical session file.
+TIME_COLUMN: Final = "t_s"
+
+#: Units the canonical file uses (SI) and the alternatives the readers accept and convert.
+ACC_UNITS: Final = {"m_s2": 1.0, "g": G, "mg": G / 1000.0}
+GYR_UNITS: Final = {"rad_s": 1.0, "deg_s": RAD_PER_DEG}
+TIME_UNITS: Final = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
+
+#: Canonical (SI) unit suffix of each quantity in column names.
+ACC_SI: Final = "m_s2"
+GYR_SI: Final = "rad_s"
+
+
+def axes_for(frame: str) -> tuple[str, str, str]:
+    """Axis names of ``frame`` ("sensor" or "body") in array column order."""
+    if frame == "sensor":
+        return SENSOR_AXES
+    if frame == "body":
+        return BODY_AXES
+    raise ValueError(f"Invalid value for 'frame': expected one of {FRAMES}, got {frame!r}")
+
+
+def acc_columns(frame: str, unit: str = ACC_SI) -> list[str]:
+    """Acceleration column names of the canonical file for ``frame``, e.g. ``acc_x_m_s2``."""
+    return [f"acc_{a}_{unit}" for a in axes_for(frame)]
+
+
+def gyr_columns(frame: str, unit: str = GYR_SI) -> list[str]:
+    """Angular-rate column names of the canonical file for ``frame``, e.g. ``gyr_v_rad_s``."""
+    return [f"gyr_{a}_{unit}" for a in axes_for(frame)]

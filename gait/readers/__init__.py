@@ -1,0 +1,68 @@
+"""Readers for every supported input, dispatched by content.
+
+`read_sessions` returns a list of sessions (a dataset can hold many trials); `read_session`
+returns exactly one. Canonical files go through `gait.io`; other formats have a module here
+that turns them into a table with canonical column names and hands it to
+`gait.io.session_from_dataframe`, so every format gets the same validation.
+
+=====================  ===============================================  =====================
+format                 how it is recognised                             module
+=====================  ===============================================  =====================
+canonical CSV / gzip   ``t_s`` / ``acc_*`` column names                 `gait.io`
+canonical Parquet      ``PAR1`` magic                                   `gait.io`
+Alcantara 2022 data    a folder with ``trials.csv`` and
+                       ``sacral_accel_g.csv`` (one trial per row)       `._alcantara`
+=====================  ===============================================  =====================
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from ..errors import GaitInputError, Where
+from ..io import load_session
+from ..session import Session
+from . import _alcantara
+
+__all__ = ["READERS", "read_session", "read_sessions", "register_reader"]
+
+#: (name, sniff(path) -> bool, read(path) -> list[Session]); first match wins.
+READERS: list[tuple[str, Callable[[Path], bool], Callable[[Path], list[Session]]]] = [
+    ("alcantara2022", _alcantara.sniff, _alcantara.read),
+]
+
+
+def register_reader(name: str, sniff: Callable[[Path], bool], read: Callable[[Path], list[Session]]) -> None:
+    """Add a reader in front of the built-in ones."""
+    READERS.insert(0, (name, sniff, read))
+
+
+def read_sessions(path: str | os.PathLike[str], **kwargs) -> list[Session]:
+    """Read every session in ``path`` (a file, or a dataset folder)."""
+    p = Path(path)
+    for _, sniff, read in READERS:
+        if sniff(p):
+            return read(p)
+    if p.is_dir():
+        raise GaitInputError(
+            "unrecognised folder",
+            expected="a session file, or a dataset folder of a supported layout",
+            found="a folder of another layout (use 'gait batch' for a folder of sessions)",
+            where=Where(file=p),
+        )
+    return [load_session(p, **kwargs)]
+
+
+def read_session(path: str | os.PathLike[str], **kwargs) -> Session:
+    """Read exactly one session; a source holding several raises `GaitInputError`."""
+    sessions = read_sessions(path, **kwargs)
+    if len(sessions) != 1:
+        raise GaitInputError(
+            "more than one session",
+            expected="a single session",
+            found=f"{len(sessions)} sessions",
+            where=Where(file=path),
+        )
+    return sessions[0]

@@ -1,0 +1,229 @@
+"""`Session`: one recording of a lumbar IMU, in SI units, with its metadata.
+
+A session is plain data: sample times, acceleration, optional angular rate, the frame they are
+expressed in, and a frozen `SessionMetadata`. Every stage of the pipeline takes and returns
+plain arrays and DataFrames; the session is only the container that travels between the
+readers and the core.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .constants import FRAMES, TIME_COLUMN, acc_columns, axes_for, gyr_columns
+from .errors import GaitInputError, Where
+
+#: A gap is any interval between consecutive samples longer than this many sample periods.
+GAP_FACTOR = 1.5
+
+
+@dataclass(frozen=True)
+class SessionMetadata:
+    """Facts about a recording that are not samples.
+
+    Attributes
+    ----------
+    sampling_rate_hz
+        Nominal sampling rate of ``t``; always explicit, never guessed silently.
+    device
+        Device model or source application (e.g. ``"WitMotion WT901BLE"``, ``"simulator"``).
+    device_id
+        Address or serial of the device; keys the calibration store.
+    start_time
+        ISO 8601 wall-clock time of the first sample, if known.
+    units_as_recorded
+        Units of the source before conversion to SI, e.g. ``{"acc": "g", "gyr": "deg_s"}``.
+    calibration
+        Identifier of the calibration applied to the samples (``None``: raw sensor output).
+    shoes
+        Name of the shoes worn, for shoe-wear tracking.
+    notes
+        Free text.
+    source
+        The file the session was read from, if any.
+    extra
+        Any other key/value pairs found in a file header (kept, never dropped).
+    """
+
+    sampling_rate_hz: float
+    device: str | None = None
+    device_id: str | None = None
+    start_time: str | None = None
+    units_as_recorded: Mapping[str, str] = field(default_factory=dict)
+    calibration: str | None = None
+    shoes: str | None = None
+    notes: str | None = None
+    source: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Metadata as a JSON-serialisable dict (the canonical file's header)."""
+        d = dataclasses.asdict(self)
+        d["units_as_recorded"] = dict(self.units_as_recorded)
+        d["extra"] = dict(self.extra)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], *, where: Where | None = None) -> SessionMetadata:
+        """Build metadata from a header dict; unknown keys go to ``extra``."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        known = {k: v for k, v in d.items() if k in names and k != "extra"}
+        extra = dict(d.get("extra") or {})
+        extra.update({k: v for k, v in d.items() if k not in names})
+        if "sampling_rate_hz" not in known:
+            raise GaitInputError("missing metadata", expected="a 'sampling_rate_hz' entry", found="none", where=where)
+        try:
+            known["sampling_rate_hz"] = float(known["sampling_rate_hz"])
+        except (TypeError, ValueError):
+            raise GaitInputError(
+                "bad metadata value",
+                expected="a number for 'sampling_rate_hz'",
+                found=repr(known["sampling_rate_hz"]),
+                where=where,
+            ) from None
+        known["units_as_recorded"] = dict(known.get("units_as_recorded") or {})
+        return cls(**known, extra=extra)
+
+
+@dataclass(frozen=True, eq=False)
+class Session:
+    """A lumbar IMU recording in SI units.
+
+    Attributes
+    ----------
+    t
+        Sample times, s, shape ``(n,)``, strictly increasing. Uniform at
+        ``meta.sampling_rate_hz`` within each contiguous segment; a longer interval between
+        two samples is a gap (see `gaps`), never filled with invented samples.
+    acc
+        Specific force, m/s^2, shape ``(n, 3)``, columns in the order of the frame's axes
+        (`gait.constants`). An axis the sensor does not have is a column of NaN.
+    gyr
+        Angular rate, rad/s, shape ``(n, 3)``, or ``None`` when the sensor has no gyroscope.
+    frame
+        ``"sensor"`` (axes as the device reports them) or ``"body"`` (``v, ap, ml``).
+    meta
+        `SessionMetadata`.
+    """
+
+    t: np.ndarray
+    acc: np.ndarray
+    gyr: np.ndarray | None
+    frame: str
+    meta: SessionMetadata
+
+    def __post_init__(self) -> None:
+        t = np.ascontiguousarray(self.t, dtype=np.float64)
+        acc = np.ascontiguousarray(self.acc, dtype=np.float64)
+        gyr = None if self.gyr is None else np.ascontiguousarray(self.gyr, dtype=np.float64)
+        where = Where(file=self.meta.source) if self.meta.source else Where(parameter="session")
+        if t.ndim != 1:
+            raise GaitInputError("bad time array", expected="a 1-D array", found=f"shape {t.shape}", where=where)
+        if acc.shape != (t.size, 3):
+            raise GaitInputError(
+                "bad acceleration array", expected=f"shape ({t.size}, 3)", found=f"shape {acc.shape}", where=where
+            )
+        if gyr is not None and gyr.shape != (t.size, 3):
+            raise GaitInputError(
+                "bad angular-rate array", expected=f"shape ({t.size}, 3)", found=f"shape {gyr.shape}", where=where
+            )
+        if self.frame not in FRAMES:
+            raise GaitInputError("bad frame", expected=f"one of {FRAMES}", found=repr(self.frame), where=where)
+        if t.size > 1 and not np.all(np.diff(t) > 0):
+            i = int(np.argmin(np.diff(t) > 0))
+            raise GaitInputError(
+                "time is not strictly increasing",
+                expected="t[i+1] > t[i]",
+                found=f"t[{i}]={t[i]!r}, t[{i + 1}]={t[i + 1]!r}",
+                where=where,
+            )
+        object.__setattr__(self, "t", t)
+        object.__setattr__(self, "acc", acc)
+        object.__setattr__(self, "gyr", gyr)
+
+    # -- derived facts -------------------------------------------------------------------
+    @property
+    def sampling_rate_hz(self) -> float:
+        return self.meta.sampling_rate_hz
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.t.size)
+
+    @property
+    def duration_s(self) -> float:
+        """Time from the first to the last sample plus one period, s."""
+        if self.t.size == 0:
+            return 0.0
+        return float(self.t[-1] - self.t[0] + 1.0 / self.sampling_rate_hz)
+
+    @property
+    def axes(self) -> tuple[str, str, str]:
+        return axes_for(self.frame)
+
+    @property
+    def has_gyro(self) -> bool:
+        return self.gyr is not None
+
+    @property
+    def missing_acc_axes(self) -> tuple[str, ...]:
+        """Accelerometer axes the sensor does not have (all-NaN columns)."""
+        if self.acc.shape[0] == 0:
+            return ()
+        return tuple(a for a, col in zip(self.axes, self.acc.T) if np.isnan(col).all())
+
+    @property
+    def gaps(self) -> list[tuple[float, float]]:
+        """Intervals (start_s, end_s) between consecutive samples longer than 1.5 periods."""
+        if self.t.size < 2:
+            return []
+        dt = np.diff(self.t)
+        idx = np.flatnonzero(dt > GAP_FACTOR / self.sampling_rate_hz)
+        return [(float(self.t[i]), float(self.t[i + 1])) for i in idx]
+
+    def segments(self) -> list[slice]:
+        """Slices of contiguous (gap-free) stretches of samples."""
+        if self.t.size == 0:
+            return []
+        dt = np.diff(self.t)
+        cuts = np.flatnonzero(dt > GAP_FACTOR / self.sampling_rate_hz) + 1
+        bounds = np.concatenate([[0], cuts, [self.t.size]])
+        return [slice(int(a), int(b)) for a, b in itertools.pairwise(bounds)]
+
+    # -- conversions ---------------------------------------------------------------------
+    def to_dataframe(self) -> pd.DataFrame:
+        """Samples as a DataFrame with the canonical (unit-suffixed) column names."""
+        data: dict[str, np.ndarray] = {TIME_COLUMN: self.t}
+        for name, col in zip(acc_columns(self.frame), self.acc.T):
+            data[name] = col
+        if self.gyr is not None:
+            for name, col in zip(gyr_columns(self.frame), self.gyr.T):
+                data[name] = col
+        return pd.DataFrame(data)
+
+    def replace(self, **changes: Any) -> Session:
+        """A copy with some fields replaced (``meta`` fields via ``meta=...``)."""
+        return dataclasses.replace(self, **changes)
+
+    def with_meta(self, **changes: Any) -> Session:
+        """A copy whose metadata has some fields replaced."""
+        return dataclasses.replace(self, meta=dataclasses.replace(self.meta, **changes))
+
+    def slice_time(self, start_s: float, end_s: float) -> Session:
+        """Samples with ``start_s <= t < end_s``."""
+        m = (self.t >= start_s) & (self.t < end_s)
+        return dataclasses.replace(self, t=self.t[m], acc=self.acc[m], gyr=None if self.gyr is None else self.gyr[m])
+
+    def __repr__(self) -> str:
+        return (
+            f"Session({self.n_samples} samples, {self.duration_s:.1f} s at "
+            f"{self.sampling_rate_hz:g} Hz, frame={self.frame!r}, gyro={'yes' if self.has_gyro else 'no'}, "
+            f"device={self.meta.device!r})"
+        )

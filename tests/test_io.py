@@ -1,0 +1,420 @@
+"""Canonical session files: round trips and every bad input, with its exact message."""
+
+from __future__ import annotations
+
+import gzip
+import re
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gait import (
+    GaitDataWarning,
+    GaitInputError,
+    Session,
+    SessionMetadata,
+    load_session,
+    save_session,
+    session_from_arrays,
+)
+from gait.constants import G
+from gait.io import SessionCsvWriter
+
+HEADER = "# gait-session: 1\n# sampling_rate_hz: 100.0\n"
+COLS = "t_s,acc_x_m_s2,acc_y_m_s2,acc_z_m_s2,gyr_x_rad_s,gyr_y_rad_s,gyr_z_rad_s\n"
+
+
+def rows(n: int = 50, fs: float = 100.0, acc=(0.1, -0.2, 9.8), gyr=(0.01, 0.02, -0.03)) -> str:
+    return "".join(f"{i / fs!r},{acc[0]},{acc[1]},{acc[2]},{gyr[0]},{gyr[1]},{gyr[2]}\n" for i in range(n))
+
+
+def write(tmp_path, text: str, name: str = "s.csv"):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def make_session(n=500, fs=200.0, gyro=True, frame="sensor", seed=0) -> Session:
+    rng = np.random.default_rng(seed)
+    acc = rng.normal(0, 2, (n, 3)) + ([0, 0, G] if frame == "sensor" else [G, 0, 0])
+    gyr = rng.normal(0, 1, (n, 3)) if gyro else None
+    meta = SessionMetadata(
+        sampling_rate_hz=fs, device="unit-test", shoes="Pegasus 40", notes="a, b: c", extra={"runner": "x"}
+    )
+    return Session(t=np.arange(n) / fs + 12.5, acc=acc, gyr=gyr, frame=frame, meta=meta)
+
+
+class TestRoundTrip:
+    @pytest.mark.parametrize("name", ["s.csv", "s.csv.gz", "s.parquet"])
+    @pytest.mark.parametrize("gyro", [True, False])
+    def test_exact(self, tmp_path, name, gyro):
+        s = make_session(gyro=gyro)
+        p = save_session(s, tmp_path / name)
+        r = load_session(p)
+        np.testing.assert_array_equal(r.t, s.t)
+        np.testing.assert_array_equal(r.acc, s.acc)
+        if gyro:
+            np.testing.assert_array_equal(r.gyr, s.gyr)
+        else:
+            assert r.gyr is None
+        assert r.frame == s.frame
+        for field in ("sampling_rate_hz", "device", "shoes", "notes"):
+            assert getattr(r.meta, field) == getattr(s.meta, field)
+        assert r.meta.extra["runner"] == "x"
+
+    def test_body_frame_with_missing_axis(self, tmp_path):
+        s = make_session(frame="body", gyro=False)
+        acc = s.acc.copy()
+        acc[:, 2] = np.nan
+        s = s.replace(acc=acc)
+        r = load_session(save_session(s, tmp_path / "b.csv"))
+        assert r.missing_acc_axes == ("ml",)
+        np.testing.assert_array_equal(r.acc[:, :2], s.acc[:, :2])
+
+    def test_pandas_opens_in_one_call(self, tmp_path):
+        s = make_session()
+        p = save_session(s, tmp_path / "s.csv.gz")
+        df = pd.read_csv(p, comment="#")
+        assert list(df.columns) == [
+            "t_s",
+            "acc_x_m_s2",
+            "acc_y_m_s2",
+            "acc_z_m_s2",
+            "gyr_x_rad_s",
+            "gyr_y_rad_s",
+            "gyr_z_rad_s",
+        ]
+        assert len(df) == s.n_samples
+
+    def test_decimals_makes_smaller_files(self, tmp_path):
+        s = make_session(n=2000)
+        big = save_session(s, tmp_path / "a.csv").stat().st_size
+        small = save_session(s, tmp_path / "b.csv", decimals=3).stat().st_size
+        assert small < 0.5 * big
+        r = load_session(tmp_path / "b.csv")
+        np.testing.assert_allclose(r.acc, s.acc, atol=5e-4)
+
+    def test_unknown_extension(self, tmp_path):
+        with pytest.raises(
+            GaitInputError,
+            match=r"unknown output format; expected a name ending in \.csv, \.csv\.gz or \.parquet, found 's\.txt'",
+        ):
+            save_session(make_session(), tmp_path / "s.txt")
+
+
+class TestBadInput:
+    def test_missing_file(self, tmp_path):
+        with pytest.raises(
+            GaitInputError, match=r"nope\.csv: file not found; expected an existing file, found nothing at this path"
+        ):
+            load_session(tmp_path / "nope.csv")
+
+    def test_directory(self, tmp_path):
+        with pytest.raises(GaitInputError, match="not a file; expected a session file, found a directory"):
+            load_session(tmp_path)
+
+    def test_empty(self, tmp_path):
+        with pytest.raises(
+            GaitInputError, match=r"s\.csv: empty file; expected a header line and data rows, found no content"
+        ):
+            load_session(write(tmp_path, ""))
+
+    def test_garbage_bytes(self, tmp_path):
+        p = tmp_path / "g.csv"
+        p.write_bytes(bytes(range(256)) * 4)
+        with pytest.raises(
+            GaitInputError,
+            match=r"g\.csv: not a text file; expected a UTF-8 CSV text file, found binary data \(a NUL byte at offset 0\)",
+        ):
+            load_session(p)
+
+    def test_undecodable_bytes(self, tmp_path):
+        p = tmp_path / "g.csv"
+        p.write_bytes(b"t_s,acc\xff\xfe")
+        with pytest.raises(
+            GaitInputError,
+            match=r"not a text file; expected a UTF-8 CSV text file, found undecodable bytes at offset 7",
+        ):
+            load_session(p)
+
+    def test_corrupt_gzip(self, tmp_path):
+        p = tmp_path / "g.csv.gz"
+        p.write_bytes(b"\x1f\x8b" + b"\x00" * 40)
+        with pytest.raises(GaitInputError, match=r"corrupt gzip data; expected a valid \.gz file"):
+            load_session(p)
+
+    def test_header_only(self, tmp_path):
+        with pytest.raises(
+            GaitInputError,
+            match=r"s\.csv: no data rows; expected at least 2 rows of samples after the column header, found a header only",
+        ):
+            load_session(write(tmp_path, HEADER + COLS))
+
+    def test_no_column_header(self, tmp_path):
+        with pytest.raises(GaitInputError, match=r"s\.csv, line 3: no column header"):
+            load_session(write(tmp_path, HEADER))
+
+    def test_missing_time_column(self, tmp_path):
+        text = HEADER + "time,acc_x_m_s2,acc_y_m_s2,acc_z_m_s2\n0,0,0,9.8\n"
+        with pytest.raises(
+            GaitInputError,
+            match=r"line 3: missing time column; expected exactly one of t_s, t_ms, t_us, t_ns, found none among 'time'",
+        ):
+            load_session(write(tmp_path, text))
+
+    def test_unknown_column(self, tmp_path):
+        text = HEADER + "t_s,acc_x_m_s2,acc_y_m_s2,acc_z_m_s2,temperature\n0,0,0,9.8,20\n"
+        with pytest.raises(GaitInputError, match=r"line 3: unknown column; expected t_s plus .* found 'temperature'"):
+            load_session(write(tmp_path, text))
+
+    def test_missing_acc_column(self, tmp_path):
+        text = HEADER + "t_s,acc_x_m_s2,acc_y_m_s2\n0,0,9.8\n"
+        with pytest.raises(
+            GaitInputError,
+            match=r"missing column; expected acceleration on all three sensor-frame axes \(x, y, z\).*found no acc_z",
+        ):
+            load_session(write(tmp_path, text))
+
+    def test_partial_gyro(self, tmp_path):
+        text = HEADER + "t_s,acc_x_m_s2,acc_y_m_s2,acc_z_m_s2,gyr_x_rad_s\n0,0,0,9.8,0\n"
+        with pytest.raises(GaitInputError, match="incomplete gyroscope columns"):
+            load_session(write(tmp_path, text))
+
+    def test_mixed_frames(self, tmp_path):
+        text = HEADER + "t_s,acc_x_m_s2,acc_y_m_s2,acc_v_m_s2\n0,0,0,9.8\n"
+        with pytest.raises(GaitInputError, match="columns mix frames"):
+            load_session(write(tmp_path, text))
+
+    def test_text_in_number_field(self, tmp_path):
+        body = rows(20).splitlines(keepends=True)
+        body[7] = body[7].replace("9.8", "nine")
+        with pytest.raises(
+            GaitInputError,
+            match=r"s\.csv, line 11, column 'acc_z_m_s2': not a number; expected a decimal number, found 'nine'",
+        ):
+            load_session(write(tmp_path, HEADER + COLS + "".join(body)))
+
+    def test_wrong_field_count(self, tmp_path):
+        body = rows(20).splitlines(keepends=True)
+        body[4] = "0.04,1,2\n"
+        with pytest.raises(
+            GaitInputError, match=r"line 8: wrong number of fields; expected 7 comma-separated values, found 3"
+        ):
+            load_session(write(tmp_path, HEADER + COLS + "".join(body)))
+
+    @pytest.mark.parametrize(
+        "bad, found", [("nan", "an empty or NaN value"), ("inf", "inf"), ("", "an empty or NaN value")]
+    )
+    def test_nan_inf_empty(self, tmp_path, bad, found):
+        body = rows(20).splitlines(keepends=True)
+        body[5] = body[5].replace("0.02", bad, 1)
+        with pytest.raises(
+            GaitInputError,
+            match=rf"line 9, column 'gyr_y_rad_s': missing or non-finite value; expected a finite number, found {found}",
+        ):
+            load_session(write(tmp_path, HEADER + COLS + "".join(body)))
+
+    def test_non_monotonic_time(self, tmp_path):
+        body = rows(20).splitlines(keepends=True)
+        body[10], body[11] = body[11], body[10]
+        with pytest.raises(
+            GaitInputError,
+            match=r"line 15, column 't_s': time goes backwards; expected strictly increasing t_s, found 0\.1 after 0\.11",
+        ):
+            load_session(write(tmp_path, HEADER + COLS + "".join(body)))
+
+    def test_duplicate_timestamp(self, tmp_path):
+        body = rows(20).splitlines(keepends=True)
+        body[11] = body[10]
+        with pytest.raises(
+            GaitInputError,
+            match=r"line 15, column 't_s': duplicate timestamp; expected strictly increasing t_s, found 0\.1 after 0\.1",
+        ):
+            load_session(write(tmp_path, HEADER + COLS + "".join(body)))
+
+    def test_declared_rate_contradicts_timestamps(self, tmp_path):
+        text = "# sampling_rate_hz: 200\n" + COLS + rows(50, fs=100.0)
+        with pytest.raises(
+            GaitInputError,
+            match=r"sampling rate does not match the timestamps; expected samples every 5 ms \(declared 200 Hz\), found a median interval of 10 ms \(100 Hz\)",
+        ):
+            load_session(write(tmp_path, text))
+
+    def test_undeclared_rate_is_estimated_with_warning(self, tmp_path):
+        with pytest.warns(
+            GaitDataWarning, match="no sampling_rate_hz declared; using 100 Hz estimated from the timestamps"
+        ):
+            s = load_session(write(tmp_path, COLS + rows(50)))
+        assert s.sampling_rate_hz == 100.0
+
+    def test_acc_in_g_declared_as_m_s2_is_refused(self, tmp_path):
+        text = HEADER + COLS + rows(50, acc=(0.01, -0.02, 1.0))
+        with pytest.raises(
+            GaitInputError,
+            match=r"acceleration units look wrong; .* found a median \|acc\| of 1 m/s\^2, which looks like g .*Rename the columns to acc_\*_g, or pass acc_unit='g'",
+        ):
+            load_session(write(tmp_path, text))
+
+    def test_acc_in_g_converted_when_declared(self, tmp_path):
+        text = HEADER + COLS.replace("m_s2", "g") + rows(50, acc=(0.0, 0.0, 1.0))
+        s = load_session(write(tmp_path, text))
+        np.testing.assert_allclose(s.acc[:, 2], G)
+        assert s.meta.units_as_recorded["acc"] == "g"
+
+    def test_acc_unit_override(self, tmp_path):
+        text = HEADER + COLS + rows(50, acc=(0.0, 0.0, 1.0))
+        s = load_session(write(tmp_path, text), acc_unit="g")
+        np.testing.assert_allclose(s.acc[:, 2], G)
+
+    def test_gyro_deg_s_declared_as_rad_s_is_refused(self, tmp_path):
+        text = HEADER + COLS + rows(50, gyr=(120.0, -80.0, 60.0))
+        with pytest.raises(
+            GaitInputError,
+            match=r"angular-rate units look wrong; .*which only makes sense in deg/s\. Rename the columns to gyr_\*_deg_s",
+        ):
+            load_session(write(tmp_path, text))
+
+    def test_gyro_rad_s_declared_as_deg_s_is_refused(self, tmp_path):
+        rng = np.random.default_rng(0)
+        lines = "".join(
+            f"{i / 100!r},{a[0]},{a[1]},{a[2]},{g[0]},{g[1]},{g[2]}\n"
+            for i, (a, g) in enumerate(zip([*rng.normal(0, 6, (200, 3)), 0, 0, 9.8], rng.normal(0, 1.5, (200, 3))))
+        )
+        text = HEADER + COLS.replace("rad_s", "deg_s") + lines
+        with pytest.raises(GaitInputError, match=r"angular-rate units look wrong; .*which looks like rad/s"):
+            load_session(write(tmp_path, text))
+
+    def test_gyro_in_deg_s_converted_when_declared(self, tmp_path):
+        text = HEADER + COLS.replace("rad_s", "deg_s") + rows(50, gyr=(180.0, 0.0, -90.0))
+        s = load_session(write(tmp_path, text))
+        np.testing.assert_allclose(s.gyr[0], [np.pi, 0.0, -np.pi / 2])
+
+    def test_time_in_ms(self, tmp_path):
+        text = HEADER + COLS.replace("t_s", "t_ms") + "".join(f"{i * 10},0,0,9.8,0,0,0\n" for i in range(30))
+        s = load_session(write(tmp_path, text))
+        assert s.t[1] == pytest.approx(0.01)
+
+    def test_truncated_last_line_loads_complete_rows(self, tmp_path):
+        text = HEADER + COLS + rows(30) + "0.3,0.1,-0.2"
+        with pytest.warns(
+            GaitDataWarning,
+            match=r"line 34: the last line is incomplete \('0\.3,0\.1,-0\.2'\); the recording was probably cut off\. Loaded the 30 complete rows before it",
+        ):
+            s = load_session(write(tmp_path, text))
+        assert s.n_samples == 30
+
+    def test_truncated_gzip_loads_complete_part(self, tmp_path):
+        data = gzip.compress((HEADER + COLS + rows(3000)).encode())
+        p = tmp_path / "cut.csv.gz"
+        p.write_bytes(data[: int(len(data) * 0.6)])
+        with pytest.warns(GaitDataWarning) as rec:
+            s = load_session(p)
+        msgs = " ".join(str(w.message) for w in rec)
+        assert "gzip stream ends early" in msgs and "the last line is incomplete" in msgs
+        assert 100 < s.n_samples < 3000
+
+    def test_gaps_are_kept_and_reported(self, tmp_path):
+        t = np.concatenate([np.arange(100), np.arange(130, 200)]) / 100.0
+        text = HEADER + COLS + "".join(f"{x},0,0,9.8,0,0,0\n" for x in t.tolist())
+        with pytest.warns(
+            GaitDataWarning,
+            match=r"1 gap in the samples \(0\.300 s missing in total; the longest, 0\.310 s, starts at t=0\.990 s\)",
+        ):
+            s = load_session(write(tmp_path, text))
+        assert s.n_samples == 170
+        assert s.gaps == [(0.99, 1.3)]
+        assert [sl.stop - sl.start for sl in s.segments()] == [100, 70]
+
+    def test_jitter_is_resampled(self, tmp_path):
+        rng = np.random.default_rng(1)
+        t = np.arange(400) / 100.0 + rng.uniform(-0.003, 0.003, 400)
+        acc_z = 9.8 + np.sin(2 * np.pi * 2 * t)
+        text = HEADER + COLS + "".join(f"{x},0,0,{z},0,0,0\n" for x, z in zip(t.tolist(), acc_z.tolist()))
+        with pytest.warns(
+            GaitDataWarning, match=r"timestamps jitter by up to [23]\.\d+ ms .*resampled onto a uniform 100 Hz grid"
+        ):
+            s = load_session(write(tmp_path, text))
+        np.testing.assert_allclose(np.diff(s.t), 0.01, atol=1e-12)
+        np.testing.assert_allclose(s.acc[:, 2], 9.8 + np.sin(2 * np.pi * 2 * s.t), atol=0.01)
+
+    def test_biaxial_sensor_frame_refused(self, tmp_path):
+        text = HEADER + "t_s,acc_x_m_s2,acc_y_m_s2,acc_z_m_s2\n" + "".join(f"{i / 100!r},0,,9.8\n" for i in range(20))
+        with pytest.raises(GaitInputError, match="a biaxial sensor needs body-frame columns"):
+            load_session(write(tmp_path, text))
+
+    def test_parquet_corrupt(self, tmp_path):
+        p = tmp_path / "x.parquet"
+        p.write_bytes(b"PAR1" + b"\x00" * 50)
+        with pytest.raises(GaitInputError, match="cannot read Parquet file"):
+            load_session(p)
+
+
+class TestFromArrays:
+    def test_basic(self):
+        s = session_from_arrays(np.arange(100) / 50, np.tile([0, 0, G], (100, 1)), sampling_rate_hz=50)
+        assert s.n_samples == 100 and s.sampling_rate_hz == 50
+
+    def test_bad_shape(self):
+        with pytest.raises(
+            GaitInputError,
+            match=r"parameter 'acc': bad acceleration array; expected shape \(n, 3\), found shape \(100,\)",
+        ):
+            session_from_arrays(np.arange(100), np.zeros(100), sampling_rate_hz=50)
+
+    def test_length_mismatch(self):
+        with pytest.raises(GaitInputError, match="arrays of different lengths"):
+            session_from_arrays(np.arange(10), np.zeros((9, 3)), sampling_rate_hz=1)
+
+
+class TestStreamingWriter:
+    def test_crash_safe(self, tmp_path):
+        """A writer killed mid-write leaves a file that loads up to the last flush."""
+        out = tmp_path / "live.csv"
+        code = f"""
+import os, numpy as np
+from gait.io import SessionCsvWriter
+from gait.session import SessionMetadata
+w = SessionCsvWriter({str(out)!r}, SessionMetadata(sampling_rate_hz=100.0))
+for k in range(10):
+    t = (np.arange(100) + 100 * k) / 100.0
+    w.write(t, np.tile([0.0, 0.0, 9.8], (100, 1)), np.zeros((100, 3)))
+    w.flush()
+w._fh.write("10.0,0.0,0.")
+w._fh.flush()
+os._exit(9)
+"""
+        subprocess.run([sys.executable, "-c", code], check=False)
+        with pytest.warns(GaitDataWarning, match="the last line is incomplete"):
+            s = load_session(out)
+        assert s.n_samples == 1000
+        np.testing.assert_array_equal(s.t, np.arange(1000) / 100.0)
+
+    def test_refuses_to_overwrite(self, tmp_path):
+        out = tmp_path / "x.csv"
+        out.write_text("precious")
+        with pytest.raises(FileExistsError):
+            SessionCsvWriter(out, SessionMetadata(sampling_rate_hz=100.0))
+        assert out.read_text() == "precious"
+
+    def test_refuses_gzip(self, tmp_path):
+        with pytest.raises(GaitInputError, match="cannot stream to gzip"):
+            SessionCsvWriter(tmp_path / "x.csv.gz", SessionMetadata(sampling_rate_hz=100.0))
+
+
+def test_session_rejects_bad_arrays():
+    meta = SessionMetadata(sampling_rate_hz=10.0)
+    with pytest.raises(
+        GaitInputError, match=re.escape("bad acceleration array; expected shape (3, 3), found shape (3, 2)")
+    ):
+        Session(t=np.arange(3.0), acc=np.zeros((3, 2)), gyr=None, frame="sensor", meta=meta)
+    with pytest.raises(GaitInputError, match="time is not strictly increasing"):
+        Session(t=np.array([0.0, 1.0, 1.0]), acc=np.zeros((3, 3)), gyr=None, frame="sensor", meta=meta)
+
+
+def test_warnings_are_errors_in_this_suite():
+    with pytest.raises(GaitDataWarning):
+        warnings.warn("x", GaitDataWarning, stacklevel=1)

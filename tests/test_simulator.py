@@ -148,7 +148,7 @@ class TestSensor:
         base = simulate(duration_s=10, seed=1, sensor=IDEAL_SENSOR).session
         off = simulate(duration_s=10, seed=1, sensor=sm).session
         np.testing.assert_allclose(off.acc, base.acc * [1.02, 1.0, 0.98] + [0.3, -0.2, 0.1], atol=1e-12)
-        np.testing.assert_allclose(off.gyr, [*base.gyr, 0.01, 0.0, -0.02], atol=1e-12)
+        np.testing.assert_allclose(off.gyr, base.gyr + np.array([0.01, 0.0, -0.02]), atol=1e-12)
 
     def test_quantisation_and_saturation(self):
         s = simulate(duration_s=10, seed=1, sensor=SensorModel(acc_range_g=2.0)).session

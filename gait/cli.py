@@ -9,6 +9,7 @@ either.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -94,7 +95,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0, help="random seed (same seed, same session)")
     s.add_argument("--decimals", type=int, help="round CSV values to this many decimals (smaller files)")
     s.set_defaults(func=_cmd_simulate)
+
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(sub)
     return p
+
+
+#: Modules that add sub-commands: each has ``register(subparsers)``, which adds its parsers
+#: and sets ``func`` (taking the parsed arguments, returning the exit status).
+COMMAND_MODULES: tuple[str, ...] = ()
 
 
 def _version() -> str:

@@ -1,0 +1,1 @@
+"""Live recording over BLE (work in progress)."""

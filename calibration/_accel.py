@@ -22,6 +22,11 @@ MODELS = ("auto", "bias_scale", "full")
 MIN_POSES = {"bias_scale": 6, "full": 9}
 #: The full model needs its (scaled) Jacobian no worse conditioned than this.
 MAX_CONDITION_FULL = 200.0
+#: Largest acceptable noise gain of the bias (bias standard error / pose standard error):
+#: above it the poses are too bunched together to pin the calibration down.
+MAX_NOISE_GAIN = 4.0
+#: Each axis must read beyond -AXIS_COVERAGE g and +AXIS_COVERAGE g in some pose.
+AXIS_COVERAGE = 0.3
 
 _POSE_HINT = (
     "Lay the sensor still on each of its six faces in turn (x, y and z axis up, then down), "
@@ -90,6 +95,28 @@ def _scaled_condition(p: np.ndarray, a: np.ndarray, model: str, g: float) -> flo
     return float(s[0] / s[-1]) if s[-1] > 0 else math.inf
 
 
+def _scale_of(p: np.ndarray, model: str) -> np.ndarray:
+    _, c = _unpack(p, model)
+    return np.linalg.norm(np.linalg.inv(c), axis=1)
+
+
+def _uncertainty(
+    p: np.ndarray, a: np.ndarray, model: str, g: float, pose_std: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Standard errors of bias and scale, and the bias noise gain, by linear propagation."""
+    j = _jacobian(p, a, model, g)
+    jtj_inv = np.linalg.pinv(j.T @ j)
+    gain = float(np.sqrt(np.max(np.diag(jtj_inv)[:3])))
+    cov = jtj_inv @ (j.T * pose_std**2) @ j @ jtj_inv  # sandwich: heteroscedastic pose noise
+    h = 1e-7
+    ds = np.column_stack(
+        [(_scale_of(p + h * e, model) - _scale_of(p - h * e, model)) / (2 * h) for e in np.eye(p.size)]
+    )
+    bias_std = np.sqrt(np.clip(np.diag(cov)[:3], 0.0, None))
+    scale_std = np.sqrt(np.clip(np.diag(ds @ cov @ ds.T), 0.0, None))
+    return bias_std, scale_std, gain
+
+
 def _fit(a: np.ndarray, model: str, g: float, p0: np.ndarray) -> np.ndarray:
     res = least_squares(
         _residuals, p0, jac=_jacobian, args=(a, model, g), method="lm", xtol=1e-14, ftol=1e-14, gtol=1e-14
@@ -104,6 +131,7 @@ def fit_accelerometer(
     gravity_mps2: float = G,
     min_separation_deg: float = 20.0,
     max_residual_mps2: float = 0.1,
+    pose_std_mps2: float | np.ndarray | None = None,
     source: str | None = None,
     where: Where | None = None,
 ) -> AccelCalibration:
@@ -127,6 +155,9 @@ def fit_accelerometer(
         Poses closer than this in direction count as one.
     max_residual_mps2
         Largest acceptable RMS residual, m/s^2; above it a pose was not still or was wrong.
+    pose_std_mps2
+        Standard error of each pose mean (scalar or shape ``(n,)``), m/s^2, for the reported
+        uncertainties; the RMS residual is used when it is larger or this is ``None``.
     source, where
         Provenance and the location named in error messages.
 
@@ -138,7 +169,8 @@ def fit_accelerometer(
     ------
     GaitInputError
         Fewer than 6 distinct poses (9 for ``"full"``), an axis never seen pointing both up
-        and down, poses that do not determine the full model, or a residual above
+        and down (beyond +-`AXIS_COVERAGE` g), poses that do not determine the full model, poses too bunched together
+        (noise gain of the bias above `MAX_NOISE_GAIN`), or a residual above
         ``max_residual_mps2``; each message says what to record instead.
 
     Notes
@@ -179,14 +211,15 @@ def fit_accelerometer(
             where=where,
             hint=_POSE_HINT,
         )
-    # every axis must be seen both pointing up and pointing down
+    # every axis must be seen both pointing (partly) up and pointing (partly) down
     lo, hi = a.min(axis=0), a.max(axis=0)
     for i, name in enumerate(SENSOR_AXES):
-        if hi[i] - lo[i] < g:
-            missing = "down" if abs(lo[i]) < abs(hi[i]) else "up"
+        if lo[i] > -AXIS_COVERAGE * g or hi[i] < AXIS_COVERAGE * g:
+            missing = "down" if lo[i] > -AXIS_COVERAGE * g else "up"
             raise GaitInputError(
                 f"the poses do not cover axis {name!r}",
-                expected=f"axis {name} seen pointing up and pointing down (readings spanning at least 1 g)",
+                expected=f"axis {name} seen pointing up and pointing down (readings beyond -{AXIS_COVERAGE:g} g "
+                f"and +{AXIS_COVERAGE:g} g)",
                 found=f"readings from {lo[i] / g:+.2f} g to {hi[i] / g:+.2f} g",
                 where=where,
                 hint=f"Add a still pose with the {name} axis pointing {missing}",
@@ -225,6 +258,20 @@ def fit_accelerometer(
             where=where,
             hint="A pose was not still or an axis saturated; record again with the sensor resting on a surface",
         )
+    n_par = p.size
+    dof_rms = rms * math.sqrt(a.shape[0] / (a.shape[0] - n_par)) if a.shape[0] > n_par else 0.0
+    given = (
+        np.zeros(a.shape[0]) if pose_std_mps2 is None else np.broadcast_to(np.asarray(pose_std_mps2, float), r.shape)
+    )
+    bias_std, scale_std, noise_gain = _uncertainty(p, a, chosen, g, np.maximum(given, dof_rms))
+    if noise_gain > MAX_NOISE_GAIN:
+        raise GaitInputError(
+            "the poses are too close together",
+            expected=f"poses spread over every direction (noise gain of the bias at most {MAX_NOISE_GAIN:g})",
+            found=f"noise gain {noise_gain:.2g} with {n_poses} distinct poses",
+            where=where,
+            hint=_POSE_HINT,
+        )
     return AccelCalibration(
         bias_mps2=b,
         matrix=c,
@@ -234,6 +281,8 @@ def fit_accelerometer(
         model=chosen,
         poses_mps2=a,
         residuals_mps2=r,
+        bias_std_mps2=bias_std,
+        scale_std=scale_std,
         created=utc_now(),
         source=source,
     )
@@ -350,8 +399,11 @@ def calibrate_accelerometer(
         check_positive(acc_range_mps2, "acc_range_mps2")
     _check_saturation(session, segments, acc_range_mps2, where)
     means = np.array([session.acc[s].mean(axis=0) for s in segments])
+    # standard error of each mean from its own scatter (white noise assumed)
+    sem = np.array([float(np.sqrt(np.mean(session.acc[s].var(axis=0)) / (s.stop - s.start))) for s in segments])
     return fit_accelerometer(
         means,
+        pose_std_mps2=sem,
         model=model,
         gravity_mps2=gravity_mps2,
         min_separation_deg=min_separation_deg,

@@ -182,6 +182,9 @@ class AccelCalibration:
         Mean raw reading of each still segment, m/s^2, shape ``(n_segments, 3)``.
     residuals_mps2
         Residual of each still segment, m/s^2.
+    bias_std_mps2, scale_std
+        Standard uncertainty of the bias (m/s^2) and of the scale (fraction), propagated from
+        the noise of the pose means (or the residual, if larger) through the fit.
     created, source
         Provenance.
     """
@@ -194,6 +197,8 @@ class AccelCalibration:
     model: str
     poses_mps2: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
     residuals_mps2: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    bias_std_mps2: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    scale_std: np.ndarray = field(default_factory=lambda: np.zeros(3))
     created: str = field(default_factory=utc_now)
     source: str | None = None
 
@@ -216,6 +221,8 @@ class AccelCalibration:
         res.setflags(write=False)
         object.__setattr__(self, "poses_mps2", poses)
         object.__setattr__(self, "residuals_mps2", res)
+        object.__setattr__(self, "bias_std_mps2", _frozen_array(self.bias_std_mps2, (3,), "bias_std_mps2"))
+        object.__setattr__(self, "scale_std", _frozen_array(self.scale_std, (3,), "scale_std"))
         if self.model not in ("bias_scale", "full"):
             raise GaitInputError(
                 "bad calibration value",
@@ -257,6 +264,8 @@ class AccelCalibration:
             "misalignment_rad": self.misalignment_rad.tolist(),
             "residual_mps2": self.residual_mps2,
             "max_residual_mps2": self.max_residual_mps2,
+            "bias_std_mps2": self.bias_std_mps2.tolist(),
+            "scale_std": self.scale_std.tolist(),
             "n_poses": self.n_poses,
             "poses_mps2": self.poses_mps2.tolist(),
             "residuals_mps2": self.residuals_mps2.tolist(),
@@ -273,6 +282,8 @@ class AccelCalibration:
             model=d["model"],
             poses_mps2=d.get("poses_mps2", []),
             residuals_mps2=d.get("residuals_mps2", []),
+            bias_std_mps2=d.get("bias_std_mps2", [0.0, 0.0, 0.0]),
+            scale_std=d.get("scale_std", [0.0, 0.0, 0.0]),
             created=d["created"],
             source=d.get("source"),
         )

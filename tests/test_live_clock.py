@@ -1,114 +1,118 @@
-"""Sample-time reconstruction (device clock + drift fit) and the recorder's buffers."""
+"""Sample indices from the stream decoder's output, the robust drift fit, the ring buffer."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from gait.live._buffer import ReorderBuffer, RingBuffer
-from gait.live._clock import SampleClock
+from firmware_protocol import codec
+from firmware_protocol.stream import StreamDecoder
+from gait.live._buffer import RingBuffer
+from gait.live._clock import DriftFit, SampleIndexer
 
 RATE = 400.0
 K = 8  # samples per packet
+CONFIG = codec.DeviceConfig(
+    rate_mhz=400_000,
+    acc_range_g=16,
+    gyr_range_dps=2000,
+    acc_scale_ng_per_lsb=488_000,
+    gyr_scale_udps_per_lsb=70_000,
+    samples_per_packet=K,
+    state=codec.State.STREAMING,
+)
 
 
-def _stream(duration_s: float, *, drift_ppm: float = 0.0, seed: int = 0, t0_dev: float = 12.5, host0: float = 1000.0):
-    """Packets (device times of their samples, host arrival) of a device whose clock drifts."""
+def _arrivals(duration_s: float, *, drift_ppm: float = 0.0, seed: int = 0, stall: bool = False):
+    """(device time of each packet's newest sample, host arrival) of a drifting device."""
     rng = np.random.default_rng(seed)
-    n_packets = int(duration_s * RATE / K)
-    b = 1.0 + drift_ppm * 1e-6  # host seconds per device second
+    b = 1.0 + drift_ppm * 1e-6
     out = []
-    for p in range(n_packets):
-        tau = t0_dev + (p * K + np.arange(K)) / RATE
+    for p in range(int(duration_s * RATE / K)):
+        tau = 12.5 + (p * K + K - 1) / RATE
         delay = 0.004 + rng.exponential(0.008)  # radio + scheduling, always > 0
-        out.append((tau, host0 + b * (tau[-1] - t0_dev) + delay))
+        if rng.random() < 0.02:
+            delay += rng.exponential(0.3)  # retries
+        if stall and 20 < tau - 12.5 < 35:
+            delay += 35 - (tau - 12.5)  # 15 s queued in the stack, then delivered in a burst
+        out.append((tau, 1000.0 + b * (tau - 12.5) + delay))
     return out
 
 
-class TestSampleClock:
-    def test_indices_follow_the_device_grid_not_arrival(self) -> None:
-        clk = SampleClock(rate_hz=RATE)
-        got = np.concatenate([clk.place(tau, host_s=h) for tau, h in _stream(5.0)])
-        assert np.array_equal(got, np.arange(got.size))
-        assert clk.n_epochs == 1
-
-    def test_lost_packets_leave_holes(self) -> None:
-        clk = SampleClock(rate_hz=RATE)
-        pk = _stream(2.0)
-        kept = [p for i, p in enumerate(pk) if i not in (10, 11, 40)]
-        got = np.concatenate([clk.place(tau, host_s=h) for tau, h in kept])
-        expected = np.setdiff1d(np.arange(len(pk) * K), np.r_[80:96, 320:328])
-        assert np.array_equal(got, expected)
-
+class TestDriftFit:
     @pytest.mark.parametrize("drift_ppm", [0.0, 150.0, -80.0, 20000.0])
-    def test_drift_is_measured_against_host_time(self, drift_ppm: float) -> None:
-        clk = SampleClock(rate_hz=RATE)
-        for tau, h in _stream(60.0, drift_ppm=drift_ppm, seed=2):
-            clk.place(tau, host_s=h)
-        est = clk.refit()
+    @pytest.mark.parametrize("stall", [False, True])
+    def test_drift_is_measured_against_host_time(self, drift_ppm: float, stall: bool) -> None:
+        fit = DriftFit()
+        for tau, h in _arrivals(120.0, drift_ppm=drift_ppm, seed=2, stall=stall):
+            fit.add(tau, h)
+        est = fit.refit()
         assert est.reliable
-        assert est.drift_ppm == pytest.approx(drift_ppm, abs=10.0)
+        assert est.drift_ppm == pytest.approx(drift_ppm, abs=5.0)
 
     def test_unreliable_before_twenty_seconds(self) -> None:
-        clk = SampleClock(rate_hz=RATE)
-        for tau, h in _stream(5.0):
-            clk.place(tau, host_s=h)
-        assert not clk.refit().reliable
+        fit = DriftFit()
+        for tau, h in _arrivals(5.0):
+            fit.add(tau, h)
+        assert not fit.estimate().reliable
 
-    def test_a_device_reset_starts_an_epoch_placed_by_host_time(self) -> None:
-        clk = SampleClock(rate_hz=RATE)
-        first = _stream(30.0, seed=3)
-        for tau, h in first:
-            clk.place(tau, host_s=h)
-        last_n = clk.last_index
-        # the device reboots: 5 s of silence, then its clock restarts near zero
-        second = _stream(10.0, seed=4, t0_dev=0.001, host0=first[-1][1] + 5.0)
-        n2 = np.concatenate([clk.place(tau, host_s=h) for tau, h in second])
-        assert clk.n_epochs == 2
-        assert n2[0] > last_n
-        # ~5 s of silence at 400 Hz, give or take the arrival jitter of two packets (< 0.1 s)
-        assert abs((n2[0] - last_n) - 5.0 * RATE) < 0.1 * RATE
-        assert np.array_equal(np.diff(n2), np.ones(n2.size - 1))
+    def test_epochs_are_not_paired(self) -> None:
+        fit = DriftFit()
+        for tau, h in _arrivals(40.0, drift_ppm=100.0, seed=1):
+            fit.add(tau, h)
+        fit.new_epoch()  # device restarted: its clock begins again near zero, 50 s later
+        for tau, h in _arrivals(40.0, drift_ppm=100.0, seed=2):
+            fit.add(tau - 12.0, h + 50.0)
+        assert fit.n_epochs == 2
+        assert fit.refit().drift_ppm == pytest.approx(100.0, abs=5.0)
 
-    def test_reordered_packets_keep_their_place(self) -> None:
-        clk = SampleClock(rate_hz=RATE)
-        pk = _stream(1.0)
+    def test_rejects_a_bad_window(self) -> None:
+        with pytest.raises(ValueError, match="window_s"):
+            DriftFit(window_s=0.0)
+
+
+def _packets(n_packets: int) -> list[bytes]:
+    rng = np.random.default_rng(0)
+    acc = rng.integers(-2000, 2000, size=(n_packets * K, 3))
+    gyr = rng.integers(-2000, 2000, size=(n_packets * K, 3))
+    return codec.packetize(acc, gyr, t0_us=5_000_000, rate_hz=RATE, samples_per_packet=K)
+
+
+def _index(packets: list[bytes], decoder: StreamDecoder, ix: SampleIndexer) -> np.ndarray:
+    out = []
+    for i, p in enumerate(packets):
+        c = decoder.feed(p, host_time_s=i * K / RATE)
+        out.append(ix.indices(c.t_s, c.gap_before, [g.samples_lost for g in c.gaps]))
+    c = decoder.flush()
+    out.append(ix.indices(c.t_s, c.gap_before, [g.samples_lost for g in c.gaps]))
+    return np.concatenate(out)
+
+
+class TestSampleIndexer:
+    def test_contiguous_stream(self) -> None:
+        ix = SampleIndexer()
+        n = _index(_packets(50), StreamDecoder(CONFIG), ix)
+        assert np.array_equal(n, np.arange(50 * K))
+        assert ix.device_rate_hz() == pytest.approx(RATE, rel=1e-9)
+
+    def test_lost_packets_leave_holes_of_their_size(self) -> None:
+        pk = _packets(60)
+        kept = [p for i, p in enumerate(pk) if i not in (10, 11, 40)]
+        ix = SampleIndexer()
+        n = _index(kept, StreamDecoder(CONFIG), ix)
+        assert np.array_equal(n, np.setdiff1d(np.arange(60 * K), np.r_[80:96, 320:328]))
+        assert ix.device_rate_hz() == pytest.approx(RATE, rel=1e-9)
+
+    def test_reordered_and_duplicated_packets(self) -> None:
+        pk = _packets(30)
         pk[5], pk[6] = pk[6], pk[5]
-        got = [clk.place(tau, host_s=h) for tau, h in pk]
-        assert np.array_equal(got[5], np.arange(6 * K, 7 * K))
-        assert clk.n_epochs == 1
+        pk.insert(20, pk[19])
+        n = _index(pk, StreamDecoder(CONFIG), SampleIndexer())
+        assert np.array_equal(n, np.arange(30 * K))
 
-    def test_rejects_a_bad_rate(self) -> None:
-        with pytest.raises(ValueError, match="rate_hz"):
-            SampleClock(rate_hz=0)
-
-
-class TestReorderBuffer:
-    def _push(self, buf: ReorderBuffer, n: np.ndarray) -> None:
-        buf.push(n, np.c_[n, n, n].astype(float), -np.c_[n, n, n].astype(float))
-
-    def test_releases_in_order_after_the_horizon(self) -> None:
-        buf = ReorderBuffer(horizon=16)
-        self._push(buf, np.arange(8, 16))
-        self._push(buf, np.arange(0, 8))  # arrived late but within the horizon
-        self._push(buf, np.arange(16, 40))
-        out = buf.pop_ready()
-        assert np.array_equal(out.n, np.arange(0, 24))
-        assert np.array_equal(out.acc[:, 0], out.n)
-        rest = buf.pop_all()
-        assert np.array_equal(rest.n, np.arange(24, 40))
-
-    def test_counts_duplicates_and_late_samples(self) -> None:
-        buf = ReorderBuffer(horizon=8)
-        self._push(buf, np.arange(0, 8))
-        self._push(buf, np.arange(0, 8))  # duplicate still held
-        self._push(buf, np.arange(16, 32))
-        out = buf.pop_ready()  # newest 31, horizon 8: up to 23
-        assert np.array_equal(out.n, np.r_[0:8, 16:24]) and buf.n_duplicate == 8
-        self._push(buf, np.arange(0, 4))  # duplicate of released samples
-        self._push(buf, np.arange(8, 12))  # their place was released: late
-        assert buf.n_duplicate == 12 and buf.n_late == 4
-        assert np.array_equal(buf.pop_all().n, np.arange(24, 32))
+    def test_marker_count_must_match(self) -> None:
+        with pytest.raises(ValueError, match="gap markers"):
+            SampleIndexer().indices(np.arange(3.0), np.array([False, True, False]), [])
 
 
 def test_ring_buffer_keeps_the_last_samples_in_order() -> None:

@@ -90,7 +90,7 @@ def _jacobian(p: np.ndarray, a: np.ndarray, model: str, g: float) -> np.ndarray:
 
 def _scaled_condition(p: np.ndarray, a: np.ndarray, model: str, g: float) -> float:
     j = _jacobian(p, a, model, g)
-    j = j / np.maximum(np.linalg.norm(j, axis=0), 1e-300)  # each parameter on its own scale
+    j[:, 3:] /= g  # bias in m/s^2, matrix entries per g: columns of comparable size
     s = np.linalg.svd(j, compute_uv=False)
     return float(s[0] / s[-1]) if s[-1] > 0 else math.inf
 

@@ -7,8 +7,10 @@ the step frequency (a smooth function of the speed profile, warm-up, surges and 
 initial contacts are where the cumulative step phase crosses an integer, plus per-step jitter.
 Steps alternate left / right; side ``L`` on even step numbers.
 
-*Vertical (spring-mass).* In stance the vertical specific force is a half sine,
-``f_v = A sin(pi tau / tc)``, plus for a rearfoot strike a raised-cosine impact transient of
+*Vertical (spring-mass).* In stance the vertical specific force follows the spring-mass
+half sine, skewed as real trunk recordings are (`stance_shape`: the peak at 41 % of stance, a
+steep rise and a gradual end; ``stance_skew=0`` gives the symmetric half sine),
+``f_v = A sin(pi (x + k x (1 - x)))``, ``x = tau / tc``, plus for a rearfoot strike a raised-cosine impact transient of
 width ``impact_width_s`` at the start of stance; in flight the sensor is in free fall
 (``f_v = 0``). Each step's amplitude ``A`` balances the impulse so that the vertical velocity
 changes from this landing to the next, and the next landing velocity is chosen so the centre
@@ -82,6 +84,11 @@ class Form:
     contact_time_s: float | None = None
     #: probability that a step is a rearfoot strike (1 = always heel first, 0 = never)
     rearfoot_share: float = 0.0
+    #: skew of the stance force: sin(pi (x + k x (1 - x))), x = time / contact time. 0 gives the
+    #: symmetric half sine of the spring-mass model; 0.35 (default) puts the peak at 41 % of
+    #: stance with a steeper rise and a gradual end, which reproduces the timing of real sacral
+    #: recordings (the descent crosses 60 % of the stance level at 72 % of stance)
+    stance_skew: float = 0.35
     impact_mps2: float = 16.0
     impact_width_s: float = 0.03
     braking_mps2: float = 4.0
@@ -328,6 +335,20 @@ def _window(t: np.ndarray, start: float, dur: float, ramp: float) -> np.ndarray:
     return _smooth_step((t - start) / ramp) * _smooth_step((start + dur - t) / ramp)
 
 
+def stance_shape(x: np.ndarray, skew: float | np.ndarray) -> np.ndarray:
+    """Vertical force shape in stance, 0 at x = 0 and x = 1 (x = time / contact time)."""
+    return np.sin(np.pi * (x + skew * x * (1.0 - x)))
+
+
+def _shape_moments(skew: float) -> tuple[float, float]:
+    """Integral and first moment over [0, 1] of `stance_shape` (Simpson, 2001 points)."""
+    from scipy.integrate import simpson
+
+    x = np.linspace(0.0, 1.0, 2001)
+    y = stance_shape(x, skew)
+    return float(simpson(y, x=x)), float(simpson(x * y, x=x))
+
+
 def _mounting_matrix(cfg: SimulationConfig, rng: np.random.Generator) -> np.ndarray:
     m = cfg.mounting
     if isinstance(m, str):
@@ -369,7 +390,8 @@ class _Steps:
     run: np.ndarray  # bool: running step
     left: np.ndarray  # bool
     speed: np.ndarray
-    amp_v: np.ndarray  # stance half-sine amplitude (running) / cosine amplitude (walking), m/s^2
+    amp_v: np.ndarray  # stance amplitude (running) / cosine amplitude (walking), m/s^2
+    skew: np.ndarray  # stance shape skew (running)
     impact: np.ndarray  # impact transient amplitude, m/s^2 (0: no heel strike)
     impact_w: np.ndarray
     brake: np.ndarray
@@ -513,18 +535,21 @@ def _build_steps(cfg: SimulationConfig, rng: np.random.Generator) -> tuple[_Step
     # speed change per running step is produced by the stance (propulsion balances braking)
     dspeed = np.zeros(n)
     dspeed[idx_run[:-1]] = speed[idx_run[1:]] - speed[idx_run[:-1]]
+    i0, i1 = _shape_moments(f.stance_skew)  # integral and first moment of the stance shape
     for i in idx_run:  # one scalar update per step (not per sample)
         Ti, tci, Ai, wi = T[i], tc[i], impact[i], impact_w[i]
+        beta = Ti - tci * i1 / i0
+        imp = Ai * (wi / 2) * (tci * i1 / i0 - wi / 2)
         if i == idx_run[0]:
-            # enter running at the steady landing velocity of a symmetric step (the hand-over
-            # from walking is one instant; no transient in the running steps)
-            v_land[i] = -G * (Ti - tci) / 2
+            # enter running at the steady landing velocity (the hand-over from walking is one
+            # instant; no transient in the running steps)
+            v_land[i] = (G * Ti**2 / 2 - G * Ti * beta - imp) / Ti
         zi, vi = z_land[i], v_land[i]
         # choose the next landing velocity so the centre of mass is back at its reference
         # height at the next contact (no vertical drift)
-        v_next = (-zi - vi * tci / 2 - G * Ti * (Ti - tci) / 2 - Ai * wi * (tci - wi) / 4) / (Ti - tci / 2)
-        amp_v[i] = (G * Ti + v_next - vi - Ai * wi / 2) * np.pi / (2 * tci)
-        d = vi * tci / 2 + v_next * (Ti - tci / 2) + G * Ti * (Ti - tci) / 2 + Ai * wi * (tci - wi) / 4
+        v_next = (-zi - vi * (Ti - beta) - G * Ti * beta + G * Ti**2 / 2 - imp) / beta
+        amp_v[i] = (G * Ti + v_next - vi - Ai * wi / 2) / (tci * i0)
+        d = vi * (Ti - beta) + v_next * beta + G * Ti * beta - G * Ti**2 / 2 + imp
         v_land[i + 1] = v_next
         z_land[i + 1] = zi + d
         tb = brake_share[i] * tci
@@ -539,6 +564,7 @@ def _build_steps(cfg: SimulationConfig, rng: np.random.Generator) -> tuple[_Step
         left=left,
         speed=speed,
         amp_v=amp_v,
+        skew=np.full(n, f.stance_skew),
         impact=impact,
         impact_w=impact_w,
         brake=brake,
@@ -596,7 +622,7 @@ def _com_acceleration(t: np.ndarray, s: _Steps, i: np.ndarray) -> tuple[np.ndarr
     r = valid & run
     rs = r & (tau < tc)
     a_v[r] = -G
-    a_v[rs] += s.amp_v[j][rs] * np.sin(np.pi * tau[rs] / tc[rs])
+    a_v[rs] += s.amp_v[j][rs] * stance_shape(tau[rs] / tc[rs], s.skew[j][rs])
     w = s.impact_w[j]
     imp_on = rs & (tau < w) & (s.impact[j] > 0)
     imp = np.zeros_like(t)

@@ -1,0 +1,117 @@
+"""Agreement with a reference: event matching (F1) and Bland-Altman statistics.
+
+Used by the accuracy benchmark, the validation notebook and the tests, against simulator
+truth and against force-plate references.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["EventMatch", "match_events", "agreement", "compare_steps"]
+
+
+@dataclass(frozen=True)
+class EventMatch:
+    """One-to-one matching of detected and reference events.
+
+    Attributes
+    ----------
+    detected_idx, reference_idx
+        Indices of the matched pairs (same length).
+    n_detected, n_reference
+        Totals.
+    """
+
+    detected_idx: np.ndarray
+    reference_idx: np.ndarray
+    n_detected: int
+    n_reference: int
+
+    @property
+    def true_positives(self) -> int:
+        return int(self.detected_idx.size)
+
+    @property
+    def precision(self) -> float:
+        return self.true_positives / self.n_detected if self.n_detected else float("nan")
+
+    @property
+    def recall(self) -> float:
+        return self.true_positives / self.n_reference if self.n_reference else float("nan")
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r > 0 else 0.0
+
+
+def match_events(detected_s: np.ndarray, reference_s: np.ndarray, *, tolerance_s: float = 0.04) -> EventMatch:
+    """Match each reference event to the nearest detected event within ``tolerance_s``.
+
+    Greedy by distance (closest pairs first), one-to-one; vectorised over candidate pairs of
+    neighbours in time.
+    """
+    d = np.asarray(detected_s, dtype=float)
+    r = np.asarray(reference_s, dtype=float)
+    if d.size == 0 or r.size == 0:
+        return EventMatch(np.zeros(0, int), np.zeros(0, int), d.size, r.size)
+    order = np.argsort(d)
+    ds = d[order]
+    pos = np.searchsorted(ds, r)
+    cand_d = np.concatenate([np.clip(pos - 1, 0, ds.size - 1), np.clip(pos, 0, ds.size - 1)])
+    cand_r = np.concatenate([np.arange(r.size), np.arange(r.size)])
+    dist = np.abs(ds[cand_d] - r[cand_r])
+    keep = dist <= tolerance_s
+    cand_d, cand_r, dist = cand_d[keep], cand_r[keep], dist[keep]
+    o = np.argsort(dist, kind="stable")
+    used_d = np.zeros(ds.size, bool)
+    used_r = np.zeros(r.size, bool)
+    md, mr = [], []
+    for i in o:  # pairs of neighbours only: at most 2 per reference event
+        a, b = cand_d[i], cand_r[i]
+        if used_d[a] or used_r[b]:
+            continue
+        used_d[a] = used_r[b] = True
+        md.append(order[a])
+        mr.append(b)
+    return EventMatch(np.array(md, dtype=int), np.array(mr, dtype=int), d.size, r.size)
+
+
+def agreement(estimate: np.ndarray, reference: np.ndarray) -> dict[str, float]:
+    """Bias, mean absolute error, RMSE and 95 % limits of agreement of ``estimate - reference``."""
+    e = np.asarray(estimate, dtype=float) - np.asarray(reference, dtype=float)
+    e = e[np.isfinite(e)]
+    if e.size == 0:
+        return {"n": 0, "bias": np.nan, "mae": np.nan, "rmse": np.nan, "loa_low": np.nan, "loa_high": np.nan}
+    sd = float(e.std(ddof=1)) if e.size > 1 else 0.0
+    bias = float(e.mean())
+    return {
+        "n": int(e.size),
+        "bias": bias,
+        "mae": float(np.abs(e).mean()),
+        "rmse": float(np.sqrt(np.mean(e**2))),
+        "loa_low": bias - 1.96 * sd,
+        "loa_high": bias + 1.96 * sd,
+    }
+
+
+def compare_steps(
+    detected: pd.DataFrame, truth: pd.DataFrame, *, tolerance_s: float = 0.04, columns: dict[str, str] | None = None
+) -> tuple[EventMatch, pd.DataFrame]:
+    """Match detected steps to truth steps by initial contact and pair up their columns.
+
+    Returns the match and a DataFrame with ``<col>_est`` and ``<col>_ref`` for each pair of
+    ``columns`` (estimate column -> reference column; by default the shared names).
+    """
+    m = match_events(detected["ic_s"].to_numpy(), truth["ic_s"].to_numpy(), tolerance_s=tolerance_s)
+    if columns is None:
+        columns = {c: c for c in detected.columns if c in truth.columns and c not in ("step", "bout")}
+    out = {}
+    for est, ref in columns.items():
+        out[f"{est}_est"] = detected[est].to_numpy()[m.detected_idx]
+        out[f"{est}_ref"] = truth[ref].to_numpy()[m.reference_idx]
+    return m, pd.DataFrame(out)

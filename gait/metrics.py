@@ -1,0 +1,556 @@
+"""Per-step metrics, per-minute and per-run summaries (columns: ``docs/tables.md``).
+
+All per-step quantities are computed at once for every step with "ragged" reductions: the
+samples of all steps are gathered into one flat array with an owner index, and maxima, minima
+and sums are taken with ``np.maximum.reduceat`` and friends. No Python loop runs per step or
+per sample.
+
+Definitions (level frame, see `gait.frames`):
+
+- *Vertical oscillation*: the vertical acceleration between a contact and the next, with its
+  mean removed (no net change in vertical speed over a step), integrated to a velocity whose
+  mean is removed (no net change in height), integrated again; max - min.
+- *Impact peak*: the largest vertical acceleration (gravity removed) in the first 25 % of
+  stance; *loading rate*: its rise from the flight level divided by the time from contact.
+- *Foot strike*: a rearfoot strike leaves a sharp transient early in stance on top of the
+  smooth spring-mass rise. The excess of the early peak over the half-sine expected at that
+  instant is mapped to a 0..1 score (logistic, midpoint 0.5 g, width 0.12 g); score >= 0.5 is
+  ``rearfoot``.
+- *Braking*: the antero-posterior acceleration with the step's mean removed; its most negative
+  value in stance (peak deceleration) and the forward speed lost from contact to its lowest
+  point in stance.
+- *Lean*: mean pitch over the step minus the standing reference. *Lateral lean*: mean roll
+  over the stride. *Pelvic drop*: the largest roll excursion in stance towards the swing side,
+  relative to the stride's mean. *Roll / yaw range*: max - min over the stride.
+- *Step regularity*: correlation of the vertical acceleration over one stride from the contact
+  with itself one step later (Moe-Nilssen & Helbostad 2004, computed per step).
+
+Notes
+-----
+Vertical oscillation by double integration with per-step drift removal follows REFERENCES.md
+(and the force-plate reference: integrate ``(F / BW - 1) g`` twice per step). There is no
+published method for foot-strike type from a trunk sensor (REFERENCES.md); the transient
+criterion follows the physical basis given there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from .constants import AP, DEG_PER_RAD, G, V
+
+__all__ = ["step_table", "minute_table", "run_summary", "STEP_METRICS"]
+
+#: Metrics summarised per minute and per run (medians over valid running steps).
+STEP_METRICS = [
+    "cadence_spm",
+    "contact_time_s",
+    "flight_time_s",
+    "duty_factor",
+    "vertical_oscillation_m",
+    "vertical_ratio_pct",
+    "impact_peak_mps2",
+    "loading_rate_mps3",
+    "braking_peak_mps2",
+    "braking_velocity_loss_mps",
+    "lean_deg",
+    "pelvic_drop_deg",
+    "lateral_lean_deg",
+    "roll_range_deg",
+    "yaw_range_deg",
+    "step_regularity",
+    "speed_mps",
+    "step_length_m",
+]
+
+REARFOOT_MID = 0.5 * G
+REARFOOT_WIDTH = 0.12 * G
+
+
+# ---------------------------------------------------------------------------------------
+# ragged reductions
+# ---------------------------------------------------------------------------------------
+def _ragged(start: np.ndarray, stop: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Flat sample indices of ``[start[k], stop[k])`` for all k (clipped to ``[0, n)``).
+
+    Returns ``idx`` (flat sample indices), ``owner`` (k of each), ``offsets`` (start of each
+    k's block in ``idx``, for ``reduceat``), and ``nonempty`` (bool per k). Empty ranges get a
+    one-sample placeholder block so offsets stay valid; use ``nonempty`` to mask results.
+    """
+    start = np.clip(np.asarray(start, dtype=np.int64), 0, max(n - 1, 0))
+    stop = np.clip(np.asarray(stop, dtype=np.int64), 0, n)
+    length = stop - start
+    nonempty = length > 0
+    length = np.where(nonempty, length, 1)
+    offsets = np.concatenate([[0], np.cumsum(length)[:-1]])
+    owner = np.repeat(np.arange(start.size), length)
+    idx = start[owner] + (np.arange(int(length.sum())) - offsets[owner])
+    return np.clip(idx, 0, max(n - 1, 0)), owner, offsets, nonempty
+
+
+def _reduce(ufunc: np.ufunc, values: np.ndarray, offsets: np.ndarray, nonempty: np.ndarray) -> np.ndarray:
+    if values.size == 0:
+        return np.full(nonempty.size, np.nan)
+    out = ufunc.reduceat(values, offsets).astype(float)
+    return np.where(nonempty, out, np.nan)
+
+
+def _mean(values: np.ndarray, offsets: np.ndarray, nonempty: np.ndarray, owner: np.ndarray) -> np.ndarray:
+    s = _reduce(np.add, values, offsets, nonempty)
+    cnt = np.bincount(owner, minlength=offsets.size)
+    return s / np.maximum(cnt, 1)
+
+
+def _cumtrapz(x: np.ndarray, dt: float) -> np.ndarray:
+    out = np.zeros_like(x)
+    out[1:] = np.cumsum((x[1:] + x[:-1]) * (dt / 2))
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# the step table
+# ---------------------------------------------------------------------------------------
+def step_table(
+    events: pd.DataFrame,
+    *,
+    t: np.ndarray,
+    sampling_rate_hz: float,
+    acc_level: np.ndarray,
+    pitch: np.ndarray,
+    roll: np.ndarray,
+    yaw: np.ndarray,
+    lean_reference_rad: float | None,
+    segment_id: np.ndarray,
+    speed_mps: float | None = None,
+) -> pd.DataFrame:
+    """Per-step metrics for detected events.
+
+    Parameters
+    ----------
+    events
+        One row per step, sorted by time, with ``ic_idx``, ``to_idx`` (fractional global
+        sample positions), ``bout``, ``activity``, ``side``, ``ok``, ``to_measured`` and
+        ``stance_level_mps2`` (half-sine amplitude of the stance, running only).
+    t, sampling_rate_hz
+        Sample times (s) and rate.
+    acc_level, pitch, roll, yaw
+        Level-frame specific force (m/s^2) and trunk angles (rad), per sample.
+    lean_reference_rad
+        Pitch of the standing reference in the same frame, or None (lean unavailable).
+    segment_id
+        Contiguous-segment index of each sample (steps never span a gap).
+    speed_mps
+        Known running speed (treadmill, GPS), or None.
+    """
+    m = len(events)
+    n = t.size
+    fs = float(sampling_rate_hz)
+    dt = 1.0 / fs
+    if m == 0:
+        return _empty_steps()
+    ic = events["ic_idx"].to_numpy(float)
+    to = events["to_idx"].to_numpy(float)
+    bout = events["bout"].to_numpy()
+    running = (events["activity"] == "running").to_numpy()
+    side = events["side"].to_numpy(object)
+    ic_s = np.interp(ic, np.arange(n), t)
+    to_s = np.interp(to, np.arange(n), t)
+    ic_i = np.clip(np.round(ic).astype(np.int64), 0, n - 1)
+    to_i = np.clip(np.round(to).astype(np.int64), 0, n - 1)
+
+    # the next contact in the same bout and segment
+    same_next = np.zeros(m, bool)
+    same_next[:-1] = (bout[1:] == bout[:-1]) & (segment_id[ic_i[1:]] == segment_id[ic_i[:-1]])
+    nxt_i = np.where(same_next, np.roll(ic_i, -1), -1)
+    nxt_s = np.where(same_next, np.roll(ic_s, -1), np.nan)
+    step_time = nxt_s - ic_s
+    same_next2 = same_next & np.roll(same_next, -1)
+    same_next2[-1] = False
+    nxt2_i = np.where(same_next2, np.roll(ic_i, -2), -1)
+
+    contact = to_s - ic_s
+    flight = np.where(running, nxt_s - to_s, 0.0)
+    stride = step_time + np.roll(step_time, -1)
+    stride[-1] = np.nan
+    stride = np.where(same_next2, stride, 2 * step_time)
+    duty = contact / stride
+
+    a_v = acc_level[:, V] - G
+    a_ap = acc_level[:, AP]
+
+    # --- vertical oscillation (per step, contact to next contact) -------------------------
+    has_next = nxt_i > ic_i
+    idx, owner, offs, ne = _ragged(ic_i, np.where(has_next, nxt_i + 1, ic_i), n)
+    A = _cumtrapz(np.nan_to_num(a_v), dt)
+    Z = _cumtrapz(A, dt)
+    s_i = ic_i[owner]
+    e_i = np.where(has_next, nxt_i, ic_i)[owner]
+    T = np.maximum((e_i - s_i) * dt, dt)
+    tau = (idx - s_i) * dt
+    m_k = (A[e_i] - A[s_i]) / T
+    c_k = (Z[e_i] - Z[s_i] - A[s_i] * T - m_k * T**2 / 2) / T
+    z = Z[idx] - Z[s_i] - A[s_i] * tau - m_k * tau**2 / 2 - c_k * tau
+    osc = _reduce(np.maximum, z, offs, ne) - _reduce(np.minimum, z, offs, ne)
+    osc = np.where(has_next, osc, np.nan)
+
+    # --- impact and loading rate (first 25 % of stance) ----------------------------------
+    tc_samples = np.maximum(to - ic, 1.0)
+    w_end = np.round(ic + 0.25 * tc_samples).astype(np.int64) + 1
+    idx, owner, offs, ne = _ragged(ic_i, np.maximum(w_end, ic_i + 1), n)
+    vals = a_v[idx]
+    impact = _reduce(np.maximum, vals, offs, ne)
+    # position of the maximum: first index equal to it
+    is_max = vals == impact[owner]
+    first_max = np.full(m, -1, dtype=np.int64)
+    pos = np.flatnonzero(is_max)
+    first_max[owner[pos][::-1]] = idx[pos][::-1]
+    t_peak = np.maximum((first_max - ic) * dt, dt)
+    loading = (impact - a_v[np.clip(np.floor(ic).astype(np.int64), 0, n - 1)]) / t_peak
+    impact = np.where(running, impact, np.nan)
+    loading = np.where(running, loading, np.nan)
+
+    # --- foot strike: early transient in excess of the half-sine rise --------------------
+    amp = events["stance_level_mps2"].to_numpy(float) if "stance_level_mps2" in events else np.full(m, np.nan)
+    w30 = np.round(ic + 0.3 * tc_samples).astype(np.int64) + 1
+    idx, owner, offs, ne = _ragged(ic_i, np.maximum(w30, ic_i + 1), n)
+    phase = np.clip((idx - ic[owner]) / tc_samples[owner], 0.0, 1.0)
+    excess = (a_v[idx] + G) - amp[owner] * np.sin(np.pi * phase)
+    early_excess = _reduce(np.maximum, excess, offs, ne)
+    score = 1.0 / (1.0 + np.exp(-(early_excess - REARFOOT_MID) / REARFOOT_WIDTH))
+    score = np.where(running & np.isfinite(amp), score, np.nan)
+    strike = np.where(np.isnan(score), None, np.where(score >= 0.5, "rearfoot", "non_rearfoot"))
+
+    # --- braking --------------------------------------------------------------------------
+    idx, owner, offs, ne = _ragged(ic_i, np.where(has_next, nxt_i, ic_i + 1), n)
+    ap_mean = _mean(a_ap[idx], offs, ne, owner)
+    idx, owner, offs, ne = _ragged(ic_i, np.maximum(to_i + 1, ic_i + 1), n)
+    ap_st = a_ap[idx] - ap_mean[owner]
+    braking = -_reduce(np.minimum, ap_st, offs, ne)
+    first = np.zeros(idx.size, bool)
+    first[offs] = True
+    inc = np.where(first, 0.0, (ap_st + np.concatenate([[0.0], ap_st[:-1]])) * (dt / 2))
+    u = np.cumsum(inc)
+    u = u - u[offs][owner]
+    vloss = -_reduce(np.minimum, u, offs, ne)
+    braking = np.where(running & has_next, np.maximum(braking, 0.0), np.nan)
+    vloss = np.where(running & has_next, np.maximum(vloss, 0.0), np.nan)
+
+    # --- trunk angles ------------------------------------------------------------------------
+    idx, owner, offs, ne = _ragged(ic_i, np.where(has_next, nxt_i, ic_i + 1), n)
+    mean_pitch = _mean(pitch[idx], offs, ne, owner)
+    lean = (mean_pitch - lean_reference_rad) * DEG_PER_RAD if lean_reference_rad is not None else np.full(m, np.nan)
+    has_stride = nxt2_i > ic_i
+    idx, owner, offs, ne = _ragged(ic_i, np.where(has_stride, nxt2_i + 1, ic_i + 1), n)
+    r = roll[idx]
+    roll_mean = _mean(r, offs, ne, owner)
+    roll_range = (_reduce(np.maximum, r, offs, ne) - _reduce(np.minimum, r, offs, ne)) * DEG_PER_RAD
+    y = yaw[idx]
+    yaw_range = (_reduce(np.maximum, y, offs, ne) - _reduce(np.minimum, y, offs, ne)) * DEG_PER_RAD
+    roll_range = np.where(has_stride, roll_range, np.nan)
+    yaw_range = np.where(has_stride, yaw_range, np.nan)
+    lateral = np.where(has_stride, roll_mean * DEG_PER_RAD, np.nan)
+    sgn = np.where(side == "L", 1.0, np.where(side == "R", -1.0, np.nan))
+    idx, owner, offs, ne = _ragged(ic_i, np.maximum(to_i + 1, ic_i + 1), n)
+    drop = _reduce(np.maximum, sgn[owner] * (roll[idx] - roll_mean[owner]), offs, ne) * DEG_PER_RAD
+    drop = np.where(has_stride & running, drop, np.nan)
+
+    # --- step regularity ------------------------------------------------------------------
+    lag = np.where(has_next, nxt_i - ic_i, 0)
+    reg = _regularity(a_v, ic_i, lag, n)
+    reg = np.where(has_next & (nxt2_i > 0), reg, np.nan)
+
+    speed = np.full(m, np.nan) if speed_mps is None else np.where(running, float(speed_mps), np.nan)
+    step_length = speed * step_time
+    vratio = 100 * osc / step_length
+
+    valid = events["ok"].to_numpy(bool) & np.isfinite(step_time) & (step_time > 0)
+    # the first and last step of a bout are edge steps: excluded from medians
+    first_in_bout = np.concatenate([[True], bout[1:] != bout[:-1]])
+    last_in_bout = np.concatenate([bout[1:] != bout[:-1], [True]])
+    valid &= ~first_in_bout & ~last_in_bout
+
+    df = pd.DataFrame(
+        {
+            "step": np.arange(m),
+            "bout": bout,
+            "activity": events["activity"].to_numpy(object),
+            "side": side,
+            "ic_s": ic_s,
+            "to_s": to_s,
+            "step_time_s": step_time,
+            "cadence_spm": 60.0 / step_time,
+            "contact_time_s": contact,
+            "flight_time_s": flight,
+            "duty_factor": duty,
+            "vertical_oscillation_m": osc,
+            "vertical_ratio_pct": vratio,
+            "impact_peak_mps2": impact,
+            "loading_rate_mps3": loading,
+            "foot_strike": strike,
+            "rearfoot_score": score,
+            "braking_peak_mps2": braking,
+            "braking_velocity_loss_mps": vloss,
+            "lean_deg": lean,
+            "pelvic_drop_deg": drop,
+            "lateral_lean_deg": lateral,
+            "roll_range_deg": roll_range,
+            "yaw_range_deg": yaw_range,
+            "step_regularity": reg,
+            "speed_mps": speed,
+            "step_length_m": step_length,
+            "toe_off_measured": events["to_measured"].to_numpy(bool),
+            "complete": events["ok"].to_numpy(bool),
+            "valid": valid,
+        }
+    )
+    return df
+
+
+def _regularity(x: np.ndarray, start: np.ndarray, lag: np.ndarray, n: int) -> np.ndarray:
+    """Correlation of x over [s, s + 2 lag) with x one lag later, per step (ragged)."""
+    ok = (lag > 0) & (start + 3 * lag <= n)
+    L = np.where(ok, 2 * lag, 1)
+    idx, owner, offs, ne = _ragged(start, start + L, n)
+    a = x[idx]
+    b = x[np.clip(idx + lag[owner], 0, n - 1)]
+    ma = _mean(a, offs, ne, owner)
+    mb = _mean(b, offs, ne, owner)
+    a = a - ma[owner]
+    b = b - mb[owner]
+    sab = _reduce(np.add, a * b, offs, ne)
+    saa = _reduce(np.add, a * a, offs, ne)
+    sbb = _reduce(np.add, b * b, offs, ne)
+    return np.where(ok, sab / np.sqrt(np.maximum(saa * sbb, 1e-300)), np.nan)
+
+
+def _empty_steps() -> pd.DataFrame:
+    cols = {
+        "step": int,
+        "bout": int,
+        "activity": object,
+        "side": object,
+        "ic_s": float,
+        "to_s": float,
+        **{c: float for c in STEP_METRICS if c not in ("speed_mps", "step_length_m")},
+        "foot_strike": object,
+        "rearfoot_score": float,
+        "speed_mps": float,
+        "step_length_m": float,
+        "toe_off_measured": bool,
+        "complete": bool,
+        "valid": bool,
+    }
+    order = [
+        "step",
+        "bout",
+        "activity",
+        "side",
+        "ic_s",
+        "to_s",
+        "step_time_s",
+        "cadence_spm",
+        "contact_time_s",
+        "flight_time_s",
+        "duty_factor",
+        "vertical_oscillation_m",
+        "vertical_ratio_pct",
+        "impact_peak_mps2",
+        "loading_rate_mps3",
+        "foot_strike",
+        "rearfoot_score",
+        "braking_peak_mps2",
+        "braking_velocity_loss_mps",
+        "lean_deg",
+        "pelvic_drop_deg",
+        "lateral_lean_deg",
+        "roll_range_deg",
+        "yaw_range_deg",
+        "step_regularity",
+        "speed_mps",
+        "step_length_m",
+        "toe_off_measured",
+        "complete",
+        "valid",
+    ]
+    return pd.DataFrame({c: pd.Series(dtype=cols[c]) for c in order})
+
+
+# ---------------------------------------------------------------------------------------
+# summaries
+# ---------------------------------------------------------------------------------------
+def _asym(left: float, right: float) -> float:
+    mean = (left + right) / 2
+    return float(100 * (left - right) / mean) if np.isfinite(mean) and mean != 0 else float("nan")
+
+
+def minute_table(
+    steps: pd.DataFrame, *, signals: dict[str, np.ndarray] | None = None, t: np.ndarray | None = None
+) -> pd.DataFrame:
+    """Per-minute medians of valid running steps (``docs/tables.md``).
+
+    ``signals`` may hold per-sample ``intensity`` (|f| - g), ``ml`` (medio-lateral
+    acceleration) and ``vibration`` (20-45 Hz vertical in stance, else NaN) with times ``t``;
+    their RMS per minute is added.
+    """
+    run = steps[(steps["activity"] == "running") & steps["valid"]]
+    if run.empty:
+        return pd.DataFrame(columns=["minute", "start_s", "end_s", "running_s", "steps", *STEP_METRICS])
+    minute = np.floor(run["ic_s"] / 60.0).astype(int)
+    g = run.groupby(minute)
+    out = g[STEP_METRICS].median()
+    out.insert(0, "steps", g.size())
+    out.insert(0, "running_s", g["step_time_s"].sum())
+    out["rearfoot_share"] = g["foot_strike"].apply(
+        lambda s: float((s == "rearfoot").mean()) if s.notna().any() else np.nan
+    )
+    out["step_time_cv_pct"] = 100 * g["step_time_s"].std() / g["step_time_s"].mean()
+    left = run[run["side"] == "L"].groupby(minute[run["side"] == "L"])["contact_time_s"].median()
+    right = run[run["side"] == "R"].groupby(minute[run["side"] == "R"])["contact_time_s"].median()
+    lr = pd.concat([left.rename("L"), right.rename("R")], axis=1).reindex(out.index)
+    out["contact_time_asymmetry_pct"] = 100 * (lr["L"] - lr["R"]) / ((lr["L"] + lr["R"]) / 2)
+    out.index.name = "minute"
+    out = out.reset_index()
+    out.insert(1, "start_s", out["minute"] * 60.0)
+    out.insert(2, "end_s", out["minute"] * 60.0 + 60.0)
+    if signals is not None and t is not None:
+        mi = np.floor(t / 60.0).astype(int)
+        for name, col in (
+            ("intensity", "intensity_mps2"),
+            ("ml", "ml_sway_rms_mps2"),
+            ("vibration", "stance_vibration_mps2"),
+        ):
+            x = signals.get(name)
+            if x is None:
+                out[col] = np.nan
+                continue
+            ok = np.isfinite(x) & signals.get("running_mask", np.ones_like(x, bool))
+            s2 = np.bincount(mi[ok], weights=x[ok] ** 2, minlength=int(mi.max()) + 1)
+            cnt = np.bincount(mi[ok], minlength=int(mi.max()) + 1)
+            rms = np.sqrt(s2 / np.maximum(cnt, 1))
+            rms[cnt == 0] = np.nan
+            out[col] = rms[out["minute"].to_numpy()]
+    return out
+
+
+def run_summary(
+    steps: pd.DataFrame,
+    minutes: pd.DataFrame,
+    bouts: pd.DataFrame,
+    *,
+    metrics: Iterable[str] = STEP_METRICS,
+) -> dict:
+    """Run-level summary (``docs/tables.md``): medians, IQRs, per side, asymmetry, drift,
+    warm-up and surges."""
+    run = steps[(steps["activity"] == "running") & steps["valid"]]
+    dur = bouts.groupby("kind")["duration_s"].sum() if len(bouts) else pd.Series(dtype=float)
+    s: dict = {
+        "duration_s": float(bouts["duration_s"].sum()) if len(bouts) else 0.0,
+        "running_s": float(dur.get("running", 0.0)),
+        "walking_s": float(dur.get("walking", 0.0)),
+        "still_s": float(dur.get("still", 0.0)),
+        "steps": int(steps["valid"].sum()),
+        "running_steps": len(run),
+    }
+    metrics = list(metrics)
+    s["median"] = {c: _f(run[c].median()) for c in metrics}
+    s["iqr"] = {c: _f(run[c].quantile(0.75) - run[c].quantile(0.25)) for c in metrics}
+    left, right = run[run["side"] == "L"], run[run["side"] == "R"]
+    s["left"] = {c: _f(left[c].median()) for c in metrics}
+    s["right"] = {c: _f(right[c].median()) for c in metrics}
+    s["asymmetry_pct"] = {
+        c: _asym(_f(left[c].median()), _f(right[c].median()))
+        for c in (
+            "contact_time_s",
+            "step_time_s",
+            "flight_time_s",
+            "impact_peak_mps2",
+            "braking_peak_mps2",
+            "pelvic_drop_deg",
+        )
+    }
+    s["rearfoot_share"] = (
+        _f((run["foot_strike"] == "rearfoot").mean()) if run["foot_strike"].notna().any() else float("nan")
+    )
+    s["step_time_cv_pct"] = (
+        _f(100 * run["step_time_s"].std() / run["step_time_s"].mean()) if len(run) > 2 else float("nan")
+    )
+    s["step_regularity"] = s["median"].get("step_regularity", float("nan"))
+    speed = run["speed_mps"]
+    s["distance_m"] = _f((run["speed_mps"] * run["step_time_s"]).sum()) if speed.notna().any() else float("nan")
+    # drift: last fifth versus first fifth of the running time after the warm-up
+    s["drift_pct"] = {}
+    s["warmup"] = {}
+    s["surges"] = []
+    if len(minutes) >= 1 and len(run) > 20:
+        t_run = run["ic_s"].to_numpy()
+        warm_end = _warmup_end(minutes)
+        after = run[t_run >= warm_end] if (t_run >= warm_end).sum() > 40 else run
+        k = max(len(after) // 5, 5)
+        first, last = after.iloc[:k], after.iloc[-k:]
+        s["drift_pct"] = {
+            c: _f(100 * (last[c].median() - first[c].median()) / abs(first[c].median()))
+            if np.isfinite(first[c].median()) and first[c].median() != 0
+            else float("nan")
+            for c in metrics
+        }
+        s["warmup"] = _warmup(minutes)
+        s["surges"] = _surges(run)
+    for key in ("ml_sway_rms_mps2", "stance_vibration_mps2", "intensity_mps2"):
+        if key in minutes:
+            s[key] = _f(minutes[key].median())
+    return s
+
+
+def _f(x) -> float:
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _intensity(minutes: pd.DataFrame) -> pd.Series:
+    """Effort proxy per minute: cadence x oscillation-free intensity when available."""
+    if "intensity_mps2" in minutes and minutes["intensity_mps2"].notna().any():
+        return minutes["intensity_mps2"]
+    return minutes["cadence_spm"]
+
+
+def _warmup_end(minutes: pd.DataFrame) -> float:
+    w = _warmup(minutes)
+    return float(minutes["start_s"].iloc[0] + 60.0 * w.get("easy_minutes", 0)) if len(minutes) else 0.0
+
+
+def _warmup(minutes: pd.DataFrame) -> dict:
+    """Minutes at the start below 90 % of the run's median intensity."""
+    full = minutes[minutes["running_s"] >= 30.0]
+    if full.empty:
+        return {"easy_minutes": 0, "first_minute_intensity_ratio": float("nan")}
+    inten = _intensity(full).to_numpy(float)
+    med = float(np.nanmedian(inten))
+    below = inten < 0.9 * med
+    easy = int(np.argmax(~below)) if (~below).any() else len(below)
+    return {"easy_minutes": easy, "first_minute_intensity_ratio": float(inten[0] / med) if med else float("nan")}
+
+
+def _surges(run: pd.DataFrame, window_steps: int = 30) -> list[dict]:
+    """Abrupt cadence rises: a 30-step median more than 6 % above the previous minute's."""
+    if len(run) < 4 * window_steps:
+        return []
+    cad = run["cadence_spm"].to_numpy()
+    t = run["ic_s"].to_numpy()
+    med = pd.Series(cad).rolling(window_steps, center=True, min_periods=window_steps // 2).median().to_numpy()
+    base = pd.Series(cad).rolling(4 * window_steps, min_periods=window_steps).median().shift(window_steps).to_numpy()
+    rise = 100 * (med - base) / base
+    flag = np.nan_to_num(rise) > 6.0
+    out = []
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], flag.astype(int), [0]])))
+    for a, b in zip(edges[::2], edges[1::2]):
+        if b - a < window_steps // 3:
+            continue
+        out.append(
+            {"start_s": float(t[a]), "end_s": float(t[b - 1]), "cadence_change_pct": float(np.nanmax(rise[a:b]))}
+        )
+    return out

@@ -50,7 +50,8 @@ API
     Counters (a frozen snapshot): packets ok, lost (sequence gaps), duplicated, reordered
     (arrived late but within the window, put back in order), late (arrived after being
     declared lost; dropped), corrupt, truncated, oversized, wrong version, samples ok and
-    lost, stream starts, device overflows.
+    lost (inside a stream: sequence gaps, device overflows, time jumps; the pause between two
+    streams is a `Gap` but not a loss), stream starts, resyncs, device overflows.
 ``clock -> ClockSync``
     Device-to-host time mapping fitted to arrival times (offset and drift).
 
@@ -448,13 +449,12 @@ class StreamDecoder:
                 return
             self._stale_run += 1
             if self._stale_run < RESYNC_AFTER:
-                self._counts["late"] += 1
+                self._counts["late"] += 1  # dropped; if a resync follows, these were its first packets
                 return
             # the device restarted its numbering and the stream-start packet was lost
             while self._pending:
                 self._give_up(out)
             self._counts["resyncs"] += 1
-            self._counts["late"] += RESYNC_AFTER - 1
             self._stale_run = 0
             self._recent.clear()
             self._break = self._break or "resync"
@@ -522,7 +522,7 @@ class StreamDecoder:
                 reason = "overflow" if p.flags & Flags.OVERFLOW else "time"
             if reason is not None:
                 gap = Gap(float(self._last_end_s), float(t[0]), self._pending_loss, int(missing), reason)
-                if reason in ("loss", "overflow", "time", "resync"):
+                if reason in ("loss", "overflow", "time"):  # not pauses between streams
                     self._counts["samples_lost"] += int(missing)
         self._pending_loss = 0
         self._break = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -11,6 +12,7 @@ from gait.constants import DEG_PER_RAD, SENSOR_AXES, G
 from gait.errors import GaitInputError, Where, check_choice, check_positive
 from gait.session import Session
 
+from ._align import align_to_gyroscope
 from ._still import describe_where, find_still_segments, require_sensor_frame
 from ._types import AccelCalibration, utc_now
 
@@ -326,6 +328,7 @@ def calibrate_accelerometer(
     max_residual_mps2: float = 0.1,
     acc_range_mps2: float | None = None,
     gravity_mps2: float = G,
+    align_gyroscope: bool = True,
 ) -> AccelCalibration:
     """Accelerometer bias, scale and misalignment from a recording of still poses.
 
@@ -351,6 +354,10 @@ def calibrate_accelerometer(
         while the other axes show noise is taken as saturated.
     gravity_mps2
         Local gravity, m/s^2.
+    align_gyroscope
+        Also measure the rotation from the accelerometer's axes to the gyroscope's, and the
+        gyroscope's scale, from the movements between poses (needs a gyroscope and a
+        continuous recording); see `AccelCalibration.axes`.
 
     Returns
     -------
@@ -367,7 +374,8 @@ def calibrate_accelerometer(
     Method: Frosio et al. (2009) and Tedaldi et al. (2014); see `fit_accelerometer` for the
     references and the deviations. Still detection by a rolling variance threshold follows
     Tedaldi et al. (2014), sec. III-B, with a fixed threshold instead of their
-    variance-multiple search.
+    variance-multiple search. The alignment with the gyroscope is the gyroscope step of
+    Tedaldi et al. (2014) with the roles turned round (see ``calibration._align``).
     """
     where = describe_where(session)
     require_sensor_frame(session, "accelerometer calibration")
@@ -401,7 +409,7 @@ def calibrate_accelerometer(
     means = np.array([session.acc[s].mean(axis=0) for s in segments])
     # standard error of each mean from its own scatter (white noise assumed)
     sem = np.array([float(np.sqrt(np.mean(session.acc[s].var(axis=0)) / (s.stop - s.start))) for s in segments])
-    return fit_accelerometer(
+    cal = fit_accelerometer(
         means,
         pose_std_mps2=sem,
         model=model,
@@ -410,4 +418,17 @@ def calibrate_accelerometer(
         max_residual_mps2=max_residual_mps2,
         source=session.meta.source,
         where=where,
+    )
+    if not align_gyroscope:
+        return dataclasses.replace(cal, alignment_note="not requested")
+    d = (means - cal.bias_mps2) @ cal.matrix.T
+    al = align_to_gyroscope(session, segments, d / np.linalg.norm(d, axis=1, keepdims=True))
+    if not al.ok:
+        return dataclasses.replace(cal, alignment_note=al.reason, alignment_residual_deg=None)
+    return dataclasses.replace(
+        cal,
+        matrix=al.rotation @ cal.matrix,
+        axes="gyroscope",
+        gyr_scale=al.gyr_scale,
+        alignment_residual_deg=al.residual_deg,
     )

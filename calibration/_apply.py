@@ -20,7 +20,8 @@ EXTRA_KEY = "calibration_parameters"
 def apply_calibration(session: Session, calibration: Calibration, *, on_calibrated: str = "skip") -> Session:
     """Correct a raw session's sensor errors with ``calibration``.
 
-    The gyroscope bias is subtracted (``w = w_raw - bias``) and the accelerometer corrected
+    The gyroscope bias is subtracted and its scale corrected when measured
+    (``w = gyr_scale * (w_raw - bias)``), and the accelerometer corrected
     (``a = matrix @ (a_raw - bias)``); the samples stay in the sensor frame. The mounting
     rotation, if any, is *not* applied here: it is ``calibration.mounting.rotation``, for
     the step that rotates the session into the body frame. ``meta.calibration`` is set to
@@ -92,8 +93,10 @@ def apply_calibration(session: Session, calibration: Calibration, *, on_calibrat
                 where=where,
             )
         acc = (acc - calibration.accel.bias_mps2) @ calibration.accel.matrix.T
-    if calibration.gyro is not None and gyr is not None:
+    if gyr is not None and calibration.gyro is not None:
         gyr = gyr - calibration.gyro.bias_rads
+    if gyr is not None and calibration.accel is not None and calibration.accel.axes == "gyroscope":
+        gyr = gyr * calibration.accel.gyr_scale
     extra = dict(session.meta.extra)
     extra[EXTRA_KEY] = calibration.to_dict(with_poses=False)
     out = session.replace(acc=np.asarray(acc), gyr=gyr)

@@ -154,17 +154,21 @@ class AccelCalibration:
     The sensor model is ``a_raw = gain @ f + bias_mps2`` with ``f`` the specific force; the
     rows of ``gain`` are each axis's sensitivity (its norm, ``scale``) times its sensitive
     direction. The correction is ``f = matrix @ (a_raw - bias_mps2)``. Gravity alone fixes
-    ``matrix`` only up to a rotation; the symmetric solution is kept (the corrected axes are
-    the orthonormal triad closest to the sensor's own), and any common rotation of the triad
-    is part of the mounting.
+    ``matrix`` only up to a rotation of the whole triad. When the recording has a gyroscope
+    and continuous movements between the poses, that rotation is measured too and the
+    corrected axes are the gyroscope's (``axes="gyroscope"``); otherwise the symmetric
+    solution is kept (``axes="accelerometer"``: the orthonormal triad closest to the
+    accelerometer's own), and the remaining rotation, below a degree or two, becomes part of
+    the mounting.
 
     Attributes
     ----------
     bias_mps2
         Offset of each axis, m/s^2, shape ``(3,)``.
     matrix
-        Correction matrix, shape ``(3, 3)``; symmetric (``model="full"``) or diagonal
-        (``model="bias_scale"``).
+        Correction matrix, shape ``(3, 3)``: symmetric (``model="full"``) or diagonal
+        (``model="bias_scale"``), times the rotation into the gyroscope's axes when
+        ``axes="gyroscope"``.
     scale
         Sensitivity of each axis relative to nominal (1.0 = exact), shape ``(3,)``.
     misalignment_rad
@@ -185,6 +189,16 @@ class AccelCalibration:
     bias_std_mps2, scale_std
         Standard uncertainty of the bias (m/s^2) and of the scale (fraction), propagated from
         the noise of the pose means (or the residual, if larger) through the fit.
+    axes
+        ``"gyroscope"`` or ``"accelerometer"``: whose axes the corrected readings are in.
+    gyr_scale
+        Gyroscope scale correction per axis (``w = gyr_scale * (w_raw - bias)``), measured
+        with the axes; ones when not measured.
+    alignment_residual_deg
+        RMS disagreement (deg) between the gyroscope's turns and the gravity directions of
+        the poses, when the axes were aligned; ``None`` otherwise.
+    alignment_note
+        Why the axes were not aligned (empty when they were).
     created, source
         Provenance.
     """
@@ -199,6 +213,10 @@ class AccelCalibration:
     residuals_mps2: np.ndarray = field(default_factory=lambda: np.zeros(0))
     bias_std_mps2: np.ndarray = field(default_factory=lambda: np.zeros(3))
     scale_std: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    axes: str = "accelerometer"
+    gyr_scale: np.ndarray = field(default_factory=lambda: np.ones(3))
+    alignment_residual_deg: float | None = None
+    alignment_note: str = ""
     created: str = field(default_factory=utc_now)
     source: str | None = None
 
@@ -223,6 +241,14 @@ class AccelCalibration:
         object.__setattr__(self, "residuals_mps2", res)
         object.__setattr__(self, "bias_std_mps2", _frozen_array(self.bias_std_mps2, (3,), "bias_std_mps2"))
         object.__setattr__(self, "scale_std", _frozen_array(self.scale_std, (3,), "scale_std"))
+        object.__setattr__(self, "gyr_scale", _frozen_array(self.gyr_scale, (3,), "gyr_scale"))
+        if self.axes not in ("accelerometer", "gyroscope"):
+            raise GaitInputError(
+                "bad calibration value",
+                expected="axes 'accelerometer' or 'gyroscope'",
+                found=repr(self.axes),
+                where=Where(parameter="axes"),
+            )
         if self.model not in ("bias_scale", "full"):
             raise GaitInputError(
                 "bad calibration value",
@@ -266,6 +292,10 @@ class AccelCalibration:
             "max_residual_mps2": self.max_residual_mps2,
             "bias_std_mps2": self.bias_std_mps2.tolist(),
             "scale_std": self.scale_std.tolist(),
+            "axes": self.axes,
+            "gyr_scale": self.gyr_scale.tolist(),
+            "alignment_residual_deg": self.alignment_residual_deg,
+            "alignment_note": self.alignment_note,
             "n_poses": self.n_poses,
             "poses_mps2": self.poses_mps2.tolist(),
             "residuals_mps2": self.residuals_mps2.tolist(),
@@ -284,6 +314,10 @@ class AccelCalibration:
             residuals_mps2=d.get("residuals_mps2", []),
             bias_std_mps2=d.get("bias_std_mps2", [0.0, 0.0, 0.0]),
             scale_std=d.get("scale_std", [0.0, 0.0, 0.0]),
+            axes=d.get("axes", "accelerometer"),
+            gyr_scale=d.get("gyr_scale", [1.0, 1.0, 1.0]),
+            alignment_residual_deg=d.get("alignment_residual_deg"),
+            alignment_note=d.get("alignment_note", ""),
             created=d["created"],
             source=d.get("source"),
         )

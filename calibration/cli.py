@@ -86,6 +86,13 @@ def _describe_accel(cal: AccelCalibration) -> list[str]:
     else:
         lines.append("  misalignment: not estimated (needs tilted poses as well as the six faces)")
     lines.append(f"  residual: {cal.residual_mps2:.4f} m/s^2 RMS, {cal.max_residual_mps2:.4f} m/s^2 worst")
+    if cal.axes == "gyroscope":
+        lines.append(
+            f"  aligned with the gyroscope axes ({cal.alignment_residual_deg:.2f} deg RMS); "
+            f"gyroscope scale {_vec((cal.gyr_scale - 1) * 100, '+.2f')} %"
+        )
+    else:
+        lines.append(f"  not aligned with the gyroscope: {cal.alignment_note}")
     return lines
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.linalg import polar
 from scipy.spatial.transform import Rotation
 
 from calibration import (
@@ -74,12 +75,65 @@ class TestRecovery:
         assert r[:, 3].max() < 5.0  # the stated uncertainty is honest
 
     def test_full_correction_is_a_rotation_of_the_truth(self):
-        """Gravity fixes the correction up to a rotation: matrix @ true gain is orthonormal."""
+        """Gravity alone fixes the correction up to a rotation: matrix @ true gain is orthonormal."""
         for seed in range(10):
-            rec, cal = recover("twelve", seed, nonorth=True)
+            rng = np.random.default_rng(seed)
+            rec = simulate_poses(poses="twelve", sensor=random_sensor_model(rng), seed=seed)
+            cal = calibrate_accelerometer(rec.session, align_gyroscope=False)
+            assert cal.axes == "accelerometer" and cal.alignment_note == "not requested"
             q = cal.matrix @ rec.gain
             np.testing.assert_allclose(q.T @ q, np.eye(3), atol=2e-3)
             assert np.linalg.det(q) > 0
+            np.testing.assert_allclose(cal.matrix, cal.matrix.T, atol=1e-12)
+
+
+class TestAlignmentWithGyroscope:
+    @pytest.mark.parametrize("poses", ["six", "twelve", "random"])
+    def test_table_over_seeds(self, poses):
+        """15 seeds each, misalignment 1.1 deg (sd): matrix @ true gain is the identity, gyroscope scale 1."""
+        worst_deg, worst_scale = 0.0, 0.0
+        for seed in range(15):
+            rng = np.random.default_rng(seed)
+            sm = random_sensor_model(rng, misalignment_sd_rad=0.02)
+            rec = simulate_poses(poses=poses, sensor=sm, seed=seed, n_random=20)
+            cal = calibrate_accelerometer(rec.session)
+            assert cal.axes == "gyroscope" and cal.alignment_note == ""
+            assert cal.alignment_residual_deg < 0.1
+            full = cal.matrix @ rec.gain
+            worst_deg = max(worst_deg, Rotation.from_matrix(polar(full)[0]).magnitude() * DEG_PER_RAD)
+            assert np.abs(full - np.eye(3)).max() < 2e-3
+            worst_scale = max(worst_scale, np.abs(cal.gyr_scale - 1).max())
+        assert worst_deg < 0.1
+        assert worst_scale < 0.003
+
+    def test_gyroscope_scale_recovered(self):
+        rec = simulate_poses(poses="twelve", sensor=random_sensor_model(3), seed=3)
+        k = np.array([1.02, 0.98, 1.01])
+        cal = calibrate_accelerometer(rec.session.replace(gyr=rec.session.gyr * k))
+        np.testing.assert_allclose(cal.gyr_scale * k, 1.0, atol=2e-3)
+
+    def test_not_aligned(self):
+        sm = dataclasses.replace(random_sensor_model(3), has_gyro=False)
+        cal = calibrate_accelerometer(simulate_poses(poses="six", sensor=sm, seed=3).session)
+        assert cal.axes == "accelerometer" and cal.alignment_note == "no gyroscope"
+        assert cal.alignment_residual_deg is None
+        np.testing.assert_array_equal(cal.gyr_scale, 1.0)
+        # the movements lost (a gap in each): poses separately recorded, as in the live procedure
+        s = simulate_poses(poses="twelve", sensor=random_sensor_model(3), seed=3).session
+        moving = np.zeros(s.n_samples, bool)
+        for sl in find_still_segments(s):
+            moving[sl] = True
+        kept = s.replace(t=s.t[moving], acc=s.acc[moving], gyr=s.gyr[moving])
+        cal = calibrate_accelerometer(kept)
+        assert cal.axes == "accelerometer"
+        assert cal.alignment_note == "0 movements between poses without a gap (at least 4 needed)"
+
+    def test_disagreeing_gyroscope_is_not_used(self):
+        rec = simulate_poses(poses="twelve", sensor=random_sensor_model(3), seed=3)
+        gyr = rec.session.gyr[:, [1, 0, 2]]  # axes swapped: no rotation explains it
+        cal = calibrate_accelerometer(rec.session.replace(gyr=gyr))
+        assert cal.axes == "accelerometer"
+        assert cal.alignment_note.startswith("the gyroscope and the poses disagree by")
 
     def test_large_errors_low_rate(self):
         sm = random_sensor_model(5, acc_bias_sd_mps2=1.0, scale_sd=0.05, misalignment_sd_rad=0.03)

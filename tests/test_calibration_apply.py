@@ -27,8 +27,8 @@ from gait.simulator import SensorModel, SimulationConfig, simulate
 
 @pytest.fixture(scope="module")
 def sensor() -> SensorModel:
-    """Consumer-MEMS errors; the triad rotation set to 0 so corrected and ideal runs compare directly."""
-    return dataclasses.replace(random_sensor_model(21), acc_misalignment_rad=(0.0, 0.0, 0.0))
+    """Consumer-MEMS errors, including a 1 deg rotation of the accelerometer triad."""
+    return dataclasses.replace(random_sensor_model(21), acc_misalignment_rad=(0.01, -0.012, 0.008))
 
 
 @pytest.fixture(scope="module")
@@ -43,20 +43,20 @@ def runs(sensor):
     cfg = SimulationConfig(duration_s=30.0, seed=11, sensor=sensor)
     raw = simulate(cfg).session
     ideal = simulate(dataclasses.replace(cfg, sensor=dataclasses.replace(
-        sensor, acc_bias_mps2=(0, 0, 0), acc_scale=(1, 1, 1), gyr_bias_rads=(0, 0, 0)
+        sensor, acc_bias_mps2=(0, 0, 0), acc_scale=(1, 1, 1), gyr_bias_rads=(0, 0, 0), acc_misalignment_rad=(0, 0, 0)
     ))).session  # fmt: skip
     return raw, ideal
 
 
 class TestApplyCalibration:
     def test_end_to_end_on_a_run(self, runs, calibration):
-        """A run through a biased, mis-scaled sensor, corrected, matches the error-free sensor (same noise)."""
+        """A run through a biased, mis-scaled, misaligned sensor, corrected, matches the error-free one (same noise)."""
         raw, ideal = runs
         out = apply_calibration(raw, calibration)
         err_raw = np.abs(raw.acc - ideal.acc).mean(axis=0)
         err_acc = np.abs(out.acc - ideal.acc)
         assert err_raw.max() > 0.1  # the errors were there
-        # what is left: bias error (< 0.02) + scale error x |signal|, and int16 quantisation (0.005)
+        # what is left: bias error (< 0.02), scale and axis errors x |signal|, int16 quantisation (0.005)
         assert err_acc.mean(axis=0).max() < 0.02
         lsb = 2000 * RAD_PER_DEG / 32768  # int16 gyroscope quantisation
         assert np.abs(out.gyr - ideal.gyr).max() < 0.2 * RAD_PER_DEG / 4 + lsb

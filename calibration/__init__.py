@@ -5,7 +5,8 @@ Procedures (each a function on a recorded `gait.Session` and a ``gait calibrate`
 - `estimate_gyro_bias`: the sensor lying still for ~10 s -> gyroscope bias;
 - `calibrate_accelerometer`: still poses (six faces, plus tilted ones) -> accelerometer bias,
   scale and axis misalignment, with the fit residual in m/s^2;
-- mounting (`calibration.mounting`): standing still then a few steps -> sensor-to-body rotation.
+- `calibrate_mounting` (estimate: `calibration.mounting`): standing still then a few steps ->
+  sensor-to-body rotation.
 
 Results are frozen records (`GyroBiasCalibration`, `AccelCalibration`, `MountingCalibration`)
 kept per device by `CalibrationStore` (versioned JSON in the user data folder). The latest of
@@ -19,6 +20,7 @@ recording its id in ``session.meta.calibration``.
 from ._accel import MODELS, calibrate_accelerometer, count_distinct_poses, fit_accelerometer
 from ._apply import apply_calibration, apply_stored_calibration, load_calibration
 from ._gyro import estimate_gyro_bias
+from ._mount import calibrate_mounting, mounting_from_estimate
 from ._still import find_still_segments, rolling_mean, rolling_std
 from ._store import FORMAT_NAME, FORMAT_VERSION, CalibrationStore, default_store_dir
 from ._types import AccelCalibration, Calibration, GyroBiasCalibration, MountingCalibration
@@ -38,6 +40,7 @@ __all__ = [
     "apply_calibration",
     "apply_stored_calibration",
     "calibrate_accelerometer",
+    "calibrate_mounting",
     "count_distinct_poses",
     "default_store_dir",
     "estimate_gyro_bias",
@@ -45,6 +48,7 @@ __all__ = [
     "fit_accelerometer",
     "gyro_procedure",
     "load_calibration",
+    "mounting_from_estimate",
     "rolling_mean",
     "rolling_std",
 ]

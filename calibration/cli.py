@@ -5,6 +5,7 @@ Registered through ``gait.cli.COMMAND_MODULES``. Sub-commands::
     gait calibrate guide {gyro,accel,mounting}   how to record each procedure
     gait calibrate gyro FILE [--device ID]       gyroscope bias from a still recording
     gait calibrate accel FILE [--device ID]      accelerometer bias / scale / misalignment
+    gait calibrate mounting FILE [--device ID]   how the sensor sits on the back
     gait calibrate show [--device ID]            what is stored (current, or --history)
     gait calibrate apply FILE --out OUT          write a calibrated copy of a recording
 
@@ -28,6 +29,7 @@ from gait.errors import GaitInputError, Where
 from ._accel import MODELS, calibrate_accelerometer
 from ._apply import apply_calibration
 from ._gyro import estimate_gyro_bias
+from ._mount import calibrate_mounting
 from ._store import CalibrationStore
 from ._types import AccelCalibration, Calibration, GyroBiasCalibration, MountingCalibration
 from .procedures import GUIDES, face_name
@@ -151,6 +153,31 @@ def _cmd_accel(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _axis_in_sensor(v: np.ndarray) -> str:
+    """Where a body axis points in sensor axes, e.g. ``-y (3.1 deg off)``."""
+    i = int(np.argmax(np.abs(v)))
+    off = float(np.degrees(np.arccos(min(abs(float(v[i])), 1.0))))
+    return f"{'+' if v[i] >= 0 else '-'}{SENSOR_AXES[i]} ({off:.1f} deg off)"
+
+
+def _cmd_mounting(args: argparse.Namespace) -> int:
+    session = _read(args.file)
+    device_id = _device_id(args, session)
+    if session.meta.calibration is None and not args.no_calibration:
+        cal = _store(args).current(device_id)
+        if cal is not None and (cal.gyro is not None or cal.accel is not None):
+            sensor_only = Calibration(device_id=device_id, gyro=cal.gyro, accel=cal.accel)
+            session = apply_calibration(session.with_meta(device_id=device_id), sensor_only)
+            print(f"sensor errors corrected first with {sensor_only.id}")
+    rec = calibrate_mounting(session)
+    up, fwd, left = rec.rotation
+    print(f"sensor on the back: up = {_axis_in_sensor(up)}, forward = {_axis_in_sensor(fwd)}, "
+          f"left = {_axis_in_sensor(left)}")  # fmt: skip
+    print("\n".join(_describe_mounting(rec)))
+    _save(args, device_id, rec, session.meta.device)
+    return EXIT_OK
+
+
 def _cmd_show(args: argparse.Namespace) -> int:
     store = _store(args)
     devices = [args.device] if args.device else store.devices()
@@ -254,6 +281,20 @@ def register(subparsers: Any) -> None:
     )
     ac.add_argument("--acc-range-g", type=float, help="the accelerometer's full-scale range in g, if known")
     ac.set_defaults(func=_cmd_accel)
+
+    mo = sub.add_parser(
+        "mounting",
+        help="how the sensor sits on the back, from standing still then walking or running",
+        description=GUIDES["mounting"],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    common(mo)
+    mo.add_argument(
+        "--no-calibration",
+        action="store_true",
+        help="do not correct the sensor errors with the stored calibration first",
+    )
+    mo.set_defaults(func=_cmd_mounting)
 
     sh = sub.add_parser("show", help="show the stored calibrations")
     sh.add_argument("--device", help="only this device")

@@ -1,0 +1,79 @@
+"""The terminal dashboard of `gait record` (rich), and its plain-text fallback."""
+
+from __future__ import annotations
+
+import math
+
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from ._metrics import format_metric
+from ._recorder import LinkStats, LiveView
+
+__all__ = ["plain_line", "render"]
+
+_ROWS = (
+    ("cadence", "cadence_spm"),
+    ("contact time", "contact_time_s"),
+    ("bounce", "vertical_oscillation_m"),
+    ("lean", "lean_deg"),
+    ("rotation", "yaw_range_deg"),
+)
+
+
+def _clock(seconds: float) -> str:
+    s = max(0, int(seconds))
+    return f"{s // 3600:d}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
+def link_text(link: LinkStats, rate_hz: float) -> str:
+    """One line of link quality."""
+    parts = [f"{link.samples_written:,} samples"]
+    lost_s = link.samples_lost / rate_hz if rate_hz and math.isfinite(rate_hz) else math.nan
+    parts.append(
+        f"lost {link.packets_lost} packets"
+        + (f" ({lost_s:.2f} s)" if link.samples_lost and math.isfinite(lost_s) else "")
+    )
+    if link.packets_bad:
+        parts.append(f"{link.packets_bad} bad")
+    if link.duplicated or link.reordered:
+        parts.append(f"{link.duplicated} dup / {link.reordered} reordered")
+    parts.append(f"{link.gaps} gap" + ("s" if link.gaps != 1 else ""))
+    parts.append(f"{link.reconnects} reconnect" + ("s" if link.reconnects != 1 else ""))
+    if link.rssi_dbm is not None:
+        parts.append(f"RSSI {link.rssi_dbm} dBm")
+    if math.isfinite(link.drift_ppm):
+        parts.append(f"clock {link.drift_ppm:+.0f} ppm")
+    return ", ".join(parts)
+
+
+def render(view: LiveView) -> RenderableType:
+    """The dashboard for one `LiveView`."""
+    m = view.metrics
+    table = Table.grid(padding=(0, 2))
+    table.add_column(justify="right", style="bold")
+    table.add_column(justify="left")
+    for label, col in _ROWS:
+        table.add_row(label, format_metric(col, getattr(m, col)))
+    window = f"last {m.window_s:.0f} s, {m.n_steps} running steps" if m.window_s else "no data yet"
+    if m.note:
+        window += f" ({m.note})"
+    parts: list[RenderableType] = [table, Text(window, style="dim")]
+    for cue in m.cues:
+        parts.append(Text(f"=> {cue}", style="bold yellow"))
+    parts.append(Text(link_text(view.link, view.sampling_rate_hz), style="cyan"))
+    status = view.status + (f": {view.message}" if view.message else "")
+    parts.append(Text(status, style="green" if view.status == "recording" else "yellow"))
+    title = f"gait record  {view.device or '?'} ({view.address or '-'})  {_clock(view.recorded_s)}"
+    return Panel(Group(*parts), title=title, subtitle=str(view.out), expand=False)
+
+
+def plain_line(view: LiveView) -> str:
+    """The same information as one line (for logs and terminals without a dashboard)."""
+    m = view.metrics
+    metrics = ", ".join(f"{label} {format_metric(col, getattr(m, col))}" for label, col in _ROWS)
+    cues = ("; " + "; ".join(m.cues)) if m.cues else ""
+    note = f" ({m.note})" if m.note else ""
+    return f"[{_clock(view.recorded_s)}] {view.status}: {metrics}{note}{cues} | {link_text(view.link, view.sampling_rate_hz)}"

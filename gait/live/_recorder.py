@@ -1,0 +1,825 @@
+"""`Recorder`: scan, connect, configure, stream to disk, survive link loss, stop cleanly.
+
+Data path of one notification (all on the event loop, a few hundred microseconds)::
+
+    bleak callback -> StreamDecoder.feed (order, duplicates, loss, device time)
+                   -> SampleIndexer (index on the device's sampling grid)
+                   -> SessionCsvWriter.write (t = index / rate)    -> fsync every flush_interval_s
+                   -> RingBuffer (last window_s)                    -> gait.analyze in a worker thread
+
+Link management: connect with the `BLEDevice` from the scan; read the configuration; on the
+first connection stop any running stream, set rate and ranges, subscribe, START. After a link
+loss: reconnect with exponential backoff (0.5 s doubling to 8 s, refreshed by a scan when
+BlueZ forgot the device), subscribe again, and resume the stream if the sensor kept it
+running (the samples missed meanwhile become one gap) or start it again if the sensor
+reset. A sensor that stays connected but sends nothing for ``stall_timeout_s`` is treated
+as a link loss; after ``give_up_s`` without data the recording ends with a clear message.
+The device is always disconnected in ``finally``; Ctrl-C (SIGINT) and SIGTERM stop cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as _dt
+import functools
+import json
+import logging
+import math
+import signal
+import time
+import warnings
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from bleak import BleakClient
+from bleak.exc import BleakDeviceNotFoundError, BleakError
+
+from firmware_protocol import codec
+from firmware_protocol.stream import Gap, StreamChunk, StreamDecoder, StreamStats
+
+from ..errors import GaitDataWarning, GaitInputError, Where
+from ..io import SessionCsvWriter, load_session, write_csv_session
+from ..session import SessionMetadata
+from ._buffer import RingBuffer
+from ._clock import DriftFit, SampleIndexer
+from ._metrics import AnalyzeFn, LiveMetrics, window_metrics
+from ._scan import OUR_PROTOCOL, BleBackend, FoundDevice, scan
+
+__all__ = ["LinkStats", "LiveView", "RecordConfig", "RecordResult", "Recorder", "RecordingError", "record"]
+
+logger = logging.getLogger(__name__)
+
+#: Drift corrections are applied at the end only when the measured rate is off by more than
+#: this (below it the error is irrelevant for gait metrics) and less than ``_MAX_CORRECTION``
+#: (beyond it the clock is broken or the "device" is a faster-than-real-time simulation).
+_MIN_CORRECTION = 1e-4
+_MAX_CORRECTION = 0.05
+#: Errors a BLE operation can end with that mean "the link or the device failed", never bugs.
+_LINK_ERRORS = (BleakError, TimeoutError, EOFError, ConnectionError)
+
+
+class RecordingError(RuntimeError):
+    """The recording could not start or had to end: no sensor, a sensor that stopped sending,
+    a sensor that refuses the settings. The message says what happened and what to try."""
+
+
+@dataclass(frozen=True)
+class RecordConfig:
+    """Settings of one recording (keyword-only, SI units).
+
+    Attributes
+    ----------
+    out
+        Output file (plain ``.csv``; never overwritten).
+    device
+        Name (or its beginning) or address of the sensor; ``None``: the strongest supported one.
+    duration_s
+        Stop after this long (``None``: until Ctrl-C).
+    rate_hz, acc_range_g, gyr_range_dps
+        Requested sampling rate and full-scale ranges (the sensor picks the nearest it
+        supports at or above each).
+    adapter
+        Bluetooth adapter (Linux: ``"hci0"``); ``None``: the default one.
+    scan_timeout_s, connect_timeout_s
+        How long to look for the sensor, and to wait for one connection attempt.
+    stall_timeout_s
+        A connected sensor silent this long is treated as a lost link.
+    give_up_s
+        End the recording after this long without any data (link lost or sensor silent).
+    flush_interval_s
+        The file is fsynced at least this often (<= 1 s).
+    window_s
+        Length of the live analysis window.
+    metrics_interval_s
+        Minimum time between two live analyses (0: as soon as new data and the previous
+        analysis are done).
+    backend
+        bleak backend classes (tests); default: the platform's.
+    analyze
+        Live analysis function (default `gait.analyze`).
+    handle_signals
+        Stop cleanly on SIGINT / SIGTERM (the command line does; embedding code may not want it).
+    """
+
+    out: Path
+    device: str | None = None
+    duration_s: float | None = None
+    rate_hz: int = 200
+    acc_range_g: int = 16
+    gyr_range_dps: int = 2000
+    adapter: str | None = None
+    scan_timeout_s: float = 10.0
+    connect_timeout_s: float = 15.0
+    stall_timeout_s: float = 5.0
+    give_up_s: float = 60.0
+    flush_interval_s: float = 0.5
+    window_s: float = 10.0
+    metrics_interval_s: float = 0.0
+    backend: BleBackend = field(default_factory=BleBackend)
+    analyze: AnalyzeFn | None = None
+    handle_signals: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "out", Path(self.out))
+        if not self.out.name.lower().endswith(".csv"):
+            raise GaitInputError(
+                "unsupported output format for a live recording",
+                expected="a file name ending in .csv (streamed and fsynced as it arrives)",
+                found=repr(self.out.name),
+                where=Where(parameter="out"),
+                hint="Record to .csv; gait.save_session converts it to .csv.gz or .parquet afterwards",
+            )
+        for name in ("scan_timeout_s", "connect_timeout_s", "stall_timeout_s", "give_up_s", "window_s"):
+            v = getattr(self, name)
+            if not (v > 0 and math.isfinite(v)):
+                raise GaitInputError(
+                    "out of range", expected="a finite number > 0", found=repr(v), where=Where(parameter=name)
+                )
+        if not 0 < self.flush_interval_s <= 1.0:
+            raise GaitInputError(
+                "out of range",
+                expected="0 < flush interval <= 1 s",
+                found=repr(self.flush_interval_s),
+                where=Where(parameter="flush_interval_s"),
+            )
+        if self.duration_s is not None and not (self.duration_s > 0 and math.isfinite(self.duration_s)):
+            raise GaitInputError(
+                "out of range",
+                expected="a duration > 0 s",
+                found=repr(self.duration_s),
+                where=Where(parameter="duration_s"),
+            )
+        for name, v in (
+            ("rate_hz", self.rate_hz),
+            ("acc_range_g", self.acc_range_g),
+            ("gyr_range_dps", self.gyr_range_dps),
+        ):
+            if isinstance(v, bool) or not isinstance(v, int) or not 0 < v < 65536:
+                raise GaitInputError(
+                    "out of range", expected="a whole number in 1 .. 65535", found=repr(v), where=Where(parameter=name)
+                )
+
+
+@dataclass(frozen=True)
+class LinkStats:
+    """Link quality so far (a snapshot).
+
+    ``packets_*`` and ``duplicated`` ... come from the stream decoder; ``gaps`` counts holes in
+    the recorded samples, ``samples_lost`` the samples in them; ``reconnects`` the links
+    re-established after a loss; ``stalls`` the times the sensor went silent while connected.
+    """
+
+    packets_ok: int = 0
+    packets_lost: int = 0
+    duplicated: int = 0
+    reordered: int = 0
+    late: int = 0
+    corrupt: int = 0
+    truncated: int = 0
+    bad_other: int = 0
+    samples_written: int = 0
+    samples_lost: int = 0
+    gaps: int = 0
+    reconnects: int = 0
+    stalls: int = 0
+    drift_ppm: float = math.nan
+    rssi_dbm: int | None = None
+
+    @property
+    def packets_bad(self) -> int:
+        return self.corrupt + self.truncated + self.bad_other
+
+
+@dataclass(frozen=True)
+class LiveView:
+    """What the dashboard shows, at one moment."""
+
+    status: str
+    device: str
+    address: str
+    elapsed_s: float
+    recorded_s: float
+    sampling_rate_hz: float
+    link: LinkStats
+    metrics: LiveMetrics
+    out: Path
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    """How a recording ended.
+
+    Attributes
+    ----------
+    path
+        The session file.
+    sidecar
+        The JSON file beside it with device, link statistics, gaps and clock.
+    n_samples
+        Samples in the file.
+    sampling_rate_hz
+        Rate declared in the file (drift-corrected when the correction mattered).
+    clock_corrected
+        Whether the file's times were rescaled to host time at the end.
+    drift_ppm
+        Device clock against host clock.
+    link
+        Final `LinkStats`.
+    gaps
+        ``(start_s, end_s, samples_lost, reason)`` of every gap, in file time.
+    stopped_by
+        ``"duration"``, ``"interrupt"``, ``"sensor_silent"`` or ``"error"``.
+    message
+        For an abnormal end, what happened.
+    metrics_error
+        The last error of the live analysis, if it ever failed (the recording is unaffected).
+    notify_to_metrics_s
+        Latency of each notification to the live metrics that include it (benchmarks).
+    """
+
+    path: Path
+    sidecar: Path
+    n_samples: int
+    sampling_rate_hz: float
+    clock_corrected: bool
+    drift_ppm: float
+    link: LinkStats
+    gaps: tuple[tuple[float, float, int, str], ...]
+    stopped_by: str
+    message: str = ""
+    metrics_error: str | None = None
+    notify_to_metrics_s: tuple[float, ...] = field(default=(), repr=False)
+
+
+class Recorder:
+    """One live recording; see the module docstring. Use `run` (or `record`)."""
+
+    def __init__(self, config: RecordConfig) -> None:
+        self.config = config
+        self.found: FoundDevice | None = None
+        self.status = "scanning"
+        self.message = ""
+        self._stop = asyncio.Event()
+        self._stopped_by = "duration"
+        self._decoder: StreamDecoder | None = None
+        self._device_config: codec.DeviceConfig | None = None
+        self._indexer = SampleIndexer()
+        self._drift = DriftFit()
+        self._writer: SessionCsvWriter | None = None
+        self._rate_file = math.nan
+        self._n0 = 0
+        self._last_t = math.nan
+        self._ring: RingBuffer | None = None
+        self._gaps: list[tuple[float, float, int, str]] = []
+        self._reconnects = 0
+        self._stalls = 0
+        self._connections = 0
+        self._restart_stream = False
+        self._t_start = time.monotonic()
+        self._first_host: float | None = None
+        self._last_data: float | None = None
+        self._last_notify: float | None = None
+        self._metrics = LiveMetrics()
+        self._arrivals: deque[float] = deque()
+        self._latencies: list[float] = []
+        self._device_info: dict[str, str] = {}
+        self._start_wall: str | None = None
+        #: The last error of the live analysis, if it failed (the recording goes on regardless).
+        self.metrics_error: str | None = None
+
+    # -- public -----------------------------------------------------------------------------
+    def stop(self) -> None:
+        """Ask the recording to end (as Ctrl-C does)."""
+        self._stopped_by = "interrupt"
+        self._stop.set()
+
+    def view(self) -> LiveView:
+        """A snapshot for the dashboard."""
+        f = self.found
+        now = time.monotonic()
+        recorded = 0.0 if self._first_host is None else now - self._first_host
+        return LiveView(
+            status=self.status,
+            device=f.name if f else "",
+            address=f.address if f else "",
+            elapsed_s=now - self._t_start,
+            recorded_s=recorded,
+            sampling_rate_hz=self._rate_file,
+            link=self.link_stats(),
+            metrics=self._metrics,
+            out=self.config.out,
+            message=self.message,
+        )
+
+    def link_stats(self) -> LinkStats:
+        s = self._decoder.stats if self._decoder is not None else StreamStats()
+        est = self._drift.estimate()
+        written = self._writer.n_rows if self._writer is not None else 0
+        span = self._indexer.next_index - self._n0 if self._writer is not None else 0
+        return LinkStats(
+            packets_ok=s.packets_ok,
+            packets_lost=s.packets_lost,
+            duplicated=s.duplicated,
+            reordered=s.reordered,
+            late=s.late,
+            corrupt=s.corrupt,
+            truncated=s.truncated,
+            bad_other=s.oversized + s.wrong_version + s.time_errors,
+            samples_written=written,
+            samples_lost=max(0, span - written),
+            gaps=len(self._gaps),
+            reconnects=self._reconnects,
+            stalls=self._stalls,
+            drift_ppm=est.drift_ppm if est.reliable else math.nan,
+            rssi_dbm=self.found.rssi_dbm if self.found else None,
+        )
+
+    async def run(self) -> RecordResult:
+        """Record until the duration, Ctrl-C, or a sensor that cannot be recovered."""
+        cfg = self.config
+        if cfg.out.exists():
+            raise GaitInputError(
+                "output file exists",
+                expected="a new file name (a recording is never overwritten)",
+                found=str(cfg.out),
+                where=Where(parameter="out"),
+            )
+        loop = asyncio.get_running_loop()
+        self._t_start = time.monotonic()
+        handled: list[signal.Signals] = []
+        if cfg.handle_signals:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError, RuntimeError):  # not on Windows loops
+                    loop.add_signal_handler(sig, self.stop)
+                    handled.append(sig)
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gait-live-metrics")
+        tasks: list[asyncio.Task[None]] = []
+        error: RecordingError | None = None
+        try:
+            self.found = await self._find()
+            tasks = [
+                asyncio.create_task(self._flush_loop()),
+                asyncio.create_task(self._metrics_loop(executor)),
+            ]
+            await self._link_loop()
+        except RecordingError as e:
+            error = e
+            self._stopped_by = "sensor_silent" if self._writer is not None else "error"
+            self.message = str(e)
+        finally:
+            for sig in handled:
+                loop.remove_signal_handler(sig)
+            for t in tasks:
+                t.cancel()
+            for t in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await t
+            executor.shutdown(wait=True)
+            if self._decoder is not None and self._writer is not None:
+                self._process(self._decoder.flush(), time.monotonic())
+            if self._writer is not None:
+                self._writer.close()
+        if self._writer is None:
+            if error is not None:
+                raise error
+            raise RecordingError(f"no data was received from {self._describe()}; nothing was written")
+        result = self._finalize()
+        if error is not None and result.n_samples == 0:
+            raise error
+        return result
+
+    # -- finding the sensor -----------------------------------------------------------------
+    def _describe(self) -> str:
+        f = self.found
+        if f is None:
+            return self.config.device or "the sensor"
+        return f"{f.name or 'unnamed device'} ({f.address})"
+
+    async def _find(self) -> FoundDevice:
+        cfg = self.config
+        want = cfg.device
+
+        def good(d: FoundDevice) -> bool:
+            return d.matches(want) if want else d.supported
+
+        self.status = f"scanning for {want or 'a supported sensor'}"
+        seen = await scan(timeout_s=cfg.scan_timeout_s, adapter=cfg.adapter, backend=cfg.backend, until=good)
+        hits = [d for d in seen if good(d)]
+        if hits:
+            if want and not hits[0].supported:
+                raise GaitInputError(
+                    "not a supported sensor",
+                    expected="a sensor speaking a supported protocol (see `gait devices`)",
+                    found=f"{hits[0].name or 'unnamed'} ({hits[0].address}) advertising {list(hits[0].service_uuids) or 'no services'}",
+                    where=Where(parameter="device"),
+                )
+            return hits[0]
+        listing = ", ".join(f"{d.name or '?'} ({d.address}{', ' + d.protocol if d.protocol else ''})" for d in seen[:8])
+        if want:
+            raise GaitInputError(
+                "sensor not found",
+                expected=f"a device named or addressed {want!r} advertising within {cfg.scan_timeout_s:g} s",
+                found=listing or "no device at all",
+                where=Where(parameter="device"),
+                hint="Check that the sensor is on, charged and not connected to another app (a phone); `gait devices` lists what is in range",
+            )
+        raise RecordingError(
+            f"no supported sensor found in {cfg.scan_timeout_s:g} s"
+            + (f" (devices seen: {listing})" if listing else " (no Bluetooth device advertised at all)")
+            + ". Switch the sensor on, make sure no phone app is connected to it, bring it closer, "
+            "or name it with --device"
+        )
+
+    async def _rescan(self) -> FoundDevice | None:
+        assert self.found is not None
+        addr = self.found.address
+        seen = await scan(
+            timeout_s=min(self.config.scan_timeout_s, 5.0),
+            adapter=self.config.adapter,
+            backend=self.config.backend,
+            until=lambda d: d.address == addr,
+        )
+        for d in seen:
+            if d.address == addr:
+                return d
+        return None
+
+    # -- the link -----------------------------------------------------------------------------
+    async def _link_loop(self) -> None:
+        cfg = self.config
+        attempt = 0
+        while not self._stop.is_set():
+            got_data_before = self._last_data
+            try:
+                await self._connected_session()
+            except BleakDeviceNotFoundError:
+                self.message = "the sensor is not known to the Bluetooth stack any more; scanning"
+                found = await self._rescan()
+                if found is not None:
+                    self.found = found
+            except _LINK_ERRORS as e:
+                self.message = f"connection failed: {type(e).__name__}: {e}".rstrip(": ")
+                logger.info("%s", self.message)
+            if self._stop.is_set():
+                return
+            if self._last_data != got_data_before:
+                attempt = 0
+            since = time.monotonic() - (self._last_data if self._last_data is not None else self._t_start)
+            if since > cfg.give_up_s:
+                what = "sent no data" if self._last_data is None else "has sent no data"
+                raise RecordingError(
+                    f"{self._describe()} {what} for {since:.0f} s "
+                    f"({self._reconnects} reconnects, {self._stalls} stalls); giving up. "
+                    + (f"Everything received until then is saved in {cfg.out}. " if self._writer is not None else "")
+                    + "Check the sensor's battery and that it is within range"
+                )
+            delay = min(8.0, 0.5 * 2**attempt)
+            attempt += 1
+            self.status = f"link lost; reconnecting in {delay:.1f} s"
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), delay)
+
+    async def _connected_session(self) -> None:
+        cfg = self.config
+        assert self.found is not None and self.found.device is not None
+        lost = asyncio.Event()
+        kwargs: dict[str, Any] = {"timeout": cfg.connect_timeout_s}
+        if cfg.adapter:
+            kwargs["bluez"] = {"adapter": cfg.adapter}
+        if cfg.backend.client is not None:
+            kwargs["backend"] = cfg.backend.client
+        client = BleakClient(self.found.device, disconnected_callback=lambda _c: lost.set(), **kwargs)
+        self.status = f"connecting to {self._describe()}"
+        await client.connect()
+        clean = False
+        try:
+            self._connections += 1
+            if self._connections > 1:
+                self._reconnects += 1
+            if self._decoder is not None:
+                self._process(self._decoder.reset(), time.monotonic())
+            need_start = await self._configure(client)
+            await client.start_notify(codec.DATA_UUID, self._on_notify)
+            if need_start:
+                await self._command(client, codec.encode_start())
+            self.status = "recording"
+            self.message = ""
+            t_session = time.monotonic()
+            while True:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), 0.1)
+                if self._stop.is_set():
+                    clean = True
+                    return
+                if lost.is_set() or not client.is_connected:
+                    self.message = "the link dropped"
+                    return
+                now = time.monotonic()
+                if (
+                    cfg.duration_s is not None
+                    and self._first_host is not None
+                    and now - self._first_host >= cfg.duration_s
+                ):
+                    self._stopped_by = "duration"
+                    self._stop.set()
+                    clean = True
+                    return
+                last = (
+                    self._last_notify if self._last_notify is not None and self._last_notify > t_session else t_session
+                )
+                if now - last > cfg.stall_timeout_s:
+                    self._stalls += 1
+                    self._restart_stream = True
+                    self.message = f"no data for {now - last:.1f} s; reconnecting"
+                    return
+        finally:
+            with contextlib.suppress(*_LINK_ERRORS):
+                if clean and client.is_connected:
+                    await asyncio.wait_for(self._command(client, codec.encode_stop(), check=False), 2.0)
+            with contextlib.suppress(*_LINK_ERRORS):
+                await asyncio.wait_for(client.disconnect(), 10.0)
+
+    async def _command(self, client: BleakClient, data: bytes, *, check: bool = True) -> codec.DeviceConfig:
+        await client.write_gatt_char(codec.CONTROL_UUID, data, response=True)
+        dc = codec.decode_config(await client.read_gatt_char(codec.CONFIG_UUID))
+        if check and dc.last_status != codec.Status.OK:
+            try:
+                status = codec.Status(dc.last_status).name
+            except ValueError:
+                status = str(dc.last_status)
+            raise RecordingError(
+                f"{self._describe()} refused the command 0x{data[0]:02X} with status {status}; "
+                "check the requested rate and ranges (`gait record --help`)"
+            )
+        return dc
+
+    async def _configure(self, client: BleakClient) -> bool:
+        """Read the configuration, set rate and ranges when needed; True if START is needed."""
+        cfg = self.config
+        dc = codec.decode_config(await client.read_gatt_char(codec.CONFIG_UUID))
+        if not self._device_info:
+            for key, uuid in (
+                ("model", codec.MODEL_NUMBER_UUID),
+                ("serial", codec.SERIAL_NUMBER_UUID),
+                ("firmware", codec.FIRMWARE_REVISION_UUID),
+                ("manufacturer", codec.MANUFACTURER_NAME_UUID),
+            ):
+                with contextlib.suppress(BleakError):
+                    self._device_info[key] = bytes(await client.read_gatt_char(uuid)).decode(errors="replace")
+        prev = self._device_config
+        resume = (
+            prev is not None
+            and dc.streaming
+            and not self._restart_stream
+            and (dc.rate_mhz, dc.acc_scale_ng_per_lsb, dc.gyr_scale_udps_per_lsb)
+            == (prev.rate_mhz, prev.acc_scale_ng_per_lsb, prev.gyr_scale_udps_per_lsb)
+        )
+        if resume:
+            return False
+        if dc.streaming:
+            dc = await self._command(client, codec.encode_stop())
+        dc = await self._command(client, codec.encode_set_rate(rate_hz=cfg.rate_hz))
+        dc = await self._command(
+            client, codec.encode_set_range(acc_range_g=cfg.acc_range_g, gyr_range_dps=cfg.gyr_range_dps)
+        )
+        if prev is not None and dc.rate_mhz != prev.rate_mhz:
+            raise RecordingError(
+                f"{self._describe()} came back at {dc.rate_hz:g} Hz instead of {prev.rate_hz:g} Hz; "
+                "a recording keeps one rate: start a new one"
+            )
+        self._device_config = dc
+        if self._decoder is None:
+            self._decoder = StreamDecoder(dc)
+        else:
+            self._decoder.set_config(dc)
+        self._restart_stream = False
+        return True
+
+    # -- data ---------------------------------------------------------------------------------
+    def _on_notify(self, _char: Any, data: bytearray) -> None:
+        h = time.monotonic()
+        self._last_notify = h
+        assert self._decoder is not None
+        chunk = self._decoder.feed(data, host_time_s=h)
+        self._arrivals.append(h)
+        if chunk.n_samples or chunk.gaps:
+            self._process(chunk, h)
+
+    def _process(self, chunk: StreamChunk, h: float) -> None:
+        if chunk.n_samples == 0:
+            return
+        gaps: tuple[Gap, ...] = chunk.gaps
+        for g in gaps:
+            if g.reason in ("restart", "resync"):
+                self._drift.new_epoch()
+        n = self._indexer.indices(chunk.t_s, chunk.gap_before, [g.samples_lost for g in gaps])
+        if self._writer is None:
+            self._open_writer(chunk, n, h)
+        assert self._writer is not None and self._ring is not None
+        self._drift.add(float(chunk.t_s[-1]), h)
+        t = (n - self._n0) / self._rate_file
+        for pos, g in zip(np.flatnonzero(chunk.gap_before), gaps):
+            before = float(t[pos - 1]) if pos > 0 else self._last_t
+            self._gaps.append((before, float(t[pos]), int(g.samples_lost), g.reason))
+        self._writer.write(t, chunk.acc_m_s2, chunk.gyr_rad_s)
+        self._ring.append(t, chunk.acc_m_s2, chunk.gyr_rad_s)
+        self._last_t = float(t[-1])
+        self._last_data = h
+
+    def _open_writer(self, chunk: StreamChunk, n: np.ndarray, h: float) -> None:
+        assert self._device_config is not None and self.found is not None
+        dc = self._device_config
+        self._rate_file = dc.rate_hz
+        self._n0 = int(n[0])
+        first_sample_host = h - float(chunk.t_s[-1] - chunk.t_s[0])
+        self._first_host = first_sample_host
+        wall = time.time() - (time.monotonic() - first_sample_host)
+        self._start_wall = _dt.datetime.fromtimestamp(wall, tz=_dt.UTC).isoformat(timespec="milliseconds")
+        meta = SessionMetadata(
+            sampling_rate_hz=dc.rate_hz,
+            device=self._device_name(),
+            device_id=self.found.address,
+            start_time=self._start_wall,
+            units_as_recorded={"acc": "g", "gyr": "deg_s", "t": "s"},
+            extra={
+                "recorder": "gait record",
+                "protocol": f"{OUR_PROTOCOL} v{dc.version}",
+                "acc_range_g": dc.acc_range_g,
+                "gyr_range_dps": dc.gyr_range_dps,
+                "time_base": "device clock (sample index / rate)",
+                **{f"device_{k}": v for k, v in self._device_info.items()},
+            },
+        )
+        try:
+            self._writer = SessionCsvWriter(self.config.out, meta, frame="sensor", has_gyro=True)
+        except FileExistsError:
+            raise GaitInputError(
+                "output file exists",
+                expected="a new file name",
+                found=str(self.config.out),
+                where=Where(parameter="out"),
+            ) from None
+        self._ring = RingBuffer(max(2, int(self.config.window_s * dc.rate_hz)))
+
+    def _device_name(self) -> str:
+        assert self.found is not None
+        model = self._device_info.get("model")
+        return f"{self.found.name or 'BLE sensor'}" + (f" ({model})" if model else "")
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.flush_interval_s)
+            if self._writer is not None:
+                self._writer.flush()
+
+    async def _metrics_loop(self, executor: ThreadPoolExecutor) -> None:
+        loop = asyncio.get_running_loop()
+        version = -1
+        while True:
+            ring = self._ring
+            if ring is None or ring.version == version:
+                await asyncio.sleep(max(self.config.metrics_interval_s, 0.005))
+                continue
+            t0 = time.monotonic()
+            version = ring.version
+            t, acc, gyr = ring.snapshot()
+            included = list(self._arrivals)
+            self._arrivals.clear()
+            job = functools.partial(
+                window_metrics,
+                t,
+                acc,
+                gyr,
+                sampling_rate_hz=self._rate_file,
+                analyze=self.config.analyze,
+                device=self._device_name(),
+            )
+            try:
+                m = await loop.run_in_executor(executor, job)
+            except Exception as e:  # the live view must never stop the recording
+                # Not hidden: logged with its traceback, shown on the dashboard, kept in the result.
+                if self.metrics_error is None:
+                    logger.exception("live analysis failed")
+                else:
+                    logger.debug("live analysis failed again: %s", e)
+                self.metrics_error = f"{type(e).__name__}: {e}"
+                self._metrics = LiveMetrics(note=f"live analysis failed ({self.metrics_error}); recording continues")
+                await asyncio.sleep(1.0)
+                continue
+            done = time.monotonic()
+            self._metrics = m
+            if len(self._latencies) < 2_000_000:
+                self._latencies.extend(done - a for a in included)
+            wait = self.config.metrics_interval_s - (done - t0)
+            if wait > 0:
+                await asyncio.sleep(wait)
+
+    # -- the end --------------------------------------------------------------------------------
+    def _finalize(self) -> RecordResult:
+        cfg = self.config
+        est = self._drift.refit()
+        f_dev = self._indexer.device_rate_hz()
+        rate = self._rate_file
+        corrected = False
+        if est.reliable and math.isfinite(f_dev):
+            f_true = f_dev / est.host_per_device
+            err = f_true / rate - 1.0
+            if _MIN_CORRECTION < abs(err) <= _MAX_CORRECTION:
+                self._rewrite(f_true, est.drift_ppm)
+                corrected = True
+                rate = f_true
+            elif abs(err) > _MAX_CORRECTION:
+                warnings.warn(
+                    f"{cfg.out}: the sensor's clock disagrees with the computer's by {err:+.1%}; "
+                    "that is not a crystal's drift, so the times were left on the sensor's clock",
+                    GaitDataWarning,
+                    stacklevel=3,
+                )
+        link = self.link_stats()
+        gaps = tuple(self._gaps)
+        if corrected:
+            scale = self._rate_file / rate
+            gaps = tuple((a * scale, b * scale, k, r) for a, b, k, r in gaps)
+        sidecar = cfg.out.with_name(cfg.out.name[: -len(".csv")] + ".recording.json")
+        assert self.found is not None and self._writer is not None
+        info = {
+            "file": cfg.out.name,
+            "device": {
+                "name": self.found.name,
+                "address": self.found.address,
+                "protocol": self.found.protocol,
+                **self._device_info,
+            },
+            "settings": None
+            if self._device_config is None
+            else {
+                "rate_hz": self._device_config.rate_hz,
+                "acc_range_g": self._device_config.acc_range_g,
+                "gyr_range_dps": self._device_config.gyr_range_dps,
+                "samples_per_packet": self._device_config.samples_per_packet,
+            },
+            "start_time": self._start_wall,
+            "samples": self._writer.n_rows,
+            "sampling_rate_hz": rate,
+            "clock": {
+                "drift_ppm": est.drift_ppm,
+                "reliable": est.reliable,
+                "span_s": est.span_s,
+                "corrected": corrected,
+            },
+            "link": {
+                k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(link).items()
+            },
+            "gaps": [{"start_s": a, "end_s": b, "samples_lost": k, "reason": r} for a, b, k, r in gaps],
+            "stopped_by": self._stopped_by,
+            "message": self.message,
+            "live_analysis_error": self.metrics_error,
+        }
+        sidecar.write_text(json.dumps(info, indent=2) + "\n")
+        return RecordResult(
+            path=cfg.out,
+            sidecar=sidecar,
+            n_samples=self._writer.n_rows,
+            sampling_rate_hz=rate,
+            clock_corrected=corrected,
+            drift_ppm=est.drift_ppm,
+            link=link,
+            gaps=gaps,
+            stopped_by=self._stopped_by,
+            message=self.message,
+            metrics_error=self.metrics_error,
+            notify_to_metrics_s=tuple(self._latencies),
+        )
+
+    def _rewrite(self, f_true: float, drift_ppm: float) -> None:
+        """Rescale the file's times to host time (atomically: the old file stays until done)."""
+        path = self.config.out
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", GaitDataWarning)  # its gaps are known and reported
+            s = load_session(path)
+        n = np.rint(s.t * self._rate_file)
+        extra = dict(s.meta.extra)
+        extra.update(
+            {
+                "time_base": "device clock corrected to host time",
+                "device_clock_drift_ppm": round(drift_ppm, 3),
+                "nominal_rate_hz": self._rate_file,
+            }
+        )
+        meta = replace(s.meta, sampling_rate_hz=f_true, extra=extra, source=None)
+        write_csv_session(s.replace(t=n / f_true, meta=meta), path)
+
+
+async def record(config: RecordConfig) -> RecordResult:
+    """Record one session live (see `Recorder`)."""
+    if config.device is not None and not config.device.strip():
+        raise GaitInputError(
+            "empty device name", expected="a name or an address", found="''", where=Where(parameter="device")
+        )
+    return await Recorder(config).run()

@@ -1,0 +1,142 @@
+"""Finding sensors: BLE scanning with a detection callback, and recognising what was found."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bleak import BleakScanner
+from bleak.backends.client import BaseBleakClient
+from bleak.backends.device import BLEDevice
+from bleak.backends.scanner import AdvertisementData, BaseBleakScanner
+
+from firmware_protocol import codec
+
+__all__ = ["BleBackend", "FoundDevice", "identify_protocol", "scan"]
+
+#: Name of our protocol as `identify_protocol` reports it.
+OUR_PROTOCOL = "lumbar-imu"
+
+_ADDRESS_RE = re.compile(r"^([0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}$|^[0-9A-Fa-f-]{36}$")
+
+
+@dataclass(frozen=True)
+class BleBackend:
+    """bleak backend classes to use instead of the platform's (tests pass fakes here).
+
+    ``None`` keeps bleak's own choice (BlueZ on Linux, CoreBluetooth on macOS, WinRT on
+    Windows).
+    """
+
+    scanner: type[BaseBleakScanner] | None = None
+    client: type[BaseBleakClient] | None = None
+
+
+@dataclass(frozen=True)
+class FoundDevice:
+    """A device seen by a scan.
+
+    Attributes
+    ----------
+    name
+        Advertised name (``""`` when it advertises none).
+    address
+        Bluetooth address (a UUID on macOS).
+    rssi_dbm
+        Signal strength of the latest advertisement, dBm.
+    protocol
+        Recognised protocol (``"lumbar-imu"`` for ours, or a commodity sensor's profile
+        name), ``None`` when not a supported sensor.
+    service_uuids
+        Advertised service UUIDs.
+    device
+        bleak's `BLEDevice`, to connect with (never an address string: BlueZ may forget
+        devices when scanning stops).
+    """
+
+    name: str
+    address: str
+    rssi_dbm: int
+    protocol: str | None
+    service_uuids: tuple[str, ...] = ()
+    device: BLEDevice | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def supported(self) -> bool:
+        return self.protocol is not None
+
+    def matches(self, query: str) -> bool:
+        """Whether ``query`` names this device: its address, or its name (case-insensitive,
+        exact or as a prefix)."""
+        q = query.strip().lower()
+        if looks_like_address(query):
+            return self.address.lower().replace("-", ":") == q.replace("-", ":")
+        name = self.name.lower()
+        return bool(name) and (name == q or name.startswith(q))
+
+
+def looks_like_address(text: str) -> bool:
+    """True for ``AA:BB:CC:DD:EE:FF`` (Linux, Windows) or a 36-character UUID (macOS)."""
+    return bool(_ADDRESS_RE.match(text.strip()))
+
+
+def identify_protocol(name: str | None, service_uuids: list[str] | tuple[str, ...]) -> str | None:
+    """The protocol a device speaks, from its advertisement; ``None`` when not supported.
+
+    Our protocol is recognised by its service UUID. Commodity sensors are recognised by
+    ``firmware_protocol.profiles.identify`` when that module is available.
+    """
+    uuids = [u.lower() for u in service_uuids]
+    if codec.SERVICE_UUID in uuids:
+        return OUR_PROTOCOL
+    try:
+        from firmware_protocol import profiles  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    found = profiles.identify(name or "", uuids)
+    if found is None:
+        return None
+    return str(getattr(found, "name", found))
+
+
+async def scan(
+    *,
+    timeout_s: float,
+    adapter: str | None = None,
+    backend: BleBackend | None = None,
+    until: Callable[[FoundDevice], bool] | None = None,
+) -> list[FoundDevice]:
+    """Scan for ``timeout_s`` (or until ``until`` returns True for a device).
+
+    Returns every device seen, strongest signal first, each with its latest advertisement.
+    """
+    seen: dict[str, FoundDevice] = {}
+    done = asyncio.Event()
+
+    def on_advertisement(dev: BLEDevice, adv: AdvertisementData) -> None:
+        found = FoundDevice(
+            name=adv.local_name or dev.name or "",
+            address=dev.address,
+            rssi_dbm=int(adv.rssi),
+            protocol=identify_protocol(adv.local_name or dev.name, adv.service_uuids),
+            service_uuids=tuple(adv.service_uuids),
+            device=dev,
+        )
+        seen[dev.address] = found
+        if until is not None and until(found):
+            done.set()
+
+    kwargs: dict[str, Any] = {}
+    if adapter:
+        kwargs["bluez"] = {"adapter": adapter}
+    if backend is not None and backend.scanner is not None:
+        kwargs["backend"] = backend.scanner
+    async with BleakScanner(on_advertisement, **kwargs):
+        try:
+            await asyncio.wait_for(done.wait(), timeout_s)
+        except TimeoutError:
+            pass
+    return sorted(seen.values(), key=lambda d: (not d.supported, -d.rssi_dbm, d.name))

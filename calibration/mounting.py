@@ -40,6 +40,9 @@ from gait.errors import GaitInputError, Where
 
 __all__ = ["MountingEstimate", "estimate_mounting", "rotation_from_axes"]
 
+#: at most this much walking / running is used for the forward direction
+MAX_FORWARD_S = 300.0
+
 
 @dataclass(frozen=True)
 class MountingEstimate:
@@ -175,6 +178,7 @@ def estimate_mounting(
     # the horizontal plane of the moving posture (its own gravity), to keep the trunk's
     # lean from leaking vertical dynamics into the forward estimate
     idx = np.flatnonzero(moving)
+    idx = idx[: int(MAX_FORWARD_S * fs)]  # a few minutes define the forward direction well
     a = acc[idx]
     up_moving = a.mean(axis=0)
     up_moving /= np.linalg.norm(up_moving)

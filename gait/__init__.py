@@ -11,16 +11,19 @@ The public API is small; everything else lives in the stage modules (`gait.io`,
 
 from .errors import GaitDataWarning, GaitInputError
 from .io import load_session, save_session, session_from_arrays
+from .pipeline import Analysis, analyze
 from .readers import read_session, read_sessions
 from .session import Session, SessionMetadata
 from .simulator import SimulationConfig, simulate
 
 __all__ = [
+    "Analysis",
     "GaitDataWarning",
     "GaitInputError",
     "Session",
     "SessionMetadata",
     "SimulationConfig",
+    "analyze",
     "load_session",
     "read_session",
     "read_sessions",

@@ -58,7 +58,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.ndimage import minimum_position
 from scipy.signal import butter, find_peaks, sosfiltfilt
 
 from .constants import G
@@ -96,6 +95,21 @@ def _empty(t0: float = 0.0) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=float) for c in EVENT_COLUMNS}).astype(
         {"stance_peak_idx": int, "to_measured": bool, "ok": bool}
     )
+
+
+def _block_argmin(x: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """Index of the minimum of ``x`` in each block ``[bounds[j], bounds[j+1])`` (first if tied)."""
+    starts = bounds[:-1]
+    lengths = np.maximum(np.diff(bounds), 1)
+    offs = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    owner = np.repeat(np.arange(starts.size), lengths)
+    idx = np.clip(starts[owner] + np.arange(int(lengths.sum())) - offs[owner], 0, x.size - 1)
+    vals = x[idx]
+    mins = np.minimum.reduceat(vals, offs)
+    hit = np.flatnonzero(vals == mins[owner])
+    first = np.full(starts.size, -1, dtype=np.int64)
+    first[owner[hit][::-1]] = idx[hit][::-1]  # reversed so the earliest hit wins
+    return first
 
 
 def _interval_ids(n: int, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
@@ -154,9 +168,7 @@ def running_events(f_v: np.ndarray, sampling_rate_hz: float, *, t0: float = 0.0)
     # troughs: minimum of the smoothed signal before the first peak, between peaks, after the last
     reach = int(0.6 * fs)
     bounds = np.concatenate([[max(peaks[0] - reach, 0)], peaks, [min(peaks[-1] + reach, n - 1)]])
-    labels = np.zeros(n, dtype=np.int32)
-    labels[bounds[0] : bounds[-1]] = np.repeat(np.arange(1, bounds.size, dtype=np.int32), np.diff(bounds))
-    troughs = np.array(minimum_position(sm, labels, np.arange(1, bounds.size)), dtype=int).ravel()
+    troughs = _block_argmin(sm, bounds)
     tb, ta = troughs[:-1], troughs[1:]  # trough before / after each peak
     m = peaks.size
     # a stance must drop to a trough on both sides (flight or at least a clear valley)

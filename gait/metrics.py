@@ -35,6 +35,7 @@ criterion follows the physical basis given there.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 
 import numpy as np
@@ -403,9 +404,8 @@ def minute_table(
     out = g[STEP_METRICS].median()
     out.insert(0, "steps", g.size())
     out.insert(0, "running_s", g["step_time_s"].sum())
-    out["rearfoot_share"] = g["foot_strike"].apply(
-        lambda s: float((s == "rearfoot").mean()) if s.notna().any() else np.nan
-    )
+    rf = run["foot_strike"]
+    out["rearfoot_share"] = (rf == "rearfoot").groupby(minute).mean().where(rf.notna().groupby(minute).any())
     out["step_time_cv_pct"] = 100 * g["step_time_s"].std() / g["step_time_s"].mean()
     left = run[run["side"] == "L"].groupby(minute[run["side"] == "L"])["contact_time_s"].median()
     right = run[run["side"] == "R"].groupby(minute[run["side"] == "R"])["contact_time_s"].median()
@@ -455,13 +455,23 @@ def run_summary(
         "running_steps": len(run),
     }
     metrics = list(metrics)
-    s["median"] = {c: _f(run[c].median()) for c in metrics}
-    s["iqr"] = {c: _f(run[c].quantile(0.75) - run[c].quantile(0.25)) for c in metrics}
-    left, right = run[run["side"] == "L"], run[run["side"] == "R"]
-    s["left"] = {c: _f(left[c].median()) for c in metrics}
-    s["right"] = {c: _f(right[c].median()) for c in metrics}
+    cols = [*metrics, "step_time_s"]
+    vals = run[cols].to_numpy(float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns give NaN, as intended
+        med = np.nanmedian(vals, axis=0) if len(run) else np.full(len(cols), np.nan)
+        q = np.nanpercentile(vals, [25, 75], axis=0) if len(run) else np.full((2, len(cols)), np.nan)
+        side = run["side"].to_numpy()
+        per_side = {}
+        for name, code in (("left", "L"), ("right", "R")):
+            sel = vals[side == code]
+            per_side[name] = np.nanmedian(sel, axis=0) if sel.shape[0] else np.full(len(cols), np.nan)
+    s["median"] = {c: float(v) for c, v in zip(metrics, med)}
+    s["iqr"] = {c: float(v) for c, v in zip(metrics, q[1] - q[0])}
+    for name in ("left", "right"):
+        s[name] = {c: float(v) for c, v in zip(metrics, per_side[name])}
     s["asymmetry_pct"] = {
-        c: _asym(_f(left[c].median()), _f(right[c].median()))
+        c: _asym(float(per_side["left"][cols.index(c)]), float(per_side["right"][cols.index(c)]))
         for c in (
             "contact_time_s",
             "step_time_s",
@@ -489,13 +499,12 @@ def run_summary(
         warm_end = _warmup_end(minutes)
         after = run[t_run >= warm_end] if (t_run >= warm_end).sum() > 40 else run
         k = max(len(after) // 5, 5)
-        first, last = after.iloc[:k], after.iloc[-k:]
-        s["drift_pct"] = {
-            c: _f(100 * (last[c].median() - first[c].median()) / abs(first[c].median()))
-            if np.isfinite(first[c].median()) and first[c].median() != 0
-            else float("nan")
-            for c in metrics
-        }
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            fm = np.nanmedian(after[metrics].to_numpy(float)[:k], axis=0)
+            lm = np.nanmedian(after[metrics].to_numpy(float)[-k:], axis=0)
+            drift = np.where(np.isfinite(fm) & (fm != 0), 100 * (lm - fm) / np.where(fm != 0, np.abs(fm), 1.0), np.nan)
+        s["drift_pct"] = {c: float(v) for c, v in zip(metrics, drift)}
         s["warmup"] = _warmup(minutes)
         s["surges"] = _surges(run)
     for key in ("ml_sway_rms_mps2", "stance_vibration_mps2", "intensity_mps2"):

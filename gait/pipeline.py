@@ -29,12 +29,15 @@ from .errors import GaitInputError, Where
 from .events import assign_sides, running_events, walking_events
 from .frames import LevelSignals, level_frame, to_body_frame
 from .metrics import minute_table, run_summary, step_table
-from .session import Session
+from .session import Session, bridge_short_gaps
 
 __all__ = ["Analysis", "analyze", "MIN_DURATION_S"]
 
 #: Shortest recording the analysis accepts.
 MIN_DURATION_S = 3.0
+#: Gaps up to this long (lost packets) are bridged by interpolation for the analysis; steps
+#: touching them are excluded from summaries. Longer gaps split the analysis.
+MAX_BRIDGE_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,8 @@ def analyze(
             where=where,
         )
     fs = session.sampling_rate_hz
+    original = session
+    session, filled = bridge_short_gaps(session, MAX_BRIDGE_S)
     labels = bout_labels(session)
     bouts = detect_bouts(session, labels)
     if require_running and not (bouts["kind"] == "running").any():
@@ -199,6 +204,13 @@ def analyze(
         segment_id=seg_id,
         speed_mps=speed_mps,
     )
+    steps = _flag_filled(steps, session.t, filled)
+    if filled.any():
+        frame_info["bridged_gaps"] = {
+            "gaps": len(original.gaps) - len(session.gaps),
+            "filled_s": float(filled.sum() / fs),
+            "steps_excluded": int((steps["near_gap"]).sum()),
+        }
     signals = _minute_signals(level, labels, steps, session, fs)
     minutes = minute_table(steps, signals=signals, t=session.t)
     summary = run_summary(steps, minutes, bouts.drop(columns=["start_idx", "end_idx"]))
@@ -212,6 +224,20 @@ def analyze(
         session=body,
         signals=level,
     )
+
+
+def _flag_filled(steps: pd.DataFrame, t: np.ndarray, filled: np.ndarray) -> pd.DataFrame:
+    """Mark steps whose interval (contact to next contact) touches a bridged gap."""
+    near = np.zeros(len(steps), bool)
+    if filled.any() and len(steps):
+        c = np.concatenate([[0], np.cumsum(filled)])
+        a = np.searchsorted(t, steps["ic_s"].to_numpy(), side="left")
+        end = steps["ic_s"].to_numpy() + np.nan_to_num(steps["step_time_s"].to_numpy(), nan=0.0)
+        b = np.searchsorted(t, np.maximum(end, steps["to_s"].to_numpy()), side="right")
+        near = (c[np.clip(b, 0, t.size)] - c[np.clip(a - 1, 0, t.size)]) > 0
+    steps = steps.assign(near_gap=near)
+    steps["valid"] = steps["valid"] & ~near
+    return steps
 
 
 def _minute_signals(

@@ -227,3 +227,47 @@ class Session:
             f"{self.sampling_rate_hz:g} Hz, frame={self.frame!r}, gyro={'yes' if self.has_gyro else 'no'}, "
             f"device={self.meta.device!r})"
         )
+
+
+def bridge_short_gaps(session: Session, max_gap_s: float) -> tuple[Session, np.ndarray]:
+    """A copy of ``session`` with gaps up to ``max_gap_s`` filled by linear interpolation.
+
+    For analysis only: orientation filters and step detection need continuous signals, and a
+    lost packet or two should not split a run. The returned mask marks the filled samples, so
+    results that touch them can be flagged (the analysis excludes such steps from its
+    summaries). Longer gaps are kept as gaps.
+    """
+    fs = session.sampling_rate_hz
+    period = 1.0 / fs
+    t = session.t
+    if t.size < 2:
+        return session, np.zeros(t.size, bool)
+    dt = np.diff(t)
+    short = (dt > GAP_FACTOR * period) & (dt <= max_gap_s + period)
+    if not short.any():
+        return session, np.zeros(t.size, bool)
+    # number of missing samples in each short gap, inserted on the gap's own grid
+    missing = np.where(short, np.rint(dt / period).astype(np.int64) - 1, 0)
+    new_n = t.size + int(missing.sum())
+    src_pos = np.arange(t.size) + np.concatenate([[0], np.cumsum(missing)])
+    filled = np.ones(new_n, bool)
+    filled[src_pos] = False
+    # times of inserted samples: evenly spaced inside each gap
+    new_t = np.empty(new_n)
+    new_t[src_pos] = t
+    gap_idx = np.flatnonzero(missing)
+    owner = np.repeat(gap_idx, missing[gap_idx])
+    k = np.arange(owner.size) - np.repeat(np.concatenate([[0], np.cumsum(missing[gap_idx])[:-1]]), missing[gap_idx]) + 1
+    new_t[filled] = t[owner] + k * (t[owner + 1] - t[owner]) / (missing[owner] + 1)
+
+    def fill(a: np.ndarray) -> np.ndarray:
+        out = np.empty((new_n, 3))
+        out[src_pos] = a
+        for j in range(3):  # three axes
+            out[filled, j] = np.interp(new_t[filled], t, a[:, j])
+        return out
+
+    bridged = dataclasses.replace(
+        session, t=new_t, acc=fill(session.acc), gyr=None if session.gyr is None else fill(session.gyr)
+    )
+    return bridged, filled

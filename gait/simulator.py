@@ -62,6 +62,7 @@ from scipy.spatial.transform import Rotation
 
 from .constants import DEG_PER_RAD, RAD_PER_DEG, G
 from .errors import GaitInputError, Where, check_positive
+from .frames import apply_matrix
 from .io import save_session
 from .session import Session, SessionMetadata
 
@@ -733,7 +734,7 @@ def _sensor_errors(
 ) -> tuple[np.ndarray, np.ndarray]:
     m = np.asarray(sm.acc_misalignment_rad, dtype=float)
     mis = np.array([[1.0, -m[2], m[1]], [m[2], 1.0, -m[0]], [-m[1], m[0], 1.0]])
-    acc = (f_s @ mis.T) * np.asarray(sm.acc_scale) + np.asarray(sm.acc_bias_mps2)
+    acc = apply_matrix(mis, f_s) * np.asarray(sm.acc_scale) + np.asarray(sm.acc_bias_mps2)
     acc = acc + rng.normal(0, sm.acc_noise_mps2, acc.shape)
     gyr = w_s + np.asarray(sm.gyr_bias_rads) + rng.normal(0, sm.gyr_noise_rads, w_s.shape)
     a_lim = sm.acc_range_g * G
@@ -901,7 +902,7 @@ def simulate(config: SimulationConfig | None = None, *, frame: str = "sensor", *
     f_b, w_b = _body_signals(t, steps, cfg, rng_sig)
     R = _mounting_matrix(cfg, rng_mount)
     if frame == "sensor":
-        f_s, w_s = f_b @ R, w_b @ R  # rows: v_sensor = R^T v_body
+        f_s, w_s = apply_matrix(R.T, f_b), apply_matrix(R.T, w_b)  # v_sensor = R^T v_body
         acc, gyr = _sensor_errors(f_s, w_s, sm, rng_err)
     else:
         body = dataclasses.replace(

@@ -57,12 +57,27 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from .pipeline import analyze
     from .readers import read_sessions
-    from .report import print_session_summary
+    from .report import print_analysis_summary, print_session_summary, write_table
 
     sessions = read_sessions(args.file, acc_unit=args.acc_unit, gyr_unit=args.gyr_unit)
-    for s in sessions:
+    steps, minutes = [], []
+    for k, s in enumerate(sessions):
         print_session_summary(s)
+        a = analyze(s, speed_mps=args.speed_mps)
+        print_analysis_summary(a)
+        label = s.meta.source or str(args.file)
+        if len(sessions) > 1:
+            label = f"{label}#{k}"
+        steps.append(a.steps.assign(session=label))
+        minutes.append(a.minutes.assign(session=label))
+    if args.steps:
+        print(f"wrote {write_table(pd.concat(steps, ignore_index=True), args.steps)}")
+    if args.minutes:
+        print(f"wrote {write_table(pd.concat(minutes, ignore_index=True), args.minutes)}")
     return EXIT_OK
 
 
@@ -80,6 +95,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--acc-unit", choices=["m_s2", "g", "mg"], help="override the acceleration unit declared in the file"
     )
     a.add_argument("--gyr-unit", choices=["rad_s", "deg_s"], help="override the angular-rate unit declared in the file")
+    a.add_argument(
+        "--speed-mps", type=float, help="known running speed (treadmill or GPS), for step length and vertical ratio"
+    )
+    a.add_argument("--steps", type=Path, metavar="FILE", help="write the per-step table (.csv, .csv.gz or .parquet)")
+    a.add_argument(
+        "--minutes", type=Path, metavar="FILE", help="write the per-minute table (.csv, .csv.gz or .parquet)"
+    )
     a.set_defaults(func=_cmd_analyze)
 
     s = sub.add_parser("simulate", help="simulate a lumbar IMU recording of a run, with ground truth")

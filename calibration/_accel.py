@@ -356,8 +356,9 @@ def calibrate_accelerometer(
         Local gravity, m/s^2.
     align_gyroscope
         Also measure the rotation from the accelerometer's axes to the gyroscope's, and the
-        gyroscope's scale, from the movements between poses (needs a gyroscope and a
-        continuous recording); see `AccelCalibration.axes`.
+        gyroscope's scale, from the movements between poses (needs a gyroscope, a
+        continuous recording and the ``"full"`` model, i.e. tilted poses as well as the six
+        faces); see `AccelCalibration.axes`.
 
     Returns
     -------
@@ -421,6 +422,10 @@ def calibrate_accelerometer(
     )
     if not align_gyroscope:
         return dataclasses.replace(cal, alignment_note="not requested")
+    if cal.model != "full":
+        # without the triad's non-orthogonality the gravity directions are off by up to a
+        # degree, which the alignment would turn into a wrong rotation and gyroscope scale
+        return dataclasses.replace(cal, alignment_note="needs the full accelerometer model (add tilted poses)")
     d = (means - cal.bias_mps2) @ cal.matrix.T
     al = align_to_gyroscope(session, segments, d / np.linalg.norm(d, axis=1, keepdims=True))
     if not al.ok:

@@ -21,10 +21,14 @@ from gait.session import GAP_FACTOR, Session
 
 __all__ = ["Alignment", "align_to_gyroscope"]
 
-#: Movements between poses needed, and the most the fit may miss by (RMS, deg).
+#: Movements between poses needed, and the most the fit may miss by (RMS, deg): a consistent
+#: recording fits to a few hundredths of a degree; an accelerometer model that misses the
+#: triad's non-orthogonality (six faces only) leaves 0.4-1.2 deg and would bend the result.
 MIN_TRANSITIONS = 4
-MAX_ALIGNMENT_RESIDUAL_DEG = 2.0
+MAX_ALIGNMENT_RESIDUAL_DEG = 0.25
 MAX_CONDITION = 1e3
+#: A gyroscope scale error beyond this is taken as a failed fit, not a property of the sensor.
+MAX_GYR_SCALE_ERROR = 0.05
 
 
 class Alignment:
@@ -174,7 +178,13 @@ def align_to_gyroscope(session: Session, segments: list[slice], directions: np.n
     if rms_deg > MAX_ALIGNMENT_RESIDUAL_DEG:
         return Alignment(
             ok=False, n_transitions=len(pairs), residual_deg=rms_deg,
-            reason=f"the gyroscope and the poses disagree by {rms_deg:.1f} deg RMS",
+            reason=f"the gyroscope and the poses disagree by {rms_deg:.2f} deg RMS (at most "
+            f"{MAX_ALIGNMENT_RESIDUAL_DEG:g}; add tilted poses if only the six faces were recorded)",
+        )  # fmt: skip
+    if np.abs(res.x[3:] - 1.0).max() > MAX_GYR_SCALE_ERROR:
+        return Alignment(
+            ok=False, n_transitions=len(pairs), residual_deg=rms_deg,
+            reason=f"implausible gyroscope scale {np.array2string(res.x[3:], precision=3)}",
         )  # fmt: skip
     return Alignment(
         ok=True,

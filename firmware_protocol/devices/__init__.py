@@ -1,0 +1,38 @@
+"""Decoders for IMUs runners already own, behind one interface (`DeviceDecoder`).
+
+=====================  =============================  ==========================================
+module                 devices                        checked against
+=====================  =============================  ==========================================
+`.witmotion`           WitMotion WT901BLE family      round trips (no vendor byte vectors exist)
+`.polar`               Polar Verity Sense, H10 (PMD)  Polar SDK AccDataTest, GyrDataTest, iOS
+                                                      delta-frame tests
+`.metawear`            MbientLab MetaMotion R/C/S/RL  MetaWear-SDK-Cpp accelerometer and gyro
+                                                      tests (BMI160, BMI270)
+`.movesense`           Movesense (GATT sensor data)   round trips (no vendor byte vectors exist)
+`.lumbar`              our protocol (PROTOCOL.md)     the C reference encoder's vectors
+=====================  =============================  ==========================================
+
+`firmware_protocol.profiles` lists their `DeviceProfile` and identifies a device from its
+advertisement.
+"""
+
+from ._base import DecodedSamples, DecoderStats, DeviceDecoder, DeviceProfile, FrameError, normalize_uuid
+from .lumbar import LumbarImuDecoder
+from .metawear import MetaWearDecoder
+from .movesense import MovesenseDecoder
+from .polar import PolarPmdDecoder
+from .witmotion import WitMotionDecoder
+
+__all__ = [
+    "DecodedSamples",
+    "DecoderStats",
+    "DeviceDecoder",
+    "DeviceProfile",
+    "FrameError",
+    "LumbarImuDecoder",
+    "MetaWearDecoder",
+    "MovesenseDecoder",
+    "PolarPmdDecoder",
+    "WitMotionDecoder",
+    "normalize_uuid",
+]

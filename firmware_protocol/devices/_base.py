@@ -1,0 +1,336 @@
+"""The common decoder interface of commodity IMUs, and the device profile.
+
+Every vendor module offers a `DeviceDecoder` subclass: notifications in (``feed``), arrays of
+device time (s), acceleration (m/s^2) and angular rate (rad/s) out, with counts of frames
+that did not decode. Decoders never raise on bad frames unless built with
+``errors="raise"``; they count them by reason in `DecoderStats`.
+"""
+
+from __future__ import annotations
+
+import abc
+import re
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from gait.errors import GaitInputError, Where
+
+from ..codec import ProtocolError
+
+__all__ = [
+    "DecodedSamples",
+    "DecoderStats",
+    "DeviceDecoder",
+    "DeviceProfile",
+    "FrameError",
+    "IndexPairer",
+    "TimeMerger",
+    "normalize_uuid",
+]
+
+_SIG_BASE = "-0000-1000-8000-00805f9b34fb"
+_HEX16 = re.compile(r"^(0x)?([0-9a-f]{4})$")
+_HEX32 = re.compile(r"^(0x)?([0-9a-f]{8})$")
+_UUID128 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def normalize_uuid(uuid: str, *, parameter: str = "uuid") -> str:
+    """A UUID as 128-bit lower-case text; 16- and 32-bit SIG short forms are expanded.
+
+    ``"180D"``, ``"0x180d"`` and ``"0000180d-0000-1000-8000-00805f9b34fb"`` all give the last.
+    """
+    u = str(uuid).strip().lower()
+    if m := _HEX16.match(u):
+        return f"0000{m.group(2)}{_SIG_BASE}"
+    if m := _HEX32.match(u):
+        return f"{m.group(2)}{_SIG_BASE}"
+    if _UUID128.match(u):
+        return u
+    raise GaitInputError(
+        "not a UUID",
+        expected="a 16-bit (180d), 32-bit or 128-bit (8-4-4-4-12 hex) UUID",
+        found=repr(uuid),
+        where=Where(parameter=parameter),
+    )
+
+
+class FrameError(ProtocolError):
+    """A vendor frame that cannot be decoded (``reason`` says why)."""
+
+    default_reason = "frame"
+
+
+@dataclass(frozen=True, eq=False)
+class DecodedSamples:
+    """Samples decoded from one or more notifications (possibly none).
+
+    Attributes
+    ----------
+    t_s
+        Device time of each sample, s (the device's own clock where it sends one, else the
+        sample count divided by the configured rate), shape ``(n,)``.
+    acc_m_s2
+        Specific force, m/s^2, sensor frame, ``(n, 3)``.
+    gyr_rad_s
+        Angular rate, rad/s, ``(n, 3)``; ``None`` for a device without a gyroscope.
+    """
+
+    t_s: np.ndarray
+    acc_m_s2: np.ndarray
+    gyr_rad_s: np.ndarray | None
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.t_s.size)
+
+    def __len__(self) -> int:
+        return self.n_samples
+
+    @classmethod
+    def empty(cls, *, has_gyro: bool = True) -> DecodedSamples:
+        return cls(np.zeros(0), np.zeros((0, 3)), np.zeros((0, 3)) if has_gyro else None)
+
+    @classmethod
+    def concat(cls, parts: list[DecodedSamples], *, has_gyro: bool = True) -> DecodedSamples:
+        parts = [p for p in parts if p.n_samples]
+        if not parts:
+            return cls.empty(has_gyro=has_gyro)
+        gyr = None if parts[0].gyr_rad_s is None else np.concatenate([p.gyr_rad_s for p in parts])  # type: ignore[misc]
+        return cls(np.concatenate([p.t_s for p in parts]), np.concatenate([p.acc_m_s2 for p in parts]), gyr)
+
+
+@dataclass(frozen=True)
+class DecoderStats:
+    """Counts of a decoder since construction.
+
+    ``frames_ok``: frames decoded; ``frames_bad``: frames rejected (by reason in ``bad``);
+    ``frames_ignored``: valid frames of no interest (other sensors, command responses);
+    ``samples``: samples emitted; ``unpaired``: accelerometer or gyroscope samples dropped
+    because the other sensor had no sample to pair them with.
+    """
+
+    frames_ok: int = 0
+    frames_bad: int = 0
+    frames_ignored: int = 0
+    samples: int = 0
+    unpaired: int = 0
+    bad: Mapping[str, int] = field(default_factory=dict)
+
+
+class DeviceDecoder(abc.ABC):
+    """Notifications of one device in, SI samples out.
+
+    Parameters
+    ----------
+    errors
+        ``"count"`` (default): bad frames are counted and skipped. ``"raise"``: a bad frame
+        raises `FrameError` (after being counted).
+    """
+
+    #: Key of the `DeviceProfile` this decoder belongs to.
+    profile_key: str = ""
+    #: Whether the decoder outputs angular rate.
+    has_gyro: bool = True
+
+    def __init__(self, *, errors: Literal["count", "raise"] = "count") -> None:
+        if errors not in ("count", "raise"):
+            raise GaitInputError(
+                "invalid value", expected="'count' or 'raise'", found=repr(errors), where=Where(parameter="errors")
+            )
+        self.errors = errors
+        self._ok = 0
+        self._ignored = 0
+        self._samples = 0
+        self._unpaired = 0
+        self._bad: Counter[str] = Counter()
+
+    @abc.abstractmethod
+    def _decode(self, data: bytes, characteristic: str | None) -> DecodedSamples | None:
+        """Decode one notification; None for a valid frame of no interest. Raise FrameError."""
+
+    def feed(
+        self,
+        data: bytes | bytearray | memoryview,
+        *,
+        characteristic: str | None = None,
+        host_time_s: float | None = None,
+    ) -> DecodedSamples:
+        """Decode one notification (``characteristic``: the UUID it came from, where a device
+        sends on several). ``host_time_s`` is accepted for a uniform interface."""
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise GaitInputError(
+                "not bytes",
+                expected="bytes, bytearray or memoryview",
+                found=type(data).__name__,
+                where=Where(parameter="data"),
+            )
+        try:
+            out = self._decode(
+                bytes(data),
+                None if characteristic is None else normalize_uuid(characteristic, parameter="characteristic"),
+            )
+        except FrameError as e:
+            self._bad[e.reason] += 1
+            if self.errors == "raise":
+                raise
+            return DecodedSamples.empty(has_gyro=self.has_gyro)
+        if out is None:
+            self._ignored += 1
+            return DecodedSamples.empty(has_gyro=self.has_gyro)
+        self._ok += 1
+        self._samples += out.n_samples
+        return out
+
+    def feed_many(self, notifications: list[bytes], *, characteristic: str | None = None) -> DecodedSamples:
+        """Decode several notifications of one characteristic, in order."""
+        return DecodedSamples.concat(
+            [self.feed(n, characteristic=characteristic) for n in notifications], has_gyro=self.has_gyro
+        )
+
+    def flush(self) -> DecodedSamples:
+        """Samples still held back (end of a recording)."""
+        return DecodedSamples.empty(has_gyro=self.has_gyro)
+
+    @property
+    def stats(self) -> DecoderStats:
+        return DecoderStats(
+            frames_ok=self._ok,
+            frames_bad=sum(self._bad.values()),
+            frames_ignored=self._ignored,
+            samples=self._samples,
+            unpaired=self._unpaired,
+            bad=dict(self._bad),
+        )
+
+
+@dataclass(frozen=True)
+class DeviceProfile:
+    """What the scanner and the recorder need to know about one kind of device.
+
+    Attributes
+    ----------
+    key
+        Short identifier (``"polar_verity_sense"``).
+    vendor, model
+        For people.
+    name_patterns
+        Regular expressions matched (``re.search``) against the advertised local name.
+    service_uuids
+        Services that identify the device (advertised or in its GATT table), 128-bit text.
+    data_uuid, control_uuid
+        Characteristic to subscribe to, and the one commands are written to (``None``: none).
+    extra_notify_uuids
+        Further characteristics to subscribe to (responses the decoder needs, e.g. Polar's
+        control point carrying scale factors).
+    rates_hz
+        Sampling rates the profile can request; ``default_rate_hz`` is what `start_commands`
+        uses when not told otherwise.
+    has_gyro
+        Whether the device streams angular rate.
+    start_commands, stop_commands
+        ``start_commands(rate_hz=...)`` returns the writes (in order) to the control
+        characteristic that start streaming at that rate; ``stop_commands`` stop it.
+    make_decoder
+        ``make_decoder(rate_hz=...)`` returns a fresh `DeviceDecoder`.
+    scale
+        Human-readable scale factors (raw count to unit).
+    notes
+        Settings and caveats.
+    """
+
+    key: str
+    vendor: str
+    model: str
+    name_patterns: tuple[str, ...]
+    service_uuids: tuple[str, ...]
+    data_uuid: str
+    control_uuid: str | None
+    rates_hz: tuple[float, ...]
+    default_rate_hz: float
+    has_gyro: bool
+    start_commands: Callable[..., tuple[bytes, ...]]
+    stop_commands: tuple[bytes, ...]
+    make_decoder: Callable[..., DeviceDecoder]
+    scale: str = ""
+    notes: str = ""
+    extra_notify_uuids: tuple[str, ...] = ()
+
+    def matches_name(self, name: str | None) -> bool:
+        return bool(name) and any(re.search(p, name) for p in self.name_patterns)  # type: ignore[arg-type]
+
+    def matches_services(self, service_uuids: tuple[str, ...] | list[str]) -> bool:
+        mine = {normalize_uuid(u) for u in self.service_uuids}
+        return any(normalize_uuid(u, parameter="service_uuids") in mine for u in service_uuids)
+
+
+# ---------------------------------------------------------------------------------------
+# pairing accelerometer and gyroscope streams that arrive separately
+# ---------------------------------------------------------------------------------------
+class TimeMerger:
+    """Pair two time-stamped streams: the gyroscope interpolated onto accelerometer times.
+
+    Accelerometer samples are emitted once the gyroscope stream has reached their time;
+    samples before the first gyroscope sample are dropped (counted as unpaired).
+    """
+
+    def __init__(self) -> None:
+        self._ta = np.zeros(0)
+        self._a = np.zeros((0, 3))
+        self._tg = np.zeros(0)
+        self._g = np.zeros((0, 3))
+        self.unpaired = 0
+
+    def add_acc(self, t: np.ndarray, acc: np.ndarray) -> None:
+        self._ta = np.concatenate([self._ta, t])
+        self._a = np.concatenate([self._a, acc])
+
+    def add_gyr(self, t: np.ndarray, gyr: np.ndarray) -> None:
+        self._tg = np.concatenate([self._tg, t])
+        self._g = np.concatenate([self._g, gyr])
+
+    def pop(self) -> DecodedSamples:
+        if self._tg.size == 0 or self._ta.size == 0:
+            return DecodedSamples.empty()
+        early = self._ta < self._tg[0]
+        if early.any():
+            self.unpaired += int(early.sum())
+            self._ta, self._a = self._ta[~early], self._a[~early]
+        ready = self._ta <= self._tg[-1]
+        t, a = self._ta[ready], self._a[ready]
+        self._ta, self._a = self._ta[~ready], self._a[~ready]
+        if t.size == 0:
+            return DecodedSamples.empty()
+        g = np.column_stack([np.interp(t, self._tg, self._g[:, k]) for k in range(3)])
+        keep = max(0, int(np.searchsorted(self._tg, t[-1], side="right")) - 1)  # keep one sample before
+        self._tg, self._g = self._tg[keep:], self._g[keep:]
+        return DecodedSamples(t, a, g)
+
+
+class IndexPairer:
+    """Pair two streams without time stamps, sample by sample, at a known rate."""
+
+    def __init__(self, rate_hz: float) -> None:
+        self.rate_hz = float(rate_hz)
+        self._a = np.zeros((0, 3))
+        self._g = np.zeros((0, 3))
+        self._n = 0
+
+    def add_acc(self, acc: np.ndarray) -> None:
+        self._a = np.concatenate([self._a, acc])
+
+    def add_gyr(self, gyr: np.ndarray) -> None:
+        self._g = np.concatenate([self._g, gyr])
+
+    def pop(self) -> DecodedSamples:
+        k = min(len(self._a), len(self._g))
+        if k == 0:
+            return DecodedSamples.empty()
+        t = (self._n + np.arange(k)) / self.rate_hz
+        a, g = self._a[:k], self._g[:k]
+        self._a, self._g = self._a[k:], self._g[k:]
+        self._n += k
+        return DecodedSamples(t, a, g)

@@ -1,0 +1,221 @@
+"""Movesense sensors over the GATT sensor-data protocol (``/Meas/IMU6`` or ``/Meas/IMU9``).
+
+Commands (write characteristic): ``[1, ref, path]`` subscribes (``path`` as UTF-8, e.g.
+``/Meas/IMU6/208``), ``[2, ref]`` unsubscribes; ``ref`` is a number chosen by the client that
+tags the data. Notifications: ``[type, ref, body]`` with type 1 a command response, 2 data,
+3 the second part of data too long for one notification. An IMU body is::
+
+    u32  time stamp of the first sample, milliseconds (device clock)
+    N x float32 x 3   acceleration, m/s^2
+    N x float32 x 3   angular rate, deg/s
+    N x float32 x 3   magnetic field, uT (IMU9 only; ignored here)
+
+N follows from the length. Sample ``k`` is at ``time stamp + k / rate``.
+
+Notes
+-----
+Sources: the service and characteristic UUIDs, commands and packet types of Movesense's
+``gatt_sensordata_app`` sample (movesense-device-lib, ``samples/gatt_sensordata_app``) and its
+Python client, which parses an IMU9 notification as the time stamp at byte 2 followed by the
+acceleration, gyroscope and magnetometer arrays, joining a type-3 notification to the type-2
+one before it; Movesense's ``/Meas/IMU`` API (time stamp of the first sample, m/s^2, deg/s).
+Movesense publishes no byte vectors with expected values, so the decoder is tested by round
+trips against `encode_imu`, written from that layout. The sensor must run firmware that
+includes the GATT sensor-data service (Movesense's gatt_sensordata_app or a build with it).
+"""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+
+from gait.constants import RAD_PER_DEG
+from gait.errors import GaitInputError, Where
+
+from ._base import DecodedSamples, DeviceDecoder, DeviceProfile, FrameError
+
+__all__ = [
+    "NOTIFY_UUID",
+    "PROFILE",
+    "RATES_HZ",
+    "SERVICE_UUID",
+    "WRITE_UUID",
+    "MovesenseDecoder",
+    "encode_imu",
+    "subscribe",
+    "unsubscribe",
+]
+
+SERVICE_UUID = "34802252-7185-4d5d-b431-630e7050e8f0"
+WRITE_UUID = "34800001-7185-4d5d-b431-630e7050e8f0"
+NOTIFY_UUID = "34800002-7185-4d5d-b431-630e7050e8f0"
+RATES_HZ = (13, 26, 52, 104, 208, 416, 833, 1666)
+TYPE_RESPONSE, TYPE_DATA, TYPE_DATA_PART2 = 1, 2, 3
+DEFAULT_REF = 99
+
+
+def subscribe(*, rate_hz: float = 208, ref: int = DEFAULT_REF, channels: str = "IMU6") -> bytes:
+    """Subscribe command for ``/Meas/IMU6/<rate>`` (or IMU9)."""
+    r = round(float(rate_hz))
+    if r not in RATES_HZ:
+        raise GaitInputError(
+            "unsupported rate",
+            expected="one of " + ", ".join(map(str, RATES_HZ)) + " Hz",
+            found=repr(rate_hz),
+            where=Where(parameter="rate_hz"),
+        )
+    if channels not in ("IMU6", "IMU9"):
+        raise GaitInputError(
+            "invalid value", expected="'IMU6' or 'IMU9'", found=repr(channels), where=Where(parameter="channels")
+        )
+    return bytes([1, ref]) + f"/Meas/{channels}/{r}".encode()
+
+
+def unsubscribe(*, ref: int = DEFAULT_REF) -> bytes:
+    return bytes([2, ref])
+
+
+def encode_imu(
+    timestamp_ms: int,
+    acc_m_s2: object,
+    gyr_dps: object,
+    mag_ut: object | None = None,
+    *,
+    ref: int = DEFAULT_REF,
+    mtu_payload: int | None = None,
+) -> list[bytes]:
+    """IMU data notifications as the sensor sends them (split in two beyond ``mtu_payload``)."""
+    arrays = [np.asarray(acc_m_s2, "<f4"), np.asarray(gyr_dps, "<f4")] + (
+        [] if mag_ut is None else [np.asarray(mag_ut, "<f4")]
+    )
+    body = struct.pack("<I", timestamp_ms) + b"".join(a.tobytes() for a in arrays)
+    first = bytes([TYPE_DATA, ref]) + body
+    if mtu_payload is None or len(first) <= mtu_payload:
+        return [first]
+    cut = mtu_payload
+    return [first[:cut], bytes([TYPE_DATA_PART2, ref]) + first[cut:]]
+
+
+class MovesenseDecoder(DeviceDecoder):
+    """Decoder of ``/Meas/IMU6`` and ``/Meas/IMU9`` notifications of one subscription.
+
+    Parameters
+    ----------
+    rate_hz
+        Rate subscribed to.
+    channels
+        ``"IMU6"`` or ``"IMU9"``.
+    ref
+        Reference number used when subscribing; other references are ignored.
+    """
+
+    profile_key = "movesense"
+    has_gyro = True
+
+    def __init__(
+        self, *, rate_hz: float = 208.0, channels: str = "IMU6", ref: int = DEFAULT_REF, errors="count"
+    ) -> None:
+        super().__init__(errors=errors)
+        if channels not in ("IMU6", "IMU9"):
+            raise GaitInputError(
+                "invalid value", expected="'IMU6' or 'IMU9'", found=repr(channels), where=Where(parameter="channels")
+            )
+        if not (isinstance(rate_hz, (int, float)) and rate_hz > 0):
+            raise GaitInputError(
+                "out of range", expected="a rate > 0 Hz", found=repr(rate_hz), where=Where(parameter="rate_hz")
+            )
+        self.rate_hz = float(rate_hz)
+        self.arrays = 3 if channels == "IMU9" else 2
+        self.ref = ref
+        self._part1: bytes | None = None
+        self._last_ms: int | None = None
+        self._wrap_ms = 0
+
+    def _complete(self, body: bytes) -> bool:
+        per_sample = 12 * self.arrays
+        return len(body) >= 4 + per_sample and (len(body) - 4) % per_sample == 0
+
+    def _decode(self, data: bytes, characteristic: str | None) -> DecodedSamples | None:
+        if len(data) < 2:
+            raise FrameError(
+                "truncated Movesense notification",
+                expected="at least 2 bytes",
+                found=f"{len(data)} bytes",
+                where=Where(parameter="data"),
+                reason="truncated",
+            )
+        kind, ref = data[0], data[1]
+        if ref != self.ref or kind == TYPE_RESPONSE:
+            return None
+        if kind == TYPE_DATA:
+            pending = self._part1
+            body = data[2:]
+            if not self._complete(body):
+                self._part1 = body
+                if pending is not None:
+                    raise FrameError(
+                        "incomplete IMU data",
+                        expected="a part-2 notification after part 1",
+                        found="another part 1",
+                        where=Where(parameter="data"),
+                        reason="truncated",
+                    )
+                return None
+            self._part1 = None
+            if pending is not None:
+                self._bad["truncated"] += 1  # the earlier part 1 never got its part 2
+        elif kind == TYPE_DATA_PART2:
+            if self._part1 is None:
+                raise FrameError(
+                    "unexpected part 2",
+                    expected="a part-1 data notification before it",
+                    found="none",
+                    where=Where(parameter="data"),
+                    reason="orphan",
+                )
+            body = self._part1 + data[2:]
+            self._part1 = None
+            if not self._complete(body):
+                raise FrameError(
+                    "bad IMU data length",
+                    expected=f"4 + a multiple of {12 * self.arrays} bytes",
+                    found=f"{len(body)} bytes",
+                    where=Where(parameter="data"),
+                    reason="length",
+                )
+        else:
+            raise FrameError(
+                "unknown packet type",
+                expected="1, 2 or 3",
+                found=str(kind),
+                where=Where(parameter="data"),
+                reason="type",
+            )
+        (ts_ms,) = struct.unpack_from("<I", body)
+        n = (len(body) - 4) // (12 * self.arrays)
+        vals = np.frombuffer(body, dtype="<f4", offset=4).astype(np.float64).reshape(self.arrays, n, 3)
+        if self._last_ms is not None and ts_ms + self._wrap_ms < self._last_ms - 2**31:
+            self._wrap_ms += 2**32  # the millisecond counter wraps after 49.7 days
+        self._last_ms = ts_ms + self._wrap_ms
+        t = (ts_ms + self._wrap_ms) * 1e-3 + np.arange(n) / self.rate_hz
+        return DecodedSamples(t, vals[0], vals[1] * RAD_PER_DEG)
+
+
+PROFILE = DeviceProfile(
+    key="movesense",
+    vendor="Movesense",
+    model="Movesense sensor (MD, Flash, HR+) with the GATT sensor-data service",
+    name_patterns=(r"^Movesense",),
+    service_uuids=(SERVICE_UUID,),
+    data_uuid=NOTIFY_UUID,
+    control_uuid=WRITE_UUID,
+    rates_hz=tuple(float(r) for r in RATES_HZ if 52 <= r <= 416),
+    default_rate_hz=208.0,
+    has_gyro=True,
+    start_commands=lambda *, rate_hz=208.0, **kw: (subscribe(rate_hz=rate_hz, **kw),),
+    stop_commands=(unsubscribe(),),
+    make_decoder=lambda *, rate_hz=208.0, **kw: MovesenseDecoder(rate_hz=rate_hz, **kw),
+    scale="float32: acc m/s^2, gyr deg/s",
+    notes="Subscribe /Meas/IMU6/208 (IMU9 adds the magnetometer and needs two notifications per packet).",
+)

@@ -1,0 +1,167 @@
+"""End to end through bleak's real BlueZ backend: `gait record` against `gait simulate-device`.
+
+A private dbus-daemon runs the bluezoo BlueZ emulator (`tests/ble/stack.py`); the virtual
+sensor runs as its own process (``gait simulate-device``) on one emulated adapter and the
+recorder on the other, so scanning, connecting, GATT reads and writes, notifications, link
+loss and reconnection all go through BlueZ's D-Bus API exactly as with a real sensor. The
+recorded file must equal what the sensor delivered except for declared gaps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import time
+import warnings
+from pathlib import Path
+
+import pytest
+
+from gait.errors import GaitDataWarning
+from gait.io import load_session
+from gait.live import RecordConfig, Recorder, RecordingError
+from tests.ble.e2e import REPO, assert_file_equals_sent, gait_command, sensor_process
+from tests.ble.fixtures import ble_adapters, ble_stack
+from tests.ble.stack import AdapterPair, EmulatedBluetooth
+
+pytestmark = pytest.mark.ble
+_FIXTURES = (ble_stack, ble_adapters)  # imported for pytest, which finds them by name
+
+RATE = 200
+SIM = ("--duration-s", "40", "--rate-hz", str(RATE), "--seed", "2")
+
+
+def _recorder(pair: AdapterPair, out: Path, **kw) -> Recorder:
+    cfg = dict(out=out, adapter=pair.central, rate_hz=RATE, scan_timeout_s=5.0, stall_timeout_s=1.5, give_up_s=8.0)
+    cfg.update(kw)
+    return Recorder(RecordConfig(**cfg))
+
+
+def test_gait_record_cli_records_what_the_sensor_sent(
+    ble_stack: EmulatedBluetooth, ble_adapters: AdapterPair, tmp_path: Path
+) -> None:
+    out = tmp_path / "run.csv"
+    with sensor_process(ble_stack, ble_adapters, tmp_path, *SIM) as sensor:
+        env = ble_stack.env()
+        env["PYTHONPATH"] = str(REPO)
+        rec = subprocess.run(
+            gait_command(
+                "record", "--adapter", ble_adapters.central, "--out", str(out), "--duration", "6s", "--no-dashboard"
+            ),
+            env=env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
+    assert rec.returncode == 0, rec.stdout + rec.stderr
+    assert "wrote" in rec.stdout and "0 gaps, 0 reconnects" in rec.stdout
+    assert "Session:" in rec.stdout, "the run is analysed at the end"
+    assert sensor.samples is not None
+    k = assert_file_equals_sent(out, sensor.samples, rate_hz=RATE)
+    assert k == pytest.approx(6 * RATE, abs=0.5 * RATE)
+    info = json.loads(out.with_name("run.recording.json").read_text())
+    assert info["device"]["protocol"] == "lumbar-imu" and info["device"]["address"] == ble_adapters.peripheral_address
+    assert info["link"]["packets_lost"] == 0 and info["stopped_by"] == "duration"
+
+
+def test_link_loss_mid_run_reconnects_and_loses_only_the_gap(
+    ble_stack: EmulatedBluetooth, ble_adapters: AdapterPair, tmp_path: Path
+) -> None:
+    out = tmp_path / "run.csv"
+    with sensor_process(ble_stack, ble_adapters, tmp_path, *SIM, "--disconnect-at-s", "2.0") as sensor:
+        result = asyncio.run(_recorder(ble_adapters, out, duration_s=6.0).run())
+    assert "1 disconnects" in sensor.output
+    assert result.link.reconnects == 1
+    assert len(result.gaps) == 1 and result.gaps[0][3] == "reconnect"
+    lost = result.gaps[0][2]
+    assert 0 < lost < 3 * RATE, "the gap is the time the link was down"
+    assert result.link.samples_lost == lost, "nothing else lost"
+    assert sensor.samples is not None
+    assert_file_equals_sent(out, sensor.samples, rate_hz=RATE)
+
+
+def test_bad_packets_are_counted_and_never_misdecoded(
+    ble_stack: EmulatedBluetooth, ble_adapters: AdapterPair, tmp_path: Path
+) -> None:
+    out = tmp_path / "run.csv"
+    faults = ("--drop", "0.05", "--duplicate", "0.05", "--reorder", "0.05", "--truncate", "0.05", "--corrupt", "0.05")
+    with sensor_process(ble_stack, ble_adapters, tmp_path, *SIM, *faults, "--fault-seed", "3") as sensor:
+        result = asyncio.run(_recorder(ble_adapters, out, duration_s=6.0).run())
+    link = result.link
+    assert link.packets_bad > 0 and link.duplicated > 0 and link.reordered > 0 and link.gaps > 0
+    assert sensor.samples is not None
+    assert_file_equals_sent(out, sensor.samples, rate_hz=RATE)
+
+
+def test_a_sensor_that_stops_sending_times_out_with_a_clear_message(
+    ble_stack: EmulatedBluetooth, ble_adapters: AdapterPair, tmp_path: Path
+) -> None:
+    out = tmp_path / "run.csv"
+    with sensor_process(ble_stack, ble_adapters, tmp_path, *SIM, "--stop-at-s", "2.0"):
+        result = asyncio.run(_recorder(ble_adapters, out, stall_timeout_s=1.0, give_up_s=3.0).run())
+    assert result.stopped_by == "sensor_silent"
+    assert "GaitSim (00:00:00:A0:00:" in result.message and "has sent no data for" in result.message
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GaitDataWarning)
+        assert load_session(out).duration_s == pytest.approx(2.0, abs=0.3)
+
+
+def test_no_sensor_found(ble_adapters: AdapterPair, tmp_path: Path) -> None:
+    with pytest.raises(RecordingError, match=r"no supported sensor found in 1\.5 s"):
+        asyncio.run(_recorder(ble_adapters, tmp_path / "run.csv", scan_timeout_s=1.5).run())
+
+
+def test_kill_9_leaves_a_file_that_loads_up_to_the_last_flush(
+    ble_stack: EmulatedBluetooth, ble_adapters: AdapterPair, tmp_path: Path
+) -> None:
+    out = tmp_path / "run.csv"
+    with sensor_process(ble_stack, ble_adapters, tmp_path, *SIM) as sensor:
+        env = ble_stack.env()
+        env["PYTHONPATH"] = str(REPO)
+        proc = subprocess.Popen(
+            gait_command("record", "--adapter", ble_adapters.central, "--out", str(out), "--no-dashboard"),
+            env=env,
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while not out.exists():
+                assert time.monotonic() < deadline and proc.poll() is None
+                time.sleep(0.01)
+            t_first = time.monotonic()  # the file is created with the first samples
+            time.sleep(3.3)
+            os.kill(proc.pid, signal.SIGKILL)
+            t_kill = time.monotonic()
+        finally:
+            proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GaitDataWarning)  # a line cut mid-way is dropped with a warning
+        s = load_session(out)
+    # fsync every 0.5 s: at most that (plus scheduling) is missing at the end
+    assert s.duration_s >= (t_kill - t_first) - 1.0
+    assert sensor.samples is not None
+    assert_file_equals_sent(out, sensor.samples, rate_hz=RATE)
+
+
+@pytest.mark.slow
+def test_a_drifting_sensor_clock_is_corrected_to_host_time(
+    ble_stack: EmulatedBluetooth, ble_adapters: AdapterPair, tmp_path: Path
+) -> None:
+    out = tmp_path / "run.csv"
+    with sensor_process(ble_stack, ble_adapters, tmp_path, *SIM, "--drift-ppm", "2000"):
+        result = asyncio.run(_recorder(ble_adapters, out, duration_s=24.0).run())
+    assert result.clock_corrected
+    assert result.drift_ppm == pytest.approx(2000, abs=50)
+    # a sensor whose clock runs 0.2 % slow really samples at 200 / 1.002 Hz
+    assert result.sampling_rate_hz == pytest.approx(RATE / 1.002, rel=5e-5)
+    s = load_session(out)
+    assert s.sampling_rate_hz == result.sampling_rate_hz and s.meta.extra["device_clock_drift_ppm"] == pytest.approx(
+        2000, abs=50
+    )

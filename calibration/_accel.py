@@ -12,7 +12,7 @@ from gait.constants import DEG_PER_RAD, SENSOR_AXES, G
 from gait.errors import GaitInputError, Where, check_choice, check_positive
 from gait.session import Session
 
-from ._align import align_to_gyroscope
+from ._align import MAX_ALIGNMENT_RESIDUAL_DEG, MAX_ALIGNMENT_RESIDUAL_DEG_BIAS_SCALE, align_to_gyroscope
 from ._still import describe_where, find_still_segments, require_sensor_frame
 from ._types import AccelCalibration, utc_now
 
@@ -356,9 +356,10 @@ def calibrate_accelerometer(
         Local gravity, m/s^2.
     align_gyroscope
         Also measure the rotation from the accelerometer's axes to the gyroscope's, and the
-        gyroscope's scale, from the movements between poses (needs a gyroscope, a
-        continuous recording and the ``"full"`` model, i.e. tilted poses as well as the six
-        faces); see `AccelCalibration.axes`.
+        gyroscope's scale, from the movements between poses (needs a gyroscope and a
+        continuous recording; with the six faces only, it is kept only when the gyroscope
+        agrees with the poses to 0.1 deg, i.e. the triad is square); see
+        `AccelCalibration.axes`.
 
     Returns
     -------
@@ -422,12 +423,11 @@ def calibrate_accelerometer(
     )
     if not align_gyroscope:
         return dataclasses.replace(cal, alignment_note="not requested")
-    if cal.model != "full":
-        # without the triad's non-orthogonality the gravity directions are off by up to a
-        # degree, which the alignment would turn into a wrong rotation and gyroscope scale
-        return dataclasses.replace(cal, alignment_note="needs the full accelerometer model (add tilted poses)")
     d = (means - cal.bias_mps2) @ cal.matrix.T
-    al = align_to_gyroscope(session, segments, d / np.linalg.norm(d, axis=1, keepdims=True))
+    # the six-face model cannot see a non-square triad, which would bend the alignment: it is
+    # accepted only when the gyroscope agrees with the poses to 0.1 deg (a square triad)
+    limit = MAX_ALIGNMENT_RESIDUAL_DEG if cal.model == "full" else MAX_ALIGNMENT_RESIDUAL_DEG_BIAS_SCALE
+    al = align_to_gyroscope(session, segments, d / np.linalg.norm(d, axis=1, keepdims=True), max_residual_deg=limit)
     if not al.ok:
         return dataclasses.replace(cal, alignment_note=al.reason, alignment_residual_deg=None)
     return dataclasses.replace(

@@ -26,6 +26,9 @@ __all__ = ["Alignment", "align_to_gyroscope"]
 #: triad's non-orthogonality (six faces only) leaves 0.4-1.2 deg and would bend the result.
 MIN_TRANSITIONS = 4
 MAX_ALIGNMENT_RESIDUAL_DEG = 0.25
+#: The same for the six-face (bias and scale) model, which cannot see non-orthogonality: only
+#: a triad square to about 0.3 deg fits this well, and then the alignment is right.
+MAX_ALIGNMENT_RESIDUAL_DEG_BIAS_SCALE = 0.1
 MAX_CONDITION = 1e3
 #: A gyroscope scale error beyond this is taken as a failed fit, not a property of the sensor.
 MAX_GYR_SCALE_ERROR = 0.05
@@ -102,7 +105,13 @@ def _qmat(q: np.ndarray) -> np.ndarray:
     )
 
 
-def align_to_gyroscope(session: Session, segments: list[slice], directions: np.ndarray) -> Alignment:
+def align_to_gyroscope(
+    session: Session,
+    segments: list[slice],
+    directions: np.ndarray,
+    *,
+    max_residual_deg: float = MAX_ALIGNMENT_RESIDUAL_DEG,
+) -> Alignment:
     """Rotation from corrected accelerometer axes to gyroscope axes, and the gyroscope scale.
 
     Parameters
@@ -113,13 +122,15 @@ def align_to_gyroscope(session: Session, segments: list[slice], directions: np.n
         Still segments, in time order.
     directions
         Unit gravity direction of each segment in corrected accelerometer axes.
+    max_residual_deg
+        Largest acceptable RMS disagreement, deg.
 
     Returns
     -------
     Alignment
         ``ok`` False (with ``reason``) when there is no gyroscope, too few movements between
-        poses without a gap, movements that do not determine the fit, or a fit residual above
-        `MAX_ALIGNMENT_RESIDUAL_DEG`.
+        poses without a gap, movements that do not determine the fit, a fit residual above
+        ``max_residual_deg``, or a gyroscope scale more than 5 % from 1.
 
     Notes
     -----
@@ -175,11 +186,11 @@ def align_to_gyroscope(session: Session, segments: list[slice], directions: np.n
             ok=False, n_transitions=len(pairs), reason="the movements between poses do not determine it (turn the "
             "sensor about different axes)", residual_deg=rms_deg,
         )  # fmt: skip
-    if rms_deg > MAX_ALIGNMENT_RESIDUAL_DEG:
+    if rms_deg > max_residual_deg:
         return Alignment(
             ok=False, n_transitions=len(pairs), residual_deg=rms_deg,
             reason=f"the gyroscope and the poses disagree by {rms_deg:.2f} deg RMS (at most "
-            f"{MAX_ALIGNMENT_RESIDUAL_DEG:g}; add tilted poses if only the six faces were recorded)",
+            f"{max_residual_deg:g}; add tilted poses if only the six faces were recorded)",
         )  # fmt: skip
     if np.abs(res.x[3:] - 1.0).max() > MAX_GYR_SCALE_ERROR:
         return Alignment(

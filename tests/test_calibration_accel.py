@@ -88,7 +88,7 @@ class TestRecovery:
 
 
 class TestAlignmentWithGyroscope:
-    @pytest.mark.parametrize("poses", ["twelve", "random"])
+    @pytest.mark.parametrize("poses", ["six", "twelve", "random"])
     def test_table_over_seeds(self, poses):
         """15 seeds each, misalignment 1.1 deg (sd): matrix @ true gain is the identity, gyroscope scale 1."""
         worst_deg, worst_scale = 0.0, 0.0
@@ -112,14 +112,20 @@ class TestAlignmentWithGyroscope:
         cal = calibrate_accelerometer(rec.session.replace(gyr=rec.session.gyr * k))
         np.testing.assert_allclose(cal.gyr_scale * k, 1.0, atol=2e-3)
 
-    def test_not_aligned(self):
-        cal = calibrate_accelerometer(simulate_poses(poses="six", sensor=random_sensor_model(3), seed=3).session)
-        assert (
-            cal.axes == "accelerometer"
-            and cal.alignment_note == "needs the full accelerometer model (add tilted poses)"
-        )
+    def test_six_faces_of_a_non_square_triad_not_aligned(self):
+        nonorth = (0.01, -0.01, 0.01)
+        rec = simulate_poses(poses="six", sensor=random_sensor_model(3), seed=3, nonorthogonality_rad=nonorth)
+        cal = calibrate_accelerometer(rec.session)
+        assert cal.axes == "accelerometer"
+        assert re.fullmatch(
+            r"the gyroscope and the poses disagree by 0\.\d\d deg RMS \(at most 0\.1; add tilted poses if only the "
+            r"six faces were recorded\)",
+            cal.alignment_note,
+        ), cal.alignment_note
         assert cal.alignment_residual_deg is None
         np.testing.assert_array_equal(cal.gyr_scale, 1.0)
+
+    def test_not_aligned(self):
         sm = dataclasses.replace(random_sensor_model(3), has_gyro=False)
         cal = calibrate_accelerometer(simulate_poses(poses="twelve", sensor=sm, seed=3).session)
         assert cal.axes == "accelerometer" and cal.alignment_note == "no gyroscope"

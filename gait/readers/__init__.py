@@ -12,6 +12,12 @@ canonical CSV / gzip   ``t_s`` / ``acc_*`` column names                 `gait.io
 canonical Parquet      ``PAR1`` magic                                   `gait.io`
 Alcantara 2022 data    a folder with ``trials.csv`` and
                        ``sacral_accel_g.csv`` (one trial per row)       `._alcantara`
+phyphox export         a zip, folder or CSV whose header has
+                       ``"Time (s)"`` and ``"Acceleration x (m/s^2)"``
+                       / ``"Gyroscope x (rad/s)"``                      `._phyphox`
+Sensor Logger export   a zip or folder with ``TotalAcceleration.csv`` /
+                       ``Accelerometer.csv`` / ``Gyroscope.csv``
+                       starting ``time,seconds_elapsed``                `._sensorlogger`
 =====================  ===============================================  =====================
 """
 
@@ -24,13 +30,15 @@ from pathlib import Path
 from ..errors import GaitInputError, Where
 from ..io import load_session
 from ..session import Session
-from . import _alcantara
+from . import _alcantara, _phyphox, _sensorlogger
 
 __all__ = ["READERS", "read_session", "read_sessions", "register_reader"]
 
 #: (name, sniff(path) -> bool, read(path) -> list[Session]); first match wins.
 READERS: list[tuple[str, Callable[[Path], bool], Callable[[Path], list[Session]]]] = [
     ("alcantara2022", _alcantara.sniff, _alcantara.read),
+    ("sensorlogger", _sensorlogger.sniff, _sensorlogger.read),
+    ("phyphox", _phyphox.sniff, _phyphox.read),
 ]
 
 

@@ -238,7 +238,7 @@ class GattPeripheral:
     Parameters
     ----------
     name
-        Advertised local name.
+        Advertised local name; ``None``: ``LumbarIMU-XXXX`` from the adapter address.
     services
         The services to export; the first one's UUID is advertised.
     adapter
@@ -257,7 +257,7 @@ class GattPeripheral:
     can share one D-Bus connection's process.
     """
 
-    name: str
+    name: str | None
     services: Sequence[ServiceSpec]
     adapter: str = "hci0"
     on_write: WriteHandler | None = None
@@ -306,6 +306,8 @@ class GattPeripheral:
                 self.adapter_path, "org.freedesktop.DBus.Properties", "Get", "ss", ["org.bluez.Adapter1", "Address"]
             )
             self.adapter_address = str(reply.body[0].value)
+            if not self.name:  # PROTOCOL.md: LumbarIMU-XXXX, the last two bytes of the address
+                self.name = "LumbarIMU-" + self.adapter_address.replace(":", "")[-4:].upper()
             for i, svc in enumerate(self.services):
                 spath = f"{self._root}/service{i}"
                 self._export(spath, _Service(svc))
@@ -314,7 +316,7 @@ class GattPeripheral:
                     self._chars[cspec.uuid.lower()] = char
                     self._export(f"{spath}/char{j}", char)
             adv = _Advertisement(
-                local_name=self.name,
+                local_name=self.name or "",
                 service_uuids=[self.services[0].uuid] if self.services else [],
                 manufacturer_data=self.manufacturer_data,
             )
@@ -516,6 +518,7 @@ class SensorLog:
     stall_lost_samples: int = 0
     disconnects: int = 0
     starts: int = 0
+    link_stops: int = 0  # streams stopped because the central went away
 
     def samples(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(index, acc_m_s2, gyr_rad_s)`` of every delivered sample, sorted by index, unique."""
@@ -528,8 +531,9 @@ class SensorLog:
         return n, acc[first], gyr[first]
 
 
-#: Rates and ranges of the virtual sensor (a BMI270-like part with LSM6DS3-like sensitivities).
-SUPPORTED_RATES_HZ: Final = (25, 50, 100, 200, 400, 800, 1600)
+#: Rates and ranges of the virtual sensor: those of the reference firmware (LSM6DS3, PROTOCOL.md
+#: section 4). The played session's own rate is supported as well.
+SUPPORTED_RATES_HZ: Final = (104, 208, 416, 833)
 ACC_RANGES_G: Final = {2: 61_000, 4: 122_000, 8: 244_000, 16: 488_000}  # range -> ng/LSB
 GYR_RANGES_DPS: Final = {125: 4_375, 250: 8_750, 500: 17_500, 1000: 35_000, 2000: 70_000}  # range -> udps/LSB
 
@@ -617,6 +621,7 @@ class VirtualSensor:
         self._boot = 0.0
         self._pending_good: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._first_start: float | None = None
+        self._log_last: tuple[int, float, float] | None = None  # (index, device time us, rate) of the last sample
         self._disconnects = sorted(self.faults.disconnect_at_s)
         self._dead = False
 
@@ -634,7 +639,7 @@ class VirtualSensor:
             ),
             ServiceSpec(
                 codec.BATTERY_SERVICE_UUID,
-                (CharacteristicSpec(codec.BATTERY_LEVEL_UUID, ("read",), value=bytes([87])),),
+                (CharacteristicSpec(codec.BATTERY_LEVEL_UUID, ("read", "notify"), value=bytes([87])),),
             ),
             ServiceSpec(
                 codec.DEVICE_INFO_SERVICE_UUID,
@@ -669,11 +674,10 @@ class VirtualSensor:
             self._start()
         elif cmd.opcode == codec.Opcode.STOP:
             self._streaming = False
-        elif self._streaming:
-            status = codec.Status.BUSY
         elif cmd.opcode == codec.Opcode.SET_RATE:
             assert cmd.rate_hz is not None
-            rate = next((r for r in SUPPORTED_RATES_HZ if r >= cmd.rate_hz), None)
+            rates = sorted({*SUPPORTED_RATES_HZ, self._source_rate})
+            rate = next((r for r in rates if r >= cmd.rate_hz), None)
             if rate is None:
                 status = codec.Status.BAD_ARGUMENT
             else:
@@ -692,6 +696,12 @@ class VirtualSensor:
                     acc_scale_ng_per_lsb=ACC_RANGES_G[a],
                     gyr_scale_udps_per_lsb=GYR_RANGES_DPS[g],
                 )
+        if (
+            status == codec.Status.OK
+            and self._streaming
+            and cmd.opcode in (codec.Opcode.SET_RATE, codec.Opcode.SET_RANGE)
+        ):
+            self._start()  # a new configuration starts a new stream (PROTOCOL.md section 4)
         self._set_config(
             last_opcode=int(cmd.opcode),
             last_status=status,
@@ -701,6 +711,13 @@ class VirtualSensor:
         return None
 
     def on_notify_change(self, uuid: str, notifying: bool) -> None:
+        """A central (un)subscribed. Unsubscribing from the data, which BlueZ also does when the
+        link drops, stops the stream: the device stops streaming when the link drops."""
+        if uuid.lower() == codec.DATA_UUID and not notifying and self._streaming:
+            self._streaming = False
+            self.log.link_stops += 1
+            if self._transport is not None:
+                self._set_config(state=codec.State.IDLE)
         self._wake.set()
 
     # -- internals ----------------------------------------------------------------------------
@@ -765,7 +782,13 @@ class VirtualSensor:
         i = 0  # next sample index of this stream
         n_src = self._acc_si.shape[0]
         faults = self.faults
-        base = round(t0_us * f / 1e6)  # sample index on the device clock's grid, for the log
+        # Index of this stream's first sample in the log: a restarted stream is placed on the
+        # previous stream's sampling grid, rounded to the nearest sample (what a recorder does).
+        if self._log_last is None:
+            base = 0
+        else:
+            last_n, last_us, last_f = self._log_last
+            base = last_n + round((t0_us - last_us) * last_f / 1e6)
         held: bytes | None = None  # a packet held back to be sent after the next (reorder)
         overflow = False
         while not stop.is_set() and self._streaming and self._stream_id == stream_id:
@@ -814,6 +837,7 @@ class VirtualSensor:
                 gyr_c.astype(np.float64) * cfg.gyr_scale_rad_s_per_lsb,
             )
             held = self._send(transport, packet, good, held)
+            self._log_last = (base + i - 1, t0_us + (i - 1) * 1e6 / f, f)
         return None
 
     def _send(

@@ -104,7 +104,8 @@ def test_a_sensor_that_stops_sending_times_out_with_a_clear_message(
     with sensor_process(ble_stack, ble_adapters, tmp_path, *SIM, "--stop-at-s", "2.0"):
         result = asyncio.run(_recorder(ble_adapters, out, stall_timeout_s=1.0, give_up_s=3.0).run())
     assert result.stopped_by == "sensor_silent"
-    assert "GaitSim (00:00:00:A0:00:" in result.message and "has sent no data for" in result.message
+    assert "LumbarIMU-" in result.message and "(00:00:00:A0:00:" in result.message
+    assert "has sent no data for" in result.message
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", GaitDataWarning)
         assert load_session(out).duration_s == pytest.approx(2.0, abs=0.3)

@@ -220,7 +220,7 @@ async def _serve(args: argparse.Namespace) -> Any:
             on_notify_change=sensor.on_notify_change,
         ) as p:
             print(
-                f"advertising {args.name!r} on {args.adapter} ({p.adapter_address}): {session.duration_s:.0f} s of "
+                f"advertising {p.name!r} on {args.adapter} ({p.adapter_address}): {session.duration_s:.0f} s of "
                 f"{session.sampling_rate_hz:g} Hz data{', looped' if args.loop else ''}; Ctrl-C to stop",
                 flush=True,
             )
@@ -326,7 +326,7 @@ def register(subparsers: Any) -> None:
     s.add_argument("--duration-s", type=float, default=600.0, help="simulated running time (default 600)")
     s.add_argument("--rate-hz", type=float, default=200.0, help="simulated sampling rate (default 200)")
     s.add_argument("--seed", type=int, default=0, help="simulation seed")
-    s.add_argument("--name", default="GaitSim", help="advertised name (default GaitSim)")
+    s.add_argument("--name", help="advertised name (default: LumbarIMU-XXXX from the adapter address)")
     s.add_argument("--adapter", default="hci0", help="Bluetooth adapter to advertise on (default hci0)")
     s.add_argument("--speed", type=float, default=1.0, help="playback speed (default 1: real time)")
     s.add_argument("--loop", action="store_true", help="start the session again at its end")

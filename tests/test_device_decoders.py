@@ -215,13 +215,13 @@ class TestPolarDecoder:
         assert dec.feed(response, characteristic=polar.CONTROL_UUID).n_samples == 0
         assert dec.factor[polar.MEAS_ACC] == pytest.approx(2.44e-4)
         parsed = polar.parse_control_response(response)
-        assert parsed["status"] == 0 and parsed["measurement_type"] == 2
+        assert parsed.status == 0 and parsed.measurement_type == 2
 
     def test_control_response_vendor_vector(self):
         # .../gatt/client/pmd/BlePmdClientControlPointResponseTest.kt
         parsed = polar.parse_control_response(h("F0 01 02 00 00 FF FF FF"))
-        assert (parsed["opcode"], parsed["measurement_type"], parsed["status"], parsed["more"]) == (1, 2, 0, False)
-        assert polar.parse_control_response(h("F0 01 06 07 00"))["status"] == 7
+        assert (parsed.opcode, parsed.measurement_type, parsed.status, parsed.more) == (1, 2, 0, False)
+        assert polar.parse_control_response(h("F0 01 06 07 00")).status == 7
 
     def test_other_measurements_are_ignored_and_bad_frames_counted(self):
         dec = PolarPmdDecoder(with_gyro=False)

@@ -99,7 +99,8 @@ class DecodedSamples:
         parts = [p for p in parts if p.n_samples]
         if not parts:
             return cls.empty(has_gyro=has_gyro)
-        gyr = None if parts[0].gyr_rad_s is None else np.concatenate([p.gyr_rad_s for p in parts])  # type: ignore[misc]
+        gyrs = [p.gyr_rad_s for p in parts if p.gyr_rad_s is not None]
+        gyr = np.concatenate(gyrs) if len(gyrs) == len(parts) else None
         return cls(np.concatenate([p.t_s for p in parts]), np.concatenate([p.acc_m_s2 for p in parts]), gyr)
 
 

@@ -40,6 +40,7 @@ throw inconsistently; no partial frame is ever emitted.
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -50,6 +51,7 @@ from ._base import DecodedSamples, DeviceDecoder, DeviceProfile, FrameError, Tim
 
 __all__ = [
     "CONTROL_UUID",
+    "ControlResponse",
     "DATA_UUID",
     "H10_PROFILE",
     "MEAS_ACC",
@@ -214,23 +216,28 @@ def stop_measurement(meas_type: int) -> bytes:
     return bytes([0x03, meas_type])
 
 
-def parse_control_response(data: bytes) -> dict[str, object]:
+@dataclass(frozen=True)
+class ControlResponse:
+    """A control-point response: ``status`` 0 is success; ``settings`` maps a setting type to
+    its values (the factor, type 5, as a float)."""
+
+    opcode: int
+    measurement_type: int
+    status: int
+    more: bool
+    settings: dict[int, list[float]] = field(default_factory=dict)
+
+
+def parse_control_response(data: bytes) -> ControlResponse:
     """Parse a control-point response ``F0 opcode type status more parameters...``.
 
-    Returns ``opcode``, ``measurement_type``, ``status`` (0 = success), ``more`` and, when the
-    parameters hold settings, ``settings`` (setting type -> list of values; the factor as a
-    float).
+    The parameters of a start response (opcode 2) are settings ``[type, count, values]``,
+    encoded as in ``PmdSetting.kt``; those are parsed into ``settings``.
     """
     if len(data) < 5 or data[0] != 0xF0:
         raise _err(
             "not a control-point response", "0xF0 and at least 5 bytes", data[:5].hex(" ") or "0 bytes", "control"
         )
-    out: dict[str, object] = {
-        "opcode": data[1],
-        "measurement_type": data[2] & _MEAS_MASK,
-        "status": data[3],
-        "more": bool(data[4]),
-    }
     params = data[5:]
     settings: dict[int, list[float]] = {}
     off = 0
@@ -247,8 +254,7 @@ def parse_control_response(data: bytes) -> dict[str, object]:
             )
             settings.setdefault(kind, []).append(value)
             off += size
-    out["settings"] = settings
-    return out
+    return ControlResponse(data[1], data[2] & _MEAS_MASK, data[3], bool(data[4]), settings)
 
 
 # ---------------------------------------------------------------------------------------
@@ -294,9 +300,9 @@ class PolarPmdDecoder(DeviceDecoder):
     def _decode(self, data: bytes, characteristic: str | None) -> DecodedSamples | None:
         if characteristic == normalize_uuid(CONTROL_UUID):
             resp = parse_control_response(data)
-            factors = resp["settings"].get(SETTING_FACTOR)  # type: ignore[union-attr]
-            if resp["opcode"] == 0x02 and resp["status"] == 0 and factors and resp["measurement_type"] in self.factor:
-                self.factor[resp["measurement_type"]] = float(factors[0])  # type: ignore[index]
+            factors = resp.settings.get(SETTING_FACTOR)
+            if resp.opcode == 0x02 and resp.status == 0 and factors and resp.measurement_type in self.factor:
+                self.factor[resp.measurement_type] = float(factors[0])
             return None
         frame = self.decode_frame(data)
         if frame is None:

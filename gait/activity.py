@@ -114,8 +114,9 @@ def _merge_short(labels: np.ndarray, fs: float) -> np.ndarray:
 
 def bout_labels(session: Session) -> np.ndarray:
     """Activity code (`KINDS` index) for every sample of ``session``."""
-    mag = np.sqrt(np.nansum(session.acc**2, axis=1))
-    gmag = None if session.gyr is None else np.sqrt(np.sum(session.gyr**2, axis=1))
+    acc = np.nan_to_num(session.acc)  # an absent axis counts as 0
+    mag = np.sqrt(np.einsum("ij,ij->i", acc, acc))
+    gmag = None if session.gyr is None else np.sqrt(np.einsum("ij,ij->i", session.gyr, session.gyr))
     out = np.empty(session.n_samples, dtype=np.int8)
     for seg in session.segments():
         out[seg] = _classify_segment(mag[seg], None if gmag is None else gmag[seg], session.sampling_rate_hz)

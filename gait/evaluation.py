@@ -6,12 +6,20 @@ truth and against force-plate references.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["EventMatch", "match_events", "agreement", "compare_steps"]
+__all__ = [
+    "EventMatch",
+    "match_events",
+    "agreement",
+    "compare_steps",
+    "force_plate_contacts",
+    "com_excursion_from_force",
+]
 
 
 @dataclass(frozen=True)
@@ -115,3 +123,70 @@ def compare_steps(
         out[f"{est}_est"] = detected[est].to_numpy()[m.detected_idx]
         out[f"{est}_ref"] = truth[ref].to_numpy()[m.reference_idx]
     return m, pd.DataFrame(out)
+
+
+def force_plate_contacts(
+    force_bw: np.ndarray,
+    sampling_rate_hz: float,
+    *,
+    threshold_bw: float = 0.05,
+    min_contact_s: float = 0.08,
+    min_flight_s: float = 0.02,
+) -> np.ndarray:
+    """Ground contacts from a vertical (or belt-normal) force in body weights.
+
+    Contact is force above ``threshold_bw``; flights shorter than ``min_flight_s`` (chatter
+    near zero) are merged, contacts shorter than ``min_contact_s`` dropped, and contacts
+    touching either end of the recording left out (incomplete). Crossing times are
+    interpolated between samples.
+
+    Returns
+    -------
+    ndarray, shape (n, 2)
+        Initial contact and toe-off times, s (first sample at t = 0).
+    """
+    f = np.asarray(force_bw, dtype=float)
+    fs = float(sampling_rate_hz)
+    above = f > threshold_bw
+    edges = np.diff(above.astype(np.int8))
+    starts = np.flatnonzero(edges == 1) + 1
+    ends = np.flatnonzero(edges == -1) + 1
+    if above[0]:
+        starts = np.concatenate([[0], starts])
+    if above[-1]:
+        ends = np.concatenate([ends, [f.size]])
+    if starts.size == 0:
+        return np.zeros((0, 2))
+    # merge chatter: a flight shorter than min_flight_s joins its neighbours
+    keep = np.concatenate([[True], (starts[1:] - ends[:-1]) / fs >= min_flight_s])
+    starts = starts[keep]
+    ends = np.concatenate([ends[:-1][keep[1:]], [ends[-1]]])
+    ok = ((ends - starts) / fs >= min_contact_s) & (starts > 0) & (ends < f.size)
+    s, e = starts[ok], ends[ok]
+    t_on = (s - 1 + (threshold_bw - f[s - 1]) / (f[s] - f[s - 1])) / fs
+    t_off = (e - 1 + (f[e - 1] - threshold_bw) / (f[e - 1] - f[e])) / fs
+    return np.column_stack([t_on, t_off])
+
+
+def com_excursion_from_force(force_bw: np.ndarray, sampling_rate_hz: float, contact_times_s: np.ndarray) -> np.ndarray:
+    """Vertical excursion of the centre of mass per step from a force in body weights.
+
+    Between consecutive initial contacts, ``(F / BW - 1) g`` is integrated to a velocity whose
+    mean is removed (no net height change over the step), integrated again; max - min. One
+    value per step (the last contact has none).
+    """
+    from .constants import G
+
+    f = np.asarray(force_bw, dtype=float)
+    fs = float(sampling_rate_hz)
+    t = np.arange(f.size) / fs
+    a = (f - 1.0) * G
+    out = []
+    for t0, t1 in itertools.pairwise(contact_times_s):  # tens of steps per trial
+        m = (t >= t0) & (t <= t1)
+        tt, aa = t[m], a[m]
+        v = np.concatenate([[0.0], np.cumsum((aa[1:] + aa[:-1]) / 2 * np.diff(tt))])
+        v -= np.trapezoid(v, tt) / (tt[-1] - tt[0])
+        z = np.concatenate([[0.0], np.cumsum((v[1:] + v[:-1]) / 2 * np.diff(tt))])
+        out.append(z.max() - z.min())
+    return np.array(out)

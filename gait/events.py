@@ -221,11 +221,17 @@ def running_events(f_v: np.ndarray, sampling_rate_hz: float, *, t0: float = 0.0)
     o = TO_DESCENT_LEAD
     cross = _first_down(x, peaks, ta, TO_LEVEL * amp)
     to_idx = (cross - ic_idx * o) / (1 - o)
-    # complete: contact after its trough, toe-off before the next trough, and the signal back
-    # at a flight-like level there (a stance cut off by the end of the data is not complete)
+    # complete: the stance does not overlap its neighbours (toe-off before the next contact,
+    # contact after the previous toe-off); the first and last stance must also be bounded by
+    # the data: a trough before the contact, and after toe-off a return to a flight-like level
+    # (a stance cut off by the end of the recording is not complete)
     base_a = x[np.clip(ta[:, None] + off, 0, n - 1)].min(axis=1)
     returned = base_a < base_b + ONSET_RETURN
-    ok &= has_up & np.isfinite(to_idx) & (to_idx > ic_idx) & (ic_idx >= tb + 1) & (to_idx <= ta - 1) & returned
+    nxt_ic = np.concatenate([ic_idx[1:], [np.inf]])
+    prv_to = np.concatenate([[-np.inf], to_idx[:-1]])
+    ok &= has_up & np.isfinite(to_idx) & (to_idx > ic_idx) & (to_idx < nxt_ic) & (ic_idx > prv_to)
+    ok[0] &= ic_idx[0] >= tb[0] + 1
+    ok[-1] &= bool(returned[-1]) and to_idx[-1] <= ta[-1] - 1
     to_idx = np.where(np.isfinite(to_idx), to_idx, to0)
     return pd.DataFrame(
         {

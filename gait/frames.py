@@ -135,42 +135,45 @@ def _with_cal(meta: SessionMetadata, cal: str) -> SessionMetadata:
     return dataclasses.replace(meta, calibration=cal)
 
 
-def _lowpass_coarse(x: np.ndarray, fs: float, cutoff_hz: float) -> tuple[np.ndarray, np.ndarray]:
-    """Zero-phase 2nd-order Butterworth low-pass for slow signals, on a coarse grid.
+class _Coarse:
+    """A regular coarse grid over ``n`` samples (block means of ``q`` samples) and the linear
+    interpolation weights back to every sample, computed once per segment."""
 
-    The signal is averaged in blocks down to about 40 times the cutoff and filtered there (the
-    result is smooth, so nothing is lost and it is much faster). Returns the coarse sample
-    positions (in input samples) and the filtered values. A segment shorter than four periods
-    of the cutoff cannot be low-passed without its edges dominating; it gets its mean instead
-    (a window of a few seconds, e.g. in the live view).
-    """
-    n = x.shape[0]
-    if n < 4.0 * fs / cutoff_hz:
-        return np.array([0.0, max(n - 1, 1)]), np.stack([x.mean(axis=0)] * 2)
-    q = max(int(fs / (40.0 * cutoff_hz)), 1)
-    m = n // q
-    xd = x[: m * q].reshape(m, q, *x.shape[1:]).mean(axis=1)
-    fd = fs / q
-    sos = butter(2, cutoff_hz, fs=fd, output="sos")
-    yd = sosfiltfilt(sos, xd, axis=0, padlen=min(m - 1, int(fd / cutoff_hz)))
-    return np.arange(m) * q + (q - 1) / 2.0, yd
+    def __init__(self, n: int, fs: float, cutoff_hz: float) -> None:
+        self.n = n
+        self.short = n < 4.0 * fs / cutoff_hz
+        self.q = max(int(fs / (40.0 * cutoff_hz)), 1)
+        self.m = max(n // self.q, 1)
+        self.fs = fs / self.q
+        self.cutoff = cutoff_hz
+        if not self.short:
+            pos = (np.arange(n) - (self.q - 1) / 2.0) / self.q
+            j = np.clip(np.floor(pos).astype(np.int64), 0, self.m - 2)
+            self.j = j
+            self.w = np.clip(pos - j, 0.0, 1.0)
 
+    def lowpass(self, x: np.ndarray) -> np.ndarray:
+        """Zero-phase 2nd-order Butterworth low-pass on the coarse grid (values per block).
 
-def _upsample(pos: np.ndarray, y: np.ndarray, n: int) -> np.ndarray:
-    ti = np.arange(n, dtype=float)
-    if y.ndim == 1:
-        return np.interp(ti, pos, y)
-    return np.stack([np.interp(ti, pos, y[:, j]) for j in range(y.shape[1])], axis=1)
+        A segment shorter than four periods of the cutoff cannot be low-passed without its
+        edges dominating; it gets its mean (a window of a few seconds, e.g. the live view).
+        """
+        if self.short:
+            return np.broadcast_to(x.mean(axis=0), (1, *x.shape[1:])).copy()
+        xd = x[: self.m * self.q].reshape(self.m, self.q, *x.shape[1:]).mean(axis=1)
+        sos = butter(2, self.cutoff, fs=self.fs, output="sos")
+        return sosfiltfilt(sos, xd, axis=0, padlen=min(self.m - 1, int(self.fs / self.cutoff)))
 
-
-def _lowpass(x: np.ndarray, fs: float, cutoff_hz: float) -> np.ndarray:
-    """`_lowpass_coarse` interpolated back to every input sample."""
-    pos, y = _lowpass_coarse(x, fs, cutoff_hz)
-    return _upsample(pos, y, x.shape[0])
+    def upsample(self, y: np.ndarray) -> np.ndarray:
+        """Coarse values back to every sample (linear), 1-D or ``(m, k)``."""
+        if self.short:
+            return np.broadcast_to(y[0], (self.n, *y.shape[1:])).copy()
+        w = self.w if y.ndim == 1 else self.w[:, None]
+        return y[self.j] * (1.0 - w) + y[self.j + 1] * w
 
 
 def _cumtrapz(x: np.ndarray, dt: float) -> np.ndarray:
-    out = np.zeros_like(x)
+    out = np.zeros_like(x, order="F")
     out[1:] = np.cumsum((x[1:] + x[:-1]) * (dt / 2), axis=0)
     return out
 
@@ -182,11 +185,11 @@ def _tilt_from_gravity(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return pitch, roll
 
 
-def _slow_tilt(pos: np.ndarray, g: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]:
-    """Pitch, roll and their cos / sin at every sample from gravity on a coarse grid."""
+def _slow_tilt(grid: _Coarse, g: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]:
+    """Pitch and roll on the coarse grid, and their cos / sin at every sample."""
     p, r = _tilt_from_gravity(g)
-    cs = tuple(_upsample(pos, a, n) for a in (np.cos(p), np.sin(p), np.cos(r), np.sin(r)))
-    return _upsample(pos, p, n), _upsample(pos, r, n), cs
+    cs = tuple(grid.upsample(a) for a in (np.cos(p), np.sin(p), np.cos(r), np.sin(r)))
+    return p, r, cs
 
 
 def _tilt_rotvec(pitch: np.ndarray, roll: np.ndarray) -> np.ndarray:
@@ -209,31 +212,31 @@ def level_frame(session: Session) -> LevelSignals:
     biaxial = np.isnan(session.acc[:, ML]).all() if n else False
     fs = session.sampling_rate_hz
     for seg in session.segments():
-        f = session.acc[seg].copy()
+        # column-contiguous copies: every step below works column by column
+        f = np.asfortranarray(session.acc[seg])
         if biaxial:
             f[:, ML] = 0.0
         k = f.shape[0]
-        w = None if session.gyr is None else session.gyr[seg]
+        w = None if session.gyr is None else np.asfortranarray(session.gyr[seg])
+        grid = _Coarse(k, fs, TILT_CUTOFF_HZ)
         # first pass: slow tilt from the plain low-passed specific force (coarse grid)
-        pos, g0 = _lowpass_coarse(f, fs, TILT_CUTOFF_HZ)
-        p0, r0, cs0 = _slow_tilt(pos, g0, k)
+        p0, r0, cs0 = _slow_tilt(grid, grid.lowpass(f))
         if w is not None:
             # rates about the slowly tilted axes, integrated, high-passed: the fast swing
             w_lvl = _untilt(w, cs0)
             ang = _cumtrapz(w_lvl, 1.0 / fs)
-            delta = ang - _lowpass(ang, fs, TILT_CUTOFF_HZ)
+            delta = ang - grid.upsample(grid.lowpass(ang))
             swing = _prepare(delta)
             # second pass: gravity from the de-rotated specific force (no rectification bias)
-            pos, g = _lowpass_coarse(_apply(f, swing), fs, TILT_CUTOFF_HZ)
-            ps, rs, cs = _slow_tilt(pos, g, k)
+            ps, rs, cs = _slow_tilt(grid, grid.lowpass(_apply(f, swing)))
             level = _apply(_untilt(f, cs), swing)
-            pitch[seg] = ps + delta[:, ML]
-            roll[seg] = rs + delta[:, AP]
+            pitch[seg] = grid.upsample(ps) + delta[:, ML]
+            roll[seg] = grid.upsample(rs) + delta[:, AP]
             yaw[seg] = delta[:, V]
         else:
             level = _untilt(f, cs0)
-            pitch[seg] = p0
-            roll[seg] = r0
+            pitch[seg] = grid.upsample(p0)
+            roll[seg] = grid.upsample(r0)
         acc_out[seg] = level
     if biaxial:
         acc_out[:, ML] = np.nan

@@ -182,9 +182,18 @@ def step_table(
     a_v = acc_level[:, V] - G
     a_ap = acc_level[:, AP]
 
-    # --- vertical oscillation (per step, contact to next contact) -------------------------
+    # the samples of every step (contact to next contact, inclusive), of every stance, of the
+    # first 30 % of every stance, and of every stride: one ragged gather each
     has_next = nxt_i > ic_i
-    idx, owner, offs, ne = _ragged(ic_i, np.where(has_next, nxt_i + 1, ic_i), n)
+    step_r = _ragged(ic_i, np.where(has_next, nxt_i + 1, ic_i + 1), n)
+    stance_r = _ragged(ic_i, np.maximum(to_i + 1, ic_i + 1), n)
+    tc_samples = np.maximum(to - ic, 1.0)
+    early_r = _ragged(ic_i, np.maximum(np.round(ic + 0.3 * tc_samples).astype(np.int64) + 1, ic_i + 1), n)
+    has_stride = nxt2_i > ic_i
+    stride_r = _ragged(ic_i, np.where(has_stride, nxt2_i + 1, ic_i + 1), n)
+
+    # --- vertical oscillation (per step, contact to next contact) -------------------------
+    idx, owner, offs, ne = step_r
     A = _cumtrapz(np.nan_to_num(a_v), dt)
     Z = _cumtrapz(A, dt)
     s_i = ic_i[owner]
@@ -196,28 +205,25 @@ def step_table(
     z = Z[idx] - Z[s_i] - A[s_i] * tau - m_k * tau**2 / 2 - c_k * tau
     osc = _reduce(np.maximum, z, offs, ne) - _reduce(np.minimum, z, offs, ne)
     osc = np.where(has_next, osc, np.nan)
+    ap_mean = _mean(a_ap[idx], offs, ne, owner)
+    mean_pitch = _mean(pitch[idx], offs, ne, owner)
 
     # --- impact and loading rate (first 25 % of stance) ----------------------------------
-    tc_samples = np.maximum(to - ic, 1.0)
-    w_end = np.round(ic + 0.25 * tc_samples).astype(np.int64) + 1
-    idx, owner, offs, ne = _ragged(ic_i, np.maximum(w_end, ic_i + 1), n)
-    vals = a_v[idx]
+    idx, owner, offs, ne = early_r
+    phase = np.clip((idx - ic[owner]) / tc_samples[owner], 0.0, 1.0)
+    vals = np.where(phase <= 0.25, a_v[idx], -np.inf)
     impact = _reduce(np.maximum, vals, offs, ne)
     # position of the maximum: first index equal to it
-    is_max = vals == impact[owner]
+    pos = np.flatnonzero(vals == impact[owner])
     first_max = np.full(m, -1, dtype=np.int64)
-    pos = np.flatnonzero(is_max)
     first_max[owner[pos][::-1]] = idx[pos][::-1]
     t_peak = np.maximum((first_max - ic) * dt, dt)
     loading = (impact - a_v[np.clip(np.floor(ic).astype(np.int64), 0, n - 1)]) / t_peak
-    impact = np.where(running, impact, np.nan)
-    loading = np.where(running, loading, np.nan)
+    impact = np.where(running & np.isfinite(impact), impact, np.nan)
+    loading = np.where(running & np.isfinite(impact), loading, np.nan)
 
-    # --- foot strike: early transient in excess of the half-sine rise --------------------
+    # --- foot strike: early transient in excess of the smooth stance rise ----------------
     amp = events["stance_level_mps2"].to_numpy(float) if "stance_level_mps2" in events else np.full(m, np.nan)
-    w30 = np.round(ic + 0.3 * tc_samples).astype(np.int64) + 1
-    idx, owner, offs, ne = _ragged(ic_i, np.maximum(w30, ic_i + 1), n)
-    phase = np.clip((idx - ic[owner]) / tc_samples[owner], 0.0, 1.0)
     excess = (a_v[idx] + G) - amp[owner] * np.sin(np.pi * phase)
     early_excess = _reduce(np.maximum, excess, offs, ne)
     score = 1.0 / (1.0 + np.exp(-(early_excess - REARFOOT_MID) / REARFOOT_WIDTH))
@@ -225,9 +231,7 @@ def step_table(
     strike = np.where(np.isnan(score), None, np.where(score >= 0.5, "rearfoot", "non_rearfoot"))
 
     # --- braking --------------------------------------------------------------------------
-    idx, owner, offs, ne = _ragged(ic_i, np.where(has_next, nxt_i, ic_i + 1), n)
-    ap_mean = _mean(a_ap[idx], offs, ne, owner)
-    idx, owner, offs, ne = _ragged(ic_i, np.maximum(to_i + 1, ic_i + 1), n)
+    idx, owner, offs, ne = stance_r
     ap_st = a_ap[idx] - ap_mean[owner]
     braking = -_reduce(np.minimum, ap_st, offs, ne)
     first = np.zeros(idx.size, bool)
@@ -240,11 +244,8 @@ def step_table(
     vloss = np.where(running & has_next, np.maximum(vloss, 0.0), np.nan)
 
     # --- trunk angles ------------------------------------------------------------------------
-    idx, owner, offs, ne = _ragged(ic_i, np.where(has_next, nxt_i, ic_i + 1), n)
-    mean_pitch = _mean(pitch[idx], offs, ne, owner)
     lean = (mean_pitch - lean_reference_rad) * DEG_PER_RAD if lean_reference_rad is not None else np.full(m, np.nan)
-    has_stride = nxt2_i > ic_i
-    idx, owner, offs, ne = _ragged(ic_i, np.where(has_stride, nxt2_i + 1, ic_i + 1), n)
+    idx, owner, offs, ne = stride_r
     r = roll[idx]
     roll_mean = _mean(r, offs, ne, owner)
     roll_range = (_reduce(np.maximum, r, offs, ne) - _reduce(np.minimum, r, offs, ne)) * DEG_PER_RAD
@@ -254,7 +255,7 @@ def step_table(
     yaw_range = np.where(has_stride, yaw_range, np.nan)
     lateral = np.where(has_stride, roll_mean * DEG_PER_RAD, np.nan)
     sgn = np.where(side == "L", 1.0, np.where(side == "R", -1.0, np.nan))
-    idx, owner, offs, ne = _ragged(ic_i, np.maximum(to_i + 1, ic_i + 1), n)
+    idx, owner, offs, ne = stance_r
     drop = _reduce(np.maximum, sgn[owner] * (roll[idx] - roll_mean[owner]), offs, ne) * DEG_PER_RAD
     drop = np.where(has_stride & running, drop, np.nan)
 

@@ -18,7 +18,7 @@ recording its id in ``session.meta.calibration``.
 """
 
 from ._accel import MODELS, calibrate_accelerometer, count_distinct_poses, fit_accelerometer
-from ._apply import apply_calibration, apply_stored_calibration, load_calibration
+from ._apply import apply_calibration, apply_stored_calibration, load_calibration, mounting_for
 from ._gyro import estimate_gyro_bias
 from ._mount import calibrate_mounting, mounting_from_estimate
 from ._still import find_still_segments, rolling_mean, rolling_std
@@ -48,6 +48,7 @@ __all__ = [
     "fit_accelerometer",
     "gyro_procedure",
     "load_calibration",
+    "mounting_for",
     "mounting_from_estimate",
     "rolling_mean",
     "rolling_std",

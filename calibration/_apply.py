@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import numpy as np
 
 from gait.errors import GaitInputError, Where, check_choice
@@ -9,9 +11,9 @@ from gait.session import Session
 
 from ._still import describe_where
 from ._store import CalibrationStore
-from ._types import Calibration
+from ._types import Calibration, created_datetime
 
-__all__ = ["apply_calibration", "apply_stored_calibration", "load_calibration"]
+__all__ = ["apply_calibration", "apply_stored_calibration", "load_calibration", "mounting_for"]
 
 #: Key of ``SessionMetadata.extra`` holding the parameters that were applied.
 EXTRA_KEY = "calibration_parameters"
@@ -127,3 +129,29 @@ def apply_stored_calibration(session: Session, *, store: CalibrationStore | None
     if cal is None or cal.is_empty:
         return session
     return apply_calibration(session, cal)
+
+
+def mounting_for(session: Session, calibration: Calibration | None, *, max_age_h: float = 12.0) -> np.ndarray | None:
+    """The stored mounting rotation, if it can be trusted for ``session``; else ``None``.
+
+    A clip sits differently every time it is put on, so a stored mounting is used only when
+    it was calibrated within ``max_age_h`` hours of the session's start (before or after:
+    the same outing). ``None`` (estimate the mounting from the session itself) when there is
+    no stored mounting, the session's ``start_time`` is unknown or unreadable, or the
+    mounting is older than that.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        ``(3, 3)`` rotation, rows ``(v, ap, ml)`` in sensor axes.
+    """
+    if calibration is None or calibration.mounting is None or not session.meta.start_time:
+        return None
+    try:
+        start = datetime.fromisoformat(str(session.meta.start_time).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=UTC)  # naive times are taken as UTC
+    age_h = abs((start - created_datetime(calibration.mounting.created)).total_seconds()) / 3600.0
+    return np.array(calibration.mounting.rotation) if age_h <= max_age_h else None

@@ -18,6 +18,7 @@ from calibration import (
     calibrate_accelerometer,
     estimate_gyro_bias,
     load_calibration,
+    mounting_for,
 )
 from calibration.simulate import random_sensor_model, simulate_poses, simulate_still
 from gait import GaitInputError, load_session, save_session
@@ -172,3 +173,20 @@ class TestStoredCalibration:
         store.path_for("sim-11").write_text("not json")
         with pytest.raises(GaitInputError, match=re.escape("corrupt calibration file")):
             apply_stored_calibration(raw, store=store)
+
+
+class TestMountingFor:
+    def test_fresh_stale_unknown(self, runs):
+        raw, _ = runs
+        m = MountingCalibration(rotation=np.eye(3), method="standing+walking", created="2025-05-01T08:00:00.000000Z")
+        cal = Calibration(device_id="sim-11", mounting=m)
+        at = raw.with_meta
+        np.testing.assert_array_equal(mounting_for(at(start_time="2025-05-01T09:30:00Z"), cal), np.eye(3))
+        assert mounting_for(at(start_time="2025-05-01T07:00:00+00:00"), cal) is not None  # calibrated after the start
+        assert mounting_for(at(start_time="2025-05-01T09:30:00"), cal) is not None  # naive: UTC
+        assert mounting_for(at(start_time="2025-05-02T09:30:00Z"), cal) is None  # the next day: clipped on again
+        assert mounting_for(at(start_time="2025-05-02T09:30:00Z"), cal, max_age_h=48) is not None
+        assert mounting_for(at(start_time=None), cal) is None
+        assert mounting_for(at(start_time="last tuesday"), cal) is None
+        assert mounting_for(at(start_time="2025-05-01T09:30:00Z"), Calibration(device_id="sim-11")) is None
+        assert mounting_for(at(start_time="2025-05-01T09:30:00Z"), None) is None

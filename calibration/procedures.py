@@ -153,7 +153,10 @@ def accel_procedure(
     Returns
     -------
     AccelCalibration
-        From `fit_accelerometer` with ``model="auto"``, ``source="live"``.
+        From `fit_accelerometer` with ``model="auto"``, ``source="live"``. The poses are
+        recorded one by one, without the movements between them, so the axes are not
+        aligned with the gyroscope (``axes="accelerometer"``); for that, record the whole
+        procedure continuously and pass it to `calibrate_accelerometer`.
     """
     check_positive(hold_s, "hold_s")
     if edges < 0:
@@ -199,6 +202,7 @@ def accel_procedure(
     for i in range(edges):
         one_pose(f"Edge {i + 1} of {edges}: rest the sensor on an edge, tilted about 45 degrees", False)
     cal = fit_accelerometer(np.asarray(means), model="auto", source="live", where=Where(parameter="live"))
+    cal = dataclasses.replace(cal, alignment_note="poses recorded one by one: no movements to align with")
     say(
         f"Accelerometer: bias {np.array2string(cal.bias_mps2, precision=3)} m/s^2, "
         f"scale {np.array2string(cal.scale, precision=4)}, residual {cal.residual_mps2:.3f} m/s^2 ({cal.model})"

@@ -44,7 +44,7 @@ def utc_now() -> str:
 
 
 def _compact(created: str) -> str:
-    """``2025-01-02T03:04:05.678Z`` -> ``20250102T030405.678Z`` (for ids)."""
+    """``2025-01-02T03:04:05.678901Z`` -> ``20250102T030405.678901Z`` (for ids)."""
     return created.replace("-", "").replace(":", "")
 
 
@@ -425,7 +425,7 @@ class Calibration:
         The records, each optional.
 
     ``id`` names exactly which records these are, e.g.
-    ``"AA:BB:CC:DD:EE:FF gyro-20250102T030405.678Z+accel-20250101T120000.000Z"``; it is what
+    ``"AA:BB:CC:DD:EE:FF gyro-20250102T030405.678901Z+accel-20250101T120000.000000Z"``; it is what
     `apply_calibration` writes to ``SessionMetadata.calibration``.
     """
 

@@ -44,7 +44,8 @@ def test_gait_record_cli_records_what_the_sensor_sent(
     ble_stack: EmulatedBluetooth, ble_adapters: AdapterPair, tmp_path: Path
 ) -> None:
     out = tmp_path / "run.csv"
-    with sensor_process(ble_stack, ble_adapters, tmp_path, *SIM) as sensor:
+    # from 21 s the simulated runner runs, so the analysis at the end has steps to report
+    with sensor_process(ble_stack, ble_adapters, tmp_path, *SIM, "--start-s", "21") as sensor:
         env = ble_stack.env()
         env["PYTHONPATH"] = str(REPO)
         rec = subprocess.run(
@@ -64,7 +65,7 @@ def test_gait_record_cli_records_what_the_sensor_sent(
     k = assert_file_equals_sent(out, sensor.samples, rate_hz=RATE)
     assert k == pytest.approx(6 * RATE, abs=0.5 * RATE)
     info = json.loads(out.with_name("run.recording.json").read_text())
-    assert info["device"]["protocol"] == "lumbar-imu" and info["device"]["address"] == ble_adapters.peripheral_address
+    assert info["device"]["protocol"] == "lumbar_imu" and info["device"]["address"] == ble_adapters.peripheral_address
     assert info["link"]["packets_lost"] == 0 and info["stopped_by"] == "duration"
 
 

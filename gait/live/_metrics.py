@@ -102,7 +102,7 @@ def _findings(analysis: Any) -> list[str]:
 def window_metrics(
     t: np.ndarray,
     acc: np.ndarray,
-    gyr: np.ndarray,
+    gyr: np.ndarray | None,
     *,
     sampling_rate_hz: float,
     analyze: AnalyzeFn | None = None,
@@ -114,7 +114,8 @@ def window_metrics(
     Parameters
     ----------
     t, acc, gyr
-        The window: times (s, increasing; gaps allowed), specific force, angular rate.
+        The window: times (s, increasing; gaps allowed), specific force, angular rate
+        (``None`` for an accelerometer-only sensor).
     sampling_rate_hz
         Rate of ``t``.
     analyze

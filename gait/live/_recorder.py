@@ -39,14 +39,14 @@ import numpy as np
 from bleak import BleakClient
 from bleak.exc import BleakDeviceNotFoundError, BleakError
 
-from firmware_protocol import codec
-from firmware_protocol.stream import Gap, StreamChunk, StreamDecoder, StreamStats
+from firmware_protocol.profiles import get_profile
 
 from ..errors import GaitDataWarning, GaitInputError, Where
 from ..io import SessionCsvWriter, load_session, write_csv_session
 from ..session import SessionMetadata
 from ._buffer import RingBuffer
 from ._clock import DriftFit, SampleIndexer
+from ._links import Decoded, Link, LumbarLink, ProfileLink, SensorRefused
 from ._metrics import AnalyzeFn, LiveMetrics, window_metrics
 from ._scan import OUR_PROTOCOL, BleBackend, FoundDevice, scan
 
@@ -267,8 +267,7 @@ class Recorder:
         self.message = ""
         self._stop = asyncio.Event()
         self._stopped_by = "duration"
-        self._decoder: StreamDecoder | None = None
-        self._device_config: codec.DeviceConfig | None = None
+        self._link: Link | None = None
         self._indexer = SampleIndexer()
         self._drift = DriftFit()
         self._writer: SessionCsvWriter | None = None
@@ -288,7 +287,6 @@ class Recorder:
         self._metrics = LiveMetrics()
         self._arrivals: deque[float] = deque()
         self._latencies: list[float] = []
-        self._device_info: dict[str, str] = {}
         self._start_wall: str | None = None
         #: The last error of the live analysis, if it failed (the recording goes on regardless).
         self.metrics_error: str | None = None
@@ -318,19 +316,12 @@ class Recorder:
         )
 
     def link_stats(self) -> LinkStats:
-        s = self._decoder.stats if self._decoder is not None else StreamStats()
+        c = self._link.counts() if self._link is not None else {}
         est = self._drift.estimate()
         written = self._writer.n_rows if self._writer is not None else 0
         span = self._indexer.next_index - self._n0 if self._writer is not None else 0
         return LinkStats(
-            packets_ok=s.packets_ok,
-            packets_lost=s.packets_lost,
-            duplicated=s.duplicated,
-            reordered=s.reordered,
-            late=s.late,
-            corrupt=s.corrupt,
-            truncated=s.truncated,
-            bad_other=s.oversized + s.wrong_version + s.time_errors,
+            **c,
             samples_written=written,
             samples_lost=max(0, span - written),
             gaps=len(self._gaps),
@@ -363,6 +354,7 @@ class Recorder:
         error: RecordingError | None = None
         try:
             self.found = await self._find()
+            self._link = self._make_link(self.found)
             tasks = [
                 asyncio.create_task(self._flush_loop()),
                 asyncio.create_task(self._metrics_loop(executor)),
@@ -381,8 +373,8 @@ class Recorder:
                 with contextlib.suppress(asyncio.CancelledError):
                     await t
             executor.shutdown(wait=True)
-            if self._decoder is not None and self._writer is not None:
-                self._process(self._decoder.flush(), time.monotonic())
+            if self._link is not None and self._writer is not None:
+                self._process(self._link.flush(), time.monotonic())
             if self._writer is not None:
                 self._writer.close()
         if self._writer is None:
@@ -400,6 +392,16 @@ class Recorder:
         if f is None:
             return self.config.device or "the sensor"
         return f"{f.name or 'unnamed device'} ({f.address})"
+
+    def _make_link(self, found: FoundDevice) -> Link:
+        cfg = self.config
+        kw = dict(
+            rate_hz=cfg.rate_hz, acc_range_g=cfg.acc_range_g, gyr_range_dps=cfg.gyr_range_dps, describe=self._describe()
+        )
+        if found.protocol == OUR_PROTOCOL:
+            return LumbarLink(**kw)
+        assert found.protocol is not None
+        return ProfileLink(get_profile(found.protocol), **kw)
 
     async def _find(self) -> FoundDevice:
         cfg = self.config
@@ -502,12 +504,18 @@ class Recorder:
             self._connections += 1
             if self._connections > 1:
                 self._reconnects += 1
-            if self._decoder is not None:
-                self._process(self._decoder.reset(), time.monotonic())
-            need_start = await self._configure(client)
-            await client.start_notify(codec.DATA_UUID, self._on_notify)
-            if need_start:
-                await self._command(client, codec.encode_start())
+            link = self._link
+            assert link is not None
+            self._process(link.link_lost(time.monotonic()), time.monotonic())
+            try:
+                need_start = await link.configure(client, resume_ok=not self._restart_stream)
+                self._restart_stream = False
+                for uuid in link.notify_uuids:
+                    await client.start_notify(uuid, functools.partial(self._on_notify, uuid))
+                if need_start:
+                    await link.start(client)
+            except SensorRefused as e:
+                raise RecordingError(str(e)) from None
             self.status = "recording"
             self.message = ""
             t_session = time.monotonic()
@@ -539,125 +547,64 @@ class Recorder:
                     self.message = f"no data for {now - last:.1f} s; reconnecting"
                     return
         finally:
-            with contextlib.suppress(*_LINK_ERRORS):
-                if clean and client.is_connected:
-                    await asyncio.wait_for(self._command(client, codec.encode_stop(), check=False), 2.0)
+            with contextlib.suppress(*_LINK_ERRORS, SensorRefused):
+                if clean and client.is_connected and self._link is not None:
+                    await asyncio.wait_for(self._link.stop(client), 2.0)
             with contextlib.suppress(*_LINK_ERRORS):
                 await asyncio.wait_for(client.disconnect(), 10.0)
 
-    async def _command(self, client: BleakClient, data: bytes, *, check: bool = True) -> codec.DeviceConfig:
-        await client.write_gatt_char(codec.CONTROL_UUID, data, response=True)
-        dc = codec.decode_config(await client.read_gatt_char(codec.CONFIG_UUID))
-        if check and dc.last_status != codec.Status.OK:
-            try:
-                status = codec.Status(dc.last_status).name
-            except ValueError:
-                status = str(dc.last_status)
-            raise RecordingError(
-                f"{self._describe()} refused the command 0x{data[0]:02X} with status {status}; "
-                "check the requested rate and ranges (`gait record --help`)"
-            )
-        return dc
-
-    async def _configure(self, client: BleakClient) -> bool:
-        """Read the configuration, set rate and ranges when needed; True if START is needed."""
-        cfg = self.config
-        dc = codec.decode_config(await client.read_gatt_char(codec.CONFIG_UUID))
-        if not self._device_info:
-            for key, uuid in (
-                ("model", codec.MODEL_NUMBER_UUID),
-                ("serial", codec.SERIAL_NUMBER_UUID),
-                ("firmware", codec.FIRMWARE_REVISION_UUID),
-                ("manufacturer", codec.MANUFACTURER_NAME_UUID),
-            ):
-                with contextlib.suppress(BleakError):
-                    self._device_info[key] = bytes(await client.read_gatt_char(uuid)).decode(errors="replace")
-        prev = self._device_config
-        resume = (
-            prev is not None
-            and dc.streaming
-            and not self._restart_stream
-            and (dc.rate_mhz, dc.acc_scale_ng_per_lsb, dc.gyr_scale_udps_per_lsb)
-            == (prev.rate_mhz, prev.acc_scale_ng_per_lsb, prev.gyr_scale_udps_per_lsb)
-        )
-        if resume:
-            return False
-        if dc.streaming:
-            dc = await self._command(client, codec.encode_stop())
-        dc = await self._command(client, codec.encode_set_rate(rate_hz=cfg.rate_hz))
-        dc = await self._command(
-            client, codec.encode_set_range(acc_range_g=cfg.acc_range_g, gyr_range_dps=cfg.gyr_range_dps)
-        )
-        if prev is not None and dc.rate_mhz != prev.rate_mhz:
-            raise RecordingError(
-                f"{self._describe()} came back at {dc.rate_hz:g} Hz instead of {prev.rate_hz:g} Hz; "
-                "a recording keeps one rate: start a new one"
-            )
-        self._device_config = dc
-        if self._decoder is None:
-            self._decoder = StreamDecoder(dc)
-        else:
-            self._decoder.set_config(dc)
-        self._restart_stream = False
-        return True
-
     # -- data ---------------------------------------------------------------------------------
-    def _on_notify(self, _char: Any, data: bytearray) -> None:
+    def _on_notify(self, uuid: str, _char: Any, data: bytearray) -> None:
         h = time.monotonic()
         self._last_notify = h
-        assert self._decoder is not None
-        chunk = self._decoder.feed(data, host_time_s=h)
+        assert self._link is not None
+        decoded = self._link.feed(data, uuid, h)
         self._arrivals.append(h)
-        if chunk.n_samples or chunk.gaps:
-            self._process(chunk, h)
+        self._process(decoded, h)
 
-    def _process(self, chunk: StreamChunk, h: float) -> None:
-        if chunk.n_samples == 0:
+    def _process(self, d: Decoded, h: float) -> None:
+        if d.n_samples == 0:
             return
-        gaps: tuple[Gap, ...] = chunk.gaps
-        for g in gaps:
-            if g.reason in ("restart", "resync"):
-                self._drift.new_epoch()
-        n = self._indexer.indices(chunk.t_s, chunk.gap_before, [g.samples_lost for g in gaps])
+        if d.new_epoch:
+            self._drift.new_epoch()
+        n = self._indexer.indices(d.t_dev_s, d.gap_before, list(d.samples_lost))
         if self._writer is None:
-            self._open_writer(chunk, n, h)
+            self._open_writer(d, n, h)
         assert self._writer is not None and self._ring is not None
-        self._drift.add(float(chunk.t_s[-1]), h)
+        self._drift.add(float(d.t_dev_s[-1]), h)
         t = (n - self._n0) / self._rate_file
-        for pos, g in zip(np.flatnonzero(chunk.gap_before), gaps):
+        for pos, lost, reason in zip(np.flatnonzero(d.gap_before), d.samples_lost, d.reasons):
             before = float(t[pos - 1]) if pos > 0 else self._last_t
-            self._gaps.append((before, float(t[pos]), int(g.samples_lost), g.reason))
-        self._writer.write(t, chunk.acc_m_s2, chunk.gyr_rad_s)
-        self._ring.append(t, chunk.acc_m_s2, chunk.gyr_rad_s)
+            self._gaps.append((before, float(t[pos]), int(lost), reason))
+        self._writer.write(t, d.acc, d.gyr)
+        self._ring.append(t, d.acc, d.gyr if d.gyr is not None else np.zeros_like(d.acc))
         self._last_t = float(t[-1])
         self._last_data = h
 
-    def _open_writer(self, chunk: StreamChunk, n: np.ndarray, h: float) -> None:
-        assert self._device_config is not None and self.found is not None
-        dc = self._device_config
-        self._rate_file = dc.rate_hz
+    def _open_writer(self, d: Decoded, n: np.ndarray, h: float) -> None:
+        link = self._link
+        assert link is not None and self.found is not None
+        self._rate_file = link.rate_hz
         self._n0 = int(n[0])
-        first_sample_host = h - float(chunk.t_s[-1] - chunk.t_s[0])
+        first_sample_host = h - float(d.t_dev_s[-1] - d.t_dev_s[0])
         self._first_host = first_sample_host
         wall = time.time() - (time.monotonic() - first_sample_host)
         self._start_wall = _dt.datetime.fromtimestamp(wall, tz=_dt.UTC).isoformat(timespec="milliseconds")
         meta = SessionMetadata(
-            sampling_rate_hz=dc.rate_hz,
+            sampling_rate_hz=link.rate_hz,
             device=self._device_name(),
             device_id=self.found.address,
             start_time=self._start_wall,
-            units_as_recorded={"acc": "g", "gyr": "deg_s", "t": "s"},
+            units_as_recorded=dict(link.units_as_recorded),
             extra={
                 "recorder": "gait record",
-                "protocol": f"{OUR_PROTOCOL} v{dc.version}",
-                "acc_range_g": dc.acc_range_g,
-                "gyr_range_dps": dc.gyr_range_dps,
+                **link.settings(),
                 "time_base": "device clock (sample index / rate)",
-                **{f"device_{k}": v for k, v in self._device_info.items()},
+                **{f"device_{k}": v for k, v in link.device_info.items()},
             },
         )
         try:
-            self._writer = SessionCsvWriter(self.config.out, meta, frame="sensor", has_gyro=True)
+            self._writer = SessionCsvWriter(self.config.out, meta, frame="sensor", has_gyro=link.has_gyro)
         except FileExistsError:
             raise GaitInputError(
                 "output file exists",
@@ -665,11 +612,11 @@ class Recorder:
                 found=str(self.config.out),
                 where=Where(parameter="out"),
             ) from None
-        self._ring = RingBuffer(max(2, int(self.config.window_s * dc.rate_hz)))
+        self._ring = RingBuffer(max(2, int(self.config.window_s * link.rate_hz)))
 
     def _device_name(self) -> str:
         assert self.found is not None
-        model = self._device_info.get("model")
+        model = self._link.device_info.get("model") if self._link is not None else None
         return f"{self.found.name or 'BLE sensor'}" + (f" ({model})" if model else "")
 
     async def _flush_loop(self) -> None:
@@ -689,13 +636,14 @@ class Recorder:
             t0 = time.monotonic()
             version = ring.version
             t, acc, gyr = ring.snapshot()
+            gyr_or_none = gyr if self._link is None or self._link.has_gyro else None
             included = list(self._arrivals)
             self._arrivals.clear()
             job = functools.partial(
                 window_metrics,
                 t,
                 acc,
-                gyr,
+                gyr_or_none,
                 sampling_rate_hz=self._rate_file,
                 analyze=self.config.analyze,
                 device=self._device_name(),
@@ -754,16 +702,9 @@ class Recorder:
                 "name": self.found.name,
                 "address": self.found.address,
                 "protocol": self.found.protocol,
-                **self._device_info,
+                **(self._link.device_info if self._link else {}),
             },
-            "settings": None
-            if self._device_config is None
-            else {
-                "rate_hz": self._device_config.rate_hz,
-                "acc_range_g": self._device_config.acc_range_g,
-                "gyr_range_dps": self._device_config.gyr_range_dps,
-                "samples_per_packet": self._device_config.samples_per_packet,
-            },
+            "settings": {"rate_hz": self._rate_file, **(self._link.settings() if self._link else {})},
             "start_time": self._start_wall,
             "samples": self._writer.n_rows,
             "sampling_rate_hz": rate,

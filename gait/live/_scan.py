@@ -13,12 +13,14 @@ from bleak.backends.client import BaseBleakClient
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData, BaseBleakScanner
 
-from firmware_protocol import codec
+from firmware_protocol import codec, profiles
+
+from ..errors import GaitInputError
 
 __all__ = ["BleBackend", "FoundDevice", "identify_protocol", "scan"]
 
-#: Name of our protocol as `identify_protocol` reports it.
-OUR_PROTOCOL = "lumbar-imu"
+#: Name of our protocol as `identify_protocol` reports it (its profile key).
+OUR_PROTOCOL = "lumbar_imu"
 
 _ADDRESS_RE = re.compile(r"^([0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}$|^[0-9A-Fa-f-]{36}$")
 
@@ -48,8 +50,8 @@ class FoundDevice:
     rssi_dbm
         Signal strength of the latest advertisement, dBm.
     protocol
-        Recognised protocol (``"lumbar-imu"`` for ours, or a commodity sensor's profile
-        name), ``None`` when not a supported sensor.
+        Key of the recognised profile (``"lumbar_imu"`` for ours, ``"polar_verity_sense"``,
+        ``"witmotion_wt901ble"`` ...), ``None`` when not a supported sensor.
     service_uuids
         Advertised service UUIDs.
     device
@@ -84,22 +86,17 @@ def looks_like_address(text: str) -> bool:
 
 
 def identify_protocol(name: str | None, service_uuids: list[str] | tuple[str, ...]) -> str | None:
-    """The protocol a device speaks, from its advertisement; ``None`` when not supported.
-
-    Our protocol is recognised by its service UUID. Commodity sensors are recognised by
-    ``firmware_protocol.profiles.identify`` when that module is available.
-    """
+    """The protocol a device speaks, from its advertisement: the key of its
+    `firmware_protocol.profiles` profile (``"lumbar_imu"`` for ours), ``None`` when not
+    supported."""
     uuids = [u.lower() for u in service_uuids]
     if codec.SERVICE_UUID in uuids:
         return OUR_PROTOCOL
     try:
-        from firmware_protocol import profiles  # type: ignore[attr-defined]
-    except ImportError:
+        found = profiles.identify(name, uuids)
+    except GaitInputError:  # a malformed UUID in someone's advertisement: not ours
         return None
-    found = profiles.identify(name or "", uuids)
-    if found is None:
-        return None
-    return str(getattr(found, "name", found))
+    return None if found is None else found.key
 
 
 async def scan(

@@ -189,10 +189,24 @@ def _source_session(args: argparse.Namespace):
     return sim.simulate(cfg, duration_s=args.duration_s, sampling_rate_hz=args.rate_hz, seed=args.seed).session
 
 
+def _cropped(session, start_s: float):
+    if start_s <= 0:
+        return session
+    if start_s >= session.t[-1] - session.t[0]:
+        raise GaitInputError(
+            "start beyond the end",
+            expected=f"a start time below {session.duration_s:.1f} s",
+            found=f"{start_s:g} s",
+            where=Where(parameter="--start-s"),
+        )
+    t0 = session.t[0] + start_s
+    return session.slice_time(t0, session.t[-1] + 1.0)
+
+
 async def _serve(args: argparse.Namespace) -> Any:
     from firmware_protocol.virtual_peripheral import FaultPlan, GattPeripheral, VirtualSensor
 
-    session = _source_session(args)
+    session = _cropped(_source_session(args), args.start_s)
     faults = FaultPlan(
         drop=args.drop,
         duplicate=args.duplicate,
@@ -326,6 +340,7 @@ def register(subparsers: Any) -> None:
     s.add_argument("--duration-s", type=float, default=600.0, help="simulated running time (default 600)")
     s.add_argument("--rate-hz", type=float, default=200.0, help="simulated sampling rate (default 200)")
     s.add_argument("--seed", type=int, default=0, help="simulation seed")
+    s.add_argument("--start-s", type=float, default=0.0, help="play from this time in the session (skip a warm-up)")
     s.add_argument("--name", help="advertised name (default: LumbarIMU-XXXX from the adapter address)")
     s.add_argument("--adapter", default="hci0", help="Bluetooth adapter to advertise on (default hci0)")
     s.add_argument("--speed", type=float, default=1.0, help="playback speed (default 1: real time)")

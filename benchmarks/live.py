@@ -1,0 +1,161 @@
+"""Live recording benchmark: 400 Hz for 10 minutes through the emulated Bluetooth stack.
+
+Runs the real path end to end: a private dbus-daemon with the bluezoo BlueZ emulator
+(`tests/ble/stack.py`), ``gait simulate-device`` as the sensor on one emulated adapter, and
+`gait.live.Recorder` (bleak's BlueZ backend) on the other, with the live analysis running as
+it does under the dashboard. Reports:
+
+- samples lost: delivered by the sensor but missing from the file (target 0 without faults),
+  and the recorder's own count of gaps;
+- CPU: seconds of CPU used by the recording process per second of streaming (all its
+  threads: bleak, decoding, writing, the live analysis); the emulator's and the sensor's
+  processes are reported separately;
+- latency from a notification's arrival to the updated dashboard metrics that include its
+  samples (p50, p99; target p99 <= 50 ms), and the live analysis time per window.
+
+Usage (from the repository root; needs dbus-daemon and bluezoo, as the BLE tests)::
+
+    .venv/bin/python benchmarks/live.py                       # 400 Hz, 600 s
+    .venv/bin/python benchmarks/live.py --duration-s 60 --json results.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from gait.errors import GaitDataWarning  # noqa: E402
+from gait.io import load_session  # noqa: E402
+from gait.live import RecordConfig, Recorder  # noqa: E402
+from tests.ble.e2e import sensor_process  # noqa: E402
+from tests.ble.stack import EmulatedBluetooth, unavailable_reason  # noqa: E402
+
+
+def _proc_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def _pids(stack: EmulatedBluetooth) -> dict[str, int]:
+    out = {}
+    for name, proc in (("bluezoo", stack._zoo), ("dbus-daemon", stack._dbus)):
+        if proc is not None:
+            out[name] = proc.pid
+    return out
+
+
+def run(*, duration_s: float, rate_hz: int, metrics_interval_s: float) -> dict:
+    reason = unavailable_reason()
+    if reason:
+        raise SystemExit(f"cannot run: {reason}")
+    with (
+        tempfile.TemporaryDirectory(prefix="gait-live-bench-") as tmp_s,
+        EmulatedBluetooth(Path(tmp_s) / "bus") as stack,
+    ):
+        tmp = Path(tmp_s)
+        pair = stack.add_adapter_pair()
+        os.environ["DBUS_SYSTEM_BUS_ADDRESS"] = stack.bus_address
+        sim_s = str(int(duration_s + 60))
+        # the simulated runner stands and walks for ~20 s, then runs: stream the running part
+        args = ("--duration-s", sim_s, "--rate-hz", str(rate_hz), "--seed", "7", "--start-s", "21")
+        with sensor_process(stack, pair, tmp, *args, timeout_s=120) as sensor:
+            pids = _pids(stack) | {"sensor": sensor.proc.pid}
+            cpu_others0 = {k: _proc_cpu_s(p) for k, p in pids.items()}
+            out = tmp / "bench.csv"
+            cfg = RecordConfig(
+                out=out,
+                adapter=pair.central,
+                rate_hz=rate_hz,
+                duration_s=duration_s,
+                metrics_interval_s=metrics_interval_s,
+                scan_timeout_s=10.0,
+            )
+            rec = Recorder(cfg)
+            cpu0, t0 = time.process_time(), time.monotonic()
+            result = asyncio.run(rec.run())
+            cpu, wall = time.process_time() - cpu0, time.monotonic() - t0
+            cpu_others = {k: _proc_cpu_s(p) - cpu_others0[k] for k, p in pids.items()}
+        assert sensor.samples is not None
+        n_sent = sensor.samples[0] - sensor.samples[0][0]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", GaitDataWarning)
+            s = load_session(out)
+        n_rec = np.rint(s.t * result.sampling_rate_hz).astype(np.int64)
+        last = n_rec[-1]
+        delivered_in_span = int(np.count_nonzero(n_sent <= last))
+        missing = int(np.setdiff1d(n_sent[n_sent <= last], n_rec).size)
+        values_equal = bool(
+            np.array_equal(n_rec, n_sent[: n_rec.size])
+            and np.array_equal(s.acc, sensor.samples[1][: n_rec.size])
+            and s.gyr is not None
+            and np.array_equal(s.gyr, sensor.samples[2][: n_rec.size])
+        )
+        lat = np.asarray(result.notify_to_metrics_s) * 1000.0
+        streaming_s = n_rec.size / result.sampling_rate_hz
+        return {
+            "rate_hz": rate_hz,
+            "duration_s_requested": duration_s,
+            "streaming_s": streaming_s,
+            "samples_recorded": int(n_rec.size),
+            "samples_delivered_in_span": delivered_in_span,
+            "samples_lost": missing,
+            "recorder_gaps": result.link.gaps,
+            "recorder_samples_lost": result.link.samples_lost,
+            "packets_ok": result.link.packets_ok,
+            "packets_lost": result.link.packets_lost,
+            "reconnects": result.link.reconnects,
+            "file_equals_sent": values_equal,
+            "cpu_s_per_s_recorder": cpu / streaming_s,
+            "cpu_s_recorder_total": cpu,
+            "wall_s": wall,
+            "cpu_s_per_s_others": {k: v / streaming_s for k, v in cpu_others.items()},
+            "latency_ms_p50": float(np.percentile(lat, 50)) if lat.size else None,
+            "latency_ms_p90": float(np.percentile(lat, 90)) if lat.size else None,
+            "latency_ms_p99": float(np.percentile(lat, 99)) if lat.size else None,
+            "latency_ms_max": float(lat.max()) if lat.size else None,
+            "notifications_measured": int(lat.size),
+            "live_analysis_ms_last": rec.view().metrics.compute_s * 1000.0,
+            "live_analysis_error": result.metrics_error,
+            "metrics_interval_s": metrics_interval_s,
+            "drift_ppm": result.drift_ppm,
+            "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
+        }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--duration-s", type=float, default=600.0)
+    p.add_argument("--rate-hz", type=int, default=400)
+    p.add_argument("--metrics-interval-s", type=float, default=0.0, help="minimum time between live analyses")
+    p.add_argument("--json", type=Path, help="also write the results here")
+    args = p.parse_args(argv)
+    res = run(duration_s=args.duration_s, rate_hz=args.rate_hz, metrics_interval_s=args.metrics_interval_s)
+    width = max(len(k) for k in res)
+    for k, v in res.items():
+        if isinstance(v, float):
+            v = f"{v:.4g}"
+        elif isinstance(v, dict):
+            v = ", ".join(f"{a} {b:.3g}" for a, b in v.items())
+        print(f"{k:<{width}}  {v}")
+    if args.json:
+        args.json.write_text(json.dumps(res, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -57,12 +57,17 @@ class LevelSignals:
         Trunk angles, rad: pitch (+ forward) and roll (+ right side down) of the body frame
         relative to the level frame; yaw is the rotation swing about the vertical with the
         heading removed (NaN without a gyroscope). Roll is NaN without a medio-lateral axis.
+    gravity
+        Magnitude of the slowly varying gravity estimate, m/s^2, per sample: the vertical
+        specific force minus this is the vertical acceleration, free of the sensor's scale
+        error and bias along the vertical.
     """
 
     acc: np.ndarray
     pitch: np.ndarray
     roll: np.ndarray
     yaw: np.ndarray
+    gravity: np.ndarray
 
 
 def apply_matrix(R: np.ndarray, vectors: np.ndarray) -> np.ndarray:
@@ -209,6 +214,7 @@ def level_frame(session: Session) -> LevelSignals:
     pitch = np.empty(n)
     roll = np.empty(n)
     yaw = np.full(n, np.nan)
+    grav = np.empty(n)
     biaxial = np.isnan(session.acc[:, ML]).all() if n else False
     fs = session.sampling_rate_hz
     for seg in session.segments():
@@ -228,12 +234,16 @@ def level_frame(session: Session) -> LevelSignals:
             delta = ang - grid.upsample(grid.lowpass(ang))
             swing = _prepare(delta)
             # second pass: gravity from the de-rotated specific force (no rectification bias)
-            ps, rs, cs = _slow_tilt(grid, grid.lowpass(_apply(f, swing)))
+            g = grid.lowpass(_apply(f, swing))
+            ps, rs, cs = _slow_tilt(grid, g)
+            grav[seg] = grid.upsample(np.sqrt(np.einsum("ij,ij->i", g, g)))
             level = _apply(_untilt(f, cs), swing)
             pitch[seg] = grid.upsample(ps) + delta[:, ML]
             roll[seg] = grid.upsample(rs) + delta[:, AP]
             yaw[seg] = delta[:, V]
         else:
+            g0 = grid.lowpass(f)
+            grav[seg] = grid.upsample(np.sqrt(np.einsum("ij,ij->i", g0, g0)))
             level = _untilt(f, cs0)
             pitch[seg] = grid.upsample(p0)
             roll[seg] = grid.upsample(r0)
@@ -241,4 +251,4 @@ def level_frame(session: Session) -> LevelSignals:
     if biaxial:
         acc_out[:, ML] = np.nan
         roll[:] = np.nan
-    return LevelSignals(acc=acc_out, pitch=pitch, roll=roll, yaw=yaw)
+    return LevelSignals(acc=acc_out, pitch=pitch, roll=roll, yaw=yaw, gravity=grav)

@@ -7,9 +7,11 @@ per sample.
 
 Definitions (level frame, see `gait.frames`):
 
-- *Vertical oscillation*: the vertical acceleration between a contact and the next, with its
-  mean removed (no net change in vertical speed over a step), integrated to a velocity whose
-  mean is removed (no net change in height), integrated again; max - min.
+- *Vertical oscillation*: the vertical acceleration (vertical specific force minus the measured
+  gravity magnitude, which absorbs sensor scale and bias) between a contact and the next,
+  integrated to a velocity whose mean is removed (no net change in height over a step),
+  integrated again; max - min. As with the force-plate reference, the vertical speed may differ
+  between the two contacts.
 - *Impact peak*: the largest vertical acceleration (gravity removed) in the first 25 % of
   stance; *loading rate*: its rise from the flight level divided by the time from contact.
 - *Foot strike*: a rearfoot strike leaves a sharp transient early in stance on top of the
@@ -43,7 +45,7 @@ import pandas as pd
 
 from .constants import AP, DEG_PER_RAD, G, V
 
-__all__ = ["step_table", "minute_table", "run_summary", "STEP_METRICS"]
+__all__ = ["step_table", "minute_table", "run_summary", "STEP_METRICS", "STEP_COLUMNS"]
 
 #: Metrics summarised per minute and per run (medians over valid running steps).
 STEP_METRICS = [
@@ -66,6 +68,41 @@ STEP_METRICS = [
     "speed_mps",
     "step_length_m",
 ]
+
+#: The step table's columns, in order, with their dtypes (documented in docs/tables.md).
+STEP_COLUMNS: dict[str, type] = {
+    "step": int,
+    "bout": int,
+    "activity": object,
+    "side": object,
+    "ic_s": float,
+    "to_s": float,
+    "step_time_s": float,
+    "cadence_spm": float,
+    "contact_time_s": float,
+    "flight_time_s": float,
+    "duty_factor": float,
+    "vertical_oscillation_m": float,
+    "vertical_ratio_pct": float,
+    "impact_peak_mps2": float,
+    "loading_rate_mps3": float,
+    "foot_strike": object,
+    "rearfoot_score": float,
+    "braking_peak_mps2": float,
+    "braking_velocity_loss_mps": float,
+    "lean_deg": float,
+    "pelvic_drop_deg": float,
+    "lateral_lean_deg": float,
+    "roll_range_deg": float,
+    "yaw_range_deg": float,
+    "step_regularity": float,
+    "speed_mps": float,
+    "step_length_m": float,
+    "toe_off_measured": bool,
+    "complete": bool,
+    "near_gap": bool,
+    "valid": bool,
+}
 
 REARFOOT_MID = 0.5 * G
 REARFOOT_WIDTH = 0.12 * G
@@ -126,6 +163,7 @@ def step_table(
     lean_reference_rad: float | None,
     segment_id: np.ndarray,
     speed_mps: float | None = None,
+    gravity: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Per-step metrics for detected events.
 
@@ -145,6 +183,9 @@ def step_table(
         Contiguous-segment index of each sample (steps never span a gap).
     speed_mps
         Known running speed (treadmill, GPS), or None.
+    gravity
+        Measured gravity magnitude per sample (`gait.frames.LevelSignals.gravity`), m/s^2;
+        None uses standard gravity.
     """
     m = len(events)
     n = t.size
@@ -179,7 +220,7 @@ def step_table(
     stride = np.where(same_next2, stride, 2 * step_time)
     duty = contact / stride
 
-    a_v = acc_level[:, V] - G
+    a_v = acc_level[:, V] - (G if gravity is None else gravity)
     a_ap = acc_level[:, AP]
 
     # the samples of every step (contact to next contact, inclusive), of every stance, of the
@@ -200,9 +241,9 @@ def step_table(
     e_i = np.where(has_next, nxt_i, ic_i)[owner]
     T = np.maximum((e_i - s_i) * dt, dt)
     tau = (idx - s_i) * dt
-    m_k = (A[e_i] - A[s_i]) / T
-    c_k = (Z[e_i] - Z[s_i] - A[s_i] * T - m_k * T**2 / 2) / T
-    z = Z[idx] - Z[s_i] - A[s_i] * tau - m_k * tau**2 / 2 - c_k * tau
+    # no net change in height over the step: remove the mean vertical velocity
+    c_k = (Z[e_i] - Z[s_i] - A[s_i] * T) / T
+    z = Z[idx] - Z[s_i] - A[s_i] * tau - c_k * tau
     osc = _reduce(np.maximum, z, offs, ne) - _reduce(np.minimum, z, offs, ne)
     osc = np.where(has_next, osc, np.nan)
     ap_mean = _mean(a_ap[idx], offs, ne, owner)
@@ -305,6 +346,7 @@ def step_table(
             "step_length_m": step_length,
             "toe_off_measured": events["to_measured"].to_numpy(bool),
             "complete": events["ok"].to_numpy(bool),
+            "near_gap": np.zeros(m, bool),
             "valid": valid,
         }
     )
@@ -329,55 +371,8 @@ def _regularity(x: np.ndarray, start: np.ndarray, lag: np.ndarray, n: int) -> np
 
 
 def _empty_steps() -> pd.DataFrame:
-    cols = {
-        "step": int,
-        "bout": int,
-        "activity": object,
-        "side": object,
-        "ic_s": float,
-        "to_s": float,
-        **{c: float for c in STEP_METRICS if c not in ("speed_mps", "step_length_m")},
-        "foot_strike": object,
-        "rearfoot_score": float,
-        "speed_mps": float,
-        "step_length_m": float,
-        "toe_off_measured": bool,
-        "complete": bool,
-        "valid": bool,
-    }
-    order = [
-        "step",
-        "bout",
-        "activity",
-        "side",
-        "ic_s",
-        "to_s",
-        "step_time_s",
-        "cadence_spm",
-        "contact_time_s",
-        "flight_time_s",
-        "duty_factor",
-        "vertical_oscillation_m",
-        "vertical_ratio_pct",
-        "impact_peak_mps2",
-        "loading_rate_mps3",
-        "foot_strike",
-        "rearfoot_score",
-        "braking_peak_mps2",
-        "braking_velocity_loss_mps",
-        "lean_deg",
-        "pelvic_drop_deg",
-        "lateral_lean_deg",
-        "roll_range_deg",
-        "yaw_range_deg",
-        "step_regularity",
-        "speed_mps",
-        "step_length_m",
-        "toe_off_measured",
-        "complete",
-        "valid",
-    ]
-    return pd.DataFrame({c: pd.Series(dtype=cols[c]) for c in order})
+    """A step table with no rows and the documented columns and dtypes."""
+    return pd.DataFrame({c: pd.Series(dtype=d) for c, d in STEP_COLUMNS.items()})
 
 
 # ---------------------------------------------------------------------------------------

@@ -203,6 +203,7 @@ def analyze(
         lean_reference_rad=lean_ref,
         segment_id=seg_id,
         speed_mps=speed_mps,
+        gravity=level.gravity,
     )
     steps = _flag_filled(steps, session.t, filled)
     if filled.any():
@@ -235,7 +236,7 @@ def _flag_filled(steps: pd.DataFrame, t: np.ndarray, filled: np.ndarray) -> pd.D
         end = steps["ic_s"].to_numpy() + np.nan_to_num(steps["step_time_s"].to_numpy(), nan=0.0)
         b = np.searchsorted(t, np.maximum(end, steps["to_s"].to_numpy()), side="right")
         near = (c[np.clip(b, 0, t.size)] - c[np.clip(a - 1, 0, t.size)]) > 0
-    steps = steps.assign(near_gap=near)
+    steps["near_gap"] = near
     steps["valid"] = steps["valid"] & ~near
     return steps
 

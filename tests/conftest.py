@@ -47,3 +47,14 @@ def ideal_body_run():
         sensor=IDEAL_SENSOR,
     )
     return simulate(cfg, frame="body")
+
+
+_CACHE: dict = {}
+
+
+def simulate_cached(**kwargs):
+    """`simulate` with a per-run cache (simulations are deterministic)."""
+    key = tuple(sorted((k, repr(v)) for k, v in kwargs.items()))
+    if key not in _CACHE:
+        _CACHE[key] = simulate(SimulationConfig(**kwargs))
+    return _CACHE[key]

@@ -71,6 +71,6 @@ def read_session(path: str | os.PathLike[str], **kwargs) -> Session:
             "more than one session",
             expected="a single session",
             found=f"{len(sessions)} sessions",
-            where=Where(file=path),
+            where=Where(file=Path(path)),
         )
     return sessions[0]

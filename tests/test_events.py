@@ -1,0 +1,132 @@
+"""Gait events: initial contact, toe-off, side."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gait.constants import G
+from gait.evaluation import match_events
+from gait.events import EVENT_COLUMNS, _block_argmin, _interval_ids, assign_sides, running_events, walking_events
+from gait.simulator import Form, SimulationConfig, simulate
+
+from .conftest import IDEAL_SENSOR
+
+
+def running_truth(sim):
+    return sim.steps[sim.steps["activity"] == "running"]
+
+
+@pytest.fixture(scope="module")
+def ideal_vertical():
+    """Noise-free body-frame run without trunk rotation: acc_v is the level vertical."""
+    sims = {}
+    for rf in (0.0, 1.0):
+        cfg = SimulationConfig(
+            duration_s=40.0,
+            seed=8,
+            standing_pitch_deg=0.0,
+            sensor=IDEAL_SENSOR,
+            form=Form(lean_deg=0, pitch_amplitude_deg=0, roll_amplitude_deg=0, yaw_amplitude_deg=0, rearfoot_share=rf),
+        )
+        sims[rf] = simulate(cfg, frame="body")
+    return sims
+
+
+class TestRunningEvents:
+    def test_empty_and_too_short(self):
+        for x in (np.zeros(0), np.zeros(10), np.full(1000, G)):
+            ev = running_events(x, 200.0)
+            assert ev.empty and list(ev.columns) == EVENT_COLUMNS
+
+    @pytest.mark.parametrize("rearfoot", [0.0, 1.0])
+    def test_exact_timing_on_the_model(self, ideal_vertical, rearfoot):
+        sim = ideal_vertical[rearfoot]
+        s = sim.session
+        ev = running_events(s.acc[:, 0], s.sampling_rate_hz, t0=float(s.t[0]))
+        ev = ev[ev["ok"]]
+        tru = running_truth(sim)
+        m = match_events(ev["ic_s"].to_numpy(), tru["ic_s"].to_numpy())
+        assert m.recall > 0.99 and m.precision == 1.0
+        ic_err = ev["ic_s"].to_numpy()[m.detected_idx] - tru["ic_s"].to_numpy()[m.reference_idx]
+        to_err = ev["to_s"].to_numpy()[m.detected_idx] - tru["to_s"].to_numpy()[m.reference_idx]
+        # sub-sample: within a millisecond at 200 Hz (heel strikes shift IC by < 3 ms)
+        assert np.abs(np.median(ic_err)) < (0.003 if rearfoot else 0.001)
+        assert np.percentile(np.abs(to_err), 95) < 0.002
+
+    def test_double_peaked_impact_keeps_contact_at_the_first_rise(self):
+        fs = 500.0
+        t = np.arange(0, 3.0, 1 / fs)
+        x = np.zeros_like(t)
+        ics = np.arange(0.2, 2.8, 0.33)
+        for ic in ics:
+            tau = t - ic
+            st = (tau >= 0) & (tau < 0.24)
+            x[st] += 2.3 * G * np.sin(np.pi * (tau[st] / 0.24 + 0.35 * tau[st] / 0.24 * (1 - tau[st] / 0.24)))
+            spike = (tau >= 0) & (tau < 0.02)  # a small, sharp first impact, then a dip
+            x[spike] += 1.2 * G * np.sin(np.pi * tau[spike] / 0.02)
+            dip = (tau >= 0.02) & (tau < 0.05)
+            x[dip] -= 0.6 * G * np.sin(np.pi * (tau[dip] - 0.02) / 0.03)
+        ev = running_events(x, fs)
+        ev = ev[ev["ok"]]
+        m = match_events(ev["ic_s"].to_numpy(), ics, tolerance_s=0.005)
+        assert m.recall >= 0.85 and m.precision == 1.0
+
+    def test_stance_cut_by_the_end_is_incomplete(self, ideal_vertical):
+        s = ideal_vertical[0.0].session
+        tru = running_truth(ideal_vertical[0.0])
+        cut = float(tru["ic_s"].iloc[50] + 0.7 * tru["contact_time_s"].iloc[50])  # past the stance's peak
+        keep = s.t < cut
+        ev = running_events(s.acc[keep, 0], s.sampling_rate_hz)
+        assert not ev["ok"].iloc[-1]
+        assert ev["ok"].iloc[-3:-1].all()
+
+
+class TestWalkingEvents:
+    def test_walking_contacts(self, short_run):
+        from gait import analyze
+
+        a = analyze(short_run.session)
+        walk = a.steps[a.steps["activity"] == "walking"]
+        tru = short_run.steps[short_run.steps["activity"] == "walking"]
+        m = match_events(walk["ic_s"].to_numpy(), tru["ic_s"].to_numpy(), tolerance_s=0.08)
+        assert m.recall > 0.8
+        assert not walk["toe_off_measured"].any()
+
+    def test_empty(self):
+        assert walking_events(np.zeros(10), 100.0).empty
+
+
+class TestSides:
+    def test_alternating_from_evidence(self):
+        ic = np.arange(10) * 100.0
+        to = ic + 50
+        sig = np.zeros(1200)
+        for k, a in enumerate(ic.astype(int)):
+            sig[a : a + 50] = 1.0 if k % 2 == 0 else -1.0  # even steps: positive yaw rate -> left
+        side, strength = assign_sides(ic, to, np.zeros(10, int), gyr_level_v=sig, acc_level_ml=None)
+        assert side.tolist() == ["L", "R"] * 5
+        assert (strength == 1.0).all()
+
+    def test_no_information(self):
+        side, _ = assign_sides(
+            np.arange(4.0), np.arange(4.0) + 1, np.zeros(4, int), gyr_level_v=None, acc_level_ml=None
+        )
+        assert side.tolist() == ["?"] * 4
+
+    def test_inconsistent_evidence_is_undecided(self):
+        ic = np.arange(10) * 100.0
+        rng = np.random.default_rng(0)
+        sig = rng.normal(size=1200)
+        side, _ = assign_sides(ic, ic + 50, np.zeros(10, int), gyr_level_v=sig, acc_level_ml=None)
+        assert set(side) == {"?"}
+
+
+def test_interval_ids():
+    ids = _interval_ids(10, np.array([1, 5]), np.array([2, 7]))
+    assert ids.tolist() == [-1, 0, 0, -1, -1, 1, 1, 1, -1, -1]
+
+
+def test_block_argmin():
+    x = np.array([3.0, 1.0, 2.0, 5.0, 0.5, 0.5, 4.0])
+    assert _block_argmin(x, np.array([0, 3, 7])).tolist() == [1, 4]

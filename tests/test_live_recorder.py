@@ -107,7 +107,7 @@ def test_records_what_the_sensor_sent_with_live_metrics(tmp_path: Path, run_sess
     # the sensor was told to stop and the link closed
     assert rig.peripheral.client is None and not rig.sensor._streaming
     side = result.sidecar.read_text()
-    assert '"stopped_by": "duration"' in side and '"protocol": "lumbar-imu"' in side
+    assert '"stopped_by": "duration"' in side and '"protocol": "lumbar_imu"' in side
 
 
 def test_bad_packets_are_counted_never_misdecoded(tmp_path: Path, run_session) -> None:

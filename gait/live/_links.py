@@ -28,6 +28,7 @@ from bleak.exc import BleakError
 
 from firmware_protocol import codec
 from firmware_protocol.devices._base import DeviceDecoder, DeviceProfile
+from firmware_protocol.devices.lumbar import PROFILE as LUMBAR_PROFILE
 from firmware_protocol.stream import StreamChunk, StreamDecoder
 
 __all__ = ["Decoded", "Link", "LumbarLink", "ProfileLink", "SensorRefused"]
@@ -74,7 +75,7 @@ class Link(abc.ABC):
     protocol: str = ""
     has_gyro: bool = True
 
-    def __init__(self, *, rate_hz: int, acc_range_g: int, gyr_range_dps: int, describe: str) -> None:
+    def __init__(self, *, rate_hz: int | None, acc_range_g: int, gyr_range_dps: int, describe: str) -> None:
         self.requested_rate_hz = rate_hz
         self.acc_range_g = acc_range_g
         self.gyr_range_dps = gyr_range_dps
@@ -175,7 +176,8 @@ class LumbarLink(Link):
             return False  # a sensor that kept streaming through the link loss
         if dc.streaming:
             dc = await self._command(client, codec.encode_stop())
-        dc = await self._command(client, codec.encode_set_rate(rate_hz=self.requested_rate_hz))
+        rate = self.requested_rate_hz if self.requested_rate_hz is not None else round(LUMBAR_PROFILE.default_rate_hz)
+        dc = await self._command(client, codec.encode_set_rate(rate_hz=rate))
         dc = await self._command(
             client, codec.encode_set_range(acc_range_g=self.acc_range_g, gyr_range_dps=self.gyr_range_dps)
         )
@@ -294,7 +296,8 @@ class ProfileLink(Link):
         return kw
 
     async def configure(self, client: BleakClient, *, resume_ok: bool) -> bool:
-        self.rate_hz = _pick_rate(self.profile.rates_hz, float(self.requested_rate_hz))
+        want = self.profile.default_rate_hz if self.requested_rate_hz is None else float(self.requested_rate_hz)
+        self.rate_hz = _pick_rate(self.profile.rates_hz, want)
         if self.decoder is not None:
             self._fold_stats(self.decoder)
         self.decoder = self.profile.make_decoder(rate_hz=self.rate_hz)

@@ -82,7 +82,9 @@ class RecordConfig:
         Stop after this long (``None``: until Ctrl-C).
     rate_hz, acc_range_g, gyr_range_dps
         Requested sampling rate and full-scale ranges (the sensor picks the nearest it
-        supports at or above each).
+        supports at or above each). ``rate_hz=None``: the sensor profile's default (416 Hz
+        for our protocol's reference firmware, 100 Hz WitMotion, 208 Hz Polar Verity Sense
+        and Movesense, 200 Hz Polar H10 and MetaMotion).
     adapter
         Bluetooth adapter (Linux: ``"hci0"``); ``None``: the default one.
     scan_timeout_s, connect_timeout_s
@@ -109,7 +111,7 @@ class RecordConfig:
     out: Path
     device: str | None = None
     duration_s: float | None = None
-    rate_hz: int = 200
+    rate_hz: int | None = None
     acc_range_g: int = 16
     gyr_range_dps: int = 2000
     adapter: str | None = None
@@ -159,6 +161,8 @@ class RecordConfig:
             ("acc_range_g", self.acc_range_g),
             ("gyr_range_dps", self.gyr_range_dps),
         ):
+            if v is None and name == "rate_hz":
+                continue  # the sensor profile's default
             if isinstance(v, bool) or not isinstance(v, int) or not 0 < v < 65536:
                 raise GaitInputError(
                     "out of range", expected="a whole number in 1 .. 65535", found=repr(v), where=Where(parameter=name)

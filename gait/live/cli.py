@@ -311,7 +311,11 @@ def register(subparsers: Any) -> None:
     )
     r.add_argument("--out", type=Path, help="output .csv (default: run-YYYYMMDD-HHMMSS.csv)")
     r.add_argument("--duration", help="stop after this long: 90s, 30m, 1h30m or 0:30:00 (default: until Ctrl-C)")
-    r.add_argument("--rate-hz", type=int, default=200, help="sampling rate to request (default 200)")
+    r.add_argument(
+        "--rate-hz",
+        type=int,
+        help="sampling rate to request (default: the sensor's recommended rate, docs/recording.md)",
+    )
     r.add_argument("--acc-range-g", type=int, default=16, help="accelerometer range to request, +-g (default 16)")
     r.add_argument("--gyr-range-dps", type=int, default=2000, help="gyroscope range to request, +-deg/s (default 2000)")
     r.add_argument("--adapter", help="Bluetooth adapter, e.g. hci0 (Linux)")

@@ -10,7 +10,8 @@ specific force ``f_v``:
    between them.
 2. *Initial contact*: the first sample, after the trough, whose slope reaches half of the
    stance's steepest rise; the slope maximum within 15 ms of it; IC is where the tangent at
-   that slope meets the trough level. For a spring-mass stance (half sine) this is exact; a
+   that slope meets the free-fall level (0 g), or the trough level when the trough is above it
+   (no real flight). For a spring-mass stance (half sine) this is exact; a
    heel-strike transient only steepens the rise; a double-peaked impact does not move IC to
    the second rise, and a gentle drift before contact (pelvic motion in late swing) does not
    pull IC early.
@@ -204,8 +205,10 @@ def running_events(f_v: np.ndarray, sampling_rate_hz: float, *, t0: float = 0.0)
     cand = np.clip(onset[:, None] + win, 0, n - 1)
     cand = np.minimum(cand, peaks[:, None])
     r = cand[np.arange(m), np.argmax(d1[cand], axis=1)]
-    slope = np.maximum(d1[r], 1e-9)
-    ic_idx = r - (x[r] - base_b) / slope
+    slope = np.maximum(d1[r], 1e-9)  # m/s^2 per sample
+    # the tangent meets the free-fall level (0 g): a trunk sensor can read below it in late
+    # flight (the pelvis is pulled down before contact); without a real flight, the trough
+    ic_idx = r - (x[r] - np.maximum(base_b, 0.0)) / slope
     ic_idx = np.maximum(ic_idx, tb)
 
     # --- toe-off: half-sine extrapolation from the descent --------------------------------

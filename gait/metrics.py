@@ -265,7 +265,7 @@ def step_table(
 
     # --- foot strike: early transient in excess of the smooth stance rise ----------------
     amp = events["stance_level_mps2"].to_numpy(float) if "stance_level_mps2" in events else np.full(m, np.nan)
-    excess = (a_v[idx] + G) - amp[owner] * np.sin(np.pi * phase)
+    excess = acc_level[idx, V] - amp[owner] * np.sin(np.pi * phase)  # specific force vs the smooth rise
     early_excess = _reduce(np.maximum, excess, offs, ne)
     score = 1.0 / (1.0 + np.exp(-(early_excess - REARFOOT_MID) / REARFOOT_WIDTH))
     score = np.where(running & np.isfinite(amp), score, np.nan)

@@ -1,0 +1,1882 @@
+"""Form faults: the catalogue, the rules, and the findings of a run.
+
+What the product looks for is data, not code: ``gait/data/faults.toml`` holds one entry per
+fault (the metrics, the rule and its published source, the severity levels, the causes and the
+advice in the product's own words with the documents they come from, and a short live cue).
+It is loaded and validated when this module is imported (`CATALOGUE`); a broken entry raises
+`GaitInputError` naming the entry and the field. This module only implements the few *kinds*
+of rule the catalogue can use (a threshold on a metric, a drift over the run, surges, the
+warm-up, downhill time, weekly volume, shoe wear, the runner's own baseline).
+
+Use::
+
+    from gait.faults import evaluate
+    findings = evaluate(analysis)                 # ranked list of Finding
+    report = assess(analysis, history=h, elevation=e)   # findings + "cannot be assessed" notes
+
+Both work on a whole run and on a window of a few seconds (the live dashboard): faults that
+need a long run (fatigue, surges, warm-up) or a history are then listed as notes, not findings.
+
+Severity is ``low``, ``moderate`` or ``high`` (faults absent are not findings). Confidence
+(0..1) is the product of three factors: the number of valid steps ``n / (n + 30)``, how clearly
+the median lies beyond the threshold given the spread of the steps (normal probability of the
+margin over the standard error of the median, ``1.2533 * IQR / 1.349 / sqrt(n)``), and the
+reliability of the metric from a lumbar sensor (set per rule in the catalogue).
+
+Notes
+-----
+Thresholds and their sources are listed in the catalogue and in ``docs/faults.md``: Garmin
+and COROS zones for a waist-worn pod (oscillation, ratio, contact time, cadence), Heiderscheit
+2011 (cadence), Napier 2018 (braking), Teng & Powers 2015 (lean), Bramah 2018 (pelvic drop),
+Seay 2011 (rotation and rigidity), Schuette 2015 / 2016 (fatigue and surface signatures),
+Clermont 2019 and Meyer 2021 (marathon drift), Levine 2007 (downhill), document 004 (weekly
+volume), documents 000, 002 and 004 (shoes). Where no published lumbar-sensor norm exists the
+catalogue says so and the levels are project conventions calibrated on the simulator
+(``benchmarks/faults.py``).
+
+Two metrics are derived here from the analysis (``docs/faults.md``):
+
+- ``derived.late_stance_vibration_mps2``: RMS of the 20-45 Hz band of vertical acceleration
+  from 35 % to 85 % of each stance, i.e. after the impact transient, so that heel strikes do not
+  read as hard ground (the all-stance ``stance_vibration_mps2`` of the summary mixes the two).
+- ``derived.trunk_angle_variability_pct``: step-to-step robust variation (IQR / median, %) of
+  the trunk's roll range and rotation range in a moving window of 31 steps (so that a slow
+  drift over the run does not count), averaged over the two and the median taken over the run.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+import tomllib
+import warnings
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from scipy.signal import butter, sosfiltfilt
+from scipy.special import ndtr
+
+from .constants import METRES_PER_MILE, G
+from .errors import GaitInputError, Where
+
+if TYPE_CHECKING:
+    from .history import History, RunRecord
+    from .pipeline import Analysis
+
+__all__ = [
+    "CATALOGUE",
+    "DISPLAYS",
+    "DOCUMENTS",
+    "SEVERITIES",
+    "Assessment",
+    "Catalogue",
+    "ElevationTrack",
+    "Evidence",
+    "FaultSpec",
+    "Finding",
+    "Note",
+    "Rule",
+    "Text",
+    "UnseenCause",
+    "assess",
+    "derived_metrics",
+    "evaluate",
+    "format_value",
+    "load_catalogue",
+    "read_elevation",
+]
+
+#: Severity levels, in order.
+SEVERITIES: tuple[str, ...] = ("none", "low", "moderate", "high")
+#: The knowledge-base documents (../shared/seeds/000-004).
+DOCUMENTS: tuple[str, ...] = ("000", "001", "002", "003", "004")
+
+#: How a metric is shown: key -> (factor from the SI value, unit shown, decimals, SI unit).
+DISPLAYS: dict[str, tuple[float, str, int, str]] = {
+    "pct": (100.0, "%", 0, "1"),
+    "pct_points": (1.0, "%", 1, "%"),
+    "ms": (1000.0, "ms", 0, "s"),
+    "cm": (100.0, "cm", 1, "m"),
+    "spm": (1.0, "spm", 0, "steps/min"),
+    "deg": (1.0, "deg", 1, "deg"),
+    "mps": (1.0, "m/s", 2, "m/s"),
+    "mps2": (1.0, "m/s^2", 2, "m/s^2"),
+    "g_per_s": (1.0 / G, "g/s", 0, "m/s^3"),
+    "ratio": (1.0, "", 2, "1"),
+    "count": (1.0, "", 0, "1"),
+    "miles": (1.0 / METRES_PER_MILE, "miles", 0, "m"),
+    "days": (1.0, "days", 0, "days"),
+}
+
+_THRESHOLD_KINDS = ("threshold",)
+_RUN_KINDS = ("drift", "surges", "warmup", "downhill")
+_HISTORY_KINDS = ("weekly_volume", "lighter_weeks", "rest_days", "shoe_distance", "shoe_age")
+RULE_KINDS: tuple[str, ...] = (*_THRESHOLD_KINDS, *_RUN_KINDS, *_HISTORY_KINDS, "baseline")
+_ROLES = ("primary", "support", "baseline")
+_DIRECTIONS = ("above", "below", "abs_above")
+_DETECTIONS = ("sensor", "elevation", "history")
+
+#: What input makes a missing measurement possible (keys of ``Analysis.unavailable`` and the
+#: virtual requirements used by the catalogue).
+NEEDS: dict[str, str] = {
+    "lean_deg": "stand still for a few seconds before running, or calibrate the mounting (gait calibrate mounting)",
+    "yaw_range_deg": "a sensor with a gyroscope",
+    "roll_range_deg": "a three-axis accelerometer (medio-lateral axis) or a gyroscope",
+    "lateral_lean_deg": "a three-axis accelerometer (medio-lateral axis)",
+    "pelvic_drop_deg": "a three-axis accelerometer (medio-lateral axis)",
+    "side": "a gyroscope or a medio-lateral accelerometer axis, to tell left steps from right",
+    "speed_mps": "a known speed: --speed-mps (treadmill or GPS)",
+    "forward": "walking or running in the recording, or a stored mounting calibration",
+    "vibration": "a recording at 100 samples per second or more that was not low-pass filtered",
+    "elevation": "an elevation track: --elevation FILE (CSV with t_s and elevation_m, or GPX)",
+    "history": "your run history (leave it on, or point --history-db at it)",
+    "shoes": "the name of the shoes: --shoes NAME (or 'shoes' in the session header)",
+    "trunk_angles": "a gyroscope or a medio-lateral accelerometer axis",
+    "running": "a recording with running in it",
+    "duration": "a longer run",
+}
+
+#: Nominal running speed used only to turn an elevation change over time into a grade when no
+#: speed and no horizontal distance are known (said so in the finding).
+NOMINAL_SPEED_MPS = 3.0
+#: Energy ratio (60-100 Hz over 20-45 Hz) under which a signal is taken as low-pass filtered.
+LOWPASS_RATIO = 0.07
+#: Typical easy running speed used to estimate the distance of runs without a known speed.
+TYPICAL_SPEED_MPS = 2.9
+
+
+# ---------------------------------------------------------------------------------------
+# the catalogue
+# ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Text:
+    """A cause, a piece of advice or a warning sign, with the documents it comes from."""
+
+    text: str
+    documents: tuple[str, ...]
+
+    def cite(self) -> str:
+        """The text followed by its document ids, e.g. ``"... [000, 004]"``."""
+        return f"{self.text} [{', '.join(self.documents)}]"
+
+
+@dataclass(frozen=True)
+class UnseenCause:
+    """A cause no sensor can see: something for the runner to check."""
+
+    topic: str
+    text: str
+    documents: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule of a fault (see ``docs/faults.md`` for every field)."""
+
+    kind: str
+    role: str
+    metric: str
+    label: str
+    display: str
+    direction: str
+    levels: tuple[float, ...]
+    source: str
+    reliability: float = 0.8
+    step_column: str | None = None
+    step_threshold: float | None = None
+    minute_column: str | None = None
+    requires: tuple[str, ...] = ()
+    applies_above: float | None = None
+    change: str | None = None
+    grade_pct: float | None = None
+    only_without: tuple[str, ...] = ()
+
+    def level_of(self, value: float) -> int:
+        """Severity level (0..3) of a value: how many of the levels it reaches."""
+        if value is None or not math.isfinite(value):
+            return 0
+        if self.applies_above is not None and value <= self.applies_above:
+            return 0
+        if self.direction == "above":
+            return sum(value >= lv for lv in self.levels)
+        if self.direction == "below":
+            return sum(value <= lv for lv in self.levels)
+        return sum(abs(value) >= lv for lv in self.levels)
+
+    def beyond(self, values: np.ndarray, level: float | None = None) -> np.ndarray:
+        """Element-wise: is each value at or beyond ``level`` (default: the lowest level)?"""
+        lv = self.levels[0] if level is None else level
+        v = np.asarray(values, dtype=float)
+        with np.errstate(invalid="ignore"):
+            if self.direction == "above":
+                out = v >= lv
+            elif self.direction == "below":
+                out = v <= lv
+            else:
+                out = np.abs(v) >= lv
+            if self.applies_above is not None:
+                out &= v > self.applies_above
+        return out & np.isfinite(v)
+
+    def threshold_text(self) -> str:
+        """The levels for display, e.g. ``">= 0.45 / 0.60 / 0.80 m/s (low / moderate / high)"``."""
+        sign = {"above": ">=", "below": "<=", "abs_above": "|x| >="}[self.direction]
+        if self.change == "pct":
+            shown = [f"{lv:g} %" for lv in self.levels]
+        elif self.change == "abs":
+            shown = [format_value(lv, self.display) for lv in self.levels]
+        else:
+            shown = [format_value(lv, self.display) for lv in self.levels]
+        names = " / ".join(SEVERITIES[1 : 1 + len(self.levels)])
+        return f"{sign} {' / '.join(shown)} ({names})"
+
+
+@dataclass(frozen=True)
+class FaultSpec:
+    """One catalogue entry: a fault, how it is detected, and what the runner is told."""
+
+    id: str
+    name: str
+    design_row: str
+    documents: tuple[str, ...]
+    cue: str
+    detection: str
+    summary: str
+    limitations: str
+    rules: tuple[Rule, ...]
+    causes: tuple[Text, ...]
+    advice: tuple[Text, ...]
+    max_severity: str = "high"
+    min_running_s: float = 0.0
+    combine: str = "max"
+    min_agree: int = 2
+    suppressed_by: tuple[str, ...] = ()
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """Every document the entry names (the fault, its causes and its advice), sorted."""
+        docs = set(self.documents)
+        for t in (*self.causes, *self.advice):
+            docs.update(t.documents)
+        return tuple(sorted(docs))
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """The whole catalogue: faults, and the texts every report shows."""
+
+    version: int
+    faults: tuple[FaultSpec, ...]
+    disclaimer: str
+    warning_signs: tuple[Text, ...]
+    unseen_causes: tuple[UnseenCause, ...]
+    path: str
+
+    def __getitem__(self, fault_id: str) -> FaultSpec:
+        for f in self.faults:
+            if f.id == fault_id:
+                return f
+        raise KeyError(fault_id)
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(f.id for f in self.faults)
+
+
+class _Checker:
+    """Validation helpers that name the catalogue entry and field in every message."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def fail(self, where: str, problem: str, expected: str, found: Any) -> GaitInputError:
+        return GaitInputError(
+            f"invalid fault catalogue entry: {problem}",
+            expected=expected,
+            found=repr(found),
+            where=Where(file=self.path, parameter=where),
+        )
+
+    def keys(self, d: Mapping[str, Any], where: str, required: Iterable[str], optional: Iterable[str]) -> None:
+        if not isinstance(d, Mapping):
+            raise self.fail(where, "not a table", "a TOML table", type(d).__name__)
+        req = list(required)
+        allowed = set(req) | set(optional)
+        for k in req:
+            if k not in d:
+                raise self.fail(f"{where}.{k}", "missing field", f"a value for '{k}'", None)
+        unknown = sorted(set(d) - allowed)
+        if unknown:
+            raise self.fail(
+                f"{where}.{unknown[0]}", "unknown field", "one of " + ", ".join(sorted(allowed)), unknown[0]
+            )
+
+    def text(self, d: Mapping[str, Any], key: str, where: str) -> str:
+        v = d.get(key)
+        if not isinstance(v, str) or not v.strip():
+            raise self.fail(f"{where}.{key}", "empty or not text", "a non-empty string", v)
+        return v.strip()
+
+    def docs(self, v: Any, where: str) -> tuple[str, ...]:
+        if not isinstance(v, list) or not v or any(x not in DOCUMENTS for x in v):
+            raise self.fail(where, "bad document list", "a non-empty list of ids among " + ", ".join(DOCUMENTS), v)
+        return tuple(v)
+
+    def number(self, v: Any, where: str) -> float:
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(float(v)):
+            raise self.fail(where, "not a number", "a finite number", v)
+        return float(v)
+
+    def choice(self, v: Any, where: str, allowed: Sequence[str]) -> str:
+        if v not in allowed:
+            raise self.fail(where, "invalid value", "one of " + ", ".join(allowed), v)
+        return str(v)
+
+    def texts(self, items: Any, where: str) -> tuple[Text, ...]:
+        if not isinstance(items, list) or not items:
+            raise self.fail(where, "missing texts", "a non-empty list of tables with text and documents", items)
+        out = []
+        for k, t in enumerate(items):
+            w = f"{where}[{k}]"
+            self.keys(t, w, ("text", "documents"), ())
+            out.append(Text(self.text(t, "text", w), self.docs(t["documents"], f"{w}.documents")))
+        return tuple(out)
+
+
+_RULE_FIELDS = (
+    "role",
+    "step_column",
+    "step_threshold",
+    "minute_column",
+    "requires",
+    "applies_above",
+    "change",
+    "grade_pct",
+    "reliability",
+    "only_without",
+)
+
+
+def _rule(c: _Checker, d: Mapping[str, Any], where: str) -> Rule:
+    c.keys(d, where, ("kind", "metric", "label", "display", "direction", "levels", "source"), _RULE_FIELDS)
+    kind = c.choice(d["kind"], f"{where}.kind", RULE_KINDS)
+    role = c.choice(d.get("role", "baseline" if kind == "baseline" else "primary"), f"{where}.role", _ROLES)
+    if (kind == "baseline") != (role == "baseline"):
+        raise c.fail(f"{where}.role", "role and kind disagree", "role 'baseline' exactly for kind 'baseline'", role)
+    direction = c.choice(d["direction"], f"{where}.direction", _DIRECTIONS)
+    levels = d["levels"]
+    if not isinstance(levels, list) or not 1 <= len(levels) <= 3:
+        raise c.fail(f"{where}.levels", "bad levels", "a list of 1 to 3 numbers (low, moderate, high)", levels)
+    lv = tuple(c.number(x, f"{where}.levels[{k}]") for k, x in enumerate(levels))
+    increasing = all(b > a for a, b in itertools.pairwise(lv))
+    decreasing = all(b < a for a, b in itertools.pairwise(lv))
+    change = d.get("change")
+    if kind in ("drift", "baseline"):
+        change = c.choice(change, f"{where}.change", ("pct", "abs"))
+        ok = increasing and lv[0] > 0  # drifts and baselines are sized in the worse direction
+    elif direction == "below":
+        ok = decreasing
+    else:
+        ok = increasing and (direction != "abs_above" or lv[0] > 0)
+    if not ok:
+        raise c.fail(
+            f"{where}.levels",
+            "levels out of order",
+            "levels getting worse from low to high in the rule's direction",
+            list(lv),
+        )
+    display = c.choice(d["display"], f"{where}.display", tuple(DISPLAYS))
+    rel = c.number(d.get("reliability", 0.8), f"{where}.reliability")
+    if not 0 < rel <= 1:
+        raise c.fail(f"{where}.reliability", "out of range", "a number in (0, 1]", rel)
+    requires = d.get("requires", [])
+    if not isinstance(requires, list) or any(r not in NEEDS for r in requires):
+        raise c.fail(f"{where}.requires", "unknown requirement", "a list among " + ", ".join(NEEDS), requires)
+    only_without = d.get("only_without", [])
+    if not isinstance(only_without, list) or any(r not in NEEDS for r in only_without):
+        raise c.fail(f"{where}.only_without", "unknown requirement", "a list among " + ", ".join(NEEDS), only_without)
+    grade = d.get("grade_pct")
+    if kind == "downhill":
+        grade = c.number(grade, f"{where}.grade_pct")
+        if grade >= 0:
+            raise c.fail(f"{where}.grade_pct", "not a downhill grade", "a negative grade in %", grade)
+    for key in ("step_column", "minute_column"):
+        if key in d and (not isinstance(d[key], str) or not d[key]):
+            raise c.fail(f"{where}.{key}", "not a column name", "a column name", d[key])
+    return Rule(
+        kind=kind,
+        role=role,
+        metric=c.text(d, "metric", where),
+        label=c.text(d, "label", where),
+        display=display,
+        direction=direction,
+        levels=lv,
+        source=c.text(d, "source", where),
+        reliability=rel,
+        step_column=d.get("step_column"),
+        step_threshold=c.number(d["step_threshold"], f"{where}.step_threshold") if "step_threshold" in d else None,
+        minute_column=d.get("minute_column"),
+        requires=tuple(requires),
+        applies_above=c.number(d["applies_above"], f"{where}.applies_above") if "applies_above" in d else None,
+        change=change,
+        grade_pct=grade,
+        only_without=tuple(only_without),
+    )
+
+
+_FAULT_REQUIRED = (
+    "id",
+    "name",
+    "design_row",
+    "documents",
+    "cue",
+    "detection",
+    "summary",
+    "limitations",
+    "rules",
+    "causes",
+    "advice",
+)
+_FAULT_OPTIONAL = ("max_severity", "min_running_s", "combine", "min_agree", "suppressed_by")
+
+
+def _fault(c: _Checker, d: Mapping[str, Any], k: int) -> FaultSpec:
+    where = f"fault[{k}]"
+    fid = d.get("id") if isinstance(d, Mapping) else None
+    if isinstance(fid, str):
+        where = f"fault '{fid}'"
+    c.keys(d, where, _FAULT_REQUIRED, _FAULT_OPTIONAL)
+    if not isinstance(fid, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", fid):
+        raise c.fail(f"{where}.id", "bad id", "a lower-case identifier (letters, digits, _)", fid)
+    cue = c.text(d, "cue", where)
+    if len(cue) > 60:
+        raise c.fail(f"{where}.cue", "cue too long for the live display", "at most 60 characters", cue)
+    rules_raw = d["rules"]
+    if not isinstance(rules_raw, list) or not rules_raw:
+        raise c.fail(f"{where}.rules", "no rules", "at least one rule", rules_raw)
+    rules = tuple(_rule(c, r, f"{where}.rules[{j}]") for j, r in enumerate(rules_raw))
+    combine = c.choice(d.get("combine", "max"), f"{where}.combine", ("max", "agreement"))
+    detecting = [r for r in rules if r.role != "baseline"]
+    if combine == "max" and not any(r.role == "primary" for r in detecting):
+        raise c.fail(f"{where}.rules", "no primary rule", "at least one rule with role 'primary'", len(rules))
+    min_agree = int(c.number(d.get("min_agree", 2), f"{where}.min_agree"))
+    if combine == "agreement" and not 1 <= min_agree <= len(detecting):
+        raise c.fail(f"{where}.min_agree", "out of range", f"1..{len(detecting)}", min_agree)
+    min_run = c.number(d.get("min_running_s", 0.0), f"{where}.min_running_s")
+    if min_run < 0:
+        raise c.fail(f"{where}.min_running_s", "negative", "a duration >= 0 s", min_run)
+    supp = d.get("suppressed_by", [])
+    if not isinstance(supp, list) or any(not isinstance(s, str) for s in supp):
+        raise c.fail(f"{where}.suppressed_by", "bad list", "a list of fault ids", supp)
+    return FaultSpec(
+        id=fid,
+        name=c.text(d, "name", where),
+        design_row=c.text(d, "design_row", where),
+        documents=c.docs(d["documents"], f"{where}.documents"),
+        cue=cue,
+        detection=c.choice(d["detection"], f"{where}.detection", _DETECTIONS),
+        summary=c.text(d, "summary", where),
+        limitations=c.text(d, "limitations", where),
+        rules=rules,
+        causes=c.texts(d["causes"], f"{where}.causes"),
+        advice=c.texts(d["advice"], f"{where}.advice"),
+        max_severity=c.choice(d.get("max_severity", "high"), f"{where}.max_severity", SEVERITIES[1:]),
+        min_running_s=min_run,
+        combine=combine,
+        min_agree=min_agree,
+        suppressed_by=tuple(supp),
+    )
+
+
+def load_catalogue(path: str | Path | None = None) -> Catalogue:
+    """Load and validate a fault catalogue (default: the one shipped in ``gait/data``).
+
+    Raises
+    ------
+    GaitInputError
+        When the file is not valid TOML or an entry is incomplete or inconsistent; the message
+        names the entry (``fault 'overstriding'``) and the field (``rules[0].levels``).
+    """
+    if path is None:
+        res = resources.files("gait") / "data" / "faults.toml"
+        raw = res.read_bytes()
+        name = "gait/data/faults.toml"
+    else:
+        p = Path(path)
+        try:
+            raw = p.read_bytes()
+        except OSError as e:
+            raise GaitInputError("cannot read the fault catalogue", found=str(e), where=Where(file=p)) from None
+        name = str(p)
+    c = _Checker(name)
+    try:
+        doc = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise GaitInputError(
+            "the fault catalogue is not valid TOML", expected="a TOML file", found=str(e), where=Where(file=name)
+        ) from None
+    c.keys(doc, "catalogue", ("catalogue_version", "fault", "disclaimer", "warning_sign", "unseen_cause"), ())
+    if doc["catalogue_version"] != 1:
+        raise c.fail("catalogue_version", "unsupported version", "1", doc["catalogue_version"])
+    if not isinstance(doc["fault"], list) or not doc["fault"]:
+        raise c.fail("fault", "no faults", "a list of [[fault]] tables", doc["fault"])
+    faults = tuple(_fault(c, d, k) for k, d in enumerate(doc["fault"]))
+    ids = [f.id for f in faults]
+    dup = sorted({i for i in ids if ids.count(i) > 1})
+    if dup:
+        raise c.fail(f"fault '{dup[0]}'.id", "duplicate id", "each id once", dup[0])
+    for f in faults:
+        for s in f.suppressed_by:
+            if s not in ids or s == f.id:
+                raise c.fail(f"fault '{f.id}'.suppressed_by", "unknown fault", "ids of other faults", s)
+    unseen = []
+    for k, u in enumerate(doc["unseen_cause"]):
+        w = f"unseen_cause[{k}]"
+        c.keys(u, w, ("topic", "text", "documents"), ())
+        unseen.append(
+            UnseenCause(c.text(u, "topic", w), c.text(u, "text", w), c.docs(u["documents"], f"{w}.documents"))
+        )
+    return Catalogue(
+        version=1,
+        faults=faults,
+        disclaimer=c.text(doc, "disclaimer", "catalogue"),
+        warning_signs=c.texts(doc["warning_sign"], "warning_sign"),
+        unseen_causes=tuple(unseen),
+        path=name,
+    )
+
+
+#: The shipped catalogue, validated at import.
+CATALOGUE: Catalogue = load_catalogue()
+
+
+# ---------------------------------------------------------------------------------------
+# results
+# ---------------------------------------------------------------------------------------
+def format_value(value: float | None, display: str) -> str:
+    """A value in SI for display, with its unit (``format_value(0.253, "ms") -> "253 ms"``)."""
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    factor, unit, dec, _ = DISPLAYS[display]
+    s = f"{value * factor:.{dec}f}"
+    return f"{s} {unit}" if unit else s
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One number behind a finding.
+
+    Attributes
+    ----------
+    metric
+        The metric's name (a summary key, a step column, or a derived metric).
+    label
+        What it is, in words.
+    value
+        The value in SI units (``unit``); for drifts and baselines the change (``%`` or the unit).
+    unit
+        SI unit of ``value``.
+    display
+        The value as the runner reads it, e.g. ``"0.86 m/s"`` or ``"+7.6 % (254 -> 273 ms)"``.
+    threshold
+        The rule's levels, e.g. ``">= 0.45 / 0.6 / 0.8 m/s (low / moderate / high)"``.
+    level
+        The severity this number alone reaches.
+    source
+        The published source (or the convention) of the levels.
+    role
+        ``primary``, ``support`` or ``baseline``.
+    """
+
+    metric: str
+    label: str
+    value: float
+    unit: str
+    display: str
+    threshold: str
+    level: str
+    source: str
+    role: str = "primary"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "label": self.label,
+            "value": _json_num(self.value),
+            "unit": self.unit,
+            "display": self.display,
+            "threshold": self.threshold,
+            "level": self.level,
+            "source": self.source,
+            "role": self.role,
+        }
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A fault found in a run (severity at least ``low``).
+
+    Attributes
+    ----------
+    fault, name
+        Catalogue id and name.
+    severity
+        ``low``, ``moderate`` or ``high``.
+    confidence
+        0..1 (see the module docstring).
+    cue
+        The short live cue, e.g. ``"overstriding: shorten your step"``.
+    headline
+        One sentence with the main number.
+    evidence
+        The numbers, with units, thresholds and sources.
+    periods_s
+        When in the run, as ``(start_s, end_s)`` on the session clock.
+    share_of_steps
+        Share of the valid running steps beyond the threshold (None when not per step).
+    causes, advice
+        From the catalogue, each with its document ids.
+    documents
+        Every document the finding draws on.
+    limitations
+        What this sensor cannot tell about it.
+    score
+        Ranking score (severity first, then margin and confidence).
+    """
+
+    fault: str
+    name: str
+    severity: str
+    confidence: float
+    cue: str
+    headline: str
+    evidence: tuple[Evidence, ...]
+    periods_s: tuple[tuple[float, float], ...]
+    share_of_steps: float | None
+    causes: tuple[Text, ...]
+    advice: tuple[Text, ...]
+    documents: tuple[str, ...]
+    limitations: str
+    score: float
+
+    @property
+    def level(self) -> int:
+        return SEVERITIES.index(self.severity)
+
+    @property
+    def when(self) -> str:
+        """The periods as minute ranges of the session clock, e.g. ``"min 2.0-5.5, 8.0-9.0"``."""
+        if not self.periods_s:
+            return ""
+        return "min " + ", ".join(f"{a / 60:.1f}-{b / 60:.1f}" for a, b in self.periods_s)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "fault": self.fault,
+            "name": self.name,
+            "severity": self.severity,
+            "confidence": self.confidence,
+            "cue": self.cue,
+            "headline": self.headline,
+            "evidence": [e.to_dict() for e in self.evidence],
+            "periods": [{"start_s": a, "end_s": b} for a, b in self.periods_s],
+            "when": self.when,
+            "share_of_steps": _json_num(self.share_of_steps),
+            "causes": [{"text": t.text, "documents": list(t.documents)} for t in self.causes],
+            "advice": [{"text": t.text, "documents": list(t.documents)} for t in self.advice],
+            "documents": list(self.documents),
+            "limitations": self.limitations,
+        }
+
+
+@dataclass(frozen=True)
+class Note:
+    """A fault that could not be assessed (or only in part), and what would make it possible.
+
+    ``status`` is ``cannot_assess``, ``partial`` (some of its rules were skipped) or
+    ``not_reported`` (another finding explains the same signal).
+    """
+
+    fault: str
+    name: str
+    status: str
+    reason: str
+    needs: str | None = None
+
+    @property
+    def message(self) -> str:
+        head = {"cannot_assess": "cannot be assessed", "partial": "partly assessed", "not_reported": "not reported"}[
+            self.status
+        ]
+        msg = f"{self.name}: {head}: {self.reason}"
+        return msg + (f" (needs {self.needs})" if self.needs else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "fault": self.fault,
+            "name": self.name,
+            "status": self.status,
+            "reason": self.reason,
+            "needs": self.needs,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """Everything `assess` found: ranked findings, notes, and the faults checked and absent."""
+
+    findings: tuple[Finding, ...]
+    notes: tuple[Note, ...]
+    checked: tuple[str, ...]
+    catalogue_version: int = 1
+
+
+def _json_num(x: float | None) -> float | None:
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+# ---------------------------------------------------------------------------------------
+# elevation
+# ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ElevationTrack:
+    """Elevation over the session clock.
+
+    Attributes
+    ----------
+    t_s
+        Times on the session clock (s), increasing.
+    elevation_m
+        Elevation (m).
+    distance_m
+        Cumulative horizontal distance (m) when known (GPX positions, or a ``distance_m``
+        column), else None (the grade then uses the running speed).
+    source
+        Where it came from.
+    alignment
+        How the track was put on the session clock.
+    """
+
+    t_s: np.ndarray
+    elevation_m: np.ndarray
+    distance_m: np.ndarray | None = None
+    source: str = ""
+    alignment: str = "session clock"
+
+    def grade_pct(self, t: np.ndarray, *, speed_mps: float | None, window_s: float = 20.0) -> tuple[np.ndarray, str]:
+        """Grade (%) at times ``t`` over a centred window; NaN outside the track.
+
+        Returns the grades and how the horizontal distance was obtained.
+        """
+        t = np.asarray(t, dtype=float)
+        a, b = t - window_s / 2, t + window_s / 2
+        a = np.clip(a, self.t_s[0], self.t_s[-1])
+        b = np.clip(b, self.t_s[0], self.t_s[-1])
+        dz = np.interp(b, self.t_s, self.elevation_m) - np.interp(a, self.t_s, self.elevation_m)
+        if self.distance_m is not None:
+            dx = np.interp(b, self.t_s, self.distance_m) - np.interp(a, self.t_s, self.distance_m)
+            how = "horizontal distance from the track"
+        else:
+            v = speed_mps if speed_mps is not None and math.isfinite(speed_mps) else NOMINAL_SPEED_MPS
+            dx = v * (b - a)
+            how = (
+                f"horizontal distance from the known speed ({v:.2f} m/s)"
+                if speed_mps is not None and math.isfinite(speed_mps)
+                else f"horizontal distance from an assumed {NOMINAL_SPEED_MPS:g} m/s (no speed known: grades are approximate)"
+            )
+        with np.errstate(invalid="ignore", divide="ignore"):
+            g = 100.0 * dz / dx
+        inside = (t >= self.t_s[0]) & (t <= self.t_s[-1]) & (dx > 1.0)
+        return np.where(inside, g, np.nan), how
+
+
+def _haversine_m(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    r = 6371008.8
+    p = np.radians(lat)
+    dphi = np.diff(p)
+    dlmb = np.diff(np.radians(lon))
+    h = np.sin(dphi / 2) ** 2 + np.cos(p[:-1]) * np.cos(p[1:]) * np.sin(dlmb / 2) ** 2
+    return np.concatenate([[0.0], np.cumsum(2 * r * np.arcsin(np.sqrt(np.clip(h, 0, 1))))])
+
+
+def read_elevation(path: str | Path, *, session_start: str | datetime | None = None) -> ElevationTrack:
+    """Read an elevation track: CSV (``t_s``, ``elevation_m``, optional ``distance_m``) or GPX.
+
+    Parameters
+    ----------
+    path
+        A ``.csv`` file whose ``t_s`` is on the session clock (seconds from the session's first
+        sample's time origin), or a ``.gpx`` track (``trkpt`` with ``ele`` and ``time``).
+    session_start
+        Wall-clock time of the session's time origin (ISO 8601), to place GPX times on the
+        session clock. Without it the first GPX point is taken as the session start (said in
+        ``alignment``).
+
+    Raises
+    ------
+    GaitInputError
+        Missing columns, non-numeric values, times not increasing, fewer than two points.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise GaitInputError("elevation file not found", expected="an existing file", found=str(p), where=Where(file=p))
+    head = p.read_bytes()[:512].lstrip()
+    if p.suffix.lower() == ".gpx" or head.startswith(b"<?xml") or head.startswith(b"<gpx"):
+        return _read_gpx(p, session_start)
+    return _read_elevation_csv(p)
+
+
+def _read_elevation_csv(p: Path) -> ElevationTrack:
+    try:
+        df = pd.read_csv(p, comment="#")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        raise GaitInputError(
+            "not a readable CSV", expected="a CSV with columns t_s and elevation_m", found=str(e), where=Where(file=p)
+        ) from None
+    cols = [c.strip() for c in df.columns]
+    df.columns = cols
+    for c in ("t_s", "elevation_m"):
+        if c not in cols:
+            raise GaitInputError(
+                "missing column",
+                expected="columns t_s and elevation_m (optional distance_m)",
+                found=", ".join(cols) or "no columns",
+                where=Where(file=p, column=c),
+            )
+    out = {}
+    for c in ("t_s", "elevation_m", "distance_m"):
+        if c not in cols:
+            continue
+        v = pd.to_numeric(df[c], errors="coerce")
+        bad = np.flatnonzero(v.isna().to_numpy())
+        if bad.size:
+            raise GaitInputError(
+                "not a number",
+                expected="a decimal number",
+                found=repr(df[c].iloc[bad[0]]),
+                where=Where(file=p, line=int(bad[0]) + 2, column=c),
+            )
+        out[c] = v.to_numpy(float)
+    t = out["t_s"]
+    if t.size < 2:
+        raise GaitInputError("too few points", expected="at least 2 rows", found=f"{t.size}", where=Where(file=p))
+    step = np.diff(t)
+    if (step <= 0).any():
+        k = int(np.flatnonzero(step <= 0)[0])
+        raise GaitInputError(
+            "time not increasing",
+            expected="strictly increasing t_s",
+            found=f"{t[k]:g} then {t[k + 1]:g}",
+            where=Where(file=p, line=k + 3, column="t_s"),
+        )
+    return ElevationTrack(t, out["elevation_m"], out.get("distance_m"), source=str(p), alignment="session clock (t_s)")
+
+
+def _parse_time(s: str) -> datetime:
+    s = s.strip()
+    if s.endswith("Z"):
+        s = s[:-1] + "+00:00"
+    return datetime.fromisoformat(s)
+
+
+def _read_gpx(p: Path, session_start: str | datetime | None) -> ElevationTrack:
+    try:
+        root = ET.parse(p).getroot()
+    except ET.ParseError as e:
+        raise GaitInputError("not a valid GPX file", expected="GPX (XML)", found=str(e), where=Where(file=p)) from None
+    lat, lon, ele, times = [], [], [], []
+    for el in root.iter():
+        if not (el.tag.endswith("}trkpt") or el.tag == "trkpt" or el.tag.endswith("}rtept") or el.tag == "rtept"):
+            continue
+        e_txt = t_txt = None
+        for ch in el:
+            tag = ch.tag.rsplit("}", 1)[-1]
+            if tag == "ele":
+                e_txt = ch.text
+            elif tag == "time":
+                t_txt = ch.text
+        if e_txt is None or t_txt is None:
+            continue
+        try:
+            lat.append(float(el.attrib["lat"]))
+            lon.append(float(el.attrib["lon"]))
+            ele.append(float(e_txt))
+            times.append(_parse_time(t_txt))
+        except (KeyError, ValueError):
+            raise GaitInputError(
+                "bad track point",
+                expected="trkpt with numeric lat, lon, ele and an ISO 8601 time",
+                found=ET.tostring(el, encoding="unicode")[:120],
+                where=Where(file=p),
+            ) from None
+    if len(ele) < 2:
+        raise GaitInputError(
+            "too few track points with elevation and time",
+            expected="at least 2 trkpt with ele and time",
+            found=str(len(ele)),
+            where=Where(file=p),
+        )
+    t0 = times[0]
+    alignment = "first GPX point taken as the session start (no start time in the session)"
+    if session_start is not None:
+        start = _parse_time(session_start) if isinstance(session_start, str) else session_start
+        if (start.tzinfo is None) != (t0.tzinfo is None):
+            start = start.replace(tzinfo=t0.tzinfo)
+        t0 = start
+        alignment = "GPX times placed on the session clock by the session's start time"
+    t = np.array([(x - t0).total_seconds() for x in times])
+    order = np.argsort(t, kind="stable")
+    t, la, lo, el_ = t[order], np.array(lat)[order], np.array(lon)[order], np.array(ele)[order]
+    keep = np.concatenate([[True], np.diff(t) > 0])
+    return ElevationTrack(t[keep], el_[keep], _haversine_m(la[keep], lo[keep]), source=str(p), alignment=alignment)
+
+
+# ---------------------------------------------------------------------------------------
+# derived metrics
+# ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Derived:
+    values: dict[str, float]
+    per_step: dict[str, np.ndarray]
+    unavailable: dict[str, str]
+
+
+def _late_stance_vibration(analysis: Analysis, run: pd.DataFrame) -> tuple[np.ndarray | None, str | None]:
+    session = analysis.session
+    fs = session.sampling_rate_hz
+    if fs < 90.0:
+        return None, f"the sampling rate ({fs:g} Hz) is too low for the 20-45 Hz surface band"
+    if run.empty:
+        return None, "no valid running steps"
+    x = np.nan_to_num(analysis.signals.acc[:, 0])
+    y = np.zeros_like(x)
+    sos = butter(4, [20.0, min(45.0, 0.45 * fs)], btype="band", fs=fs, output="sos")
+    for seg in session.segments():
+        if seg.stop - seg.start > 60:
+            y[seg] = sosfiltfilt(sos, x[seg])
+    c = np.concatenate([[0.0], np.cumsum(y * y)])
+    t = session.t
+    ic = run["ic_s"].to_numpy(float)
+    tc = (run["to_s"] - run["ic_s"]).to_numpy(float)
+    a = np.searchsorted(t, ic + 0.35 * tc)
+    b = np.searchsorted(t, ic + 0.85 * tc)
+    n = np.maximum(b - a, 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rms = np.sqrt((c[b] - c[a]) / n)
+    rms = np.where(n >= 2, rms, np.nan)
+    filtered = "the signal holds almost no energy above 20 Hz (it was low-pass filtered before it reached the product)"
+    if np.isfinite(rms).any() and float(np.nanmedian(rms)) < 0.005:
+        return None, filtered
+    if fs >= 200.0:
+        # an unfiltered sensor keeps some energy above 60 Hz (noise, tissue); a low-passed
+        # signal keeps only the filter's leakage (ratio 0.02-0.04 on the 20 Hz low-passed real
+        # recordings, 0.14 on a raw real one, 0.4 in the simulator)
+        hi = sosfiltfilt(butter(4, [60.0, min(100.0, 0.45 * fs)], btype="band", fs=fs, output="sos"), x)
+        if float(np.sqrt(np.mean(hi * hi))) < LOWPASS_RATIO * float(np.sqrt(np.mean(y * y))):
+            return None, filtered
+    return rms, None
+
+
+def _rolling_robust_cv_pct(x: np.ndarray, window: int) -> np.ndarray:
+    s = pd.Series(x)
+    r = s.rolling(window, center=True, min_periods=max(window // 2, 8))
+    med = r.median().to_numpy()
+    iqr = (r.quantile(0.75) - r.quantile(0.25)).to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return 100.0 * iqr / med
+
+
+def _timing_metrics(run: pd.DataFrame, values: dict[str, float], per_step: dict[str, np.ndarray]) -> None:
+    """Stride-time variability and left/right alternation of step and contact time."""
+    n = len(run)
+    step_no = run["step"].to_numpy(np.int64) if n else np.zeros(0, np.int64)
+    bout = run["bout"].to_numpy() if n else np.zeros(0)
+    st = run["step_time_s"].to_numpy(float) if n else np.zeros(0)
+    nxt = np.zeros(n, bool)
+    if n > 1:
+        nxt[:-1] = (np.diff(step_no) == 1) & (bout[1:] == bout[:-1])
+    stride = np.where(nxt, st + np.roll(st, -1), np.nan)
+    key = "derived.stride_time_cv_pct"
+    ok = np.isfinite(stride)
+    values[key] = float(100.0 * np.std(stride[ok]) / np.mean(stride[ok])) if ok.sum() >= 8 else float("nan")
+    if ok.sum() >= 8:
+        sr = pd.Series(stride).rolling(31, center=True, min_periods=8)
+        per_step[key] = (100.0 * sr.std() / sr.mean()).to_numpy()
+    for col, key in (
+        ("step_time_s", "derived.step_time_alternation_pct"),
+        ("contact_time_s", "derived.contact_time_alternation_pct"),
+    ):
+        diffs, weights, level = [], [], []
+        for _, b in run.groupby("bout", sort=False):
+            x = b[col].to_numpy(float)
+            par = b["step"].to_numpy(np.int64) % 2
+            even, odd = x[(par == 0) & np.isfinite(x)], x[(par == 1) & np.isfinite(x)]
+            if even.size >= 3 and odd.size >= 3:
+                diffs.append(abs(float(np.median(even) - np.median(odd))))
+                weights.append(even.size + odd.size)
+                level.append(float(np.median(x[np.isfinite(x)])))
+        if diffs:
+            w = np.asarray(weights, float)
+            values[key] = float(100.0 * np.average(diffs, weights=w) / np.average(level, weights=w))
+        else:
+            values[key] = float("nan")
+
+
+def derived_metrics(analysis: Analysis) -> _Derived:
+    """The metrics this module derives from an analysis (see the module docstring).
+
+    Returns run values (``derived.<name>``), per-step series aligned with
+    ``analysis.running_steps``, and the reason for each that could not be computed.
+    """
+    run = analysis.running_steps
+    values: dict[str, float] = {}
+    per_step: dict[str, np.ndarray] = {}
+    unav: dict[str, str] = {}
+    vib, why = _late_stance_vibration(analysis, run)
+    key = "derived.late_stance_vibration_mps2"
+    if vib is None:
+        unav["vibration"] = why or "not available"
+        values[key] = float("nan")
+    else:
+        per_step[key] = vib
+        values[key] = float(np.nanmedian(vib)) if np.isfinite(vib).any() else float("nan")
+    _timing_metrics(run, values, per_step)
+    series = []
+    window = int(min(31, max(len(run), 1)))
+    for col in ("roll_range_deg", "yaw_range_deg"):
+        if col in analysis.unavailable:
+            continue
+        x = run[col].to_numpy(float)
+        if np.isfinite(x).sum() >= 8:
+            series.append(_rolling_robust_cv_pct(x, window))
+    key = "derived.trunk_angle_variability_pct"
+    values[key] = float("nan")
+    if not series:
+        why = [analysis.unavailable[c] for c in ("roll_range_deg", "yaw_range_deg") if c in analysis.unavailable]
+        unav["trunk_angles"] = " and ".join(dict.fromkeys(why)) if why else "too few steps with trunk angles"
+    if series:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN edges give NaN, as intended
+            local = np.nanmean(np.vstack(series), axis=0)
+        per_step[key] = local
+        if np.isfinite(local).any():
+            values[key] = float(np.nanmedian(local))
+    return _Derived(values, per_step, unav)
+
+
+# ---------------------------------------------------------------------------------------
+# the evaluation context
+# ---------------------------------------------------------------------------------------
+def _flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
+    out: dict[str, float] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping):
+            out.update(_flatten(v, key + "."))
+        elif isinstance(v, bool):
+            continue
+        elif isinstance(v, int | float | np.floating | np.integer):
+            out[key] = float(v)
+    return out
+
+
+@dataclass(frozen=True)
+class _Ctx:
+    analysis: Analysis
+    run: pd.DataFrame
+    t: np.ndarray
+    n: int
+    running_s: float
+    metrics: dict[str, float]
+    per_step: dict[str, np.ndarray]
+    unavailable: dict[str, str]
+    history: History | None
+    elevation: ElevationTrack | None
+    history_reason: str
+
+    def step_values(self, column: str | None) -> np.ndarray | None:
+        if column is None:
+            return None
+        if column in self.per_step:
+            return self.per_step[column]
+        if column in self.run.columns:
+            return self.run[column].to_numpy(float)
+        return None
+
+
+def _context(
+    analysis: Analysis, history: History | None, elevation: ElevationTrack | None, history_reason: str | None
+) -> _Ctx:
+    run = analysis.running_steps.sort_values("ic_s")
+    der = derived_metrics(analysis)
+    metrics = _flatten(analysis.summary)
+    metrics.update(der.values)
+    unav = dict(analysis.unavailable)
+    unav.update(der.unavailable)
+    if "side" not in unav and len(run) and not run["side"].isin(["L", "R"]).any():
+        unav["side"] = "the side of each step could not be determined"
+    running_s = float(analysis.summary.get("running_s", 0.0) or 0.0)
+    return _Ctx(
+        analysis=analysis,
+        run=run,
+        t=run["ic_s"].to_numpy(float),
+        n=len(run),
+        running_s=running_s,
+        metrics=metrics,
+        per_step=der.per_step,
+        unavailable=unav,
+        history=history,
+        elevation=elevation,
+        history_reason=history_reason or "no run history was given",
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# rule evaluation
+# ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Result:
+    rule: Rule
+    available: bool
+    reason: str = ""
+    needs: str | None = None
+    cause: str = ""  # the reason without the rule's label (to merge notes of several rules)
+    skipped: bool = False  # a fallback rule not needed here (``only_without``)
+    level: int = 0
+    value: float = float("nan")
+    worse: float = float("nan")  # the value measured in the rule's worse direction
+    evidence: Evidence | None = None
+    periods: tuple[tuple[float, float], ...] = ()
+    share: float | None = None
+    confidence: float = 0.0
+
+
+def _unavailable(rule: Rule, reason: str, needs_key: str | None, cause: str | None = None) -> _Result:
+    needs = NEEDS.get(needs_key) if needs_key else None
+    if needs and needs.casefold() in reason.casefold():
+        needs = None  # the reason already says what to do
+    return _Result(rule, False, reason=reason, needs=needs, cause=cause or reason)
+
+
+def _check_requires(rule: Rule, ctx: _Ctx) -> _Result | None:
+    for r in rule.requires:
+        if r in ctx.unavailable:
+            return _unavailable(rule, f"{rule.label}: {ctx.unavailable[r]}", r, ctx.unavailable[r])
+    return None
+
+
+def _worse(rule: Rule, value: float) -> float:
+    if rule.direction == "below":
+        return -value
+    if rule.direction == "abs_above":
+        return abs(value)
+    return value
+
+
+def _excess(rule: Rule, worse: float, level: int) -> float:
+    """How far into its level a value sits (0..1), for ranking."""
+    lv = [_worse(rule, x) for x in rule.levels]
+    if rule.kind in ("drift", "baseline"):
+        lv = list(rule.levels)
+    if level <= 0 or not math.isfinite(worse):
+        return 0.0
+    lo = lv[level - 1]
+    hi = lv[level] if level < len(lv) else lo + (lo - (lv[level - 2] if level >= 2 else 0.0) or abs(lo) or 1.0)
+    span = hi - lo
+    return float(min(max((worse - lo) / span, 0.0), 0.999)) if span > 0 else 0.0
+
+
+def _n_factor(n: int) -> float:
+    return n / (n + 30.0) if n > 0 else 0.0
+
+
+def _margin_p(rule: Rule, value: float, steps: np.ndarray | None) -> float:
+    """Probability that the run's value is truly beyond the lowest level, from the steps' spread."""
+    if steps is None:
+        return 0.8
+    x = steps[np.isfinite(steps)]
+    if x.size < 5:
+        return 0.5
+    if rule.step_threshold is not None:
+        p = float(np.clip(value, 1e-3, 1 - 1e-3))
+        se = math.sqrt(p * (1 - p) / x.size)
+    else:
+        q1, q3 = np.percentile(x, [25, 75])
+        se = 1.2533 * (q3 - q1) / 1.349 / math.sqrt(x.size)
+    margin = _worse(rule, value) - _worse(rule, rule.levels[0])
+    if se <= 0:
+        return 1.0 if margin >= 0 else 0.0
+    return float(ndtr(margin / se))
+
+
+def _periods(t: np.ndarray, flag: np.ndarray, *, merge_s: float = 15.0, min_s: float = 20.0) -> tuple:
+    """Contiguous stretches of ``flag`` as ``(start_s, end_s)``, merged across short breaks."""
+    if t.size == 0 or not flag.any():
+        return ()
+    d = np.diff(np.concatenate([[0], flag.astype(np.int8), [0]]))
+    starts, ends = np.flatnonzero(d == 1), np.flatnonzero(d == -1) - 1
+    out: list[list[float]] = []
+    for a, b in zip(starts, ends):
+        if out and t[a] - out[-1][1] <= merge_s:
+            out[-1][1] = float(t[b])
+        else:
+            out.append([float(t[a]), float(t[b])])
+    span = float(t[-1] - t[0]) if t.size > 1 else 0.0
+    keep = min(min_s, 0.25 * span)
+    return tuple((a, b) for a, b in out if b - a >= keep)
+
+
+def _step_periods(rule: Rule, ctx: _Ctx, steps: np.ndarray) -> tuple[tuple, float | None]:
+    """Periods where the rolling median of the steps is beyond the lowest level, and the share
+    of steps beyond it."""
+    ok = np.isfinite(steps)
+    if ok.sum() < 5:
+        return (), None
+    if rule.step_threshold is not None:
+        hit = np.where(ok, steps >= rule.step_threshold, np.nan)
+        share = float(np.nanmean(hit))
+        roll = pd.Series(hit).rolling(31, center=True, min_periods=5).mean().to_numpy()
+    else:
+        share = float(rule.beyond(steps[ok]).mean())
+        roll = pd.Series(steps).rolling(31, center=True, min_periods=5).median().to_numpy()
+    return _periods(ctx.t, rule.beyond(roll)), share
+
+
+def _minute_periods(rule: Rule, ctx: _Ctx) -> tuple:
+    m = ctx.analysis.minutes
+    if rule.minute_column is None or rule.minute_column not in m.columns or m.empty:
+        return ()
+    v = m[rule.minute_column].to_numpy(float)
+    hit = rule.beyond(v)
+    out: list[list[float]] = []
+    for a, b, h in zip(m["start_s"].to_numpy(float), m["end_s"].to_numpy(float), hit):
+        if not h:
+            continue
+        a, b = max(a, float(ctx.t[0])) if ctx.n else a, min(b, float(ctx.t[-1])) if ctx.n else b
+        if out and a - out[-1][1] <= 1.0:
+            out[-1][1] = b
+        else:
+            out.append([a, b])
+    return tuple((a, b) for a, b in out)
+
+
+def _make_evidence(rule: Rule, value: float, level: int, display: str | None = None) -> Evidence:
+    unit = DISPLAYS[rule.display][3]
+    if rule.change == "pct":
+        unit = "%"
+    return Evidence(
+        metric=rule.metric,
+        label=rule.label,
+        value=float(value),
+        unit=unit,
+        display=display if display is not None else format_value(value, rule.display),
+        threshold=rule.threshold_text(),
+        level=SEVERITIES[level],
+        source=rule.source,
+        role=rule.role,
+    )
+
+
+def _eval_threshold(rule: Rule, ctx: _Ctx) -> _Result:
+    miss = _check_requires(rule, ctx)
+    if miss is not None:
+        return miss
+    value = ctx.metrics.get(rule.metric, float("nan"))
+    if not math.isfinite(value):
+        return _unavailable(rule, f"{rule.label}: no valid value in this recording", None)
+    level = rule.level_of(value)
+    steps = ctx.step_values(rule.step_column)
+    periods: tuple = ()
+    share = None
+    if level > 0:
+        if steps is not None:
+            periods, share = _step_periods(rule, ctx, steps)
+        elif rule.minute_column is not None:
+            periods = _minute_periods(rule, ctx)
+        if not periods and ctx.n >= 2:
+            periods = ((float(ctx.t[0]), float(ctx.t[-1])),)
+    conf = rule.reliability * _n_factor(ctx.n) * _margin_p(rule, value, steps)
+    ev = _make_evidence(rule, value, level)
+    return _Result(
+        rule,
+        True,
+        level=level,
+        value=value,
+        worse=_worse(rule, value),
+        evidence=ev,
+        periods=periods,
+        share=share,
+        confidence=conf,
+    )
+
+
+def _warmup_end_s(ctx: _Ctx) -> float:
+    w = ctx.analysis.summary.get("warmup") or {}
+    easy = float(w.get("easy_minutes", 0) or 0)
+    t0 = float(ctx.t[0]) if ctx.n else 0.0
+    m = ctx.analysis.minutes
+    m0 = float(m["start_s"].iloc[0]) if len(m) else t0
+    return max(t0 + 120.0, m0 + 60.0 * easy)
+
+
+def _eval_drift(rule: Rule, ctx: _Ctx) -> _Result:
+    miss = _check_requires(rule, ctx)
+    if miss is not None:
+        return miss
+    x = ctx.step_values(rule.metric)
+    if x is None:
+        return _unavailable(rule, f"{rule.label}: not in the step table", None)
+    t = ctx.t
+    after = t >= _warmup_end_s(ctx)
+    if after.sum() < 100:
+        after = np.ones_like(after)
+    xs, ts = x[after], t[after]
+    ok = np.isfinite(xs)
+    if ok.sum() < 50:
+        return _unavailable(rule, f"{rule.label}: too few valid steps to compare the start and the end", None)
+    xs, ts = xs[ok], ts[ok]
+    k = max(xs.size // 5, 20)
+    first, last = float(np.median(xs[:k])), float(np.median(xs[-k:]))
+    if rule.change == "pct":
+        if first == 0:
+            return _unavailable(rule, f"{rule.label}: zero at the start of the run", None)
+        change = 100.0 * (last / first - 1.0)
+        roll = 100.0 * (pd.Series(xs).rolling(61, min_periods=20).median().to_numpy() / first - 1.0)
+        shown = f"{change:+.1f} % ({format_value(first, rule.display)} -> {format_value(last, rule.display)})"
+    else:
+        change = last - first
+        roll = pd.Series(xs).rolling(61, min_periods=20).median().to_numpy() - first
+        shown = f"{change:+.1f} ({format_value(first, rule.display)} -> {format_value(last, rule.display)})"
+    worse = change if rule.direction == "above" else -change
+    roll_worse = roll if rule.direction == "above" else -roll
+    level = sum(worse >= lv for lv in rule.levels)
+    periods: tuple = ()
+    if level > 0:
+        beyond = np.nan_to_num(roll_worse, nan=-np.inf) >= rule.levels[0]
+        # onset: from the first step after which the drift stays beyond the lowest level
+        tail_ok = np.flip(np.cumprod(np.flip(beyond)))
+        onset = int(np.argmax(tail_ok)) if tail_ok.any() else max(xs.size - k, 0)
+        periods = ((float(ts[onset]), float(ts[-1])),)
+    # confidence: the change against the step-to-step spread of the two fifths
+    q1, q3 = np.percentile(xs[:k], [25, 75])
+    se = 1.2533 * (q3 - q1) / 1.349 * math.sqrt(2.0 / k)
+    if rule.change == "pct":
+        se = 100.0 * se / abs(first)
+    p = float(ndtr((worse - rule.levels[0]) / se)) if se > 0 else 1.0
+    conf = rule.reliability * _n_factor(int(xs.size)) * p
+    unit = "%" if rule.change == "pct" else DISPLAYS[rule.display][3]
+    ev = Evidence(
+        rule.metric,
+        f"change in {rule.label}, first to last fifth",
+        change,
+        unit,
+        shown,
+        rule.threshold_text(),
+        SEVERITIES[level],
+        rule.source,
+        "primary",
+    )
+    return _Result(rule, True, level=level, value=change, worse=worse, evidence=ev, periods=periods, confidence=conf)
+
+
+def _surge_index(run: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Pace index per step: cadence rise + contact-time fall (%) of the last 8 s against the
+    30 s before them, computed per bout."""
+    ts, idx = [], []
+    for _, b in run.groupby("bout", sort=True):
+        if len(b) < 40:
+            continue
+        t = b["ic_s"].to_numpy(float)
+        ti = pd.to_timedelta(t - t[0], unit="s")
+        cad = pd.Series(b["cadence_spm"].to_numpy(float), index=ti)
+        ct = pd.Series(b["contact_time_s"].to_numpy(float), index=ti)
+        now_c = cad.rolling("8s", min_periods=10).median().to_numpy()
+        now_t = ct.rolling("8s", min_periods=10).median().to_numpy()
+        base_c = cad.rolling("30s", min_periods=40).median().to_numpy()
+        base_t = ct.rolling("30s", min_periods=40).median().to_numpy()
+        prev = t - 8.0
+        valid = prev >= t[0] + 30.0
+        k = np.clip(np.searchsorted(t, prev, side="right") - 1, 0, t.size - 1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            s = 100.0 * (now_c / base_c[k] - 1.0) + 100.0 * (base_t[k] / now_t - 1.0)
+        ts.append(t)
+        idx.append(np.where(valid, s, np.nan))
+    if not ts:
+        return np.zeros(0), np.zeros(0)
+    return np.concatenate(ts), np.concatenate(idx)
+
+
+def _eval_surges(rule: Rule, ctx: _Ctx) -> _Result:
+    t, s = _surge_index(ctx.run)
+    if not np.isfinite(s).any():
+        return _unavailable(rule, "surges: needs at least 40 s of continuous running", "duration")
+    flag = rule.beyond(s)
+    periods = _periods(t, flag, merge_s=20.0, min_s=0.0)
+    events = []
+    for a, b in periods:
+        sel = (t >= a) & (t <= b)
+        events.append((max(a - 8.0, float(ctx.t[0])), b, float(np.nanmax(s[sel]))))
+    value = float(np.nanmax(s))
+    level = rule.level_of(value)
+    if events:
+        shown = f"{len(events)} surge{'s' if len(events) > 1 else ''}: " + ", ".join(
+            f"+{e[2]:.0f} % at {_clock(e[0])}" for e in events[:6]
+        )
+    else:
+        shown = f"largest {value:+.1f} %"
+    conf = rule.reliability * _n_factor(ctx.n) * (1.0 if level else 0.5)
+    ev = _make_evidence(rule, value, level, shown)
+    return _Result(
+        rule,
+        True,
+        level=level,
+        value=value,
+        worse=value,
+        evidence=ev,
+        periods=tuple((a, b) for a, b, _ in events),
+        confidence=conf,
+    )
+
+
+def _clock(t_s: float) -> str:
+    m, s = divmod(round(t_s), 60)
+    return f"{m}:{s:02d}"
+
+
+def _eval_warmup(rule: Rule, ctx: _Ctx) -> _Result:
+    w = ctx.analysis.summary.get("warmup") or {}
+    ratio = float(w.get("first_minute_intensity_ratio", float("nan")))
+    if not math.isfinite(ratio):
+        return _unavailable(
+            rule, "warm-up: the first minutes of running could not be compared with the rest", "duration"
+        )
+    easy = int(w.get("easy_minutes", 0) or 0)
+    bouts = ctx.analysis.bouts
+    first_run = bouts[bouts["kind"] == "running"]["start_s"].min() if len(bouts) else float("nan")
+    walked = float(bouts[(bouts["kind"] == "walking") & (bouts["end_s"] <= first_run + 1.0)]["duration_s"].sum())
+    level = rule.level_of(ratio) if easy == 0 and walked < 180.0 else 0
+    shown = f"first minute at {100 * ratio:.0f} % of the run's median effort; {easy} easy minute(s)"
+    if walked >= 60.0:
+        shown += f"; {walked / 60:.1f} min of walking before"
+    t0 = float(ctx.t[0]) if ctx.n else 0.0
+    conf = rule.reliability * _n_factor(ctx.n)
+    ev = _make_evidence(rule, ratio, level, shown)
+    return _Result(
+        rule,
+        True,
+        level=level,
+        value=ratio,
+        worse=ratio,
+        evidence=ev,
+        periods=((t0, t0 + 60.0),) if level else (),
+        confidence=conf,
+    )
+
+
+def _grades(ctx: _Ctx) -> tuple[np.ndarray | None, str]:
+    if ctx.elevation is not None:
+        speed = ctx.metrics.get("median.speed_mps", float("nan"))
+        g, how = ctx.elevation.grade_pct(ctx.t, speed_mps=speed if math.isfinite(speed) else None)
+        return g, f"elevation track {Path(ctx.elevation.source).name or ''} ({ctx.elevation.alignment}; {how})"
+    slope = ctx.analysis.session.meta.extra.get("slope_deg")
+    if slope is not None:
+        try:
+            g = 100.0 * math.tan(math.radians(float(slope)))
+        except (TypeError, ValueError):
+            return None, ""
+        return np.full(ctx.n, g), f"the session's declared slope ({float(slope):g} deg, treadmill)"
+    return None, ""
+
+
+def _eval_downhill(rule: Rule, ctx: _Ctx) -> _Result:
+    grades, how = _grades(ctx)
+    if grades is None:
+        return _unavailable(
+            rule,
+            "the sensor alone sees more braking and a trunk tipped back downhill, but cannot tell a slope from a change of style",
+            "elevation",
+        )
+    dt = ctx.run["step_time_s"].to_numpy(float)
+    cover = np.isfinite(grades) & np.isfinite(dt)
+    if cover.sum() < 5:
+        return _unavailable(rule, "the elevation track does not cover the running in this session", "elevation")
+    assert rule.grade_pct is not None
+    down = cover & (np.nan_to_num(grades, nan=0.0) <= rule.grade_pct)
+    share = float(100.0 * dt[down].sum() / dt[cover].sum())
+    level = rule.level_of(share)
+    periods = _periods(ctx.t, down, merge_s=10.0, min_s=5.0) if level else ()
+    shown = (
+        f"{share:.0f} % of running time ({dt[down].sum() / 60:.1f} min) at {rule.grade_pct:g} % or steeper; from {how}"
+    )
+    conf = rule.reliability * min(1.0, float(cover.mean()))
+    ev = _make_evidence(rule, share, level, shown)
+    return _Result(
+        rule,
+        True,
+        level=level,
+        value=share,
+        worse=share,
+        evidence=ev,
+        periods=periods,
+        share=float(down.sum() / max(cover.sum(), 1)),
+        confidence=conf,
+    )
+
+
+# --- history ------------------------------------------------------------------------------
+def _all_runs(h: History) -> list[RunRecord]:
+    return [*h.runs, h.current]
+
+
+def _volume(runs: Sequence[RunRecord]) -> tuple[float, str]:
+    if runs and all(r.distance_m is not None and math.isfinite(r.distance_m) for r in runs):
+        return float(sum(r.distance_m or 0.0 for r in runs)), "distance"
+    return float(sum(r.running_s for r in runs)), "running time"
+
+
+def _in(runs: Sequence[RunRecord], a: datetime, b: datetime) -> list[RunRecord]:
+    return [r for r in runs if a < r.started_at <= b]
+
+
+def _fmt_volume(v: float, kind: str) -> str:
+    return f"{v / 1000:.1f} km" if kind == "distance" else f"{v / 3600:.1f} h"
+
+
+def _eval_history(rule: Rule, ctx: _Ctx) -> _Result:
+    h = ctx.history
+    if h is None:
+        return _unavailable(rule, f"{rule.label}: {ctx.history_reason}", "history", ctx.history_reason)
+    runs = _all_runs(h)
+    now = h.current.started_at
+    week = timedelta(days=7)
+    n_hist = len(runs)
+    if rule.kind == "weekly_volume":
+        this = _in(runs, now - week, now)
+        prev = _in(runs, now - 2 * week, now - week)
+        if not prev:
+            return _unavailable(rule, "weekly volume: needs runs in each of the last two weeks", "history")
+        kind = _volume(this + prev)[1]
+        v_this = _volume(this)[0] if kind == "distance" else sum(r.running_s for r in this)
+        v_prev = _volume(prev)[0] if kind == "distance" else sum(r.running_s for r in prev)
+        value = 100.0 * (v_this / v_prev - 1.0) if v_prev > 0 else float("nan")
+        shown = f"{value:+.0f} % ({_fmt_volume(v_prev, kind)} -> {_fmt_volume(v_this, kind)} of {kind}" + (
+            "; no speed known for every run, so running time is the measure)" if kind != "distance" else ")"
+        )
+    elif rule.kind == "lighter_weeks":
+        earliest = min(r.started_at for r in runs)
+        if now - earliest < 4 * week - timedelta(days=1):
+            return _unavailable(rule, "lighter weeks: needs at least four weeks of history", "history")
+        kind = _volume(runs)[1]
+        vols = []
+        for k in range(0, 16):
+            sel = _in(runs, now - (k + 1) * week, now - k * week)
+            vols.append(_volume(sel)[0] if kind == "distance" else sum(r.running_s for r in sel))
+            if now - (k + 1) * week < earliest:
+                break
+        streak = 0
+        for k in range(len(vols) - 1):
+            if vols[k + 1] > 0 and vols[k] >= 0.9 * vols[k + 1]:
+                streak += 1
+            else:
+                break
+        value = float(streak + 1 if streak else 0)
+        shown = (
+            f"{int(value)} weeks in a row without a lighter week (weekly {kind}: "
+            + ", ".join(_fmt_volume(v, kind) for v in reversed(vols[: int(value) or 1]))
+            + ")"
+        )
+    elif rule.kind == "rest_days":
+        days = {r.started_at.date() for r in runs}
+        d = now.date()
+        streak = 0
+        while d in days:
+            streak += 1
+            d -= timedelta(days=1)
+        value = float(streak)
+        shown = f"{streak} day{'s' if streak != 1 else ''} in a row with a run"
+    elif rule.kind in ("shoe_distance", "shoe_age"):
+        shoes = h.current.shoes
+        if not shoes:
+            return _unavailable(rule, f"{rule.label}: no shoes named for this run", "shoes")
+        key = shoes.strip().casefold()
+        mine = [r for r in runs if r.shoes and r.shoes.strip().casefold() == key]
+        if rule.kind == "shoe_age":
+            first = min(r.started_at for r in mine)
+            value = float((now - first).total_seconds() / 86400.0)
+            shown = f"{value:.0f} days since the first run in '{shoes}' ({first.date().isoformat()})"
+        else:
+            speeds = [r.distance_m / r.running_s for r in runs if r.distance_m and r.running_s > 0]
+            typical = float(np.median(speeds)) if speeds else TYPICAL_SPEED_MPS
+            known = sum(r.distance_m for r in mine if r.distance_m is not None and math.isfinite(r.distance_m))
+            unknown = [r for r in mine if r.distance_m is None or not math.isfinite(r.distance_m)]
+            estimated = sum(r.running_s for r in unknown) * typical
+            value = float(known + estimated)
+            shown = f"{value / METRES_PER_MILE:.0f} miles ({value / 1000:.0f} km) on '{shoes}' over {len(mine)} runs"
+            if unknown:
+                shown += (
+                    f"; {len(unknown)} run(s) without a known speed counted at {typical:.1f} m/s "
+                    f"({estimated / 1000:.0f} km estimated)"
+                )
+    else:  # pragma: no cover - kinds are validated at load
+        raise AssertionError(rule.kind)
+    if not math.isfinite(value):
+        return _unavailable(rule, f"{rule.label}: not enough history", "history")
+    level = rule.level_of(value)
+    conf = rule.reliability * (n_hist / (n_hist + 2.0))
+    ev = _make_evidence(rule, value, level, shown)
+    return _Result(rule, True, level=level, value=value, worse=_worse(rule, value), evidence=ev, confidence=conf)
+
+
+def _eval_baseline(rule: Rule, ctx: _Ctx) -> _Result:
+    h = ctx.history
+    if h is None:
+        return _unavailable(rule, f"personal baseline: {ctx.history_reason}", "history", ctx.history_reason)
+    cur = ctx.metrics.get(rule.metric, float("nan"))
+    if not math.isfinite(cur):
+        return _unavailable(rule, f"{rule.label}: no value in this run", None)
+    prev = sorted(h.runs, key=lambda r: r.started_at, reverse=True)
+    vals = [r.metrics.get(rule.metric) for r in prev]
+    vals = [float(v) for v in vals if v is not None and math.isfinite(v)][:5]
+    if len(vals) < 3:
+        return _unavailable(
+            rule, f"personal baseline for {rule.label}: needs 3 earlier runs (found {len(vals)})", "history"
+        )
+    base = float(np.median(vals))
+    if rule.change == "pct":
+        if base == 0:
+            return _unavailable(rule, f"{rule.label}: baseline is zero", None)
+        change = 100.0 * (cur / base - 1.0)
+    else:
+        change = cur - base
+    worse = change if rule.direction == "above" else -change
+    level = sum(worse >= lv for lv in rule.levels)
+    word = ("above" if change > 0 else "below") if rule.direction != "abs_above" else "away from"
+    amount = f"{abs(change):.0f} %" if rule.change == "pct" else format_value(abs(change), rule.display)
+    shown = (
+        f"{rule.label} {format_value(cur, rule.display)}: {amount} {word} your last {len(vals)} runs "
+        f"({format_value(base, rule.display)})"
+    )
+    conf = rule.reliability * _n_factor(ctx.n) * (len(vals) / 5.0)
+    ev = _make_evidence(rule, change, level, shown)
+    return _Result(rule, True, level=level, value=change, worse=worse, evidence=ev, confidence=conf)
+
+
+_EVALUATORS = {
+    "threshold": _eval_threshold,
+    "drift": _eval_drift,
+    "surges": _eval_surges,
+    "warmup": _eval_warmup,
+    "downhill": _eval_downhill,
+    "baseline": _eval_baseline,
+    **dict.fromkeys(_HISTORY_KINDS, _eval_history),
+}
+
+
+# ---------------------------------------------------------------------------------------
+# faults
+# ---------------------------------------------------------------------------------------
+def _combine(spec: FaultSpec, results: list[_Result]) -> tuple[int, list[_Result]]:
+    """Severity level of a fault from its rules' results, and the results that set it."""
+    avail = [r for r in results if r.available and r.rule.role != "baseline"]
+    if spec.combine == "agreement":
+        level = 0
+        for lv in (3, 2, 1):
+            agree = [r for r in avail if r.level >= lv]
+            if len(agree) >= spec.min_agree:
+                level = lv
+                break
+        drivers = [r for r in avail if r.level >= max(level, 1)]
+    else:
+        prim = [r for r in avail if r.rule.role == "primary"]
+        sup = [r for r in avail if r.rule.role == "support"]
+        level = max((r.level for r in prim), default=0)
+        drivers = [r for r in prim if r.level == level and level > 0]
+        if level > 0 and any(r.level >= 2 for r in sup):
+            level = min(level + 1, 3)
+        elif level == 0 and len(sup) >= 2 and all(r.level >= 1 for r in sup):
+            level = 1
+            drivers = list(sup)
+        drivers += [r for r in sup if r.level > 0 and r not in drivers]
+    base = [r for r in results if r.available and r.rule.role == "baseline" and r.level > 0]
+    if base:
+        b = max(r.level for r in base)
+        if b > level:
+            level = b
+        drivers += base
+    level = min(level, SEVERITIES.index(spec.max_severity))
+    return level, drivers
+
+
+def _assess_fault(spec: FaultSpec, ctx: _Ctx) -> tuple[Finding | None, list[Note]]:
+    notes: list[Note] = []
+    sensor_needed = spec.detection == "sensor" or any(
+        r.kind in ("threshold", "drift", "surges", "warmup") for r in spec.rules
+    )
+    if sensor_needed and ctx.n == 0:
+        return None, [
+            Note(spec.id, spec.name, "cannot_assess", "no valid running steps in this recording", NEEDS["running"])
+        ]
+    if ctx.running_s < spec.min_running_s:
+        return None, [
+            Note(
+                spec.id,
+                spec.name,
+                "cannot_assess",
+                f"needs at least {spec.min_running_s / 60:g} min of running (this recording has {ctx.running_s / 60:.1f} min)",
+                NEEDS["duration"],
+            )
+        ]
+    results = [
+        _EVALUATORS[r.kind](r, ctx)
+        if not r.only_without or any(k in ctx.unavailable for k in r.only_without)
+        else _Result(r, False, skipped=True)
+        for r in spec.rules
+    ]
+    results = [r for r in results if not r.skipped]
+    detecting = [r for r in results if r.rule.role != "baseline"]
+    usable = [r for r in detecting if r.available]
+    primaries_ok = any(r.available and r.rule.role in ("primary",) for r in detecting)
+    enough = len(usable) >= spec.min_agree if spec.combine == "agreement" else primaries_ok
+    missing = [r for r in detecting if not r.available]
+    if not enough:
+        if missing and all(r.needs == NEEDS["history"] for r in missing):
+            return None, [Note(spec.id, spec.name, "cannot_assess", ctx.history_reason, NEEDS["history"])]
+        reasons, needs = _note_text(missing)
+        return None, [Note(spec.id, spec.name, "cannot_assess", reasons or "no usable measurement", needs)]
+    if missing:
+        reasons, needs = _note_text(missing)
+        notes.append(Note(spec.id, spec.name, "partial", reasons, needs))
+    level, drivers = _combine(spec, results)
+    if level == 0:
+        return None, notes
+    lead = drivers[0] if drivers else max(usable, key=lambda r: r.level)
+    conf = float(np.mean([r.confidence for r in drivers])) if drivers else lead.confidence
+    conf = round(float(min(max(conf, 0.0), 1.0)), 2)
+    periods: list[tuple[float, float]] = []
+    for r in drivers:
+        periods.extend(r.periods)
+    periods = _merge(periods)
+    evidence = [r.evidence for r in drivers if r.evidence is not None]
+    # always show the primary numbers, even when a support or baseline rule set the level
+    for r in usable:
+        if r.evidence is not None and r.rule.role == "primary" and r.evidence not in evidence:
+            evidence.append(r.evidence)
+    share = next((r.share for r in drivers if r.share is not None), None)
+    excess = _excess(lead.rule, lead.worse, min(lead.level, level) or 1)
+    headline = f"{spec.name}: {lead.evidence.label} {lead.evidence.display}" if lead.evidence else spec.name
+    finding = Finding(
+        fault=spec.id,
+        name=spec.name,
+        severity=SEVERITIES[level],
+        confidence=conf,
+        cue=spec.cue,
+        headline=headline,
+        evidence=tuple(evidence),
+        periods_s=tuple(periods),
+        share_of_steps=None if share is None else round(float(share), 3),
+        causes=spec.causes,
+        advice=spec.advice,
+        documents=spec.sources,
+        limitations=spec.limitations,
+        score=round(level + 0.5 * excess + 0.4 * conf, 4),
+    )
+    return finding, notes
+
+
+def _note_text(missing: list[_Result]) -> tuple[str, str | None]:
+    """One reason and one 'needs' for several unavailable rules (merged when they share a cause)."""
+    causes = list(dict.fromkeys(r.cause for r in missing))
+    reasons = causes[0] if len(causes) == 1 else "; ".join(dict.fromkeys(r.reason for r in missing))
+    needs = "; ".join(dict.fromkeys(r.needs for r in missing if r.needs)) or None
+    return reasons, needs
+
+
+def _merge(periods: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    out: list[list[float]] = []
+    for a, b in sorted(periods):
+        if out and a <= out[-1][1] + 1.0:
+            out[-1][1] = max(out[-1][1], b)
+        else:
+            out.append([a, b])
+    return [(round(a, 2), round(b, 2)) for a, b in out]
+
+
+def assess(
+    analysis: Analysis,
+    *,
+    history: History | None = None,
+    elevation: ElevationTrack | None = None,
+    catalogue: Catalogue | None = None,
+    history_reason: str | None = None,
+) -> Assessment:
+    """Assess every fault of the catalogue on an analysis.
+
+    Parameters
+    ----------
+    analysis
+        From `gait.analyze`: a whole run, or a window of a few seconds (live).
+    history
+        Earlier runs of this runner and this run's record (`gait.history.History`); enables
+        training load, shoe wear and personal baselines.
+    elevation
+        An elevation track (`read_elevation`); makes downhill detection exact.
+    catalogue
+        Another catalogue (default: the shipped `CATALOGUE`).
+    history_reason
+        Why there is no history (shown in the notes), e.g. "history is off (--no-history)".
+
+    Returns
+    -------
+    Assessment
+        Findings ranked by severity then score; notes for faults that could not be assessed
+        (with the reason and what input would make them possible); ids checked and absent.
+    """
+    cat = catalogue or CATALOGUE
+    ctx = _context(analysis, history, elevation, history_reason)
+    findings: list[Finding] = []
+    notes: list[Note] = []
+    checked: list[str] = []
+    for spec in cat.faults:
+        f, ns = _assess_fault(spec, ctx)
+        notes.extend(ns)
+        if f is not None:
+            findings.append(f)
+        elif not any(n.status == "cannot_assess" for n in ns):
+            checked.append(spec.id)
+    present = {f.fault for f in findings}
+    kept = []
+    for f in findings:
+        by = [s for s in cat[f.fault].suppressed_by if s in present]
+        if by:
+            names = ", ".join(cat[s].name.lower() for s in by)
+            notes.append(Note(f.fault, f.name, "not_reported", f"the same signal is explained by {names}"))
+        else:
+            kept.append(f)
+    kept.sort(key=lambda f: (f.level, f.score), reverse=True)
+    return Assessment(findings=tuple(kept), notes=tuple(notes), checked=tuple(checked), catalogue_version=cat.version)
+
+
+def evaluate(
+    analysis: Analysis,
+    *,
+    history: History | None = None,
+    elevation: ElevationTrack | None = None,
+) -> list[Finding]:
+    """The faults found in a run (or a live window), most important first.
+
+    ``evaluate(analysis)`` is `assess` without the notes; see `assess` for the parameters.
+    The live dashboard shows ``[f.cue for f in evaluate(window_analysis)]``.
+    """
+    return list(assess(analysis, history=history, elevation=elevation).findings)

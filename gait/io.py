@@ -714,8 +714,22 @@ def _check_gyr_units(gyr_si: np.ndarray, acc_si: np.ndarray, unit: str, where: W
         )
 
 
+def regularise(session: Session) -> Session:
+    """The session on a uniform time grid per contiguous segment (jittered timestamps resampled).
+
+    A session whose timestamps already sit on the grid is returned unchanged. Files are
+    regularised when they are loaded; this is for sessions built in memory (a simulated
+    session with jitter, a live window). Gaps are kept; resampling emits `GaitDataWarning`.
+    """
+    where = Where(file=session.meta.source) if session.meta.source else Where(parameter="session")
+    t, acc, gyr = _regularise(session.t, session.acc, session.gyr, session.sampling_rate_hz, where, report_gaps=False)
+    if t is session.t:
+        return session
+    return Session(t=t, acc=acc, gyr=gyr, frame=session.frame, meta=session.meta)
+
+
 def _regularise(
-    t: np.ndarray, acc: np.ndarray, gyr: np.ndarray | None, fs: float, where: Where
+    t: np.ndarray, acc: np.ndarray, gyr: np.ndarray | None, fs: float, where: Where, *, report_gaps: bool = True
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Resample jittered timestamps onto a uniform grid per contiguous segment; report gaps."""
     period = 1.0 / fs
@@ -724,7 +738,7 @@ def _regularise(
     sigma = 1.4826 * float(np.median(np.abs(dt - np.median(dt)))) if dt.size else 0.0
     cuts = np.flatnonzero(dt > max(GAP_FACTOR * period, period + 8.0 * sigma)) + 1
     bounds = np.concatenate([[0], cuts, [t.size]])
-    if cuts.size:
+    if cuts.size and report_gaps:
         gap_lengths = t[cuts] - t[cuts - 1]
         longest = int(np.argmax(gap_lengths))
         warnings.warn(

@@ -29,6 +29,7 @@ from .errors import GaitInputError, Where
 from .events import assign_sides, running_events, walking_events
 from .frames import LevelSignals, level_frame, to_body_frame
 from .metrics import minute_table, run_summary, step_table
+from .io import regularise
 from .session import Session, bridge_short_gaps
 
 __all__ = ["Analysis", "analyze", "MIN_DURATION_S"]
@@ -92,6 +93,7 @@ def analyze(
             where=where,
         )
     fs = session.sampling_rate_hz
+    session = regularise(session)  # jittered timestamps (built in memory) onto the grid
     original = session
     session, filled = bridge_short_gaps(session, MAX_BRIDGE_S)
     labels = bout_labels(session)

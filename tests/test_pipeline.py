@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import gait
 from gait import GaitInputError, analyze, simulate
 from gait.evaluation import agreement, compare_steps
 from gait.simulator import MOUNTINGS, Form, SensorModel, SimulationConfig
@@ -152,6 +153,15 @@ class TestInputsAndEdges:
         assert a.steps["near_gap"].sum() >= 1
         assert not (a.steps["near_gap"] & a.steps["valid"]).any()
         assert (a.bouts["kind"] == "running").sum() == 1
+
+    def test_jittered_timestamps_are_regularised_not_taken_for_gaps(self):
+        """Regression: in-memory jittered sessions once looked like hundreds of tiny gaps."""
+        sim = simulate(SimulationConfig(duration_s=40.0, seed=5, sensor=SensorModel(timestamp_jitter_s=0.001)))
+        with pytest.warns(gait.GaitDataWarning, match="timestamps jitter by up to"):
+            a = analyze(sim.session)
+        run = a.steps[a.steps["activity"] == "running"]
+        assert not run["near_gap"].any()
+        assert run["valid"].mean() > 0.97
 
     def test_a_long_gap_splits_the_run(self, short_run):
         s = short_run.session

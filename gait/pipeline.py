@@ -28,8 +28,8 @@ from .constants import ML, G, V
 from .errors import GaitInputError, Where
 from .events import assign_sides, running_events, walking_events
 from .frames import LevelSignals, level_frame, to_body_frame
-from .metrics import minute_table, run_summary, step_table
 from .io import regularise
+from .metrics import minute_table, run_summary, step_table
 from .session import Session, bridge_short_gaps
 
 __all__ = ["Analysis", "analyze", "MIN_DURATION_S"]

@@ -48,7 +48,7 @@ from ._buffer import RingBuffer
 from ._clock import DriftFit, SampleIndexer
 from ._links import Decoded, Link, LumbarLink, ProfileLink, SensorRefused
 from ._metrics import AnalyzeFn, LiveMetrics, window_metrics
-from ._scan import OUR_PROTOCOL, BleBackend, FoundDevice, scan
+from ._scan import OUR_PROTOCOL, BleBackend, BluetoothUnavailable, FoundDevice, scan
 
 __all__ = ["LinkStats", "LiveView", "RecordConfig", "RecordResult", "Recorder", "RecordingError", "record"]
 
@@ -148,6 +148,13 @@ class RecordConfig:
                 expected="0 < flush interval <= 1 s",
                 found=repr(self.flush_interval_s),
                 where=Where(parameter="flush_interval_s"),
+            )
+        if not (self.metrics_interval_s >= 0 and math.isfinite(self.metrics_interval_s)):
+            raise GaitInputError(
+                "out of range",
+                expected="a finite number >= 0",
+                found=repr(self.metrics_interval_s),
+                where=Where(parameter="metrics_interval_s"),
             )
         if self.duration_s is not None and not (self.duration_s > 0 and math.isfinite(self.duration_s)):
             raise GaitInputError(
@@ -290,6 +297,7 @@ class Recorder:
         self._last_notify: float | None = None
         self._metrics = LiveMetrics()
         self._arrivals: deque[float] = deque()
+        self._new_data = asyncio.Event()
         self._latencies: list[float] = []
         self._start_wall: str | None = None
         #: The last error of the live analysis, if it failed (the recording goes on regardless).
@@ -415,7 +423,10 @@ class Recorder:
             return d.matches(want) if want else d.supported
 
         self.status = f"scanning for {want or 'a supported sensor'}"
-        seen = await scan(timeout_s=cfg.scan_timeout_s, adapter=cfg.adapter, backend=cfg.backend, until=good)
+        try:
+            seen = await scan(timeout_s=cfg.scan_timeout_s, adapter=cfg.adapter, backend=cfg.backend, until=good)
+        except BluetoothUnavailable as e:
+            raise RecordingError(str(e)) from None
         hits = [d for d in seen if good(d)]
         if hits:
             if want and not hits[0].supported:
@@ -445,12 +456,16 @@ class Recorder:
     async def _rescan(self) -> FoundDevice | None:
         assert self.found is not None
         addr = self.found.address
-        seen = await scan(
-            timeout_s=min(self.config.scan_timeout_s, 5.0),
-            adapter=self.config.adapter,
-            backend=self.config.backend,
-            until=lambda d: d.address == addr,
-        )
+        try:
+            seen = await scan(
+                timeout_s=min(self.config.scan_timeout_s, 5.0),
+                adapter=self.config.adapter,
+                backend=self.config.backend,
+                until=lambda d: d.address == addr,
+            )
+        except BluetoothUnavailable as e:
+            self.message = str(e)
+            return None
         for d in seen:
             if d.address == addr:
                 return d
@@ -584,6 +599,7 @@ class Recorder:
         self._ring.append(t, d.acc, d.gyr if d.gyr is not None else np.zeros_like(d.acc))
         self._last_t = float(t[-1])
         self._last_data = h
+        self._new_data.set()
 
     def _open_writer(self, d: Decoded, n: np.ndarray, h: float) -> None:
         link = self._link
@@ -635,7 +651,8 @@ class Recorder:
         while True:
             ring = self._ring
             if ring is None or ring.version == version:
-                await asyncio.sleep(max(self.config.metrics_interval_s, 0.005))
+                self._new_data.clear()
+                await self._new_data.wait()
                 continue
             t0 = time.monotonic()
             version = ring.version

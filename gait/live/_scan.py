@@ -12,17 +12,32 @@ from bleak import BleakScanner
 from bleak.backends.client import BaseBleakClient
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData, BaseBleakScanner
+from bleak.exc import BleakError
 
 from firmware_protocol import codec, profiles
 
 from ..errors import GaitInputError
 
-__all__ = ["BleBackend", "FoundDevice", "identify_protocol", "scan"]
+__all__ = ["BleBackend", "BluetoothUnavailable", "FoundDevice", "identify_protocol", "scan"]
 
 #: Name of our protocol as `identify_protocol` reports it (its profile key).
 OUR_PROTOCOL = "lumbar_imu"
 
 _ADDRESS_RE = re.compile(r"^([0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}$|^[0-9A-Fa-f-]{36}$")
+
+
+class BluetoothUnavailable(RuntimeError):
+    """No usable Bluetooth: no BlueZ / D-Bus, no adapter, adapter off, or access denied."""
+
+
+def _unavailable(e: BaseException, adapter: str | None) -> BluetoothUnavailable:
+    where = f"adapter {adapter!r}" if adapter else "the default adapter"
+    hint = (
+        "On Linux check that bluetoothd runs (systemctl status bluetooth), that the adapter is powered "
+        "(bluetoothctl show; bluetoothctl power on; rfkill unblock bluetooth) and, with --adapter, its name "
+        "(bluetoothctl list); on macOS allow the terminal to use Bluetooth"
+    )
+    return BluetoothUnavailable(f"Bluetooth is not available ({where}): {type(e).__name__}: {e}. {hint}")
 
 
 @dataclass(frozen=True)
@@ -109,6 +124,11 @@ async def scan(
     """Scan for ``timeout_s`` (or until ``until`` returns True for a device).
 
     Returns every device seen, strongest signal first, each with its latest advertisement.
+
+    Raises
+    ------
+    BluetoothUnavailable
+        When there is no usable Bluetooth (the message says what to check).
     """
     seen: dict[str, FoundDevice] = {}
     done = asyncio.Event()
@@ -131,9 +151,12 @@ async def scan(
         kwargs["bluez"] = {"adapter": adapter}
     if backend is not None and backend.scanner is not None:
         kwargs["backend"] = backend.scanner
-    async with BleakScanner(on_advertisement, **kwargs):
-        try:
-            await asyncio.wait_for(done.wait(), timeout_s)
-        except TimeoutError:
-            pass
+    try:
+        async with BleakScanner(on_advertisement, **kwargs):
+            try:
+                await asyncio.wait_for(done.wait(), timeout_s)
+            except TimeoutError:
+                pass
+    except (BleakError, OSError) as e:  # no D-Bus socket, no BlueZ, no adapter, denied
+        raise _unavailable(e, adapter) from e
     return sorted(seen.values(), key=lambda d: (not d.supported, -d.rssi_dbm, d.name))

@@ -66,11 +66,15 @@ def parse_duration(text: str) -> float:
 # gait devices
 # ---------------------------------------------------------------------------------------
 def _cmd_devices(args: argparse.Namespace) -> int:
-    from ._scan import scan
+    from ._scan import BluetoothUnavailable, scan
 
     console = Console()
-    with console.status(f"scanning for {args.timeout_s:g} s ..."):
-        found = asyncio.run(scan(timeout_s=args.timeout_s, adapter=args.adapter))
+    try:
+        with console.status(f"scanning for {args.timeout_s:g} s ..."):
+            found = asyncio.run(scan(timeout_s=args.timeout_s, adapter=args.adapter))
+    except BluetoothUnavailable as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_FAILED
     shown = found if args.all else [d for d in found if d.supported]
     if not shown:
         others = len(found) - len(shown)
@@ -138,6 +142,7 @@ def _cmd_record(args: argparse.Namespace) -> int:
         scan_timeout_s=args.scan_timeout_s,
         stall_timeout_s=args.stall_timeout_s,
         give_up_s=args.give_up_s,
+        metrics_interval_s=args.metrics_interval_s,
         handle_signals=True,
     )
     console = Console(stderr=False)
@@ -325,6 +330,12 @@ def register(subparsers: Any) -> None:
     )
     r.add_argument(
         "--give-up-s", type=float, default=60.0, help="end the recording after this long without data (default 60)"
+    )
+    r.add_argument(
+        "--metrics-interval-s",
+        type=float,
+        default=0.0,
+        help="minimum time between two live analyses (default 0: as fresh as the CPU allows; 0.5 saves CPU on small computers)",
     )
     r.add_argument("--no-dashboard", action="store_true", help="print a status line every 5 s instead of the dashboard")
     r.add_argument("--no-analysis", action="store_true", help="do not analyse the run at the end")

@@ -58,22 +58,81 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
     import pandas as pd
+    from rich.console import Console
 
+    from .faults import assess, read_elevation
+    from .history import HistoryStore, HistoryUnavailable, record_and_load
     from .pipeline import analyze
     from .readers import read_sessions
-    from .report import print_analysis_summary, print_session_summary, write_table
+    from .report import (
+        RunReport,
+        print_analysis_summary,
+        print_findings,
+        print_report_footer,
+        print_session_summary,
+        report_document,
+        write_html,
+        write_json,
+        write_table,
+    )
 
+    console = Console()
     sessions = read_sessions(args.file, acc_unit=args.acc_unit, gyr_unit=args.gyr_unit)
-    steps, minutes = [], []
-    for k, s in enumerate(sessions):
-        print_session_summary(s)
-        a = analyze(s, speed_mps=args.speed_mps)
-        print_analysis_summary(a)
-        label = s.meta.source or str(args.file)
-        if len(sessions) > 1:
-            label = f"{label}#{k}"
-        steps.append(a.steps.assign(session=label))
-        minutes.append(a.minutes.assign(session=label))
+    elevation = None
+    if args.elevation is not None:
+        elevation = read_elevation(args.elevation, session_start=sessions[0].meta.start_time if sessions else None)
+    store: HistoryStore | None = None
+    opened: list[str] = []
+    no_history = "history is off (--no-history)" if args.no_history else ""
+    if not args.no_history:
+        store = HistoryStore(args.history_db)
+        try:
+            opened = list(store.open())
+        except HistoryUnavailable as e:
+            store = None
+            no_history = f"{e.reason}; analysed without history"
+            print(f"warning: history: {no_history}", file=sys.stderr)
+    steps, minutes, reports = [], [], []
+    try:
+        for k, s in enumerate(sessions):
+            print_session_summary(s, console)
+            a = analyze(s, speed_mps=args.speed_mps)
+            print_analysis_summary(a, console)
+            label = s.meta.source or str(args.file)
+            if len(sessions) > 1:
+                label = f"{label}#{k}" + (f" ({s.meta.notes.split(';')[0]})" if s.meta.notes else "")
+            shoes = args.shoes or s.meta.shoes
+            history, status = record_and_load(
+                store,
+                a,
+                session=s,
+                shoes=shoes,
+                source_file=s.meta.source or args.file,
+                first_messages=tuple(opened) if k == 0 else (),
+                off_reason=no_history,
+            )
+            reason = status.messages[-1] if status.status in ("off", "unavailable") and status.messages else None
+            assessment = assess(a, history=history, elevation=elevation, history_reason=reason)
+            rr = RunReport(
+                label=label,
+                analysis=a,
+                assessment=assessment,
+                history=status,
+                elevation=None if elevation is None else f"{elevation.source} ({elevation.alignment})",
+                shoes=shoes,
+            )
+            print_findings(rr, console)
+            reports.append(rr)
+            steps.append(a.steps.assign(session=label))
+            minutes.append(a.minutes.assign(session=label))
+    finally:
+        if store is not None:
+            store.close()
+    print_report_footer(console)
+    if args.json:
+        print(f"wrote {write_json(report_document(reports), args.json)}")
+    if args.html:
+        print(f"wrote {write_html(reports, args.html)}")
     if args.steps:
         print(f"wrote {write_table(pd.concat(steps, ignore_index=True), args.steps)}")
     if args.minutes:
@@ -89,14 +148,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    a = sub.add_parser("analyze", help="analyse a recorded session (CSV, CSV.gz, Parquet, or a supported export)")
+    a = sub.add_parser(
+        "analyze",
+        help="analyse a recorded session: form faults, their causes and advice (terminal, JSON, HTML)",
+        description=(
+            "Analyse a recorded session (CSV, CSV.gz, Parquet, or a supported dataset folder): metrics, form faults "
+            "with evidence, causes and advice, run history (training load, shoes, personal baselines). "
+            "The report coaches form; it does not diagnose."
+        ),
+    )
     a.add_argument("file", type=Path, help="session file or dataset folder")
     a.add_argument(
         "--acc-unit", choices=["m_s2", "g", "mg"], help="override the acceleration unit declared in the file"
     )
     a.add_argument("--gyr-unit", choices=["rad_s", "deg_s"], help="override the angular-rate unit declared in the file")
     a.add_argument(
-        "--speed-mps", type=float, help="known running speed (treadmill or GPS), for step length and vertical ratio"
+        "--speed-mps",
+        type=float,
+        help="known running speed (treadmill or GPS), for step length, vertical ratio and distance",
+    )
+    a.add_argument("--json", type=Path, metavar="FILE", help="write the report as JSON (schema: docs/report.md)")
+    a.add_argument(
+        "--html", type=Path, metavar="FILE", help="write a self-contained HTML report with plots (no network)"
+    )
+    a.add_argument("--shoes", metavar="NAME", help="the shoes worn (for shoe wear); default: the session's metadata")
+    a.add_argument(
+        "--elevation",
+        type=Path,
+        metavar="FILE",
+        help="elevation track for exact downhill detection: CSV with t_s (session clock) and elevation_m, or GPX",
+    )
+    a.add_argument("--no-history", action="store_true", help="do not read or store the run history")
+    a.add_argument(
+        "--history-db",
+        type=Path,
+        metavar="PATH",
+        help="history database (default: $GAIT_HISTORY_DB, else the user data folder)",
     )
     a.add_argument("--steps", type=Path, metavar="FILE", help="write the per-step table (.csv, .csv.gz or .parquet)")
     a.add_argument(

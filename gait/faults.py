@@ -87,6 +87,7 @@ __all__ = [
     "Text",
     "UnseenCause",
     "assess",
+    "declared_lowpass_hz",
     "derived_metrics",
     "evaluate",
     "format_value",
@@ -147,8 +148,6 @@ NEEDS: dict[str, str] = {
 #: Nominal running speed used only to turn an elevation change over time into a grade when no
 #: speed and no horizontal distance are known (said so in the finding).
 NOMINAL_SPEED_MPS = 3.0
-#: Energy ratio (60-100 Hz over 20-45 Hz) under which a signal is taken as low-pass filtered.
-LOWPASS_RATIO = 0.07
 #: Typical easy running speed used to estimate the distance of runs without a known speed.
 TYPICAL_SPEED_MPS = 2.9
 
@@ -278,6 +277,7 @@ class Catalogue:
     disclaimer: str
     warning_signs: tuple[Text, ...]
     unseen_causes: tuple[UnseenCause, ...]
+    document_topics: Mapping[str, str]
     path: str
 
     def __getitem__(self, fault_id: str) -> FaultSpec:
@@ -523,7 +523,9 @@ def load_catalogue(path: str | Path | None = None) -> Catalogue:
         raise GaitInputError(
             "the fault catalogue is not valid TOML", expected="a TOML file", found=str(e), where=Where(file=name)
         ) from None
-    c.keys(doc, "catalogue", ("catalogue_version", "fault", "disclaimer", "warning_sign", "unseen_cause"), ())
+    c.keys(
+        doc, "catalogue", ("catalogue_version", "fault", "disclaimer", "warning_sign", "unseen_cause", "document"), ()
+    )
     if doc["catalogue_version"] != 1:
         raise c.fail("catalogue_version", "unsupported version", "1", doc["catalogue_version"])
     if not isinstance(doc["fault"], list) or not doc["fault"]:
@@ -544,12 +546,22 @@ def load_catalogue(path: str | Path | None = None) -> Catalogue:
         unseen.append(
             UnseenCause(c.text(u, "topic", w), c.text(u, "text", w), c.docs(u["documents"], f"{w}.documents"))
         )
+    topics: dict[str, str] = {}
+    for k, d in enumerate(doc["document"]):
+        w = f"document[{k}]"
+        c.keys(d, w, ("id", "topic"), ())
+        topics[c.choice(d["id"], f"{w}.id", DOCUMENTS)] = c.text(d, "topic", w)
+    if sorted(topics) != list(DOCUMENTS):
+        raise c.fail(
+            "document", "documents missing", "one [[document]] for each of " + ", ".join(DOCUMENTS), sorted(topics)
+        )
     return Catalogue(
         version=1,
         faults=faults,
         disclaimer=c.text(doc, "disclaimer", "catalogue"),
         warning_signs=c.texts(doc["warning_sign"], "warning_sign"),
         unseen_causes=tuple(unseen),
+        document_topics=topics,
         path=name,
     )
 
@@ -953,11 +965,27 @@ class _Derived:
     unavailable: dict[str, str]
 
 
+def declared_lowpass_hz(meta: Any) -> float | None:
+    """Cut-off of a low-pass filter the recording declares: ``extra["lowpass_hz"]``, or a note
+    such as "low-passed at 20 Hz" (readers of pre-processed datasets say so)."""
+    v = (meta.extra or {}).get("lowpass_hz")
+    if v is not None:
+        try:
+            return float(v)
+        except (TypeError, ValueError):
+            return None
+    m = re.search(r"low[- ]?pass(?:ed)?(?: filtered)?\s*(?:at|:)?\s*(\d+(?:\.\d+)?)\s*hz", meta.notes or "", re.I)
+    return float(m.group(1)) if m else None
+
+
 def _late_stance_vibration(analysis: Analysis, run: pd.DataFrame) -> tuple[np.ndarray | None, str | None]:
     session = analysis.session
     fs = session.sampling_rate_hz
     if fs < 90.0:
         return None, f"the sampling rate ({fs:g} Hz) is too low for the 20-45 Hz surface band"
+    cut = declared_lowpass_hz(session.meta)
+    if cut is not None and cut < 45.0:
+        return None, f"the recording was low-pass filtered at {cut:g} Hz, which removes the 20-45 Hz surface band"
     if run.empty:
         return None, "no valid running steps"
     x = np.nan_to_num(analysis.signals.acc[:, 0])
@@ -976,16 +1004,11 @@ def _late_stance_vibration(analysis: Analysis, run: pd.DataFrame) -> tuple[np.nd
     with np.errstate(invalid="ignore", divide="ignore"):
         rms = np.sqrt((c[b] - c[a]) / n)
     rms = np.where(n >= 2, rms, np.nan)
-    filtered = "the signal holds almost no energy above 20 Hz (it was low-pass filtered before it reached the product)"
     if np.isfinite(rms).any() and float(np.nanmedian(rms)) < 0.005:
-        return None, filtered
-    if fs >= 200.0:
-        # an unfiltered sensor keeps some energy above 60 Hz (noise, tissue); a low-passed
-        # signal keeps only the filter's leakage (ratio 0.02-0.04 on the 20 Hz low-passed real
-        # recordings, 0.14 on a raw real one, 0.4 in the simulator)
-        hi = sosfiltfilt(butter(4, [60.0, min(100.0, 0.45 * fs)], btype="band", fs=fs, output="sos"), x)
-        if float(np.sqrt(np.mean(hi * hi))) < LOWPASS_RATIO * float(np.sqrt(np.mean(y * y))):
-            return None, filtered
+        return (
+            None,
+            "the signal holds almost no energy above 20 Hz (it was low-pass filtered before it reached the product)",
+        )
     return rms, None
 
 
@@ -1165,7 +1188,8 @@ class _Result:
 
 def _unavailable(rule: Rule, reason: str, needs_key: str | None, cause: str | None = None) -> _Result:
     needs = NEEDS.get(needs_key) if needs_key else None
-    if needs and needs.casefold() in reason.casefold():
+    flags = re.findall(r"--[a-z][a-z-]*|gait \w+ \w+", needs or "")
+    if needs and (needs.casefold() in reason.casefold() or (flags and all(f in reason for f in flags))):
         needs = None  # the reason already says what to do
     return _Result(rule, False, reason=reason, needs=needs, cause=cause or reason)
 
@@ -1609,7 +1633,9 @@ def _eval_history(rule: Rule, ctx: _Ctx) -> _Result:
     elif rule.kind in ("shoe_distance", "shoe_age"):
         shoes = h.current.shoes
         if not shoes:
-            return _unavailable(rule, f"{rule.label}: no shoes named for this run", "shoes")
+            return _unavailable(
+                rule, f"{rule.label}: no shoes named for this run", "shoes", "no shoes named for this run"
+            )
         key = shoes.strip().casefold()
         mine = [r for r in runs if r.shoes and r.shoes.strip().casefold() == key]
         if rule.kind == "shoe_age":

@@ -40,7 +40,7 @@ HOP_S = 0.25
 MIN_BOUT_S = {STILL: 1.0, WALKING: 2.0, RUNNING: 3.0, OTHER: 1.0}
 
 
-def _window_sums(x: np.ndarray, centers: np.ndarray, half: int) -> np.ndarray:
+def _window_sums(x: np.ndarray, centers: np.ndarray, half: int) -> tuple[np.ndarray, np.ndarray]:
     """Sum of ``x`` over ``[c - half, c + half)`` for each centre (clipped at the ends)."""
     c = np.concatenate([[0.0], np.cumsum(x)])
     lo = np.clip(centers - half, 0, x.size)

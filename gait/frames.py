@@ -96,7 +96,7 @@ def _apply(vectors: np.ndarray, prep: tuple[np.ndarray, ...]) -> np.ndarray:
     ).T
 
 
-def _untilt(vectors: np.ndarray, cs: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+def _untilt(vectors: np.ndarray, cs: tuple[np.ndarray, ...]) -> np.ndarray:
     """Rotate body-frame vectors by roll about ``ap`` then pitch about ``ml``.
 
     With the pitch and roll of `_tilt_from_gravity` this maps gravity onto ``+v`` exactly.

@@ -269,7 +269,8 @@ def step_table(
     early_excess = _reduce(np.maximum, excess, offs, ne)
     score = 1.0 / (1.0 + np.exp(-(early_excess - REARFOOT_MID) / REARFOOT_WIDTH))
     score = np.where(running & np.isfinite(amp), score, np.nan)
-    strike = np.where(np.isnan(score), None, np.where(score >= 0.5, "rearfoot", "non_rearfoot"))
+    strike = np.where(score >= 0.5, "rearfoot", "non_rearfoot").astype(object)
+    strike[np.isnan(score)] = None
 
     # --- braking --------------------------------------------------------------------------
     idx, owner, offs, ne = stance_r

@@ -156,8 +156,8 @@ def analyze(
 
     # --- events per bout ------------------------------------------------------------------
     seg_id = np.zeros(session.n_samples, dtype=np.int64)
-    for k, seg in enumerate(session.segments()):
-        seg_id[seg] = k
+    for k_seg, seg in enumerate(session.segments()):
+        seg_id[seg] = k_seg
     parts = []
     f_v = level.acc[:, V]
     for b in bouts.itertuples(index=False):  # few bouts per session

@@ -34,11 +34,17 @@ volume), documents 000, 002 and 004 (shoes). Where no published lumbar-sensor no
 catalogue says so and the levels are project conventions calibrated on the simulator
 (``benchmarks/faults.py``).
 
-Two metrics are derived here from the analysis (``docs/faults.md``):
+Metrics derived here from the analysis (``docs/faults.md``):
 
 - ``derived.late_stance_vibration_mps2``: RMS of the 20-45 Hz band of vertical acceleration
   from 35 % to 85 % of each stance, i.e. after the impact transient, so that heel strikes do not
   read as hard ground (the all-stance ``stance_vibration_mps2`` of the summary mixes the two).
+- ``derived.stride_time_cv_pct``: coefficient of variation of stride time (two steps, so that
+  a steady left/right difference does not count) in moving windows of 31 steps (so that a
+  change of pace does not count), median over the run.
+- ``derived.step_time_alternation_pct``, ``derived.contact_time_alternation_pct``: the
+  difference between the medians of every other step, % of the median: a left/right
+  difference measured even when the side of each step is unknown.
 - ``derived.trunk_angle_variability_pct``: step-to-step robust variation (IQR / median, %) of
   the trunk's roll range and rotation range in a moving window of 31 steps (so that a slow
   drift over the run does not count), averaged over the two and the median taken over the run.
@@ -1033,10 +1039,14 @@ def _timing_metrics(run: pd.DataFrame, values: dict[str, float], per_step: dict[
     stride = np.where(nxt, st + np.roll(st, -1), np.nan)
     key = "derived.stride_time_cv_pct"
     ok = np.isfinite(stride)
-    values[key] = float(100.0 * np.std(stride[ok]) / np.mean(stride[ok])) if ok.sum() >= 8 else float("nan")
+    values[key] = float("nan")
     if ok.sum() >= 8:
-        sr = pd.Series(stride).rolling(31, center=True, min_periods=8)
-        per_step[key] = (100.0 * sr.std() / sr.mean()).to_numpy()
+        # local variability (31-step windows), so that a change of pace does not count
+        sr = pd.Series(stride).rolling(min(31, n), center=True, min_periods=8)
+        local = (100.0 * sr.std() / sr.mean()).to_numpy()
+        per_step[key] = local
+        if np.isfinite(local).any():
+            values[key] = float(np.nanmedian(local))
     for col, key in (
         ("step_time_s", "derived.step_time_alternation_pct"),
         ("contact_time_s", "derived.contact_time_alternation_pct"),

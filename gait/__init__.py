@@ -9,6 +9,7 @@ The public API is small; everything else lives in the stage modules (`gait.io`,
 200.0
 """
 
+from .batch_runner import batch
 from .errors import GaitDataWarning, GaitInputError
 from .io import load_session, save_session, session_from_arrays
 from .pipeline import Analysis, analyze
@@ -24,6 +25,7 @@ __all__ = [
     "SessionMetadata",
     "SimulationConfig",
     "analyze",
+    "batch",
     "load_session",
     "read_session",
     "read_sessions",

@@ -212,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: Modules that add sub-commands: each has ``register(subparsers)``, which adds its parsers
 #: and sets ``func`` (taking the parsed arguments, returning the exit status).
-COMMAND_MODULES: tuple[str, ...] = ("calibration.cli", "gait.live.cli")
+COMMAND_MODULES: tuple[str, ...] = ("calibration.cli", "gait.live.cli", "gait._batch_cli")
 
 
 def _version() -> str:

@@ -1,0 +1,529 @@
+"""The per-source task of a batch, and the output layout it writes.
+
+`run_task` is what a worker runs (in this process, a process-pool worker or a Dask worker):
+read one source, analyse each of its sessions, evaluate the form faults, write the step and
+minute tables of each session (one file each, atomically), and, when every session of the
+source succeeded, a completion marker (written last, atomically) that a re-run uses to skip
+the source. It never raises for a bad input or a bug in the analysis: both come back as rows
+of the errors table, so one bad file never stops a batch.
+
+Output layout (``docs/batch.md``)::
+
+    OUT/steps/bucket=NNN/<session_id>.parquet      one file per session (or .csv)
+    OUT/minutes/bucket=NNN/<session_id>.parquet
+    OUT/_done/<key>.json                           completion markers (one per source)
+
+``session_id`` is the first 16 hex digits of SHA-256 of ``"<input sha256>:<index>"`` (index of
+the session within its source): it depends on the recorded data only, not on the file name,
+the parameters or the code version. ``bucket`` is ``int(session_id[:2], 16)`` (0-255).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import json
+import math
+import os
+import tempfile
+import time
+import traceback
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import GaitDataWarning, GaitInputError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from .faults import Finding
+    from .pipeline import Analysis
+    from .session import Session
+
+__all__ = [
+    "LAYOUT_VERSION",
+    "N_BUCKETS",
+    "PARTITIONED_TABLES",
+    "SourceOutcome",
+    "Task",
+    "bucket_of",
+    "error_row",
+    "finding_rows",
+    "flatten",
+    "load_marker",
+    "marker_path",
+    "partition_file",
+    "reference_schemas",
+    "run_task",
+    "serialize_schemas",
+    "session_id",
+    "write_bytes_atomic",
+    "write_table_atomic",
+]
+
+#: Version of the output layout; part of every completion key.
+LAYOUT_VERSION = 1
+#: Number of hash buckets of the partitioned tables.
+N_BUCKETS = 256
+#: Tables written one file per session, partitioned by bucket.
+PARTITIONED_TABLES: tuple[str, ...] = ("steps", "minutes")
+#: Frames of the innermost calls kept in the traceback of an unexpected exception.
+TRACEBACK_FRAMES = 8
+
+
+# ---------------------------------------------------------------------------------------
+# identities and paths
+# ---------------------------------------------------------------------------------------
+def session_id(input_sha256: str, index: int) -> str:
+    """Stable id of the ``index``-th session of a source whose content hash is ``input_sha256``."""
+    return hashlib.sha256(f"{input_sha256}:{index}".encode()).hexdigest()[:16]
+
+
+def bucket_of(sid: str) -> int:
+    """Hash bucket (0-255) of a session id: its first two hex digits."""
+    return int(sid[:2], 16)
+
+
+def partition_file(out: Path, table: str, sid: str, fmt: str) -> Path:
+    """``OUT/<table>/bucket=NNN/<session_id>.<fmt>``."""
+    return out / table / f"bucket={bucket_of(sid):03d}" / f"{sid}.{fmt}"
+
+
+def marker_path(out: Path, key: str) -> Path:
+    """The completion marker of a source with completion key ``key``."""
+    return out / "_done" / f"{key}.json"
+
+
+# ---------------------------------------------------------------------------------------
+# atomic writes
+# ---------------------------------------------------------------------------------------
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a hidden temporary file, fsync, then rename.
+
+    A process killed at any point leaves either the old file, the new one, or a hidden
+    ``.<name>.*.tmp`` that readers ignore (pyarrow skips names starting with ``.``) and the
+    next batch removes.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_table_atomic(df: pd.DataFrame, path: Path, fmt: str, schema: pa.Schema | None = None) -> None:
+    """Write a table as Parquet (with ``schema`` when given) or CSV, atomically."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if fmt == "parquet":
+        table = pa.Table.from_pandas(df, schema=schema, preserve_index=False)
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink, compression="zstd")
+        write_bytes_atomic(path, sink.getvalue().to_pybytes())
+    else:
+        write_bytes_atomic(path, df.to_csv(index=False, lineterminator="\n").encode())
+
+
+# ---------------------------------------------------------------------------------------
+# flat rows
+# ---------------------------------------------------------------------------------------
+def _scalar(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return float("nan")
+    return v
+
+
+def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dict -> flat dict with dotted keys (``median.contact_time_s``).
+
+    A list becomes two columns, ``<key>.count`` and ``<key>.json`` (the list as JSON text);
+    scalars are kept (NumPy scalars as Python numbers).
+    """
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping):
+            out.update(flatten(v, key + "."))
+        elif isinstance(v, list | tuple):
+            out[key + ".count"] = len(v)
+            out[key + ".json"] = json.dumps(_jsonable(v), sort_keys=True)
+        else:
+            out[key] = _scalar(v)
+    return out
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, Mapping):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_jsonable(x) for x in v]
+    v = _scalar(v)
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    return v if isinstance(v, str | int | float | bool) or v is None else str(v)
+
+
+def finding_rows(sid: str, findings: list[Finding]) -> list[dict[str, Any]]:
+    """One flat row per finding (rank 1 = most important), evidence and texts as JSON."""
+    rows = []
+    for rank, f in enumerate(findings, start=1):
+        d = f.to_dict()
+        primary = f.evidence[0] if f.evidence else None
+        rows.append(
+            {
+                "session_id": sid,
+                "rank": rank,
+                "fault": f.fault,
+                "name": f.name,
+                "severity": f.severity,
+                "confidence": float(f.confidence),
+                "headline": f.headline,
+                "metric": primary.metric if primary else None,
+                "value": _scalar(primary.value) if primary else float("nan"),
+                "unit": primary.unit if primary else None,
+                "display": primary.display if primary else None,
+                "threshold": primary.threshold if primary else None,
+                "share_of_steps": float("nan") if f.share_of_steps is None else float(f.share_of_steps),
+                "when": f.when,
+                "periods_json": json.dumps(d["periods"]),
+                "evidence_json": json.dumps(d["evidence"]),
+                "causes_json": json.dumps(d["causes"]),
+                "advice_json": json.dumps(d["advice"]),
+                "documents": ",".join(f.documents),
+                "limitations": f.limitations,
+                "score": float(f.score),
+            }
+        )
+    return rows
+
+
+def error_row(
+    *,
+    source: str,
+    input_sha256: str | None,
+    stage: str,
+    exc: BaseException,
+    session_index: int | None = None,
+    sid: str | None = None,
+) -> dict[str, Any]:
+    """A row of the errors table.
+
+    ``kind`` is ``"input"`` for a `GaitInputError` (the input cannot be used; the message says
+    where and why) and ``"bug"`` for anything else, which carries its type, message and the
+    innermost frames of its traceback.
+    """
+    is_input = isinstance(exc, GaitInputError)
+    tb = ""
+    if not is_input:
+        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=-TRACEBACK_FRAMES))
+    return {
+        "source": source,
+        "session_index": session_index,
+        "session_id": sid,
+        "input_sha256": input_sha256,
+        "stage": stage,
+        "kind": "input" if is_input else "bug",
+        "error_type": type(exc).__name__,
+        "message": str(exc),
+        "traceback": tb,
+    }
+
+
+def _warning_texts(caught: list[warnings.WarningMessage]) -> list[str]:
+    texts = []
+    for w in caught:
+        msg = str(w.message)
+        texts.append(msg if issubclass(w.category, GaitDataWarning) else f"{w.category.__name__}: {msg}")
+    return list(dict.fromkeys(texts))
+
+
+def _session_row(
+    task: Task, index: int, sid: str, s: Session, a: Analysis, findings: list[Finding], texts: list[str]
+) -> dict[str, Any]:
+    mounting = a.frame.get("mounting") or {}
+    row: dict[str, Any] = {
+        "session_id": sid,
+        "bucket": bucket_of(sid),
+        "source": task.source,
+        "session_index": index,
+        "input_sha256": task.input_sha256,
+        "reader": task.reader,
+        "device": s.meta.device,
+        "device_id": s.meta.device_id,
+        "start_time": s.meta.start_time,
+        "shoes": s.meta.shoes,
+        "sampling_rate_hz": float(s.sampling_rate_hz),
+        "n_samples": int(s.n_samples),
+        "input_frame": s.frame,
+        "has_gyroscope": s.gyr is not None,
+        "calibration": s.meta.calibration,
+        "mounting_vertical_source": mounting.get("vertical_source"),
+        "mounting_forward_source": mounting.get("forward_source"),
+        "lean_reference": a.frame.get("lean_reference"),
+        "unavailable": ",".join(sorted(a.unavailable)),
+        "n_findings": len(findings),
+        "faults": ",".join(f"{f.fault}:{f.severity}" for f in findings),
+        "n_warnings": len(texts),
+        "warnings": " | ".join(texts),
+    }
+    for k, v in flatten(a.summary).items():
+        row[k if k not in row else f"summary.{k}"] = v
+    for k, v in s.meta.extra.items():
+        if k == "calibration_parameters":
+            continue  # the calibration id is in 'calibration'; its parameters are in the store
+        row[f"meta.{k}"] = (
+            _scalar(v) if isinstance(v, str | int | float | bool | np.generic) else json.dumps(_jsonable(v))
+        )
+    return row
+
+
+# ---------------------------------------------------------------------------------------
+# reference schemas
+# ---------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=1)
+def reference_schemas() -> dict[str, pa.Schema]:
+    """Arrow schemas of the partitioned tables, from a short simulated run.
+
+    Every session's table is written with the same schema (a session without running has an
+    empty minute table whose columns pandas would otherwise type as ``object``), so a whole
+    folder reads as one table. The columns are whatever `gait.analyze` returns, preceded by
+    ``session_id``.
+    """
+    import pyarrow as pa
+
+    from .pipeline import analyze
+    from .simulator import simulate
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GaitDataWarning)
+        a = analyze(simulate(duration_s=75.0, seed=0).session)
+    out = {}
+    for name, df in (("steps", a.steps), ("minutes", a.minutes)):
+        schema = pa.Schema.from_pandas(df.head(0).astype(df.dtypes.to_dict()), preserve_index=False)
+        schema = schema.insert(0, pa.field("session_id", pa.large_string()))
+        out[name] = schema.remove_metadata()
+    return out
+
+
+def _conform(df: pd.DataFrame, sid: str, schema: pa.Schema) -> pd.DataFrame:
+    df = df.copy()
+    df.insert(0, "session_id", sid)
+    extra = [c for c in df.columns if c not in schema.names]
+    if extra:  # the analysis returned a column its reference run did not: a bug, not an input problem
+        raise RuntimeError(f"analysis table has columns missing from the reference schema: {', '.join(extra)}")
+    return df.reindex(columns=schema.names)
+
+
+# ---------------------------------------------------------------------------------------
+# the task
+# ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Task:
+    """Everything a worker needs to process one source (picklable; paths as strings)."""
+
+    source: str
+    reader: str
+    input_sha256: str
+    key: str
+    out: str
+    fmt: str
+    speed_mps: float | None
+    calibration_dir: str | None
+    schemas: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class SourceOutcome:
+    """What a worker returns for a source (small: the big tables are on disk)."""
+
+    source: str
+    input_sha256: str
+    key: str
+    sessions: tuple[dict[str, Any], ...]
+    findings: tuple[dict[str, Any], ...]
+    errors: tuple[dict[str, Any], ...]
+    files: tuple[str, ...]
+    timings: Mapping[str, float]
+    skipped: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["skipped"] = False
+        return d
+
+
+def serialize_schemas(schemas: Mapping[str, pa.Schema]) -> bytes:
+    """Schemas as bytes for a `Task` (one Arrow IPC schema message per table)."""
+    parts = {name: s.serialize().to_pybytes().hex() for name, s in schemas.items()}
+    return json.dumps(parts).encode()
+
+
+def _deserialize_schemas(data: bytes) -> dict[str, pa.Schema]:
+    import pyarrow as pa
+
+    return {name: pa.ipc.read_schema(pa.py_buffer(bytes.fromhex(h))) for name, h in json.loads(data).items()}
+
+
+def load_marker(out: Path, key: str) -> SourceOutcome | None:
+    """The outcome stored by a completed task, or None when the source is not done.
+
+    Done means: the marker exists, is complete JSON for this key, and every output file it
+    lists exists. Anything else (no marker, a marker cut off, a missing table file) means the
+    source is computed again.
+    """
+    p = marker_path(out, key)
+    try:
+        d = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(d, dict) or d.get("key") != key:
+        return None
+    files = d.get("files") or []
+    if not all((out / f).is_file() for f in files):
+        return None
+    return SourceOutcome(
+        source=d["source"],
+        input_sha256=d["input_sha256"],
+        key=key,
+        sessions=tuple(d["sessions"]),
+        findings=tuple(d["findings"]),
+        errors=(),
+        files=tuple(files),
+        timings=d.get("timings", {}),
+        skipped=True,
+    )
+
+
+def run_task(task: Task) -> SourceOutcome:
+    """Process one source; see the module docstring. Never raises for a bad input or a bug."""
+    from calibration import CalibrationStore, apply_stored_calibration, load_calibration, mounting_for
+
+    from .faults import evaluate
+    from .pipeline import analyze
+    from .readers import read_sessions
+
+    out = Path(task.out)
+    schemas = _deserialize_schemas(task.schemas)
+    timings = {"read_s": 0.0, "analyze_s": 0.0, "faults_s": 0.0, "write_s": 0.0}
+    rows: list[dict[str, Any]] = []
+    found: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []
+    files: list[str] = []
+
+    t0 = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            sessions = read_sessions(task.source)
+        except GaitInputError as e:
+            errors.append(error_row(source=task.source, input_sha256=task.input_sha256, stage="read", exc=e))
+            sessions = []
+        # A reader that fails with anything but GaitInputError has a bug. It is recorded with its
+        # traceback (errors table, kind "bug", non-zero exit) so that the rest of the batch goes on.
+        except Exception as e:
+            errors.append(error_row(source=task.source, input_sha256=task.input_sha256, stage="read", exc=e))
+            sessions = []
+    read_warnings = _warning_texts(caught)
+    timings["read_s"] = time.perf_counter() - t0
+    store = CalibrationStore(task.calibration_dir) if task.calibration_dir else None
+
+    for index, session in enumerate(sessions):
+        sid = session_id(task.input_sha256, index)
+        stage = "calibrate"
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                mounting = None
+                if store is not None:
+                    session = apply_stored_calibration(session, store=store)
+                    mounting = mounting_for(session, load_calibration(session.meta.device_id, store=store))
+                stage = "analyze"
+                t1 = time.perf_counter()
+                a = analyze(session, speed_mps=task.speed_mps, mounting=mounting)
+                t2 = time.perf_counter()
+                stage = "faults"
+                findings = evaluate(a)
+                t3 = time.perf_counter()
+                stage = "write"
+                written = []
+                for name, df in (("steps", a.steps), ("minutes", a.minutes)):
+                    path = partition_file(out, name, sid, task.fmt)
+                    write_table_atomic(_conform(df, sid, schemas[name]), path, task.fmt, schemas[name])
+                    written.append(path.relative_to(out).as_posix())
+                t4 = time.perf_counter()
+            except GaitInputError as e:
+                errors.append(
+                    error_row(
+                        source=task.source,
+                        input_sha256=task.input_sha256,
+                        stage=stage,
+                        exc=e,
+                        session_index=index,
+                        sid=sid,
+                    )
+                )
+                continue
+            # The one blanket handler of the batch, around one session: an unexpected exception
+            # here is a bug in the analysis, not a bad input. It is recorded precisely (type,
+            # message, innermost frames; kind "bug"; the batch exits non-zero) and the other
+            # sessions go on, as the batch contract requires.
+            except Exception as e:
+                errors.append(
+                    error_row(
+                        source=task.source,
+                        input_sha256=task.input_sha256,
+                        stage=stage,
+                        exc=e,
+                        session_index=index,
+                        sid=sid,
+                    )
+                )
+                continue
+        texts = read_warnings + [t for t in _warning_texts(caught) if t not in read_warnings]
+        timings["analyze_s"] += t2 - t1
+        timings["faults_s"] += t3 - t2
+        timings["write_s"] += t4 - t3
+        files.extend(written)
+        rows.append(_session_row(task, index, sid, session, a, findings, texts))
+        found.extend(finding_rows(sid, findings))
+
+    outcome = SourceOutcome(
+        source=task.source,
+        input_sha256=task.input_sha256,
+        key=task.key,
+        sessions=tuple(rows),
+        findings=tuple(found),
+        errors=tuple(errors),
+        files=tuple(files),
+        timings=timings,
+    )
+    if not errors:
+        doc = outcome.to_json()
+        del doc["errors"], doc["skipped"]
+        data = json.dumps(doc, allow_nan=True, default=_json_default).encode()
+        write_bytes_atomic(marker_path(out, task.key), data)
+    return outcome
+
+
+def _json_default(v: Any) -> Any:
+    v2 = _scalar(v)
+    if v2 is v:
+        raise TypeError(f"not JSON serialisable: {type(v).__name__}")
+    return v2

@@ -39,6 +39,9 @@ Metrics derived here from the analysis (``docs/faults.md``):
 - ``derived.late_stance_vibration_mps2``: RMS of the 20-45 Hz band of vertical acceleration
   from 35 % to 85 % of each stance, i.e. after the impact transient, so that heel strikes do not
   read as hard ground (the all-stance ``stance_vibration_mps2`` of the summary mixes the two).
+- ``derived.confident_rearfoot_share``: share of running steps whose rearfoot score is at
+  least 0.8 (the pipeline calls a step rearfoot from 0.5; borderline scores come from hard
+  ground or a very bouncy stride, clear heel strikes score near 1).
 - ``derived.stride_time_cv_pct``: coefficient of variation of stride time (two steps, so that
   a steady left/right difference does not count) in moving windows of 31 steps (so that a
   change of pace does not count), median over the run.
@@ -1086,6 +1089,9 @@ def derived_metrics(analysis: Analysis) -> _Derived:
         per_step[key] = vib
         values[key] = float(np.nanmedian(vib)) if np.isfinite(vib).any() else float("nan")
     _timing_metrics(run, values, per_step)
+    score = run["rearfoot_score"].to_numpy(float) if len(run) else np.zeros(0)
+    ok = np.isfinite(score)
+    values["derived.confident_rearfoot_share"] = float((score[ok] >= 0.8).mean()) if ok.sum() >= 5 else float("nan")
     series = []
     window = int(min(31, max(len(run), 1)))
     for col in ("roll_range_deg", "yaw_range_deg"):

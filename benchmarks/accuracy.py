@@ -35,7 +35,7 @@ import pandas as pd
 import gait
 from gait import events as ev
 from gait.errors import GaitDataWarning
-from gait.evaluation import agreement, com_excursion_from_force, compare_steps, force_plate_contacts, match_events
+from gait.evaluation import agreement, compare_steps, match_events, pair_with_force_plate
 from gait.simulator import Form, SensorModel, SimulationConfig
 
 REPO = Path(__file__).resolve().parents[1]
@@ -185,36 +185,11 @@ def real_part(data_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     sessions = gait.read_sessions(data_dir)
     force = _alcantara.read_force(data_dir)
     trials = _alcantara.read_trials(data_dir)
-    rows, counts = [], []
-    for k, s in enumerate(sessions):
-        a = gait.analyze(s)
-        det = a.steps[(a.steps["activity"] == "running") & a.steps["complete"]]
-        c = force_plate_contacts(force[k], _alcantara.FS_HZ)
-        osc = np.concatenate([com_excursion_from_force(force[k], _alcantara.FS_HZ, c[:, 0]), [np.nan]])
-        m = match_events(det["ic_s"].to_numpy(), c[:, 0], tolerance_s=0.04)
-        counts.append((m.true_positives, m.n_detected, m.n_reference))
-        d = det.iloc[m.detected_idx]
-        r = c[m.reference_idx]
-        rows.append(
-            pd.DataFrame(
-                {
-                    "trial": k,
-                    "slope_deg": trials["Slope"][k],
-                    "speed_mps": trials["Speed"][k],
-                    "ic_est": d["ic_s"].to_numpy(),
-                    "to_est": d["to_s"].to_numpy(),
-                    "ic_ref": r[:, 0],
-                    "to_ref": r[:, 1],
-                    "osc_est": d["vertical_oscillation_m"].to_numpy(),
-                    "osc_ref": osc[m.reference_idx],
-                    "foot_strike": d["foot_strike"].to_numpy(),
-                }
-            )
-        )
-    p = pd.concat(rows, ignore_index=True)
-    tp, nd, nr = np.sum(counts, axis=0)
-    prec, rec = tp / nd, tp / nr
-    f1 = 2 * prec * rec / (prec + rec)
+    p, match = pair_with_force_plate(sessions, force, _alcantara.FS_HZ)
+    p["slope_deg"] = trials["Slope"].to_numpy()[p["trial"]]
+    p["speed_mps"] = trials["Speed"].to_numpy()[p["trial"]]
+    p = p.rename(columns={"vertical_oscillation_m_est": "osc_est", "vertical_oscillation_m_ref": "osc_ref"})
+    f1, nr = match.f1, match.n_reference
     tc_est = p["to_est"] - p["ic_est"]
     tc_ref = p["to_ref"] - p["ic_ref"]
     cv = _loto_contact_time(p)

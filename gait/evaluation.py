@@ -190,3 +190,58 @@ def com_excursion_from_force(force_bw: np.ndarray, sampling_rate_hz: float, cont
         z = np.concatenate([[0.0], np.cumsum((v[1:] + v[:-1]) / 2 * np.diff(tt))])
         out.append(z.max() - z.min())
     return np.array(out)
+
+
+def pair_with_force_plate(
+    sessions: list, force_bw: np.ndarray, sampling_rate_hz: float, *, tolerance_s: float = 0.04
+) -> tuple[pd.DataFrame, EventMatch]:
+    """Analyse each session and pair its complete running steps with force-plate contacts.
+
+    Parameters
+    ----------
+    sessions
+        One `gait.Session` per trial, sample-synchronous with the rows of ``force_bw``.
+    force_bw
+        Force in body weights, shape ``(trials, samples)``.
+    sampling_rate_hz
+        Rate of the force.
+
+    Returns
+    -------
+    pairs
+        One row per matched step: ``trial``, ``ic_est``, ``to_est``, ``ic_ref``, ``to_ref``
+        (s), ``contact_time_s_est`` / ``_ref``, ``vertical_oscillation_m_est`` / ``_ref`` (the
+        reference from `com_excursion_from_force`), ``foot_strike``.
+    match
+        Totals over all trials (for F1).
+    """
+    from .pipeline import analyze
+
+    rows, tp, nd, nr = [], 0, 0, 0
+    for k, s in enumerate(sessions):
+        a = analyze(s)
+        det = a.steps[(a.steps["activity"] == "running") & a.steps["complete"]]
+        c = force_plate_contacts(force_bw[k], sampling_rate_hz)
+        osc = np.concatenate([com_excursion_from_force(force_bw[k], sampling_rate_hz, c[:, 0]), [np.nan]])
+        m = match_events(det["ic_s"].to_numpy(), c[:, 0], tolerance_s=tolerance_s)
+        tp, nd, nr = tp + m.true_positives, nd + m.n_detected, nr + m.n_reference
+        d = det.iloc[m.detected_idx]
+        r = c[m.reference_idx]
+        rows.append(
+            pd.DataFrame(
+                {
+                    "trial": k,
+                    "ic_est": d["ic_s"].to_numpy(),
+                    "to_est": d["to_s"].to_numpy(),
+                    "ic_ref": r[:, 0],
+                    "to_ref": r[:, 1],
+                    "contact_time_s_est": (d["to_s"] - d["ic_s"]).to_numpy(),
+                    "contact_time_s_ref": r[:, 1] - r[:, 0],
+                    "vertical_oscillation_m_est": d["vertical_oscillation_m"].to_numpy(),
+                    "vertical_oscillation_m_ref": osc[m.reference_idx],
+                    "foot_strike": d["foot_strike"].to_numpy(),
+                }
+            )
+        )
+    total = EventMatch(np.arange(tp), np.arange(tp), nd, nr)
+    return pd.concat(rows, ignore_index=True), total

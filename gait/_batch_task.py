@@ -143,11 +143,7 @@ def write_table_atomic(df: pd.DataFrame, path: Path, fmt: str, schema: pa.Schema
 # flat rows
 # ---------------------------------------------------------------------------------------
 def _scalar(v: Any) -> Any:
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, float) and not math.isfinite(v):
-        return float("nan")
-    return v
+    return v.item() if isinstance(v, np.generic) else v
 
 
 def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -175,7 +171,7 @@ def _jsonable(v: Any) -> Any:
     if isinstance(v, list | tuple):
         return [_jsonable(x) for x in v]
     v = _scalar(v)
-    if isinstance(v, float) and math.isnan(v):
+    if isinstance(v, float) and not math.isfinite(v):
         return None
     return v if isinstance(v, str | int | float | bool) or v is None else str(v)
 

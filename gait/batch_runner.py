@@ -399,7 +399,13 @@ def _run_pool(tasks: Sequence[Task], workers: int, done: Callable[[SourceOutcome
         ex.shutdown(wait=True)
 
 
-def _connect(scheduler: str):
+#: Seconds to wait for a Dask scheduler before giving up.
+DASK_CONNECT_TIMEOUT_S = 10.0
+
+
+@contextlib.contextmanager
+def _dask_client(scheduler: str) -> Iterator[Any]:
+    """A client of the scheduler at ``scheduler`` (closed afterwards); not the default client."""
     try:
         from distributed import Client
     except ImportError:
@@ -410,7 +416,7 @@ def _connect(scheduler: str):
             where=Where(parameter="scheduler"),
         ) from None
     try:
-        return Client(scheduler, timeout="10s", set_as_default=False)
+        client = Client(scheduler, timeout=DASK_CONNECT_TIMEOUT_S, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as e:
         raise GaitInputError(
             "cannot connect to the Dask scheduler",
@@ -418,17 +424,19 @@ def _connect(scheduler: str):
             found=str(e) or type(e).__name__,
             where=Where(parameter="scheduler"),
         ) from None
+    try:
+        yield client
+    finally:
+        client.close()
 
 
-def _run_dask(tasks: Sequence[Task], scheduler: str, done: Callable[[SourceOutcome], None]) -> None:
+def _run_dask(tasks: Sequence[Task], client: Any, done: Callable[[SourceOutcome], None]) -> None:
     from distributed import as_completed
 
-    client = _connect(scheduler)
-    futures = []
+    futures = client.map(run_task, list(tasks), pure=False)
+    by_key = {f.key: t for f, t in zip(futures, tasks, strict=True)}
     try:
-        futures = client.map(run_task, list(tasks), pure=False)
-        by_key = {f.key: t for f, t in zip(futures, tasks, strict=True)}
-        for fut in as_completed(futures):
+        for fut in as_completed(futures, loop=client.loop):
             # As with the pool: a task never raises for its input, so an exception here is the
             # cluster's (KilledWorker, lost connection); it is recorded for that source.
             try:
@@ -438,11 +446,8 @@ def _run_dask(tasks: Sequence[Task], scheduler: str, done: Callable[[SourceOutco
             done(outcome)
             fut.release()
     except BaseException:
-        if futures:
-            client.cancel(futures)
+        client.cancel(futures)
         raise
-    finally:
-        client.close()
 
 
 @contextlib.contextmanager
@@ -585,11 +590,16 @@ def _arrow_safe(col: pd.Series) -> pd.Series:
     return col.map(lambda v: v if pd.isna(v) else str(v))
 
 
-def _write_cohort_table(df: pd.DataFrame, out: Path, name: str, fmt: str) -> None:
+def _arrow_safe_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """The same table with every object column storable in Parquet (what is returned is what is written)."""
     df = df.copy()
     for c in df.columns:
         if df[c].dtype == object:
             df[c] = _arrow_safe(df[c])
+    return df
+
+
+def _write_cohort_table(df: pd.DataFrame, out: Path, name: str, fmt: str) -> None:
     write_table_atomic(df, out / f"{name}.{fmt}", fmt)
 
 
@@ -670,7 +680,12 @@ def _tables(ordered: Sequence[SourceOutcome]) -> _Tables:
         ],
         columns=list(_TIMING_COLUMNS),
     )
-    return _Tables(sessions, _frame(found, _FINDING_COLUMNS), errors, timings)
+    return _Tables(
+        _arrow_safe_frame(sessions),
+        _arrow_safe_frame(_frame(found, _FINDING_COLUMNS)),
+        _arrow_safe_frame(errors),
+        timings,
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -780,7 +795,9 @@ def batch(
     )
     versions = _versions(with_dask=scheduler is not None)
 
-    with _locked(out_dir):
+    with contextlib.ExitStack() as stack:
+        client = stack.enter_context(_dask_client(scheduler)) if scheduler is not None else None
+        stack.enter_context(_locked(out_dir))
         _remove_temporaries(out_dir)
         schemas = reference_schemas()
         plan = _plan(sources, params, versions, out_dir, force=force, schemas=serialize_schemas(schemas))
@@ -793,8 +810,8 @@ def batch(
 
             if not plan.tasks:
                 pass
-            elif scheduler is not None:
-                _run_dask(plan.tasks, scheduler, done)
+            elif client is not None:
+                _run_dask(plan.tasks, client, done)
             elif workers == 1 or len(plan.tasks) == 1:
                 _run_inline(plan.tasks, done)
             else:

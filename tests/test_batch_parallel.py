@@ -1,0 +1,77 @@
+"""The parallel paths of gait.batch: a spawn process pool, a Dask LocalCluster, and a real kill.
+
+Each must give exactly the tables of the in-process run (`reference`).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+import gait
+
+from .test_batch import inputs_master, reference  # noqa: F401  (fixtures)
+
+
+def same_tables(r, ref) -> None:
+    pd.testing.assert_frame_equal(r.sessions, ref.sessions)
+    pd.testing.assert_frame_equal(r.findings, ref.findings)
+    key = ["session_id", "step"]
+    pd.testing.assert_frame_equal(
+        r.steps.sort_values(key).reset_index(drop=True), ref.steps.sort_values(key).reset_index(drop=True)
+    )
+
+
+def test_process_pool(tmp_path, inputs_master, reference):  # noqa: F811
+    r = gait.batch(inputs_master, out=tmp_path / "out", workers=2)
+    assert r.ok and r.analysed == 4 and r.manifest["parameters"]["workers"] == 2
+    same_tables(r, reference)
+    assert set(r.timings["source"]) == set(reference.timings["source"])
+
+
+def test_dask_local_cluster(tmp_path, inputs_master, reference):  # noqa: F811
+    distributed = pytest.importorskip("distributed")
+    t0 = time.perf_counter()
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        r = gait.batch(inputs_master, out=tmp_path / "out", scheduler=cluster.scheduler_address)
+        assert r.ok and r.analysed == 4
+        assert r.manifest["parameters"]["scheduler"] == cluster.scheduler_address
+        assert {"dask", "distributed"} <= set(r.manifest["versions"])
+        # resumable on the cluster as well
+        r2 = gait.batch(inputs_master, out=tmp_path / "out", scheduler=cluster.scheduler_address)
+        assert (r2.analysed, r2.skipped) == (0, 4)
+    same_tables(r, reference)
+    assert time.perf_counter() - t0 < 60
+
+
+def test_killed_batch_resumes(tmp_path):
+    """SIGKILL a real batch as soon as its first source is done; the re-run finishes the rest."""
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for k in range(6):
+        gait.save_session(gait.simulate(duration_s=20, seed=40 + k).session, inputs / f"r{k}.parquet")
+    out = tmp_path / "out"
+    code = f"import gait; gait.batch({str(inputs)!r}, out={str(out)!r}, workers=1)"
+    proc = subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            if list(out.glob("_done/*.json")):  # a complete marker (not its hidden temporary file)
+                break
+            time.sleep(0.005)
+        os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    killed = not (out / "manifest.json").exists()
+    r = gait.batch(inputs, out=out, workers=1)
+    assert r.ok and r.analysed + r.skipped == 6 and len(r.sessions) == 6
+    if killed:
+        assert r.skipped >= 1 and r.analysed >= 1
+    assert not list(out.rglob("*.tmp"))
+    assert sorted(set(r.steps["session_id"])) == sorted(r.sessions["session_id"])

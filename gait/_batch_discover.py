@@ -165,14 +165,14 @@ def _expand(item: str | os.PathLike[str]) -> list[Path]:
 
 
 def find_sources(
-    inputs: Iterable[str | os.PathLike[str]], *, exclude: Sequence[Path] = ()
+    inputs: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], *, exclude: Sequence[Path] = ()
 ) -> tuple[list[Source], list[Skipped]]:
     """The sources named by ``inputs`` (files, globs, folders), in a stable order.
 
     Parameters
     ----------
     inputs
-        Paths and glob patterns (``**`` searches sub-folders).
+        A path or glob pattern, or several (``**`` searches sub-folders).
     exclude
         Folders the search never enters (the batch's output folder).
 
@@ -187,7 +187,7 @@ def find_sources(
     GaitInputError
         No input at all, a path that does not exist, or a pattern that matches nothing.
     """
-    items = [inputs] if isinstance(inputs, str | os.PathLike) else list(inputs)
+    items: list[str | os.PathLike[str]] = [inputs] if isinstance(inputs, str | os.PathLike) else list(inputs)
     if not items:
         raise GaitInputError(
             "no input", expected="at least one file, folder or pattern", found="none", where=Where(parameter="inputs")

@@ -332,9 +332,14 @@ def _conform(df: pd.DataFrame, sid: str, schema: pa.Schema) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Task:
-    """Everything a worker needs to process one source (picklable; paths as strings)."""
+    """Everything a worker needs to process one source (picklable; paths as strings).
+
+    ``source`` is the path as the user gave it (shown in the tables); ``path`` and ``out`` are
+    absolute, so that workers started in another folder (a Dask cluster) find them.
+    """
 
     source: str
+    path: str
     reader: str
     input_sha256: str
     key: str
@@ -427,7 +432,7 @@ def run_task(task: Task) -> SourceOutcome:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            sessions = read_sessions(task.source)
+            sessions = read_sessions(task.path)
         except GaitInputError as e:
             errors.append(error_row(source=task.source, input_sha256=task.input_sha256, stage="read", exc=e))
             sessions = []

@@ -141,7 +141,10 @@ def code_digest() -> str:
         files = sorted(
             f
             for f in root.rglob("*")
-            if f.is_file() and "__pycache__" not in f.parts and f.suffix not in (".pyc", ".tmp")
+            if f.is_file()
+            and "__pycache__" not in f.parts
+            and f.suffix not in (".pyc", ".tmp")
+            and not f.name.startswith(".")
         )
         for f in files:
             h.update(f"{root.name}/{f.relative_to(root).as_posix()}".encode() + b"\0")
@@ -648,7 +651,18 @@ def _plan(
             outcomes[name] = stored
             continue
         tasks.append(
-            Task(name, src.reader, sha, key, str(out), params.fmt, params.speed_mps, params.calibration_dir, schemas)
+            Task(
+                source=name,
+                path=str(src.path.resolve()),
+                reader=src.reader,
+                input_sha256=sha,
+                key=key,
+                out=str(out.resolve()),
+                fmt=params.fmt,
+                speed_mps=params.speed_mps,
+                calibration_dir=None if params.calibration_dir is None else str(Path(params.calibration_dir).resolve()),
+                schemas=schemas,
+            )
         )
     return _Plan(tasks, outcomes, inputs, duplicates)
 

@@ -35,6 +35,7 @@ def test_process_pool(tmp_path, inputs_master, reference):  # noqa: F811
     assert set(r.timings["source"]) == set(reference.timings["source"])
 
 
+@pytest.mark.slow  # about 10 s: two worker processes start, two batches
 def test_dask_local_cluster(tmp_path, inputs_master, reference):  # noqa: F811
     distributed = pytest.importorskip("distributed")
     t0 = time.perf_counter()

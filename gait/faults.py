@@ -237,10 +237,10 @@ class Rule:
     def threshold_text(self) -> str:
         """The levels for display, e.g. ``">= 0.45 / 0.60 / 0.80 m/s (low / moderate / high)"``."""
         sign = {"above": ">=", "below": "<=", "abs_above": "|x| >="}[self.direction]
+        if self.change is not None:  # drifts and baselines are sized in the worse direction
+            sign = {"above": "rise >=", "below": "fall >=", "abs_above": "change >="}[self.direction]
         if self.change == "pct":
             shown = [f"{lv:g} %" for lv in self.levels]
-        elif self.change == "abs":
-            shown = [format_value(lv, self.display) for lv in self.levels]
         else:
             shown = [format_value(lv, self.display) for lv in self.levels]
         names = " / ".join(SEVERITIES[1 : 1 + len(self.levels)])
@@ -1103,8 +1103,8 @@ def derived_metrics(analysis: Analysis) -> _Derived:
     key = "derived.trunk_angle_variability_pct"
     values[key] = float("nan")
     if not series:
-        why = [analysis.unavailable[c] for c in ("roll_range_deg", "yaw_range_deg") if c in analysis.unavailable]
-        unav["trunk_angles"] = " and ".join(dict.fromkeys(why)) if why else "too few steps with trunk angles"
+        reasons = [analysis.unavailable[c] for c in ("roll_range_deg", "yaw_range_deg") if c in analysis.unavailable]
+        unav["trunk_angles"] = " and ".join(dict.fromkeys(reasons)) if reasons else "too few steps with trunk angles"
     if series:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN edges give NaN, as intended
@@ -1533,10 +1533,10 @@ def _grades(ctx: _Ctx) -> tuple[np.ndarray | None, str]:
     slope = ctx.analysis.session.meta.extra.get("slope_deg")
     if slope is not None:
         try:
-            g = 100.0 * math.tan(math.radians(float(slope)))
+            grade = 100.0 * math.tan(math.radians(float(slope)))
         except (TypeError, ValueError):
             return None, ""
-        return np.full(ctx.n, g), f"the session's declared slope ({float(slope):g} deg, treadmill)"
+        return np.full(ctx.n, grade), f"the session's declared slope ({float(slope):g} deg, treadmill)"
     return None, ""
 
 
@@ -1689,8 +1689,8 @@ def _eval_baseline(rule: Rule, ctx: _Ctx) -> _Result:
     if not math.isfinite(cur):
         return _unavailable(rule, f"{rule.label}: no value in this run", None)
     prev = sorted(h.runs, key=lambda r: r.started_at, reverse=True)
-    vals = [r.metrics.get(rule.metric) for r in prev]
-    vals = [float(v) for v in vals if v is not None and math.isfinite(v)][:5]
+    raw = [r.metrics.get(rule.metric) for r in prev]
+    vals = [float(v) for v in raw if v is not None and math.isfinite(v)][:5]
     if len(vals) < 3:
         return _unavailable(
             rule, f"personal baseline for {rule.label}: needs 3 earlier runs (found {len(vals)})", "history"

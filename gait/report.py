@@ -473,7 +473,7 @@ def _svg(fig, salt: str) -> str:
 
     buf = io.StringIO()
     with matplotlib.rc_context({"svg.hashsalt": salt, "svg.fonttype": "path"}):
-        fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
+        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
     text = buf.getvalue()
     start = text.find("<svg")
     text = text[start:]
@@ -486,7 +486,7 @@ def _svg(fig, salt: str) -> str:
 def _figure(nrows: int, ncols: int, *, width: float, height: float):
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height), dpi=100)
+    fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False)
     return fig, axes
 
@@ -590,7 +590,6 @@ def _plot_distributions(rr: RunReport, salt: str) -> str | None:
         ax.set_xlim(min(left, lo - 0.05 * span), max(right, hi + 0.05 * span))
         ax.set_title(f"{label} ({unit})" if unit else label, fontsize=8)
         ax.tick_params(labelsize=7)
-    fig.tight_layout()
     return _svg(fig, salt)
 
 
@@ -622,7 +621,6 @@ def _plot_left_right(rr: RunReport, salt: str) -> str | None:
         hi = max(abs(left), abs(right)) * factor
         ax.set_ylim(0.0, 1.18 * hi if hi > 0 else 1.0)
         ax.tick_params(labelsize=7)
-    fig.tight_layout()
     return _svg(fig, salt)
 
 
@@ -703,18 +701,18 @@ def _html_run(rr: RunReport, k: int) -> str:
         parts.append("<h3>Not assessed, or only in part</h3><ul>")
         parts.extend(f"<li>{_e(nn.message)}</li>" for nn in notes)
         parts.append("</ul>")
-    rows = []
+    metric_rows = []
     for label, col, factor, unit, dec in DISPLAY:
         if col in a.unavailable:
             continue
-        rows.append(
+        metric_rows.append(
             f"<tr><td>{_e(label)}</td><td>{_fmt(s['median'].get(col), factor, dec)}</td>"
             f"<td>{_fmt(s['iqr'].get(col), factor, dec)}</td>"
             f"<td>{_fmt(s['left'].get(col), factor, dec)} / {_fmt(s['right'].get(col), factor, dec)}</td><td>{_e(unit)}</td></tr>"
         )
     parts.append(
         "<h3>All metrics</h3><table><tr><th>metric</th><th>median</th><th>IQR</th><th>left / right</th><th>unit</th></tr>"
-        + "".join(rows)
+        + "".join(metric_rows)
         + "</table></section>"
     )
     return "\n".join(parts)

@@ -62,8 +62,10 @@ def test_gait_record_cli_records_what_the_sensor_sent(
     assert "wrote" in rec.stdout and "0 gaps, 0 reconnects" in rec.stdout
     assert "Session:" in rec.stdout, "the run is analysed at the end"
     assert sensor.samples is not None
-    k = assert_file_equals_sent(out, sensor.samples, rate_hz=RATE)
-    assert k == pytest.approx(6 * RATE, abs=0.5 * RATE)
+    rate = sensor.samples[3]
+    assert rate == 416.0, "the sensor's recommended rate (the reference firmware's 416 Hz) when none is asked"
+    k = assert_file_equals_sent(out, sensor.samples, rate_hz=rate)
+    assert k == pytest.approx(6 * rate, abs=0.5 * rate)
     info = json.loads(out.with_name("run.recording.json").read_text())
     assert info["device"]["protocol"] == "lumbar_imu" and info["device"]["address"] == ble_adapters.peripheral_address
     assert info["link"]["packets_lost"] == 0 and info["stopped_by"] == "duration"
@@ -112,6 +114,24 @@ def test_a_sensor_that_stops_sending_times_out_with_a_clear_message(
         assert load_session(out).duration_s == pytest.approx(2.0, abs=0.3)
 
 
+def test_gait_devices_lists_the_sensor(ble_stack: EmulatedBluetooth, ble_adapters: AdapterPair, tmp_path: Path) -> None:
+    with sensor_process(ble_stack, ble_adapters, tmp_path, *SIM):
+        env = ble_stack.env()
+        env["PYTHONPATH"] = str(REPO)
+        out = subprocess.run(
+            gait_command("devices", "--adapter", ble_adapters.central, "--timeout-s", "2"),
+            env=env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert out.returncode == 0, out.stdout + out.stderr
+    suffix = ble_adapters.peripheral_address.replace(":", "")[-4:]
+    for needle in (f"LumbarIMU-{suffix}", ble_adapters.peripheral_address, "dBm", "lumbar_imu"):
+        assert needle in out.stdout, needle
+
+
 def test_no_sensor_found(ble_adapters: AdapterPair, tmp_path: Path) -> None:
     with pytest.raises(RecordingError, match=r"no supported sensor found in 1\.5 s"):
         asyncio.run(_recorder(ble_adapters, tmp_path / "run.csv", scan_timeout_s=1.5).run())
@@ -125,7 +145,9 @@ def test_kill_9_leaves_a_file_that_loads_up_to_the_last_flush(
         env = ble_stack.env()
         env["PYTHONPATH"] = str(REPO)
         proc = subprocess.Popen(
-            gait_command("record", "--adapter", ble_adapters.central, "--out", str(out), "--no-dashboard"),
+            gait_command(
+                "record", "--adapter", ble_adapters.central, "--out", str(out), "--rate-hz", str(RATE), "--no-dashboard"
+            ),
             env=env,
             cwd=REPO,
             stdout=subprocess.DEVNULL,

@@ -68,6 +68,10 @@ class RecordingError(RuntimeError):
     a sensor that refuses the settings. The message says what happened and what to try."""
 
 
+class _SensorSilent(RecordingError):
+    """No data for ``give_up_s``."""
+
+
 @dataclass(frozen=True)
 class RecordConfig:
     """Settings of one recording (keyword-only, SI units).
@@ -245,7 +249,8 @@ class RecordResult:
     gaps
         ``(start_s, end_s, samples_lost, reason)`` of every gap, in file time.
     stopped_by
-        ``"duration"``, ``"interrupt"``, ``"sensor_silent"`` or ``"error"``.
+        ``"duration"``, ``"interrupt"``, ``"sensor_silent"`` (no data for ``give_up_s``) or
+        ``"error"`` (e.g. the sensor refused its settings after a reconnect).
     message
         For an abnormal end, what happened.
     metrics_error
@@ -374,7 +379,7 @@ class Recorder:
             await self._link_loop()
         except RecordingError as e:
             error = e
-            self._stopped_by = "sensor_silent" if self._writer is not None else "error"
+            self._stopped_by = "sensor_silent" if isinstance(e, _SensorSilent) else "error"
             self.message = str(e)
         finally:
             for sig in handled:
@@ -424,7 +429,13 @@ class Recorder:
 
         self.status = f"scanning for {want or 'a supported sensor'}"
         try:
-            seen = await scan(timeout_s=cfg.scan_timeout_s, adapter=cfg.adapter, backend=cfg.backend, until=good)
+            seen = await scan(
+                timeout_s=cfg.scan_timeout_s,
+                adapter=cfg.adapter,
+                backend=cfg.backend,
+                until=good,
+                linger_s=0.0 if want else 1.0,  # without a name: listen a little longer, take the strongest
+            )
         except BluetoothUnavailable as e:
             raise RecordingError(str(e)) from None
         hits = [d for d in seen if good(d)]
@@ -494,7 +505,7 @@ class Recorder:
             since = time.monotonic() - (self._last_data if self._last_data is not None else self._t_start)
             if since > cfg.give_up_s:
                 what = "sent no data" if self._last_data is None else "has sent no data"
-                raise RecordingError(
+                raise _SensorSilent(
                     f"{self._describe()} {what} for {since:.0f} s "
                     f"({self._reconnects} reconnects, {self._stalls} stalls); giving up. "
                     + (f"Everything received until then is saved in {cfg.out}. " if self._writer is not None else "")

@@ -120,8 +120,10 @@ async def scan(
     adapter: str | None = None,
     backend: BleBackend | None = None,
     until: Callable[[FoundDevice], bool] | None = None,
+    linger_s: float = 0.0,
 ) -> list[FoundDevice]:
-    """Scan for ``timeout_s`` (or until ``until`` returns True for a device).
+    """Scan for ``timeout_s`` (or until ``until`` returns True for a device, then ``linger_s``
+    more to hear the others that answer at the same time).
 
     Returns every device seen, strongest signal first, each with its latest advertisement.
 
@@ -155,6 +157,8 @@ async def scan(
         async with BleakScanner(on_advertisement, **kwargs):
             try:
                 await asyncio.wait_for(done.wait(), timeout_s)
+                if linger_s > 0:
+                    await asyncio.sleep(linger_s)
             except TimeoutError:
                 pass
     except (BleakError, OSError) as e:  # no D-Bus socket, no BlueZ, no adapter, denied

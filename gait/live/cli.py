@@ -164,7 +164,7 @@ def _cmd_record(args: argparse.Namespace) -> int:
         print(f"gap: {a:.3f} s to {b:.3f} s ({k} samples, {reason})")
     if result.metrics_error:
         print(f"warning: the live analysis failed ({result.metrics_error}); the recording is complete", file=sys.stderr)
-    if result.stopped_by == "sensor_silent":
+    if result.stopped_by in ("sensor_silent", "error"):
         print(f"error: {result.message}", file=sys.stderr)
     if not args.no_analysis:
         from ..cli import build_parser
@@ -172,7 +172,7 @@ def _cmd_record(args: argparse.Namespace) -> int:
         print()
         a_args = build_parser().parse_args(["analyze", str(result.path)])
         a_args.func(a_args)
-    return EXIT_FAILED if result.stopped_by == "sensor_silent" else EXIT_OK
+    return EXIT_FAILED if result.stopped_by in ("sensor_silent", "error") else EXIT_OK
 
 
 # ---------------------------------------------------------------------------------------

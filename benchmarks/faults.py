@@ -308,7 +308,8 @@ def markdown(rows: list[dict]) -> str:
     for r in rows:
         if r["expected"] == "(nothing above low)":
             found = f"{r['detected']}/{r['runs']} clean"
-            extra = f" ({r['low_findings']} low notes)" if r["low_findings"] else ""
+            n_low = r["low_findings"]
+            extra = f" ({n_low} low finding{'s' if n_low > 1 else ''})" if n_low else ""
             out.append(
                 f"| {r['case']} | none | {r['runs']} | {found}{extra} | - | worst: {r['severity']} | - | {r['others_above_low']} |"
             )

@@ -134,6 +134,11 @@ class TestCatalogue:
         }
         assert sorted(CATALOGUE.document_topics) == list(DOCUMENTS)
 
+    def test_docs_list_every_entry(self):
+        doc = (REPO / "docs" / "faults.md").read_text(encoding="utf-8")
+        missing = [f.id for f in CATALOGUE.faults if f"`{f.id}`" not in doc]
+        assert not missing, f"docs/faults.md does not describe {missing}"
+
     def test_separate_rigid_trunk_note_is_low_only(self):
         assert CATALOGUE["rigid_trunk"].max_severity == "low"
         assert CATALOGUE["rigid_trunk"].design_row == CATALOGUE["trunk_rotation"].design_row

@@ -120,3 +120,28 @@ def test_parse_duration(text: str, seconds: float) -> None:
 def test_parse_duration_rejects(text: str) -> None:
     with pytest.raises(GaitInputError, match="invalid duration"):
         parse_duration(text)
+
+
+def test_lean_gets_its_reference_from_the_standing_at_the_start(sim) -> None:
+    """A running window alone has no standing posture; the mounting from the start gives lean."""
+    from gait.live import StartMounting
+
+    s = sim.session
+    sm = StartMounting(sampling_rate_hz=s.sampling_rate_hz, every_s=5.0)
+    k = int(s.sampling_rate_hz)  # one-second chunks, as they stream in
+    for i in range(0, int(35 * k), k):
+        sm.add(s.t[i : i + k], s.acc[i : i + k])
+        due = sm.due()
+        if due is not None:
+            sm.accept(sm.estimate(*due))
+        if sm.done:
+            break
+    assert sm.result is not None and sm.result.vertical_source == "standing"
+    m = (s.t >= 30.0) & (s.t < 40.0)
+    alone = window_metrics(s.t[m], s.acc[m], s.gyr[m], sampling_rate_hz=s.sampling_rate_hz)
+    given = window_metrics(s.t[m], s.acc[m], s.gyr[m], sampling_rate_hz=s.sampling_rate_hz, mounting=sm.result)
+    assert math.isnan(alone.lean_deg) and math.isfinite(given.lean_deg)
+    truth = sim.steps[(sim.steps["ic_s"] >= 30.0) & (sim.steps["ic_s"] < 39.0)]
+    if "lean_deg" in truth.columns:
+        assert given.lean_deg == pytest.approx(truth["lean_deg"].median(), abs=3.0)
+    assert given.cadence_spm == pytest.approx(alone.cadence_spm, rel=0.02)

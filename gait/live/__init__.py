@@ -9,7 +9,7 @@ The command line is ``gait devices``, ``gait record`` and ``gait simulate-device
 """
 
 from ._clock import ClockEstimate, DriftFit, SampleIndexer
-from ._metrics import CUES, LiveMetrics, window_metrics
+from ._metrics import CUES, LiveMetrics, StartMounting, window_metrics
 from ._recorder import LinkStats, LiveView, RecordConfig, Recorder, RecordingError, RecordResult, record
 from ._scan import BleBackend, FoundDevice, identify_protocol, scan
 
@@ -27,6 +27,7 @@ __all__ = [
     "Recorder",
     "RecordingError",
     "SampleIndexer",
+    "StartMounting",
     "identify_protocol",
     "record",
     "scan",

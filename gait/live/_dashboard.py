@@ -61,6 +61,8 @@ def render(view: LiveView) -> RenderableType:
     if m.note:
         window += f" ({m.note})"
     parts: list[RenderableType] = [table, Text(window, style="dim")]
+    if view.reference:
+        parts.append(Text(view.reference, style="dim"))
     for cue in m.cues:
         parts.append(Text(f"=> {cue}", style="bold yellow"))
     parts.append(Text(link_text(view.link, view.sampling_rate_hz), style="cyan"))

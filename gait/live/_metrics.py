@@ -7,6 +7,7 @@ here computes a metric of its own.
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -18,7 +19,7 @@ import numpy as np
 from ..errors import GaitInputError
 from ..session import Session, SessionMetadata
 
-__all__ = ["CUES", "LiveMetrics", "format_metric", "window_metrics"]
+__all__ = ["CUES", "LiveMetrics", "StartMounting", "format_metric", "window_metrics"]
 
 #: What the runner is told when a fault shows up (finding name -> cue).
 CUES: Mapping[str, str] = {
@@ -99,6 +100,14 @@ def _findings(analysis: Any) -> list[str]:
     return names
 
 
+def _accepts(fn: AnalyzeFn, name: str) -> bool:
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # builtins, some C callables
+        return False
+    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+
+
 def window_metrics(
     t: np.ndarray,
     acc: np.ndarray,
@@ -108,6 +117,10 @@ def window_metrics(
     analyze: AnalyzeFn | None = None,
     analyze_kwargs: Mapping[str, Any] | None = None,
     device: str | None = None,
+    device_id: str | None = None,
+    start_time: str | None = None,
+    calibration: Any = None,
+    mounting: Any = None,
 ) -> LiveMetrics:
     """Analyse one window of samples (sensor frame, SI) with the offline core.
 
@@ -121,9 +134,16 @@ def window_metrics(
     analyze
         The analysis function (default `gait.analyze`); it must accept a `Session`.
     analyze_kwargs
-        Extra keyword arguments for it (e.g. a mounting estimate kept across windows).
-    device
-        Device name for the window's metadata.
+        Extra keyword arguments for it.
+    device, device_id, start_time
+        Metadata of the window's session.
+    calibration
+        The sensor's stored `calibration.Calibration` (``None``: raw data), applied to the
+        window exactly as ``gait analyze`` and ``gait batch`` apply it; its mounting is used
+        when it is recent (`calibration.mounting_for`).
+    mounting
+        Otherwise, a mounting estimated from the start of the recording (`StartMounting`),
+        so lean has its standing reference and every window shares one body frame.
     """
     start = time.perf_counter()
     fn = analyze if analyze is not None else _default_analyze()
@@ -132,11 +152,21 @@ def window_metrics(
         return LiveMetrics(window_s=window_s, note="the analysis core (gait.analyze) is not available in this version")
     if t.size < 2:
         return LiveMetrics(window_s=window_s)
-    session = Session(
-        t=t, acc=acc, gyr=gyr, frame="sensor", meta=SessionMetadata(sampling_rate_hz=sampling_rate_hz, device=device)
-    )
+    meta = SessionMetadata(sampling_rate_hz=sampling_rate_hz, device=device, device_id=device_id, start_time=start_time)
+    session = Session(t=t, acc=acc, gyr=gyr, frame="sensor", meta=meta)
+    kwargs = dict(analyze_kwargs or {})
+    if calibration is not None:
+        from calibration import apply_calibration, mounting_for
+
+        if not calibration.is_empty:
+            session = apply_calibration(session, calibration)
+        stored = mounting_for(session, calibration)
+        if stored is not None:
+            mounting = stored
+    if mounting is not None and "mounting" not in kwargs and _accepts(fn, "mounting"):
+        kwargs["mounting"] = mounting
     try:
-        a = fn(session, **dict(analyze_kwargs or {}))
+        a = fn(session, **kwargs)
     except GaitInputError as e:  # too short, no running yet, ...: say so, keep streaming
         return LiveMetrics(
             window_s=window_s, note=e.problem, newest_t_s=float(t[-1]), compute_s=time.perf_counter() - start
@@ -162,6 +192,76 @@ def window_metrics(
         compute_s=time.perf_counter() - start,
         **values,
     )
+
+
+class StartMounting:
+    """The sensor-to-body rotation, estimated once from the start of the recording.
+
+    A 10-second window of running has no standing posture, so on its own the analysis cannot
+    measure lean (it needs vertical from standing) and re-estimates the mounting every window.
+    The runner stands for a few seconds before starting (``docs/recording.md``): this keeps
+    the first ``max_s`` seconds, and as soon as they hold ``min_still_s`` of standing and
+    ``min_running_s`` of running or walking, estimates the mounting with the core's own
+    functions (`gait.activity.bout_labels`, `calibration.mounting.estimate_mounting`). That
+    estimate is then given to the analysis of every window.
+
+    `add` and `due` run on the event loop; `estimate` (a few ms) in the analysis thread, on
+    the arrays `due` returned.
+    """
+
+    def __init__(self, *, sampling_rate_hz: float, max_s: float = 120.0, every_s: float = 5.0) -> None:
+        self.rate = float(sampling_rate_hz)
+        self.max_samples = int(max_s * self.rate)
+        self.every = int(every_s * self.rate)
+        self._t: list[np.ndarray] = []
+        self._acc: list[np.ndarray] = []
+        self._n = 0
+        self._tried_at = 0
+        self.result: Any = None
+        self.gave_up = False
+
+    @property
+    def done(self) -> bool:
+        return self.result is not None or self.gave_up
+
+    def add(self, t: np.ndarray, acc: np.ndarray) -> None:
+        if self.done or self._n >= self.max_samples:
+            return
+        self._t.append(np.asarray(t, dtype=float))
+        self._acc.append(np.asarray(acc, dtype=float))
+        self._n += int(np.asarray(t).size)
+
+    def due(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The samples to try an estimate on, when enough new ones arrived."""
+        if self.done or self._n - self._tried_at < self.every:
+            return None
+        self._tried_at = self._n
+        t, acc = np.concatenate(self._t), np.concatenate(self._acc)
+        self._t, self._acc = [t], [acc]
+        return t, acc
+
+    def estimate(self, t: np.ndarray, acc: np.ndarray) -> Any:
+        """A mounting with a standing reference, or None (not enough standing and moving yet)."""
+        from calibration.mounting import estimate_mounting
+
+        from ..activity import RUNNING, STILL, WALKING, bout_labels
+
+        session = Session(t=t, acc=acc, gyr=None, frame="sensor", meta=SessionMetadata(sampling_rate_hz=self.rate))
+        labels = bout_labels(session)
+        still, running, walking = labels == STILL, labels == RUNNING, labels == WALKING
+        if still.sum() < self.rate or (running.sum() + walking.sum()) < 4 * self.rate:
+            return None
+        est = estimate_mounting(acc, sampling_rate_hz=self.rate, still=still, running=running, walking=walking)
+        return est if est.vertical_source == "standing" else None
+
+    def accept(self, est: Any) -> None:
+        """Keep ``est`` (from `estimate`); give up once the buffer is full without one."""
+        if est is not None:
+            self.result = est
+        elif self._n >= self.max_samples:
+            self.gave_up = True
+        if self.done:
+            self._t, self._acc = [], []
 
 
 def format_metric(name: str, value: float) -> str:

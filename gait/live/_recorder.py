@@ -47,7 +47,7 @@ from ..session import SessionMetadata
 from ._buffer import RingBuffer
 from ._clock import DriftFit, SampleIndexer
 from ._links import Decoded, Link, LumbarLink, ProfileLink, SensorRefused
-from ._metrics import AnalyzeFn, LiveMetrics, window_metrics
+from ._metrics import AnalyzeFn, LiveMetrics, StartMounting, window_metrics
 from ._scan import OUR_PROTOCOL, BleBackend, BluetoothUnavailable, FoundDevice, scan
 
 __all__ = ["LinkStats", "LiveView", "RecordConfig", "RecordResult", "Recorder", "RecordingError", "record"]
@@ -224,6 +224,7 @@ class LiveView:
     metrics: LiveMetrics
     out: Path
     message: str = ""
+    reference: str = ""
 
 
 @dataclass(frozen=True)
@@ -284,6 +285,8 @@ class Recorder:
         self._stop = asyncio.Event()
         self._stopped_by = "duration"
         self._link: Link | None = None
+        self._calibration: Any = None
+        self._start_mounting: StartMounting | None = None
         self._indexer = SampleIndexer()
         self._drift = DriftFit()
         self._writer: SessionCsvWriter | None = None
@@ -330,7 +333,19 @@ class Recorder:
             metrics=self._metrics,
             out=self.config.out,
             message=self.message,
+            reference=self._reference_text(),
         )
+
+    def _reference_text(self) -> str:
+        """Where the body frame (and lean's standing reference) comes from, for the dashboard."""
+        if self._calibration is not None and getattr(self._calibration, "mounting", None) is not None:
+            return "mounting: stored calibration (used when made within 12 h)"
+        sm = self._start_mounting
+        if sm is None or (sm.result is None and not sm.gave_up):
+            return "mounting: waiting for a few seconds of standing, then running"
+        if sm.result is not None:
+            return "mounting: from the standing and running at the start"
+        return "mounting: no standing at the start, lean unavailable (stand still 5 s before running)"
 
     def link_stats(self) -> LinkStats:
         c = self._link.counts() if self._link is not None else {}
@@ -372,6 +387,7 @@ class Recorder:
         try:
             self.found = await self._find()
             self._link = self._make_link(self.found)
+            self._calibration = self._load_calibration(self.found.address)
             tasks = [
                 asyncio.create_task(self._flush_loop()),
                 asyncio.create_task(self._metrics_loop(executor)),
@@ -409,6 +425,16 @@ class Recorder:
         if f is None:
             return self.config.device or "the sensor"
         return f"{f.name or 'unnamed device'} ({f.address})"
+
+    def _load_calibration(self, device_id: str) -> Any:
+        """The sensor's stored calibration (``gait calibrate``), applied to the live windows."""
+        try:
+            from calibration import load_calibration
+
+            return load_calibration(device_id)
+        except GaitInputError as e:  # a corrupt store: say so, record anyway (raw data are kept)
+            self.message = f"calibration store not usable ({e}); live numbers use uncalibrated data"
+            return None
 
     def _make_link(self, found: FoundDevice) -> Link:
         cfg = self.config
@@ -608,6 +634,8 @@ class Recorder:
             self._gaps.append((before, float(t[pos]), int(lost), reason))
         self._writer.write(t, d.acc, d.gyr)
         self._ring.append(t, d.acc, d.gyr if d.gyr is not None else np.zeros_like(d.acc))
+        if self._start_mounting is not None:
+            self._start_mounting.add(t, d.acc)
         self._last_t = float(t[-1])
         self._last_data = h
         self._new_data.set()
@@ -644,6 +672,7 @@ class Recorder:
                 where=Where(parameter="out"),
             ) from None
         self._ring = RingBuffer(max(2, int(self.config.window_s * link.rate_hz)))
+        self._start_mounting = StartMounting(sampling_rate_hz=link.rate_hz)
 
     def _device_name(self) -> str:
         assert self.found is not None
@@ -671,17 +700,10 @@ class Recorder:
             gyr_or_none = gyr if self._link is None or self._link.has_gyro else None
             included = list(self._arrivals)
             self._arrivals.clear()
-            job = functools.partial(
-                window_metrics,
-                t,
-                acc,
-                gyr_or_none,
-                sampling_rate_hz=self._rate_file,
-                analyze=self.config.analyze,
-                device=self._device_name(),
-            )
+            early = self._start_mounting.due() if self._start_mounting is not None else None
+            job = functools.partial(self._live_job, t, acc, gyr_or_none, early)
             try:
-                m = await loop.run_in_executor(executor, job)
+                m, est = await loop.run_in_executor(executor, job)
             except Exception as e:  # the live view must never stop the recording
                 # Not hidden: logged with its traceback, shown on the dashboard, kept in the result.
                 if self.metrics_error is None:
@@ -692,6 +714,8 @@ class Recorder:
                 self._metrics = LiveMetrics(note=f"live analysis failed ({self.metrics_error}); recording continues")
                 await asyncio.sleep(1.0)
                 continue
+            if early is not None and self._start_mounting is not None:
+                self._start_mounting.accept(est)
             done = time.monotonic()
             self._metrics = m
             if len(self._latencies) < 2_000_000:
@@ -699,6 +723,28 @@ class Recorder:
             wait = self.config.metrics_interval_s - (done - t0)
             if wait > 0:
                 await asyncio.sleep(wait)
+
+    def _live_job(
+        self, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray | None, early: tuple[np.ndarray, np.ndarray] | None
+    ) -> tuple[LiveMetrics, Any]:
+        """Runs in the analysis thread: the start mounting when due, then the window."""
+        sm = self._start_mounting
+        est = sm.estimate(*early) if (sm is not None and early is not None) else None
+        mounting = sm.result if sm is not None and sm.result is not None else est
+        assert self.found is not None
+        m = window_metrics(
+            t,
+            acc,
+            gyr,
+            sampling_rate_hz=self._rate_file,
+            analyze=self.config.analyze,
+            device=self._device_name(),
+            device_id=self.found.address,
+            start_time=self._start_wall,
+            calibration=self._calibration,
+            mounting=mounting,
+        )
+        return m, est
 
     # -- the end --------------------------------------------------------------------------------
     def _finalize(self) -> RecordResult:

@@ -145,3 +145,17 @@ def test_lean_gets_its_reference_from_the_standing_at_the_start(sim) -> None:
     if "lean_deg" in truth.columns:
         assert given.lean_deg == pytest.approx(truth["lean_deg"].median(), abs=3.0)
     assert given.cadence_spm == pytest.approx(alone.cadence_spm, rel=0.02)
+
+
+def test_a_fault_in_the_window_gives_its_cue() -> None:
+    """The cues come from the fault catalogue (gait.faults.evaluate) on the window's analysis."""
+    from gait import simulator
+    from gait.live import StartMounting
+
+    run = simulator.simulate(simulator.preset("heel_overstride"), duration_s=60, seed=3)
+    s = run.session
+    early = s.t < 40.0  # standing, walking, then running
+    mounting = StartMounting(sampling_rate_hz=s.sampling_rate_hz).estimate(s.t[early], s.acc[early])
+    w = (s.t >= 40.0) & (s.t < 50.0)
+    lm = window_metrics(s.t[w], s.acc[w], s.gyr[w], sampling_rate_hz=s.sampling_rate_hz, mounting=mounting)
+    assert "overstriding: shorten your step" in lm.cues

@@ -45,7 +45,12 @@ def stub_analyze(session):
             "yaw_range_deg": [10.0, 11.0, 12.0, 99.0],
         }
     )
-    return SimpleNamespace(steps=steps, findings=[{"fault": "overstriding"}])
+    return SimpleNamespace(steps=steps)
+
+
+def stub_evaluate(analysis):
+    """A stand-in for gait.faults.evaluate: one finding."""
+    return [SimpleNamespace(fault="overstriding", cue="overstriding: shorten your step")]
 
 
 def _config(tmp_path: Path, rig, **kw) -> RecordConfig:
@@ -58,6 +63,7 @@ def _config(tmp_path: Path, rig, **kw) -> RecordConfig:
         flush_interval_s=0.2,
         backend=rig.backend if rig is not None else None,
         analyze=stub_analyze,
+        evaluate=stub_evaluate,
     )
     base.update(kw)
     if base["backend"] is None:

@@ -9,12 +9,11 @@ The command line is ``gait devices``, ``gait record`` and ``gait simulate-device
 """
 
 from ._clock import ClockEstimate, DriftFit, SampleIndexer
-from ._metrics import CUES, LiveMetrics, StartMounting, window_metrics
+from ._metrics import LiveMetrics, StartMounting, window_metrics
 from ._recorder import LinkStats, LiveView, RecordConfig, Recorder, RecordingError, RecordResult, record
 from ._scan import BleBackend, FoundDevice, identify_protocol, scan
 
 __all__ = [
-    "CUES",
     "BleBackend",
     "ClockEstimate",
     "DriftFit",

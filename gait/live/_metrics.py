@@ -19,21 +19,7 @@ import numpy as np
 from ..errors import GaitInputError
 from ..session import Session, SessionMetadata
 
-__all__ = ["CUES", "LiveMetrics", "StartMounting", "format_metric", "window_metrics"]
-
-#: What the runner is told when a fault shows up (finding name -> cue).
-CUES: Mapping[str, str] = {
-    "overstriding": "overstriding: shorten your step",
-    "low_cadence": "low cadence: quicker, lighter steps",
-    "heel_strike": "hard heel strike: land under your hips",
-    "excessive_bounce": "bouncing: run lower, push forward not up",
-    "forward_lean": "leaning forward from the waist: run tall",
-    "backward_lean": "leaning back: lean slightly forward from the ankles",
-    "pelvic_drop": "hip drop: keep your pelvis level",
-    "trunk_rotation": "twisting: quiet your upper body",
-    "asymmetry": "uneven steps: check both sides feel the same",
-    "braking": "braking: land closer under your body",
-}
+__all__ = ["LiveMetrics", "StartMounting", "format_metric", "window_metrics"]
 
 #: Step-table columns shown live, and how they are displayed.
 LIVE_COLUMNS = ("cadence_spm", "contact_time_s", "vertical_oscillation_m", "lean_deg", "yaw_range_deg")
@@ -52,7 +38,7 @@ class LiveMetrics:
     cadence_spm, contact_time_s, vertical_oscillation_m, lean_deg, yaw_range_deg
         Medians of the step table's columns of the same names.
     cues
-        Cues for the faults the analysis found in the window.
+        Cues of the faults found in the window (`gait.faults`), most important first.
     note
         Why there are no numbers (still, walking, analysis core missing, window too short).
     newest_t_s
@@ -75,6 +61,7 @@ class LiveMetrics:
 
 
 AnalyzeFn = Callable[..., Any]
+EvaluateFn = Callable[[Any], Any]
 
 
 def _default_analyze() -> AnalyzeFn | None:
@@ -83,21 +70,12 @@ def _default_analyze() -> AnalyzeFn | None:
     return getattr(gait, "analyze", None)
 
 
-def _findings(analysis: Any) -> list[str]:
-    """Names of the faults an `Analysis` reports, whatever shape the findings take."""
-    found = getattr(analysis, "findings", None)
-    if found is None:
-        return []
-    if hasattr(found, "columns") and "fault" in getattr(found, "columns", ()):  # a DataFrame
-        return [str(x) for x in found["fault"].tolist()]
-    names = []
-    for f in found:
-        name = (
-            getattr(f, "fault", None) or getattr(f, "name", None) or (f.get("fault") if isinstance(f, dict) else None)
-        )
-        if name:
-            names.append(str(name))
-    return names
+def _default_evaluate() -> EvaluateFn | None:
+    try:
+        from ..faults import evaluate
+    except ImportError:  # pragma: no cover - a version without the fault catalogue
+        return None
+    return evaluate
 
 
 def _accepts(fn: AnalyzeFn, name: str) -> bool:
@@ -121,6 +99,7 @@ def window_metrics(
     start_time: str | None = None,
     calibration: Any = None,
     mounting: Any = None,
+    evaluate: EvaluateFn | None = None,
 ) -> LiveMetrics:
     """Analyse one window of samples (sensor frame, SI) with the offline core.
 
@@ -144,9 +123,15 @@ def window_metrics(
     mounting
         Otherwise, a mounting estimated from the start of the recording (`StartMounting`),
         so lean has its standing reference and every window shares one body frame.
+    evaluate
+        Turns the window's analysis into findings with a ``cue`` each (default
+        `gait.faults.evaluate`, the catalogue the offline report uses; only with the default
+        ``analyze``: a custom analysis function brings its own or none).
     """
     start = time.perf_counter()
     fn = analyze if analyze is not None else _default_analyze()
+    if evaluate is None and analyze is None:
+        evaluate = _default_evaluate()
     window_s = float(t[-1] - t[0]) if t.size else 0.0
     if fn is None:
         return LiveMetrics(window_s=window_s, note="the analysis core (gait.analyze) is not available in this version")
@@ -181,7 +166,7 @@ def window_metrics(
             values[col] = float(np.median(v)) if v.size else math.nan
         else:
             values[col] = math.nan
-    cues = tuple(CUES.get(name, name.replace("_", " ")) for name in dict.fromkeys(_findings(a)))
+    cues = tuple(dict.fromkeys(str(f.cue) for f in evaluate(a))) if evaluate is not None else ()
     note = "" if len(run) else ("no running in the last seconds" if len(steps) else "no steps in the last seconds")
     return LiveMetrics(
         window_s=window_s,

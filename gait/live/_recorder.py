@@ -47,7 +47,7 @@ from ..session import SessionMetadata
 from ._buffer import RingBuffer
 from ._clock import DriftFit, SampleIndexer
 from ._links import Decoded, Link, LumbarLink, ProfileLink, SensorRefused
-from ._metrics import AnalyzeFn, LiveMetrics, StartMounting, window_metrics
+from ._metrics import AnalyzeFn, EvaluateFn, LiveMetrics, StartMounting, window_metrics
 from ._scan import OUR_PROTOCOL, BleBackend, BluetoothUnavailable, FoundDevice, scan
 
 __all__ = ["LinkStats", "LiveView", "RecordConfig", "RecordResult", "Recorder", "RecordingError", "record"]
@@ -106,8 +106,8 @@ class RecordConfig:
         analysis are done).
     backend
         bleak backend classes (tests); default: the platform's.
-    analyze
-        Live analysis function (default `gait.analyze`).
+    analyze, evaluate
+        Live analysis and fault functions (default `gait.analyze` and `gait.faults.evaluate`).
     handle_signals
         Stop cleanly on SIGINT / SIGTERM (the command line does; embedding code may not want it).
     """
@@ -128,6 +128,7 @@ class RecordConfig:
     metrics_interval_s: float = 0.0
     backend: BleBackend = field(default_factory=BleBackend)
     analyze: AnalyzeFn | None = None
+    evaluate: EvaluateFn | None = None
     handle_signals: bool = False
 
     def __post_init__(self) -> None:
@@ -743,6 +744,7 @@ class Recorder:
             start_time=self._start_wall,
             calibration=self._calibration,
             mounting=mounting,
+            evaluate=self.config.evaluate,
         )
         return m, est
 

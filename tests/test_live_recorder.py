@@ -240,3 +240,25 @@ def test_the_output_is_never_overwritten(tmp_path: Path) -> None:
 def test_config_is_validated(kw: dict, match: str) -> None:
     with pytest.raises(GaitInputError, match=match):
         RecordConfig(**{"out": "run.csv", **kw})
+
+
+def test_the_dashboard_refreshes_while_recording(tmp_path: Path, run_session) -> None:
+    import io
+
+    from rich.console import Console
+
+    from gait.live.cli import _record_with_view
+
+    buf = io.StringIO()
+    console = Console(file=buf, force_terminal=True, width=120)
+
+    async def go():
+        async with fake_rig(run_session) as rig:
+            rec = Recorder(_config(tmp_path, rig, duration_s=2.5))
+            return await _record_with_view(rec, dashboard=True, console=console)
+
+    result = asyncio.run(go())
+    out = buf.getvalue()
+    assert result.stopped_by == "duration"
+    assert out.count("gait record") >= 3, "refreshed at least once a second"
+    assert "172 spm" in out and "overstriding: shorten your step" in out and "reconnects" in out

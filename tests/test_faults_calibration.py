@@ -34,7 +34,8 @@ def test_injected_fault_is_ranked_first(case):
 
 
 def test_table_renders():
-    rows = B.summarise([B.run_case(B.CASE_BY_NAME["good form"], 0), B.run_case(FAULT_CASES[0], 0)])
+    clean = B.Outcome("good form", 0, 3.0, "belt_clip", 100.0, None, (), False)
+    rows = B.summarise([clean, B.run_case(FAULT_CASES[0], 0)])
     md = B.markdown(rows)
     assert "| good form | none | 1 | 1/1 clean" in md
     assert "| heel striking | `heel_strike` | 1 | 1/1 | 1/1 |" in md

@@ -99,8 +99,10 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
             a = analyze(s, speed_mps=args.speed_mps)
             print_analysis_summary(a, console)
             label = s.meta.source or str(args.file)
+            title = label
             if len(sessions) > 1:
-                label = f"{label}#{k}" + (f" ({s.meta.notes.split(';')[0]})" if s.meta.notes else "")
+                title = f"{Path(label).name}#{k}" + (f" ({s.meta.notes.split(';')[0]})" if s.meta.notes else "")
+                label = f"{label}#{k}"
             shoes = args.shoes or s.meta.shoes
             history, status = record_and_load(
                 store,
@@ -114,7 +116,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
             reason = status.messages[-1] if status.status in ("off", "unavailable") and status.messages else None
             assessment = assess(a, history=history, elevation=elevation, history_reason=reason)
             rr = RunReport(
-                label=label,
+                label=title,
                 analysis=a,
                 assessment=assessment,
                 history=status,

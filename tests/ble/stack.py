@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.metadata
 import importlib.util
 import os
 import shutil
@@ -27,6 +28,8 @@ from dbus_fast import Message, MessageType, Variant
 from dbus_fast.aio import MessageBus
 
 HERE = Path(__file__).resolve().parent
+#: bluezoo versions whose internals `bluezoo_patched.py` knows.
+SUPPORTED_BLUEZOO = "1.0."
 
 _CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
@@ -64,6 +67,12 @@ def unavailable_reason() -> str | None:
         return "dbus-daemon not found (install the Debian package 'dbus', or run .ci/setup-system.sh as root)"
     if importlib.util.find_spec("bluezoo") is None:
         return "the bluezoo package is not installed (pip install -e '.[dev]')"
+    version = importlib.metadata.version("bluezoo")
+    if not version.startswith(SUPPORTED_BLUEZOO):
+        return (
+            f"bluezoo {version} is installed, but tests/ble/bluezoo_patched.py patches the internals of "
+            f"bluezoo {SUPPORTED_BLUEZOO}x; install bluezoo=={SUPPORTED_BLUEZOO}2 or update the patches"
+        )
     probe = subprocess.run(
         [sys.executable, "-c", "import sdbus"], capture_output=True, text=True, timeout=60, check=False
     )

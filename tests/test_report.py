@@ -5,7 +5,6 @@ every sample session and on the real recordings."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -192,8 +191,6 @@ def test_html_renders_in_chromium(page, tmp_path):
     assert img.shape[0] >= 2000 and img.shape[1] == 1200
     dark = (img[..., :3].mean(axis=2) < 0.5).mean()
     assert 0.01 < dark < 0.5, f"page looks empty ({dark:.3%} dark pixels)"
-    if os.environ.get("GAIT_WRITE_REPORT_PNG"):
-        shutil.copy(png, fx.REPO / "docs" / "report.png")
 
 
 @pytest.mark.browser

@@ -11,6 +11,7 @@ The public API is small; everything else lives in the stage modules (`gait.io`,
 
 from .batch_runner import batch
 from .errors import GaitDataWarning, GaitInputError
+from .faults import Finding, evaluate
 from .io import load_session, save_session, session_from_arrays
 from .pipeline import Analysis, analyze
 from .readers import read_session, read_sessions
@@ -19,6 +20,7 @@ from .simulator import SimulationConfig, simulate
 
 __all__ = [
     "Analysis",
+    "Finding",
     "GaitDataWarning",
     "GaitInputError",
     "Session",
@@ -26,6 +28,7 @@ __all__ = [
     "SimulationConfig",
     "analyze",
     "batch",
+    "evaluate",
     "load_session",
     "read_session",
     "read_sessions",

@@ -56,6 +56,24 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _apply_stored_calibration(session, *, off: bool, console):
+    """The stored calibration of the session's device, applied (and its mounting, if recent)."""
+    from calibration import apply_calibration, load_calibration, mounting_for
+
+    if off or session.meta.calibration:
+        return session, None
+    cal = load_calibration(session.meta.device_id)
+    if cal is None:
+        return session, None
+    session = apply_calibration(session, cal)
+    mounting = mounting_for(session, cal)
+    console.print(
+        f"calibration: applied {session.meta.calibration} (device {session.meta.device_id})"
+        + ("; stored mounting used" if mounting is not None else "")
+    )
+    return session, mounting
+
+
 def _cmd_analyze(args: argparse.Namespace) -> int:
     import pandas as pd
     from rich.console import Console
@@ -96,7 +114,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     try:
         for k, s in enumerate(sessions):
             print_session_summary(s, console)
-            a = analyze(s, speed_mps=args.speed_mps)
+            s, mounting = _apply_stored_calibration(s, off=args.no_calibration, console=console)
+            a = analyze(s, speed_mps=args.speed_mps, mounting=mounting)
             print_analysis_summary(a, console)
             label = s.meta.source or str(args.file)
             title = label
@@ -181,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="elevation track for exact downhill detection: CSV with t_s (session clock) and elevation_m, or GPX",
     )
     a.add_argument("--no-history", action="store_true", help="do not read or store the run history")
+    a.add_argument("--no-calibration", action="store_true", help="do not apply the stored calibration of the device")
     a.add_argument(
         "--history-db",
         type=Path,

@@ -24,8 +24,10 @@ Definitions (level frame, see `gait.frames`):
 - *Lean*: mean pitch over the step minus the standing reference. *Lateral lean*: mean roll
   over the stride. *Pelvic drop*: the largest roll excursion in stance towards the swing side,
   relative to the stride's mean. *Roll / yaw range*: max - min over the stride.
-- *Step regularity*: correlation of the vertical acceleration over one stride from the contact
-  with itself one step later (Moe-Nilssen & Helbostad 2004, computed per step).
+- *Step / stride regularity*: correlation of the vertical acceleration over two steps (two
+  strides) from the contact with itself one step (one stride) later (Moe-Nilssen & Helbostad
+  2004, computed per step). A step regularity well below the stride regularity means the left
+  and right steps differ.
 
 Notes
 -----
@@ -65,6 +67,7 @@ STEP_METRICS = [
     "roll_range_deg",
     "yaw_range_deg",
     "step_regularity",
+    "stride_regularity",
     "speed_mps",
     "step_length_m",
 ]
@@ -96,6 +99,7 @@ STEP_COLUMNS: dict[str, type] = {
     "roll_range_deg": float,
     "yaw_range_deg": float,
     "step_regularity": float,
+    "stride_regularity": float,
     "speed_mps": float,
     "step_length_m": float,
     "toe_off_measured": bool,
@@ -305,6 +309,8 @@ def step_table(
     lag = np.where(has_next, nxt_i - ic_i, 0)
     reg = _regularity(a_v, ic_i, lag, n)
     reg = np.where(has_next & (nxt2_i > 0), reg, np.nan)
+    stride_lag = np.where(has_stride, nxt2_i - ic_i, 0)
+    sreg = np.where(has_stride, _regularity(a_v, ic_i, stride_lag, n), np.nan)
 
     speed = np.full(m, np.nan) if speed_mps is None else np.where(running, float(speed_mps), np.nan)
     step_length = speed * step_time
@@ -343,6 +349,7 @@ def step_table(
             "roll_range_deg": roll_range,
             "yaw_range_deg": yaw_range,
             "step_regularity": reg,
+            "stride_regularity": sreg,
             "speed_mps": speed,
             "step_length_m": step_length,
             "toe_off_measured": events["to_measured"].to_numpy(bool),
@@ -485,6 +492,7 @@ def run_summary(
         _f(100 * run["step_time_s"].std() / run["step_time_s"].mean()) if len(run) > 2 else float("nan")
     )
     s["step_regularity"] = s["median"].get("step_regularity", float("nan"))
+    s["stride_regularity"] = s["median"].get("stride_regularity", float("nan"))
     speed = run["speed_mps"]
     s["distance_m"] = _f((run["speed_mps"] * run["step_time_s"]).sum()) if speed.notna().any() else float("nan")
     # drift: last fifth versus first fifth of the running time after the warm-up

@@ -17,6 +17,15 @@ ALCANTARA = SHARED_DATA / "alcantara2022_sacral_running"
 IDEAL_SENSOR = SensorModel(acc_noise_mps2=0.0, gyr_noise_rads=0.0, quantize=False)
 
 
+@pytest.fixture(autouse=True)
+def _private_user_data(tmp_path_factory, monkeypatch):
+    """Keep every test (and the processes it starts) away from the user's real history and
+    calibration store."""
+    root = tmp_path_factory.mktemp("userdata")
+    monkeypatch.setenv("GAIT_HISTORY_DB", str(root / "history.sqlite"))
+    monkeypatch.setenv("GAIT_CALIBRATION_DIR", str(root / "calibration"))
+
+
 def requires_alcantara():
     return pytest.mark.skipif(
         not (ALCANTARA / "trials.csv").is_file(), reason=f"real recordings not found at {ALCANTARA}"

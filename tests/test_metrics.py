@@ -39,7 +39,11 @@ class TestStepTable:
 
     def test_units_in_names(self):
         for c in STEP_METRICS:
-            assert re.search(r"_(spm|s|m|pct|mps2|mps3|mps|deg)$", c) or c in ("duty_factor", "step_regularity"), c
+            assert re.search(r"_(spm|s|m|pct|mps2|mps3|mps|deg)$", c) or c in (
+                "duty_factor",
+                "step_regularity",
+                "stride_regularity",
+            ), c
 
     def test_empty(self):
         e = _empty_steps()

@@ -74,6 +74,7 @@ def read(p: Path) -> list[Session]:
             "source": str(d / "sacral_accel_g.csv"),
             "notes": f"trial {row.trial}: {row.Speed} m/s, slope {row.Slope} deg; low-passed at 20 Hz, vertical clipped at 0 g",
             "extra": {
+                "lowpass_hz": 20.0,
                 "trial": int(row.trial),
                 "row": k,
                 "speed_mps": float(row.Speed),

@@ -16,6 +16,7 @@ SAMPLE = REPO / "sample_data" / "easy_run.csv.gz"
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
+    """``gait ARGS`` in a subprocess (it inherits the test's private user-data folders)."""
     return subprocess.run([sys.executable, "-m", "gait.cli", *args], capture_output=True, text=True, cwd=REPO, check=False)
 
 
@@ -73,3 +74,30 @@ def test_unknown_table_format(tmp_path):
 def test_version():
     p = run("--version")
     assert p.returncode == 0 and p.stdout.startswith("gait ")
+
+
+def test_stored_calibration_is_applied(tmp_path, monkeypatch):
+    """A gyroscope bias stored for the device is removed before the analysis."""
+    import numpy as np
+
+    from calibration import CalibrationStore, estimate_gyro_bias
+    from calibration.simulate import simulate_still
+    from gait import simulate
+    from gait.simulator import SensorModel
+
+    bias = (0.03, -0.02, 0.01)
+    sensor = SensorModel(gyr_bias_rads=bias)
+    still = simulate_still(duration_s=10.0, sensor=sensor, seed=1)
+    rec = estimate_gyro_bias(still.session)
+    store_dir = tmp_path / "cal"
+    monkeypatch.setenv("GAIT_CALIBRATION_DIR", str(store_dir))
+    CalibrationStore(store_dir).save("sim-7", rec)
+    path = tmp_path / "run.csv"
+    simulate(duration_s=20.0, seed=7, sensor=sensor).save(path)
+    p = run("analyze", str(path), "--no-history")
+    assert p.returncode == 0, p.stderr
+    assert "calibration: applied" in p.stdout and "(device sim-7)" in p.stdout
+    p = run("analyze", str(path), "--no-history", "--no-calibration")
+    assert "calibration: applied" not in p.stdout
+    np.testing.assert_allclose(rec.bias_rads, bias, atol=0.2 * np.pi / 180)
+

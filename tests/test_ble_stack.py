@@ -116,8 +116,12 @@ async def _scenario(pair: AdapterPair) -> None:
                 with pytest.raises(Exception, match="refused"):
                     await c2.write_gatt_char(CONTROL, b"\xff", response=True)
             assert lost.is_set()  # a clean disconnect also reports
-            # the sensor only counts while someone listens: nothing lost across the reconnect
-            assert got == list(range(len(got)))
+            # the sensor counts while it believes someone listens: what it sent as the link went
+            # down (at most a couple of notifications) is lost, as over a real radio; then the
+            # stream is complete and in order again
+            second = got[n_first:]
+            assert 0 < second[0] - got[n_first - 1] <= 3
+            assert second == list(range(second[0], second[0] + len(second)))
         finally:
             stop.set()
             await sender

@@ -83,11 +83,19 @@ def sensor_process(
 
 
 def assert_file_equals_sent(
-    path: Path, sent: tuple[np.ndarray, np.ndarray, np.ndarray, float], *, rate_hz: float
+    path: Path,
+    sent: tuple[np.ndarray, np.ndarray, np.ndarray, float],
+    *,
+    rate_hz: float,
+    gaps: tuple[tuple[float, float], ...] | list[tuple[float, float]] = (),
 ) -> int:
-    """The recorded file holds exactly the samples the sensor delivered, from the first to the
-    last one recorded: same places on the sampling grid, bit-identical values. Returns the
-    number of samples compared."""
+    """The recorded file equals what the sensor delivered, except for declared gaps.
+
+    Every recorded sample was sent, at the same place on the sampling grid, with bit-identical
+    values; every sample sent (up to the last recorded one) but not in the file lies inside a
+    gap the recorder declared (``gaps``: ``(start_s, end_s)`` in file time), e.g. a
+    notification sent as the link went down. Returns the number of samples recorded.
+    """
     import warnings
 
     from gait.errors import GaitDataWarning
@@ -98,11 +106,18 @@ def assert_file_equals_sent(
         s = load_session(path)
     assert not any("jitter" in str(w.message) for w in caught), "recorded times must be on the uniform grid"
     n_sent, acc, gyr, _ = sent
-    n_rec = np.rint(s.t * rate_hz).astype(np.int64)
     n_rel = n_sent - n_sent[0]
-    k = n_rec.size
-    assert 0 < k <= n_rel.size
-    assert np.array_equal(n_rec, n_rel[:k]), "same samples in the same places; gaps exactly the missing samples"
-    assert np.array_equal(s.acc, acc[:k]), "bit-identical acceleration"
-    assert s.gyr is not None and np.array_equal(s.gyr, gyr[:k]), "bit-identical angular rate"
-    return k
+    n_rec = np.rint(s.t * rate_hz).astype(np.int64)
+    assert n_rec.size > 0 and n_rec[0] == 0
+    pos = np.searchsorted(n_rel, n_rec)
+    assert np.all(pos < n_rel.size) and np.array_equal(n_rel[pos], n_rec), (
+        "every recorded sample was sent, in its place"
+    )
+    assert np.array_equal(s.acc, acc[pos]), "bit-identical acceleration"
+    assert s.gyr is not None and np.array_equal(s.gyr, gyr[pos]), "bit-identical angular rate"
+    missing = np.setdiff1d(n_rel[n_rel <= n_rec[-1]], n_rec) / rate_hz
+    inside = np.zeros(missing.size, dtype=bool)
+    for a, b in gaps:
+        inside |= (missing > a) & (missing < b)
+    assert inside.all(), f"samples missing outside any declared gap, at t = {missing[~inside][:5]} s"
+    return int(n_rec.size)

@@ -24,9 +24,9 @@ Definitions (level frame, see `gait.frames`):
 - *Lean*: mean pitch over the step minus the standing reference. *Lateral lean*: mean roll
   over the stride. *Pelvic drop*: the largest roll excursion in stance towards the swing side,
   relative to the stride's mean. *Roll / yaw range*: max - min over the stride.
-- *Step / stride regularity*: correlation of the vertical acceleration over two steps (two
-  strides) from the contact with itself one step (one stride) later (Moe-Nilssen & Helbostad
-  2004, computed per step). A step regularity well below the stride regularity means the left
+- *Step / stride regularity*: correlation of the vertical acceleration over the stride from
+  the contact with itself one step (one stride) later (Moe-Nilssen & Helbostad 2004, computed
+  per step). A step regularity well below the stride regularity means the left
   and right steps differ.
 
 Notes
@@ -306,11 +306,10 @@ def step_table(
     drop = np.where(has_stride & running, drop, np.nan)
 
     # --- step regularity ------------------------------------------------------------------
-    lag = np.where(has_next, nxt_i - ic_i, 0)
-    reg = _regularity(a_v, ic_i, lag, n)
-    reg = np.where(has_next & (nxt2_i > 0), reg, np.nan)
+    # one stride from the contact, compared with itself one step and one stride later
+    step_lag = np.where(has_stride, nxt_i - ic_i, 0)
     stride_lag = np.where(has_stride, nxt2_i - ic_i, 0)
-    sreg = np.where(has_stride, _regularity(a_v, ic_i, stride_lag, n), np.nan)
+    reg, sreg = _regularities(a_v, stride_r, [step_lag, stride_lag], n)
 
     speed = np.full(m, np.nan) if speed_mps is None else np.where(running, float(speed_mps), np.nan)
     step_length = speed * step_time
@@ -361,21 +360,26 @@ def step_table(
     return df
 
 
-def _regularity(x: np.ndarray, start: np.ndarray, lag: np.ndarray, n: int) -> np.ndarray:
-    """Correlation of x over [s, s + 2 lag) with x one lag later, per step (ragged)."""
-    ok = (lag > 0) & (start + 3 * lag <= n)
-    L = np.where(ok, 2 * lag, 1)
-    idx, owner, offs, ne = _ragged(start, start + L, n)
+def _regularities(x: np.ndarray, window: tuple, lags: list[np.ndarray], n: int) -> list[np.ndarray]:
+    """Correlation of ``x`` over each step's window with ``x`` one lag later, for each lag.
+
+    ``window`` is a ragged gather (`_ragged`); the window's own statistics are computed once
+    and shared by all lags.
+    """
+    idx, owner, offs, ne = window
     a = x[idx]
-    b = x[np.clip(idx + lag[owner], 0, n - 1)]
-    ma = _mean(a, offs, ne, owner)
-    mb = _mean(b, offs, ne, owner)
-    a = a - ma[owner]
-    b = b - mb[owner]
-    sab = _reduce(np.add, a * b, offs, ne)
+    a = a - _mean(a, offs, ne, owner)[owner]
     saa = _reduce(np.add, a * a, offs, ne)
-    sbb = _reduce(np.add, b * b, offs, ne)
-    return np.where(ok, sab / np.sqrt(np.maximum(saa * sbb, 1e-300)), np.nan)
+    last = np.maximum.reduceat(idx, offs) if idx.size else np.zeros(0, np.int64)
+    out = []
+    for lag in lags:
+        b = x[np.clip(idx + lag[owner], 0, n - 1)]
+        b = b - _mean(b, offs, ne, owner)[owner]
+        sab = _reduce(np.add, a * b, offs, ne)
+        sbb = _reduce(np.add, b * b, offs, ne)
+        ok = ne & (lag > 0) & (last + lag < n)
+        out.append(np.where(ok, sab / np.sqrt(np.maximum(saa * sbb, 1e-300)), np.nan))
+    return out
 
 
 def _empty_steps() -> pd.DataFrame:

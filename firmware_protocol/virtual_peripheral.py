@@ -31,7 +31,7 @@ from typing import Annotated, Any, Final, Protocol
 import numpy as np
 from dbus_fast import BusType, DBusError, Message, MessageType, Variant
 from dbus_fast.aio import MessageBus
-from dbus_fast.annotations import DBusBool, DBusBytes, DBusDict, DBusObjectPath, DBusSignature, DBusStr, DBusUInt16
+from dbus_fast.annotations import DBusBool, DBusBytes, DBusDict, DBusObjectPath, DBusSignature, DBusStr
 from dbus_fast.service import PropertyAccess, ServiceInterface, dbus_property, method
 
 from gait.errors import GaitInputError, Where
@@ -202,6 +202,8 @@ class _Advertisement(ServiceInterface):
 
     @dbus_property(access=PropertyAccess.READ)
     def LocalName(self) -> DBusStr:
+        # flags (3 bytes) + the 128-bit service UUID (18) leave 10 of 31 bytes: BlueZ puts a
+        # longer name in the scan response, as PROTOCOL.md asks
         return self._name
 
     @dbus_property(access=PropertyAccess.READ)
@@ -211,10 +213,6 @@ class _Advertisement(ServiceInterface):
     @dbus_property(access=PropertyAccess.READ)
     def ManufacturerData(self) -> _ByteDict:
         return {k: Variant("ay", v) for k, v in self._mfr.items()}
-
-    @dbus_property(access=PropertyAccess.READ)
-    def Appearance(self) -> DBusUInt16:
-        return 0x0540  # generic sensor
 
     @method()
     def Release(self):  # no return annotation: dbus-fast reads "-> None" as a type

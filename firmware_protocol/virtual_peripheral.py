@@ -202,8 +202,9 @@ class _Advertisement(ServiceInterface):
 
     @dbus_property(access=PropertyAccess.READ)
     def LocalName(self) -> DBusStr:
-        # flags (3 bytes) + the 128-bit service UUID (18) leave 10 of 31 bytes: BlueZ puts a
-        # longer name in the scan response, as PROTOCOL.md asks
+        # flags (3 bytes) + the 128-bit service UUID (18) leave 10 of 31 bytes; a longer name
+        # must go to the scan response (PROTOCOL.md), which BlueZ decides. Not yet checked
+        # with a real adapter (none on the development machine).
         return self._name
 
     @dbus_property(access=PropertyAccess.READ)

@@ -57,6 +57,8 @@ recordings (one runner, 19 trials); its leave-one-trial-out error is reported th
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 from scipy.signal import butter, find_peaks, sosfiltfilt
@@ -85,8 +87,14 @@ WALK_DOUBLE_SUPPORT = 0.24
 EVENT_COLUMNS = ["ic_s", "to_s", "stance_peak_idx", "ic_idx", "to_idx", "to_measured", "ok", "stance_level_mps2"]
 
 
+@functools.lru_cache(maxsize=64)
+def _butter_sos(order: int, cutoff: float | tuple[float, float], fs: float, btype: str = "low") -> np.ndarray:
+    """Butterworth design, cached (the same few filters run on every window)."""
+    return butter(order, cutoff, btype=btype, fs=fs, output="sos")
+
+
 def _lowpass(x: np.ndarray, fs: float, cutoff: float) -> np.ndarray:
-    sos = butter(2, cutoff, fs=fs, output="sos")
+    sos = _butter_sos(2, cutoff, fs)
     if x.size <= 3 * (2 * len(sos) + 1) + 1:
         return np.full_like(x, x.mean())
     return sosfiltfilt(sos, x)
@@ -327,20 +335,19 @@ def assign_sides(
     a = np.clip(np.round(ic_idx).astype(int), 0, sig.size)
     b = np.clip(np.round(to_idx).astype(int), 0, sig.size)
     ev = sign * (c[np.maximum(b, a + 1)] - c[a]) / np.maximum(b - a, 1)
-    df = pd.DataFrame({"bout": bout, "ev": ev})
-    df["k"] = df.groupby("bout").cumcount()
-    df["alt"] = np.where(df["k"] % 2 == 0, 1.0, -1.0) * df["ev"]
-    g = df.groupby("bout")["alt"]
-    total = g.transform("sum")
-    spread = g.transform(lambda s: np.abs(s).sum())
-    # consistency: share of steps agreeing with the bout's assignment
-    agree = (np.sign(df["alt"]) == np.sign(total)).groupby(df["bout"]).transform("mean")
-    even_left = total > 0
-    is_even = df["k"] % 2 == 0
-    left = np.where(is_even, even_left, ~even_left)
-    conf = (np.abs(total) / spread.replace(0, np.nan)).fillna(0.0).to_numpy()
-    decided = (agree.to_numpy() >= 0.7) & (conf > 0.3)
+    # per bout (steps are sorted by time, so each bout is one contiguous block)
+    _, group, counts = np.unique(bout, return_inverse=True, return_counts=True)
+    start = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    k = np.arange(m) - start[group]  # step number within its bout
+    even = k % 2 == 0
+    alt = np.where(even, ev, -ev)
+    total = np.bincount(group, weights=alt)
+    spread = np.bincount(group, weights=np.abs(alt))
+    agree = np.bincount(group, weights=(np.sign(alt) == np.sign(total[group])).astype(float)) / counts
+    conf = np.divide(np.abs(total), spread, out=np.zeros_like(total), where=spread > 0)
+    decided = ((agree >= 0.7) & (conf > 0.3))[group]
+    left = np.where(even, total[group] > 0, total[group] <= 0)
     side[decided & left] = "L"
     side[decided & ~left] = "R"
-    strength[:] = np.where(decided, agree.to_numpy(), 0.0)
+    strength[:] = np.where(decided, agree[group], 0.0)
     return side, strength

@@ -34,9 +34,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import butter, sosfiltfilt
+from scipy.signal import sosfiltfilt
 
 from .constants import AP, ML, V
+from .events import _butter_sos
 from .session import Session, SessionMetadata
 
 __all__ = ["LevelSignals", "to_body_frame", "level_frame", "rotate"]
@@ -166,7 +167,7 @@ class _Coarse:
         if self.short:
             return np.broadcast_to(x.mean(axis=0), (1, *x.shape[1:])).copy()
         xd = x[: self.m * self.q].reshape(self.m, self.q, *x.shape[1:]).mean(axis=1)
-        sos = butter(2, self.cutoff, fs=self.fs, output="sos")
+        sos = _butter_sos(2, self.cutoff, self.fs)
         return sosfiltfilt(sos, xd, axis=0, padlen=min(self.m - 1, int(self.fs / self.cutoff)))
 
     def upsample(self, y: np.ndarray) -> np.ndarray:

@@ -39,6 +39,7 @@ criterion follows the physical basis given there.
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from collections.abc import Iterable
 
@@ -47,7 +48,7 @@ import pandas as pd
 
 from .constants import AP, DEG_PER_RAD, G, V
 
-__all__ = ["step_table", "minute_table", "run_summary", "STEP_METRICS", "STEP_COLUMNS"]
+__all__ = ["step_table", "minute_table", "run_summary", "STEP_METRICS", "STEP_COLUMNS", "MINUTE_COLUMNS"]
 
 #: Metrics summarised per minute and per run (medians over valid running steps).
 STEP_METRICS = [
@@ -72,8 +73,14 @@ STEP_METRICS = [
     "step_length_m",
 ]
 
+
+def _running_valid(steps: pd.DataFrame) -> np.ndarray:
+    """Boolean mask of the valid running steps."""
+    return (np.asarray(steps["activity"], dtype=object) == "running") & steps["valid"].to_numpy(bool)
+
+
 #: The step table's columns, in order, with their dtypes (documented in docs/tables.md).
-STEP_COLUMNS: dict[str, type] = {
+STEP_COLUMNS: dict[str, object] = {
     "step": int,
     "bout": int,
     "activity": object,
@@ -395,6 +402,23 @@ def _asym(left: float, right: float) -> float:
     return float(100 * (left - right) / mean) if np.isfinite(mean) and mean != 0 else float("nan")
 
 
+#: Columns of the per-minute table, in order (documented in docs/tables.md).
+MINUTE_COLUMNS = [
+    "minute",
+    "start_s",
+    "end_s",
+    "running_s",
+    "steps",
+    *STEP_METRICS,
+    "rearfoot_share",
+    "step_time_cv_pct",
+    "contact_time_asymmetry_pct",
+    "intensity_mps2",
+    "ml_sway_rms_mps2",
+    "stance_vibration_mps2",
+]
+
+
 def minute_table(
     steps: pd.DataFrame, *, signals: dict[str, np.ndarray] | None = None, t: np.ndarray | None = None
 ) -> pd.DataFrame:
@@ -402,45 +426,61 @@ def minute_table(
 
     ``signals`` may hold per-sample ``intensity`` (|f| - g), ``ml`` (medio-lateral
     acceleration) and ``vibration`` (20-45 Hz vertical in stance, else NaN) with times ``t``;
-    their RMS per minute is added.
+    their RMS per minute is added. Plain NumPy over the (time-sorted) steps: this runs on every
+    live window too.
     """
-    run = steps[(steps["activity"] == "running") & steps["valid"]]
-    if run.empty:
-        return pd.DataFrame(columns=["minute", "start_s", "end_s", "running_s", "steps", *STEP_METRICS])
-    minute = np.floor(run["ic_s"] / 60.0).astype(int)
-    g = run.groupby(minute)
-    out = g[STEP_METRICS].median()
-    out.insert(0, "steps", g.size())
-    out.insert(0, "running_s", g["step_time_s"].sum())
-    rf = run["foot_strike"]
-    out["rearfoot_share"] = (rf == "rearfoot").groupby(minute).mean().where(rf.notna().groupby(minute).any())
-    out["step_time_cv_pct"] = 100 * g["step_time_s"].std() / g["step_time_s"].mean()
-    left = run[run["side"] == "L"].groupby(minute[run["side"] == "L"])["contact_time_s"].median()
-    right = run[run["side"] == "R"].groupby(minute[run["side"] == "R"])["contact_time_s"].median()
-    lr = pd.concat([left.rename("L"), right.rename("R")], axis=1).reindex(out.index)
-    out["contact_time_asymmetry_pct"] = 100 * (lr["L"] - lr["R"]) / ((lr["L"] + lr["R"]) / 2)
-    out.index.name = "minute"
-    out = out.reset_index()
-    out.insert(1, "start_s", out["minute"] * 60.0)
-    out.insert(2, "end_s", out["minute"] * 60.0 + 60.0)
-    if signals is not None and t is not None:
-        mi = np.floor(t / 60.0).astype(int)
-        for name, col in (
-            ("intensity", "intensity_mps2"),
-            ("ml", "ml_sway_rms_mps2"),
-            ("vibration", "stance_vibration_mps2"),
-        ):
-            x = signals.get(name)
-            if x is None:
-                out[col] = np.nan
-                continue
-            ok = np.isfinite(x) & signals.get("running_mask", np.ones_like(x, bool))
-            s2 = np.bincount(mi[ok], weights=x[ok] ** 2, minlength=int(mi.max()) + 1)
-            cnt = np.bincount(mi[ok], minlength=int(mi.max()) + 1)
-            rms = np.sqrt(s2 / np.maximum(cnt, 1))
-            rms[cnt == 0] = np.nan
-            out[col] = rms[out["minute"].to_numpy()]
-    return out
+    sel = _running_valid(steps)
+    if not sel.any():
+        return pd.DataFrame({c: pd.Series(dtype=int if c in ("minute", "steps") else float) for c in MINUTE_COLUMNS})
+    ic = steps["ic_s"].to_numpy()[sel]
+    minute = np.floor(ic / 60.0).astype(np.int64)
+    minutes, first = np.unique(minute, return_index=True)
+    bounds = np.append(first, minute.size)
+    vals = steps[STEP_METRICS].to_numpy(float)[sel]
+    step_time = steps["step_time_s"].to_numpy(float)[sel]
+    contact = steps["contact_time_s"].to_numpy(float)[sel]
+    side = np.asarray(steps["side"], dtype=object)[sel]
+    strike = np.asarray(steps["foot_strike"], dtype=object)[sel]
+    rows = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN metric in a minute gives NaN
+        for lo, hi in itertools.pairwise(bounds):  # one iteration per minute
+            st = step_time[lo:hi]
+            known = ~pd.isna(strike[lo:hi])
+            left = np.nanmedian(contact[lo:hi][side[lo:hi] == "L"]) if (side[lo:hi] == "L").any() else np.nan
+            right = np.nanmedian(contact[lo:hi][side[lo:hi] == "R"]) if (side[lo:hi] == "R").any() else np.nan
+            rows.append(
+                [
+                    np.nansum(st),
+                    hi - lo,
+                    *np.nanmedian(vals[lo:hi], axis=0),
+                    float(np.mean(strike[lo:hi][known] == "rearfoot")) if known.any() else np.nan,
+                    100 * np.std(st, ddof=1) / np.mean(st) if hi - lo > 1 else np.nan,
+                    100 * (left - right) / ((left + right) / 2),
+                ]
+            )
+    body = np.array(rows, dtype=float)
+    data: dict[str, np.ndarray] = {"minute": minutes, "start_s": minutes * 60.0, "end_s": minutes * 60.0 + 60.0}
+    names = ["running_s", "steps", *STEP_METRICS, "rearfoot_share", "step_time_cv_pct", "contact_time_asymmetry_pct"]
+    data.update({c: body[:, j] for j, c in enumerate(names)})
+    data["steps"] = data["steps"].astype(int)
+    for name, col in (
+        ("intensity", "intensity_mps2"),
+        ("ml", "ml_sway_rms_mps2"),
+        ("vibration", "stance_vibration_mps2"),
+    ):
+        x = None if signals is None or t is None else signals.get(name)
+        if x is None:
+            data[col] = np.full(minutes.size, np.nan)
+            continue
+        mi = np.floor(t / 60.0).astype(np.int64)
+        ok = np.isfinite(x) & signals.get("running_mask", np.ones_like(x, bool))
+        s2 = np.bincount(mi[ok], weights=x[ok] ** 2, minlength=int(mi.max()) + 1)
+        cnt = np.bincount(mi[ok], minlength=int(mi.max()) + 1)
+        rms = np.sqrt(s2 / np.maximum(cnt, 1))
+        rms[cnt == 0] = np.nan
+        data[col] = rms[minutes]
+    return pd.DataFrame(data, columns=MINUTE_COLUMNS)
 
 
 def run_summary(
@@ -451,29 +491,34 @@ def run_summary(
     metrics: Iterable[str] = STEP_METRICS,
 ) -> dict:
     """Run-level summary (``docs/tables.md``): medians, IQRs, per side, asymmetry, drift,
-    warm-up and surges."""
-    run = steps[(steps["activity"] == "running") & steps["valid"]]
-    dur = bouts.groupby("kind")["duration_s"].sum() if len(bouts) else pd.Series(dtype=float)
+    warm-up and surges. Plain NumPy over the tables: this runs on every live window too."""
+    sel = _running_valid(steps)
+    kinds = bouts["kind"].to_numpy() if len(bouts) else np.zeros(0, object)
+    dur = bouts["duration_s"].to_numpy(float) if len(bouts) else np.zeros(0)
     s: dict = {
-        "duration_s": float(bouts["duration_s"].sum()) if len(bouts) else 0.0,
-        "running_s": float(dur.get("running", 0.0)),
-        "walking_s": float(dur.get("walking", 0.0)),
-        "still_s": float(dur.get("still", 0.0)),
+        "duration_s": float(dur.sum()),
+        "running_s": float(dur[kinds == "running"].sum()),
+        "walking_s": float(dur[kinds == "walking"].sum()),
+        "still_s": float(dur[kinds == "still"].sum()),
         "steps": int(steps["valid"].sum()),
-        "running_steps": len(run),
+        "running_steps": int(sel.sum()),
     }
     metrics = list(metrics)
     cols = [*metrics, "step_time_s"]
-    vals = run[cols].to_numpy(float)
+    vals = steps[cols].to_numpy(float)[sel]
+    n = vals.shape[0]
+    side = np.asarray(steps["side"], dtype=object)[sel]
+    strike = np.asarray(steps["foot_strike"], dtype=object)[sel]
+    step_time = vals[:, -1]
+    nan_row = np.full(len(cols), np.nan)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns give NaN, as intended
-        med = np.nanmedian(vals, axis=0) if len(run) else np.full(len(cols), np.nan)
-        q = np.nanpercentile(vals, [25, 75], axis=0) if len(run) else np.full((2, len(cols)), np.nan)
-        side = run["side"].to_numpy()
-        per_side = {}
-        for name, code in (("left", "L"), ("right", "R")):
-            sel = vals[side == code]
-            per_side[name] = np.nanmedian(sel, axis=0) if sel.shape[0] else np.full(len(cols), np.nan)
+        med = np.nanmedian(vals, axis=0) if n else nan_row
+        q = np.nanpercentile(vals, [25, 75], axis=0) if n else np.vstack([nan_row, nan_row])
+        per_side = {
+            name: np.nanmedian(vals[side == code], axis=0) if (side == code).any() else nan_row
+            for name, code in (("left", "L"), ("right", "R"))
+        }
     s["median"] = {c: float(v) for c, v in zip(metrics, med)}
     s["iqr"] = {c: float(v) for c, v in zip(metrics, q[1] - q[0])}
     for name in ("left", "right"):
@@ -489,36 +534,39 @@ def run_summary(
             "pelvic_drop_deg",
         )
     }
-    s["rearfoot_share"] = (
-        _f((run["foot_strike"] == "rearfoot").mean()) if run["foot_strike"].notna().any() else float("nan")
-    )
+    known = ~pd.isna(strike)
+    s["rearfoot_share"] = float(np.mean(strike[known] == "rearfoot")) if known.any() else float("nan")
+    finite_t = step_time[np.isfinite(step_time)]
     s["step_time_cv_pct"] = (
-        _f(100 * run["step_time_s"].std() / run["step_time_s"].mean()) if len(run) > 2 else float("nan")
+        float(100 * np.std(finite_t, ddof=1) / np.mean(finite_t)) if finite_t.size > 2 else float("nan")
     )
     s["step_regularity"] = s["median"].get("step_regularity", float("nan"))
     s["stride_regularity"] = s["median"].get("stride_regularity", float("nan"))
-    speed = run["speed_mps"]
-    s["distance_m"] = _f((run["speed_mps"] * run["step_time_s"]).sum()) if speed.notna().any() else float("nan")
+    speed = vals[:, cols.index("speed_mps")] if "speed_mps" in cols else np.full(n, np.nan)
+    s["distance_m"] = float(np.nansum(speed * step_time)) if np.isfinite(speed).any() else float("nan")
     # drift: last fifth versus first fifth of the running time after the warm-up
     s["drift_pct"] = {}
     s["warmup"] = {}
     s["surges"] = []
-    if len(minutes) >= 1 and len(run) > 20:
-        t_run = run["ic_s"].to_numpy()
-        warm_end = _warmup_end(minutes)
-        after = run[t_run >= warm_end] if (t_run >= warm_end).sum() > 40 else run
-        k = max(len(after) // 5, 5)
+    if len(minutes) >= 1 and n > 20:
+        warm = _warmup(minutes)
+        warm_end = float(minutes["start_s"].iloc[0] + 60.0 * warm["easy_minutes"])
+        t_run = steps["ic_s"].to_numpy()[sel]
+        after = vals[t_run >= warm_end] if (t_run >= warm_end).sum() > 40 else vals
+        k = max(after.shape[0] // 5, 5)
+        m = len(metrics)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            fm = np.nanmedian(after[metrics].to_numpy(float)[:k], axis=0)
-            lm = np.nanmedian(after[metrics].to_numpy(float)[-k:], axis=0)
+            fm = np.nanmedian(after[:k, :m], axis=0)
+            lm = np.nanmedian(after[-k:, :m], axis=0)
             drift = np.where(np.isfinite(fm) & (fm != 0), 100 * (lm - fm) / np.where(fm != 0, np.abs(fm), 1.0), np.nan)
         s["drift_pct"] = {c: float(v) for c, v in zip(metrics, drift)}
-        s["warmup"] = _warmup(minutes)
-        s["surges"] = _surges(run)
+        s["warmup"] = warm
+        s["surges"] = _surges(vals[:, cols.index("cadence_spm")], t_run)
     for key in ("ml_sway_rms_mps2", "stance_vibration_mps2", "intensity_mps2"):
         if key in minutes:
-            s[key] = _f(minutes[key].median())
+            x = minutes[key].to_numpy(float)
+            s[key] = float(np.nanmedian(x)) if np.isfinite(x).any() else float("nan")
     return s
 
 
@@ -536,11 +584,6 @@ def _intensity(minutes: pd.DataFrame) -> pd.Series:
     return minutes["cadence_spm"]
 
 
-def _warmup_end(minutes: pd.DataFrame) -> float:
-    w = _warmup(minutes)
-    return float(minutes["start_s"].iloc[0] + 60.0 * w.get("easy_minutes", 0)) if len(minutes) else 0.0
-
-
 def _warmup(minutes: pd.DataFrame) -> dict:
     """Minutes at the start below 90 % of the run's median intensity."""
     full = minutes[minutes["running_s"] >= 30.0]
@@ -553,12 +596,10 @@ def _warmup(minutes: pd.DataFrame) -> dict:
     return {"easy_minutes": easy, "first_minute_intensity_ratio": float(inten[0] / med) if med else float("nan")}
 
 
-def _surges(run: pd.DataFrame, window_steps: int = 30) -> list[dict]:
+def _surges(cad: np.ndarray, t: np.ndarray, window_steps: int = 30) -> list[dict]:
     """Abrupt cadence rises: a 30-step median more than 6 % above the previous minute's."""
-    if len(run) < 4 * window_steps:
+    if cad.size < 4 * window_steps:
         return []
-    cad = run["cadence_spm"].to_numpy()
-    t = run["ic_s"].to_numpy()
     med = pd.Series(cad).rolling(window_steps, center=True, min_periods=window_steps // 2).median().to_numpy()
     base = pd.Series(cad).rolling(4 * window_steps, min_periods=window_steps).median().shift(window_steps).to_numpy()
     rise = 100 * (med - base) / base

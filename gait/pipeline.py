@@ -19,14 +19,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.signal import butter, sosfilt
+from scipy.signal import sosfilt
 
 from calibration.mounting import MountingEstimate, estimate_mounting
 
 from .activity import RUNNING, STILL, WALKING, bout_labels, detect_bouts
 from .constants import ML, G, V
 from .errors import GaitInputError, Where
-from .events import assign_sides, running_events, walking_events
+from .events import _butter_sos, assign_sides, running_events, walking_events
 from .frames import LevelSignals, level_frame, to_body_frame
 from .io import regularise
 from .metrics import minute_table, run_summary, step_table
@@ -254,7 +254,7 @@ def _minute_signals(
         sig["ml"] = level.acc[:, ML]
     if fs >= 100.0:
         vib = np.full(session.n_samples, np.nan)
-        sos = butter(4, [20.0, min(45.0, 0.45 * fs)], btype="band", fs=fs, output="sos")
+        sos = _butter_sos(4, (20.0, min(45.0, 0.45 * fs)), fs, "band")
         for seg in session.segments():
             if seg.stop - seg.start > 100:
                 vib[seg] = sosfilt(sos, level.acc[seg, V])  # an RMS needs no zero phase

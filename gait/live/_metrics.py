@@ -100,6 +100,7 @@ def window_metrics(
     calibration: Any = None,
     mounting: Any = None,
     evaluate: EvaluateFn | None = None,
+    with_cues: bool = True,
 ) -> LiveMetrics:
     """Analyse one window of samples (sensor frame, SI) with the offline core.
 
@@ -127,6 +128,9 @@ def window_metrics(
         Turns the window's analysis into findings with a ``cue`` each (default
         `gait.faults.evaluate`, the catalogue the offline report uses; only with the default
         ``analyze``: a custom analysis function brings its own or none).
+    with_cues
+        Evaluate the fault cues (False: metrics only, ``cues`` empty). The recorder updates
+        cues at most once a second and metrics on every new notification.
     """
     start = time.perf_counter()
     fn = analyze if analyze is not None else _default_analyze()
@@ -166,7 +170,7 @@ def window_metrics(
             values[col] = float(np.median(v)) if v.size else math.nan
         else:
             values[col] = math.nan
-    cues = tuple(dict.fromkeys(str(f.cue) for f in evaluate(a))) if evaluate is not None else ()
+    cues = tuple(dict.fromkeys(str(f.cue) for f in evaluate(a))) if (evaluate is not None and with_cues) else ()
     note = "" if len(run) else ("no running in the last seconds" if len(steps) else "no steps in the last seconds")
     return LiveMetrics(
         window_s=window_s,

@@ -62,6 +62,9 @@ _MAX_CORRECTION = 0.05
 #: Errors a BLE operation can end with that mean "the link or the device failed", never bugs.
 _LINK_ERRORS = (BleakError, TimeoutError, EOFError, ConnectionError)
 
+#: Fault cues are re-evaluated at most this often (s); the metrics on every notification.
+CUE_INTERVAL_S = 1.0
+
 
 class RecordingError(RuntimeError):
     """The recording could not start or had to end: no sensor, a sensor that stopped sending,
@@ -308,6 +311,8 @@ class Recorder:
         self._arrivals: deque[float] = deque()
         self._new_data = asyncio.Event()
         self._latencies: list[float] = []
+        self._cues: tuple[str, ...] = ()
+        self._cues_at = -math.inf
         self._start_wall: str | None = None
         #: The last error of the live analysis, if it failed (the recording goes on regardless).
         self.metrics_error: str | None = None
@@ -733,6 +738,9 @@ class Recorder:
         est = sm.estimate(*early) if (sm is not None and early is not None) else None
         mounting = sm.result if sm is not None and sm.result is not None else est
         assert self.found is not None
+        # cues are coaching prompts: re-evaluated at most once a second; the metrics on every
+        # new notification (this keeps the notification-to-metrics latency low)
+        with_cues = time.monotonic() - self._cues_at >= CUE_INTERVAL_S
         m = window_metrics(
             t,
             acc,
@@ -745,7 +753,12 @@ class Recorder:
             calibration=self._calibration,
             mounting=mounting,
             evaluate=self.config.evaluate,
+            with_cues=with_cues,
         )
+        if with_cues:
+            self._cues, self._cues_at = m.cues, time.monotonic()
+        else:
+            m = replace(m, cues=self._cues)
         return m, est
 
     # -- the end --------------------------------------------------------------------------------

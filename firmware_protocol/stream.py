@@ -52,7 +52,7 @@ API
     declared lost; dropped), corrupt, truncated, oversized, wrong version, samples ok and
     lost (inside a stream: sequence gaps, device overflows, time jumps; the pause between two
     streams is a `Gap` but not a loss), stream starts, resyncs, device overflows.
-``clock -> ClockSync``
+``clock -> firmware_protocol.clock.DriftFit``
     Device-to-host time mapping fitted to arrival times (offset and drift).
 
 `StreamChunk` holds ``t_s`` (device time in seconds: the packet time stamps unwrapped past
@@ -81,9 +81,10 @@ import numpy as np
 
 from gait.errors import GaitInputError, Where
 
+from .clock import DriftFit
 from .codec import DeviceConfig, Flags, Packet, PacketError, decode_packet
 
-__all__ = ["ClockSync", "Gap", "StreamChunk", "StreamDecoder", "StreamStats"]
+__all__ = ["Gap", "StreamChunk", "StreamDecoder", "StreamStats"]
 
 _U32 = 1 << 32
 _HALF_U32 = 1 << 31
@@ -200,80 +201,6 @@ class StreamStats:
         return "StreamStats(" + ", ".join(parts) + f", rate_hz_estimate={self.rate_hz_estimate:.6g})"
 
 
-class ClockSync:
-    """Map device time to host time: ``host = offset + (1 + drift) * device``.
-
-    Fed pairs (device time of the newest sample of a packet, host arrival time). A packet
-    can only arrive after its newest sample was taken, so arrival delays are positive and
-    the fastest arrivals trace the true relation: the fit runs through the smallest delay
-    of each ``window_s`` of device time (least squares on those minima, then shifted down
-    to their lower envelope).
-
-    Parameters
-    ----------
-    window_s
-        Device-time window over which the smallest delay is kept, s.
-    max_windows
-        Windows kept (oldest dropped first); 4000 x 5 s covers 5.5 h.
-    """
-
-    def __init__(self, *, window_s: float = 5.0, max_windows: int = 4000) -> None:
-        self.window_s = float(window_s)
-        self.max_windows = int(max_windows)
-        self._minima: OrderedDict[int, tuple[float, float]] = OrderedDict()
-        self._fit: tuple[float, float] | None = None
-
-    def add(self, device_t_s: float, host_t_s: float) -> None:
-        key = math.floor(device_t_s / self.window_s)
-        cur = self._minima.get(key)
-        if cur is None or host_t_s - device_t_s < cur[1] - cur[0]:
-            self._minima[key] = (float(device_t_s), float(host_t_s))
-            self._fit = None
-            while len(self._minima) > self.max_windows:
-                self._minima.popitem(last=False)
-
-    @property
-    def n_windows(self) -> int:
-        return len(self._minima)
-
-    def _params(self) -> tuple[float, float]:
-        if self._fit is None:
-            if not self._minima:
-                raise GaitInputError(
-                    "no clock data",
-                    expected="at least one packet with a host time",
-                    found="none",
-                    where=Where(parameter="clock"),
-                )
-            d, h = (np.array(v) for v in zip(*self._minima.values()))
-            slope = 1.0
-            if d.size >= 2 and np.ptp(d) > 0:
-                slope = float(np.polyfit(d, h, 1)[0])
-                if not 0.99 < slope < 1.01:  # a crystal is within 100 ppm; anything else is noise
-                    slope = 1.0
-            offset = float(np.min(h - slope * d))
-            self._fit = (offset, slope)
-        return self._fit
-
-    @property
-    def offset_s(self) -> float:
-        return self._params()[0]
-
-    @property
-    def drift_ppm(self) -> float:
-        """Device clock rate error seen from the host, parts per million."""
-        return (self._params()[1] - 1.0) * 1e6
-
-    def to_host(self, device_t_s: float | np.ndarray) -> float | np.ndarray:
-        """Host time of device time ``device_t_s``."""
-        offset, slope = self._params()
-        return (
-            offset + slope * np.asarray(device_t_s, dtype=float)
-            if np.ndim(device_t_s)
-            else offset + slope * float(device_t_s)
-        )
-
-
 _LOST = object()
 
 
@@ -314,7 +241,7 @@ class StreamDecoder:
             )
         self.reorder_window = reorder_window
         self.errors = errors
-        self.clock = ClockSync()
+        self.clock = DriftFit()
         self._counts: dict[str, int] = {f.name: 0 for f in fields(StreamStats) if f.name != "rate_hz_estimate"}
         self._config = config
         self._period_us = 1e9 / config.rate_mhz

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from firmware_protocol import codec
+from firmware_protocol.clock import DriftFit
 from firmware_protocol.codec import (
     CorruptPacketError,
     Flags,
@@ -20,7 +21,7 @@ from firmware_protocol.codec import (
     TruncatedPacketError,
     VersionError,
 )
-from firmware_protocol.stream import RESYNC_AFTER, ClockSync, StreamChunk, StreamDecoder
+from firmware_protocol.stream import RESYNC_AFTER, StreamChunk, StreamDecoder
 from gait.constants import RAD_PER_DEG, G
 from gait.errors import GaitInputError
 
@@ -795,12 +796,12 @@ class TestStreamDecoder:
         assert s.samples_lost == 5 * s.packets_lost
 
 
-class TestClockSync:
+class TestDriftFit:
     def test_drift_and_offset(self):
         rng = np.random.default_rng(4)
         device = np.arange(0, 3600, 0.05)
         host = 100.0 + device * (1 + 40e-6) + rng.exponential(0.01, device.size) + 0.002
-        clock = ClockSync()
+        clock = DriftFit()
         for d, h in zip(device, host):
             clock.add(d, h)
         assert clock.drift_ppm == pytest.approx(40, abs=2)
@@ -813,7 +814,19 @@ class TestClockSync:
             GaitInputError,
             match=exact("parameter 'clock': no clock data; expected at least one packet with a host time, found none"),
         ):
-            _ = ClockSync().offset_s
+            _ = DriftFit().offset_s
+
+    def test_a_stall_then_a_burst_does_not_bend_the_fit(self):
+        """Regression: a least-squares clock read -9657 ppm after a 15 s stall (packets queued
+        by the link, then delivered at once)."""
+        raws, *_ = make_stream(19 * 2000)  # 91 s at 416 Hz
+        host = np.array([50.0 + (i + 1) * 19 / 416 + 0.005 for i in range(len(raws))])
+        stalled = (host > 80.0) & (host < 95.0)
+        host[stalled] = 95.0 + np.arange(stalled.sum()) * 1e-4  # all delivered when the link resumes
+        dec = StreamDecoder(CFG)
+        dec.feed_many(raws, host_times_s=list(host))
+        assert abs(dec.clock.drift_ppm) < 20.0
+        assert dec.clock.to_host(2.0) == pytest.approx(50.0 + 1.0 + 1 / 416 + 0.005, abs=2e-3)
 
     def test_fed_by_the_decoder(self):
         raws, *_ = make_stream()

@@ -18,6 +18,10 @@ The split between parsing and analysis comes from the batch's own per-source tim
 minute tables); ``driver`` is the rest of workers x wall time (discovery, content hashes,
 process start-up, the cohort tables, idle workers at the end).
 
+A last measurement gives the machine's own ceiling: the analysis of one session in memory,
+repeated, in one process and then in two processes at once (no files, no pool, no tables);
+on a shared or virtual machine two cores rarely give 2.0 x.
+
 The machine's load average is printed before each measurement; ``--max-load`` waits (up to
 ``--max-wait-s``) until the 1-minute load is below it, since other jobs distort the scaling.
 """
@@ -102,6 +106,32 @@ def wait_for_load(max_load: float | None, max_wait_s: float) -> float:
     return load
 
 
+def _timed_analyses(args: tuple[str, int, float]) -> float:
+    """In a worker: read a session, wait for the common start time, analyse it ``repeat`` times."""
+    path, repeat, start_at = args
+    warnings.simplefilter("ignore", GaitDataWarning)
+    s = gait.read_session(path)
+    gait.analyze(s)  # warm up
+    time.sleep(max(0.0, start_at - time.time()))
+    t0 = time.perf_counter()
+    for _ in range(repeat):
+        gait.analyze(s)
+    return time.perf_counter() - t0
+
+
+def machine_ceiling(path: Path, repeat: int = 6) -> tuple[float, float, float]:
+    """How well this machine runs two analyses at once: the same in-memory work in 1 process,
+    then in 2 processes started together. Returns (time alone, mean time of the two together,
+    ceiling = 2 x alone / together). No file, no pool overhead in the timed part."""
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(2, mp_context=ctx) as ex:
+        alone = ex.submit(_timed_analyses, (str(path), repeat, time.time() + 8.0)).result()
+        start = time.time() + 8.0
+        both = list(ex.map(_timed_analyses, [(str(path), repeat, start)] * 2))
+    together = sum(both) / 2
+    return alone, together, 2 * alone / together
+
+
 def measure(cache: Path, workers: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
@@ -138,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     cache = args.cache or Path(user_cache_dir("gait-lumbar", appauthor=False)) / (
         f"bench-batch-{args.sessions}x{args.minutes:g}min"
     )
-    ensure_cache(cache, args.sessions, args.minutes, workers=max(args.workers))
+    specs = ensure_cache(cache, args.sessions, args.minutes, workers=max(args.workers))
     if args.generate_only:
         return 0
     size = sum(p.stat().st_size for p in cache.iterdir() if p.name != "index.json")
@@ -158,6 +188,14 @@ def main(argv: list[str] | None = None) -> int:
             )
             if w not in best or m["wall_s"] < best[w]["wall_s"]:
                 best[w] = m
+
+    load = wait_for_load(args.max_load, args.max_wait_s)
+    alone, together, ceiling = machine_ceiling(cache / specs[0]["name"])
+    print(
+        f"  machine ceiling: {args.minutes:g}-min analysis in memory x6: {alone:.2f} s alone, {together:.2f} s each "
+        f"with two at once -> {ceiling:.2f} x (1-min load {load:.2f} before)",
+        flush=True,
+    )
 
     base = best[min(best)]
     print()
@@ -191,6 +229,11 @@ def main(argv: list[str] | None = None) -> int:
         other = busy - sum(m["stages"].values())
         cells.append(f"{other:.1f} s ({100 * other / busy:.0f} %)")
     print("| driver and idle (discovery, hashing, start-up, tables) | " + " | ".join(cells) + " |")
+    print()
+    print(
+        f"machine ceiling for two processes (the analysis alone, in memory): {ceiling:.2f} x; "
+        f"the batch reaches {base['wall_s'] / best[max(best)]['wall_s']:.2f} x"
+    )
     return 0
 
 

@@ -25,7 +25,7 @@ import hashlib
 import os
 import re
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +33,7 @@ from pathlib import Path
 from .errors import GaitInputError, Where
 from .readers import READERS
 
-__all__ = ["SESSION_SUFFIXES", "Skipped", "Source", "find_sources", "hash_source", "hash_sources"]
+__all__ = ["SESSION_SUFFIXES", "Skipped", "Source", "find_sources", "hash_source", "hash_sources", "iter_hashes"]
 
 #: File name endings the folder search considers (case-insensitive).
 SESSION_SUFFIXES: tuple[str, ...] = (".csv", ".csv.gz", ".parquet", ".zip")
@@ -243,17 +243,24 @@ def hash_source(source: Source) -> tuple[str, int]:
     return h.hexdigest(), size
 
 
-def hash_sources(sources: Sequence[Source], *, threads: int = 4) -> list[tuple[str, int] | OSError]:
-    """`hash_source` for each source, in parallel threads (hashing releases the GIL).
+def _hash_or_error(s: Source) -> tuple[str, int] | OSError:
+    try:
+        return hash_source(s)
+    except OSError as e:
+        return e
 
-    A source that cannot be read gives its `OSError` in place of the hash.
+
+def iter_hashes(sources: Sequence[Source], *, threads: int = 4) -> Iterator[tuple[str, int] | OSError]:
+    """`hash_source` of each source, in order, as soon as it is known.
+
+    The hashes are computed ahead in ``threads`` threads (hashing releases the GIL), so a
+    consumer can start work on the first sources while the others are read. A source that
+    cannot be read gives its `OSError` in place of the hash.
     """
-
-    def one(s: Source) -> tuple[str, int] | OSError:
-        try:
-            return hash_source(s)
-        except OSError as e:
-            return e
-
     with ThreadPoolExecutor(max_workers=max(1, threads)) as ex:
-        return list(ex.map(one, sources))
+        yield from ex.map(_hash_or_error, sources)
+
+
+def hash_sources(sources: Sequence[Source], *, threads: int = 4) -> list[tuple[str, int] | OSError]:
+    """`iter_hashes` as a list."""
+    return list(iter_hashes(sources, threads=threads))

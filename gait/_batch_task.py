@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from .session import Session
 
 __all__ = [
+    "FINDING_COLUMNS",
     "LAYOUT_VERSION",
     "N_BUCKETS",
     "PARTITIONED_TABLES",
@@ -174,6 +175,32 @@ def _jsonable(v: Any) -> Any:
     if isinstance(v, float) and not math.isfinite(v):
         return None
     return v if isinstance(v, str | int | float | bool) or v is None else str(v)
+
+
+#: Columns of the findings table, in order.
+FINDING_COLUMNS: tuple[str, ...] = (
+    "session_id",
+    "rank",
+    "fault",
+    "name",
+    "severity",
+    "confidence",
+    "headline",
+    "metric",
+    "value",
+    "unit",
+    "display",
+    "threshold",
+    "share_of_steps",
+    "when",
+    "periods_json",
+    "evidence_json",
+    "causes_json",
+    "advice_json",
+    "documents",
+    "limitations",
+    "score",
+)
 
 
 def finding_rows(sid: str, findings: list[Finding]) -> list[dict[str, Any]]:

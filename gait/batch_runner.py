@@ -51,8 +51,9 @@ from typing import Any
 
 import pandas as pd
 
-from ._batch_discover import Source, find_sources, hash_sources
+from ._batch_discover import Source, find_sources, iter_hashes
 from ._batch_task import (
+    FINDING_COLUMNS,
     LAYOUT_VERSION,
     PARTITIONED_TABLES,
     SourceOutcome,
@@ -87,7 +88,6 @@ _ERROR_COLUMNS = (
     "message",
     "traceback",
 )
-_FINDING_COLUMNS = ("session_id", "rank", "fault", "name", "severity", "confidence", "headline")
 _TIMING_COLUMNS = ("source", "sessions", "read_s", "analyze_s", "faults_s", "write_s")
 _SESSION_LEAD = ("session_id", "bucket", "source", "session_index", "input_sha256")
 
@@ -374,28 +374,67 @@ def _worker_failure(task: Task, exc: BaseException) -> SourceOutcome:
     return SourceOutcome(task.source, task.input_sha256, task.key, (), (), (row,), (), {})
 
 
-def _run_inline(tasks: Sequence[Task], done: Callable[[SourceOutcome], None]) -> None:
-    for t in tasks:
-        done(run_task(t))
+#: What the planner yields: a task to compute, an outcome already settled (done earlier, or
+#: unreadable), or None for a duplicate (nothing to do but count it).
+_Item = Task | SourceOutcome | None
+_Done = Callable[[SourceOutcome | None], None]
 
 
-def _run_pool(tasks: Sequence[Task], workers: int, done: Callable[[SourceOutcome], None]) -> None:
+def _run_inline(items: Iterable[_Item], done: _Done) -> None:
+    for item in items:
+        done(run_task(item) if isinstance(item, Task) else item)
+
+
+def _run_pool(items: Iterable[_Item], workers: int, done: _Done) -> None:
+    """Tasks go to the pool as soon as they are planned (hashing overlaps the analysis). The
+    pool starts at the second task: a re-run that only retries one file starts no process."""
+    import itertools
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    import queue
+    from concurrent.futures import Future, ProcessPoolExecutor
 
-    ctx = multiprocessing.get_context("spawn")  # fork is unsafe with threads; spawn works everywhere
+    it = iter(items)
+    first_two: list[Task] = []
+    for item in it:
+        if isinstance(item, Task):
+            first_two.append(item)
+            if len(first_two) == 2:
+                break
+        else:
+            done(item)
+    if len(first_two) < 2:
+        for task in first_two:
+            done(run_task(task))
+        return
+
+    finished: queue.SimpleQueue[Future] = queue.SimpleQueue()
+    pending: dict[Future, Task] = {}
+
+    def collect(block: bool) -> None:
+        while pending and (block or not finished.empty()):
+            fut = finished.get()
+            task = pending.pop(fut)
+            # run_task records every failure itself; an exception here means the worker
+            # process died (BrokenProcessPool: killed, out of memory, crashed).
+            try:
+                outcome = fut.result()
+            except Exception as e:
+                outcome = _worker_failure(task, e)
+            done(outcome)
+
     with _one_thread_per_child():
-        ex = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+        # spawn, not fork: forking a process that runs threads is unsafe; spawn works everywhere
+        ex = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
         try:
-            futures = {ex.submit(run_task, t): t for t in tasks}
-            for fut in as_completed(futures):
-                # run_task records every failure itself; an exception here means the worker
-                # process died (BrokenProcessPool: killed, out of memory, crashed).
-                try:
-                    outcome = fut.result()
-                except Exception as e:
-                    outcome = _worker_failure(futures[fut], e)
-                done(outcome)
+            for item in itertools.chain(first_two, it):
+                if isinstance(item, Task):
+                    fut = ex.submit(run_task, item)
+                    pending[fut] = item
+                    fut.add_done_callback(finished.put)
+                    collect(block=False)
+                else:
+                    done(item)
+            collect(block=True)
         except BaseException:
             ex.shutdown(wait=False, cancel_futures=True)
             raise
@@ -433,23 +472,38 @@ def _dask_client(scheduler: str) -> Iterator[Any]:
         client.close()
 
 
-def _run_dask(tasks: Sequence[Task], client: Any, done: Callable[[SourceOutcome], None]) -> None:
+def _run_dask(items: Iterable[_Item], client: Any, done: _Done) -> None:
+    """As `_run_pool`, on the cluster: each task is submitted as soon as it is planned."""
     from distributed import as_completed
 
-    futures = client.map(run_task, list(tasks), pure=False)
-    by_key = {f.key: t for f, t in zip(futures, tasks, strict=True)}
-    try:
-        for fut in as_completed(futures, loop=client.loop):
+    ready = as_completed(loop=client.loop)
+    pending: dict[str, Task] = {}
+
+    def collect(futures: Iterable[Any]) -> None:
+        for fut in futures:
+            task = pending.pop(fut.key)
             # As with the pool: a task never raises for its input, so an exception here is the
             # cluster's (KilledWorker, lost connection); it is recorded for that source.
             try:
                 outcome = fut.result()
             except Exception as e:
-                outcome = _worker_failure(by_key[fut.key], e)
+                outcome = _worker_failure(task, e)
             done(outcome)
             fut.release()
+
+    try:
+        for item in items:
+            if not isinstance(item, Task):
+                done(item)
+                continue
+            fut = client.submit(run_task, item, pure=False)
+            pending[fut.key] = item
+            ready.add(fut)
+            if ready.has_ready():
+                collect(ready.next_batch(block=False))
+        collect(ready)
     except BaseException:
-        client.cancel(futures)
+        client.cancel(list(ready.futures))
         raise
 
 
@@ -606,14 +660,6 @@ def _write_cohort_table(df: pd.DataFrame, out: Path, name: str, fmt: str) -> Non
     write_table_atomic(df, out / f"{name}.{fmt}", fmt)
 
 
-@dataclass(frozen=True)
-class _Plan:
-    tasks: list[Task]
-    outcomes: dict[str, SourceOutcome]
-    inputs: list[dict[str, Any]]
-    duplicates: list[dict[str, str]]
-
-
 def _plan(
     sources: Sequence[Source],
     params: BatchParameters,
@@ -622,21 +668,21 @@ def _plan(
     *,
     force: bool,
     schemas: bytes,
-) -> _Plan:
-    """Hash the sources, set duplicates aside, take completed ones from their markers."""
-    outcomes: dict[str, SourceOutcome] = {}
-    inputs: list[dict[str, Any]] = []
-    duplicates: list[dict[str, str]] = []
+    inputs: list[dict[str, Any]],
+    duplicates: list[dict[str, str]],
+) -> Iterator[_Item]:
+    """Hash the sources (in threads, ahead of this loop), set duplicates aside, take completed
+    ones from their markers, and yield, in input order, what to do with each (see `_Item`).
+    The manifest's ``inputs`` and ``duplicates`` entries are appended as it goes."""
     first_by_hash: dict[str, str] = {}
-    tasks: list[Task] = []
-    for src, h in zip(sources, hash_sources(sources), strict=True):
+    for src, h in zip(sources, iter_hashes(sources), strict=True):
         name = str(src.path)
         entry: dict[str, Any] = {"source": name, "kind": src.kind, "reader": src.reader}
         inputs.append(entry)
         if isinstance(h, OSError):
             entry.update(sha256=None, bytes=None, key=None)
             row = error_row(source=name, input_sha256=None, stage="hash", exc=h)
-            outcomes[name] = SourceOutcome(name, "", "", (), (), (row,), (), {})
+            yield SourceOutcome(name, "", "", (), (), (row,), (), {})
             continue
         sha, size = h
         key = _completion_key(src, sha, params, versions)
@@ -644,27 +690,28 @@ def _plan(
         if sha in first_by_hash:
             entry["duplicate_of"] = first_by_hash[sha]
             duplicates.append({"source": name, "duplicate_of": first_by_hash[sha]})
+            yield None
             continue
         first_by_hash[sha] = name
         stored = None if force else load_marker(out, key)
         if stored is not None:
-            outcomes[name] = stored
+            if stored.source != name:  # moved or renamed since: same content, same results
+                rows = tuple({**r, "source": name} for r in stored.sessions)
+                stored = dataclasses.replace(stored, source=name, sessions=rows)
+            yield stored
             continue
-        tasks.append(
-            Task(
-                source=name,
-                path=str(src.path.resolve()),
-                reader=src.reader,
-                input_sha256=sha,
-                key=key,
-                out=str(out.resolve()),
-                fmt=params.fmt,
-                speed_mps=params.speed_mps,
-                calibration_dir=None if params.calibration_dir is None else str(Path(params.calibration_dir).resolve()),
-                schemas=schemas,
-            )
+        yield Task(
+            source=name,
+            path=str(src.path.resolve()),
+            reader=src.reader,
+            input_sha256=sha,
+            key=key,
+            out=str(out.resolve()),
+            fmt=params.fmt,
+            speed_mps=params.speed_mps,
+            calibration_dir=None if params.calibration_dir is None else str(Path(params.calibration_dir).resolve()),
+            schemas=schemas,
         )
-    return _Plan(tasks, outcomes, inputs, duplicates)
 
 
 @dataclass(frozen=True)
@@ -696,7 +743,7 @@ def _tables(ordered: Sequence[SourceOutcome]) -> _Tables:
     )
     return _Tables(
         _arrow_safe_frame(sessions),
-        _arrow_safe_frame(_frame(found, _FINDING_COLUMNS)),
+        _arrow_safe_frame(_frame(found, FINDING_COLUMNS)),
         _arrow_safe_frame(errors),
         timings,
     )
@@ -814,24 +861,34 @@ def batch(
         stack.enter_context(_locked(out_dir))
         _remove_temporaries(out_dir)
         schemas = reference_schemas()
-        plan = _plan(sources, params, versions, out_dir, force=force, schemas=serialize_schemas(schemas))
-        outcomes = plan.outcomes
-        with _progress(progress, len(plan.tasks)) as advance:
+        inputs_doc: list[dict[str, Any]] = []
+        duplicates: list[dict[str, str]] = []
+        items = _plan(
+            sources,
+            params,
+            versions,
+            out_dir,
+            force=force,
+            schemas=serialize_schemas(schemas),
+            inputs=inputs_doc,
+            duplicates=duplicates,
+        )
+        outcomes: dict[str, SourceOutcome] = {}
+        with _progress(progress, len(sources)) as advance:
 
-            def done(o: SourceOutcome) -> None:
-                outcomes[o.source] = o
+            def done(o: SourceOutcome | None) -> None:
+                if o is not None:
+                    outcomes[o.source] = o
                 advance()
 
-            if not plan.tasks:
-                pass
-            elif client is not None:
-                _run_dask(plan.tasks, client, done)
-            elif workers == 1 or len(plan.tasks) == 1:
-                _run_inline(plan.tasks, done)
+            if client is not None:
+                _run_dask(items, client, done)
+            elif workers == 1:
+                _run_inline(items, done)
             else:
-                _run_pool(plan.tasks, min(workers or 1, len(plan.tasks)), done)
+                _run_pool(items, workers or 1, done)
 
-        ordered = [outcomes[e["source"]] for e in plan.inputs if e["source"] in outcomes]
+        ordered = [outcomes[e["source"]] for e in inputs_doc if e["source"] in outcomes]
         tables = _tables(ordered)
         live_files = {f for o in ordered for f in o.files}
         live_keys = {o.key for o in ordered if not o.errors and o.key}
@@ -846,7 +903,7 @@ def batch(
         n_skipped = sum(o.skipped for o in ordered)
         n_analysed = len(ordered) - n_failed - n_skipped
         status = {o.source: ("failed" if o.errors else "already_done" if o.skipped else "analysed") for o in ordered}
-        for e in plan.inputs:
+        for e in inputs_doc:
             if "duplicate_of" in e:
                 e["status"] = "duplicate"
                 continue
@@ -875,19 +932,19 @@ def batch(
             },
             "schemas": {n: [[f.name, str(f.type)] for f in sch] for n, sch in schemas.items()},
             "counts": {
-                "sources": len(plan.inputs),
+                "sources": len(inputs_doc),
                 "analysed": n_analysed,
                 "already_done": n_skipped,
                 "failed": n_failed,
-                "duplicates": len(plan.duplicates),
+                "duplicates": len(duplicates),
                 "sessions": len(tables.sessions),
                 "findings": len(tables.findings),
                 "errors": len(tables.errors),
                 "outdated_files_removed": removed,
             },
             "timings_s": {c: float(tables.timings[c].sum()) for c in _TIMING_COLUMNS[2:]},
-            "inputs": plan.inputs,
-            "duplicates": plan.duplicates,
+            "inputs": inputs_doc,
+            "duplicates": duplicates,
             "skipped_files": [{"path": str(sk.path), "reason": sk.reason} for sk in skipped_files],
         }
         write_bytes_atomic(out_dir / MANIFEST, json.dumps(manifest, indent=1).encode())

@@ -25,6 +25,7 @@ import gait
 import gait._batch_task as task_mod
 from gait import GaitInputError
 from gait._batch_task import (
+    FINDING_COLUMNS,
     bucket_of,
     error_row,
     flatten,
@@ -269,6 +270,7 @@ class TestBatchBasic:
 
     def test_findings(self, reference):
         f = reference.findings
+        assert list(f.columns) == list(FINDING_COLUMNS) and len(f) > 0
         assert list(f.columns[:7]) == ["session_id", "rank", "fault", "name", "severity", "confidence", "headline"]
         assert f["severity"].isin(["low", "moderate", "high"]).all()
         counts = f.groupby("session_id").size()
@@ -298,6 +300,7 @@ class TestBatchBasic:
         (tmp_path / "in" / "notes.csv").write_text("a,b\n1,2\n")
         r = gait.batch(tmp_path / "in", out=tmp_path / "out", workers=1)
         assert r.ok and len(r.sessions) == 0 and len(r.findings) == 0 and len(r.errors) == 0
+        assert list(pd.read_parquet(tmp_path / "out" / "findings.parquet").columns) == list(FINDING_COLUMNS)
         assert r.steps.empty and "contact_time_s" in r.steps.columns and "bucket" in r.steps.columns
         assert pd.read_parquet(tmp_path / "out" / "sessions.parquet").empty
         assert len(r.manifest["skipped_files"]) == 1
@@ -511,6 +514,30 @@ class TestResume:
         assert set(r.steps["session_id"]) == set(r.sessions["session_id"])  # the old run_a is gone
         r = gait.batch(inputs, out=out, workers=1, speed_mps=3.2)
         assert (r.analysed, r.skipped) == (4, 0)
+
+    def test_one_task_left_starts_no_pool(self, inputs, tmp_path, monkeypatch):
+        import concurrent.futures
+
+        out = tmp_path / "out"
+        gait.batch(inputs, out=out, workers=1)
+        (inputs / "bad.csv").write_text(BAD_CSV)
+
+        def no_pool(*a, **k):
+            raise AssertionError("a process pool was started for one task")
+
+        monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", no_pool)
+        r = gait.batch(inputs, out=out, workers=2)
+        assert (r.analysed, r.skipped, r.failed) == (0, 4, 1)
+
+    def test_moved_file_is_still_done(self, inputs, tmp_path):
+        out = tmp_path / "out"
+        r1 = gait.batch(inputs, out=out, workers=1)
+        (inputs / "run_a.csv.gz").rename(inputs / "sub" / "renamed.csv.gz")
+        r2 = gait.batch(inputs, out=out, workers=1)
+        assert (r2.analysed, r2.skipped) == (0, 4)
+        moved = r2.sessions[r2.sessions["source"] == str(inputs / "sub" / "renamed.csv.gz")]
+        before = r1.sessions[r1.sessions["source"] == str(inputs / "run_a.csv.gz")]
+        assert moved["session_id"].tolist() == before["session_id"].tolist() and len(moved) == 1
 
     def test_interrupted_batch_is_not_taken_as_done(self, inputs, tmp_path, monkeypatch):
         out = tmp_path / "out"

@@ -35,7 +35,6 @@ def test_process_pool(tmp_path, inputs_master, reference):  # noqa: F811
     assert set(r.timings["source"]) == set(reference.timings["source"])
 
 
-@pytest.mark.slow  # about 10 s: two worker processes start, two batches
 def test_dask_local_cluster(tmp_path, inputs_master, reference):  # noqa: F811
     distributed = pytest.importorskip("distributed")
     t0 = time.perf_counter()
@@ -48,7 +47,7 @@ def test_dask_local_cluster(tmp_path, inputs_master, reference):  # noqa: F811
         r2 = gait.batch(inputs_master, out=tmp_path / "out", scheduler=cluster.scheduler_address)
         assert (r2.analysed, r2.skipped) == (0, 4)
     same_tables(r, reference)
-    assert time.perf_counter() - t0 < 60
+    assert time.perf_counter() - t0 < 60  # about 5 s on a quiet 2-core machine, 10 s under load
 
 
 def test_killed_batch_resumes(tmp_path):

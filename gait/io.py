@@ -721,6 +721,10 @@ def regularise(session: Session) -> Session:
     regularised when they are loaded; this is for sessions built in memory (a simulated
     session with jitter, a live window). Gaps are kept; resampling emits `GaitDataWarning`.
     """
+    dt = np.diff(session.t)
+    period = 1.0 / session.sampling_rate_hz
+    if dt.size and np.all(np.abs(dt - period) <= JITTER_TOLERANCE * period):
+        return session  # uniform already (the common case: loaded files are regularised)
     where = Where(file=session.meta.source) if session.meta.source else Where(parameter="session")
     t, acc, gyr = _regularise(session.t, session.acc, session.gyr, session.sampling_rate_hz, where, report_gaps=False)
     if t is session.t:

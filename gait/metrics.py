@@ -39,7 +39,6 @@ criterion follows the physical basis given there.
 
 from __future__ import annotations
 
-import itertools
 import warnings
 from collections.abc import Iterable
 
@@ -242,7 +241,6 @@ def step_table(
     tc_samples = np.maximum(to - ic, 1.0)
     early_r = _ragged(ic_i, np.maximum(np.round(ic + 0.3 * tc_samples).astype(np.int64) + 1, ic_i + 1), n)
     has_stride = nxt2_i > ic_i
-    stride_r = _ragged(ic_i, np.where(has_stride, nxt2_i + 1, ic_i + 1), n)
 
     # --- vertical oscillation (per step, contact to next contact) -------------------------
     idx, owner, offs, ne = step_r
@@ -259,6 +257,12 @@ def step_table(
     osc = np.where(has_next, osc, np.nan)
     ap_mean = _mean(a_ap[idx], offs, ne, owner)
     mean_pitch = _mean(pitch[idx], offs, ne, owner)
+    # per-step roll / yaw extremes and roll sums; a stride is this step and the next, which
+    # share one sample (the next contact), so its values follow without a second gather
+    r, y = roll[idx], yaw[idx]
+    r_max, r_min = _reduce(np.maximum, r, offs, ne), _reduce(np.minimum, r, offs, ne)
+    y_max, y_min = _reduce(np.maximum, y, offs, ne), _reduce(np.minimum, y, offs, ne)
+    r_sum, r_cnt = _reduce(np.add, r, offs, ne), np.bincount(owner, minlength=m)
 
     # --- impact and loading rate (first 25 % of stance) ----------------------------------
     idx, owner, offs, ne = early_r
@@ -298,12 +302,14 @@ def step_table(
 
     # --- trunk angles ------------------------------------------------------------------------
     lean = (mean_pitch - lean_reference_rad) * DEG_PER_RAD if lean_reference_rad is not None else np.full(m, np.nan)
-    idx, owner, offs, ne = stride_r
-    r = roll[idx]
-    roll_mean = _mean(r, offs, ne, owner)
-    roll_range = (_reduce(np.maximum, r, offs, ne) - _reduce(np.minimum, r, offs, ne)) * DEG_PER_RAD
-    y = yaw[idx]
-    yaw_range = (_reduce(np.maximum, y, offs, ne) - _reduce(np.minimum, y, offs, ne)) * DEG_PER_RAD
+
+    def nxt(v: np.ndarray) -> np.ndarray:  # the next step's value
+        return np.append(v[1:], np.nan)
+
+    shared = roll[np.clip(nxt_i, 0, n - 1)]
+    roll_mean = (r_sum + nxt(r_sum) - shared) / np.maximum(r_cnt + nxt(r_cnt.astype(float)) - 1, 1)
+    roll_range = (np.fmax(r_max, nxt(r_max)) - np.fmin(r_min, nxt(r_min))) * DEG_PER_RAD
+    yaw_range = (np.fmax(y_max, nxt(y_max)) - np.fmin(y_min, nxt(y_min))) * DEG_PER_RAD
     roll_range = np.where(has_stride, roll_range, np.nan)
     yaw_range = np.where(has_stride, yaw_range, np.nan)
     lateral = np.where(has_stride, roll_mean * DEG_PER_RAD, np.nan)
@@ -313,10 +319,14 @@ def step_table(
     drop = np.where(has_stride & running, drop, np.nan)
 
     # --- step regularity ------------------------------------------------------------------
-    # one stride from the contact, compared with itself one step and one stride later
-    step_lag = np.where(has_stride, nxt_i - ic_i, 0)
-    stride_lag = np.where(has_stride, nxt2_i - ic_i, 0)
-    reg, sreg = _regularities(a_v, stride_r, [step_lag, stride_lag], n)
+    # one stride from the contact, compared with itself one step and one stride later; at
+    # about 100 Hz (plenty for a correlation at the step frequency)
+    h = max(int(fs // 100), 1)
+    x_h = a_v[::h]
+    ic_h, nxt_h, nxt2_h = ic_i // h, np.where(has_stride, nxt_i // h, 0), np.where(has_stride, nxt2_i // h, 0)
+    window = _ragged(ic_h, np.where(has_stride, nxt2_h + 1, ic_h + 1), x_h.size)
+    reg, sreg = _regularities(x_h, window, [nxt_h - ic_h, nxt2_h - ic_h], x_h.size)
+    reg, sreg = np.where(has_stride, reg, np.nan), np.where(has_stride, sreg, np.nan)
 
     speed = np.full(m, np.nan) if speed_mps is None else np.where(running, float(speed_mps), np.nan)
     step_length = speed * step_time
@@ -441,25 +451,40 @@ def minute_table(
     contact = steps["contact_time_s"].to_numpy(float)[sel]
     side = np.asarray(steps["side"], dtype=object)[sel]
     strike = np.asarray(steps["foot_strike"], dtype=object)[sel]
-    rows = []
+    counts = np.diff(bounds)
+    k = minutes.size
+    pos = np.arange(minute.size) - np.repeat(first, counts)  # step number within its minute
+    grp = np.repeat(np.arange(k), counts)
+
+    def padded(x: np.ndarray) -> np.ndarray:
+        """(minutes, most steps in a minute, ...) with NaN padding, for one nanmedian call."""
+        out = np.full((k, int(counts.max()), *x.shape[1:]), np.nan)
+        out[grp, pos] = x
+        return out
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN metric in a minute gives NaN
-        for lo, hi in itertools.pairwise(bounds):  # one iteration per minute
-            st = step_time[lo:hi]
-            known = ~pd.isna(strike[lo:hi])
-            left = np.nanmedian(contact[lo:hi][side[lo:hi] == "L"]) if (side[lo:hi] == "L").any() else np.nan
-            right = np.nanmedian(contact[lo:hi][side[lo:hi] == "R"]) if (side[lo:hi] == "R").any() else np.nan
-            rows.append(
-                [
-                    np.nansum(st),
-                    hi - lo,
-                    *np.nanmedian(vals[lo:hi], axis=0),
-                    float(np.mean(strike[lo:hi][known] == "rearfoot")) if known.any() else np.nan,
-                    100 * np.std(st, ddof=1) / np.mean(st) if hi - lo > 1 else np.nan,
-                    100 * (left - right) / ((left + right) / 2),
-                ]
-            )
-    body = np.array(rows, dtype=float)
+        med = np.nanmedian(padded(vals), axis=1)
+        left = np.nanmedian(padded(np.where(side == "L", contact, np.nan)), axis=1)
+        right = np.nanmedian(padded(np.where(side == "R", contact, np.nan)), axis=1)
+    known = ~pd.isna(strike)
+    rear = np.bincount(grp, weights=(known & (strike == "rearfoot")).astype(float), minlength=k)
+    n_known = np.bincount(grp, weights=known.astype(float), minlength=k)
+    st_sum = np.bincount(grp, weights=np.nan_to_num(step_time), minlength=k)
+    st_mean = st_sum / counts
+    st_var = np.bincount(grp, weights=np.nan_to_num(step_time - st_mean[grp]) ** 2, minlength=k) / np.maximum(
+        counts - 1, 1
+    )
+    body = np.column_stack(
+        [
+            st_sum,
+            counts,
+            med,
+            np.where(n_known > 0, rear / np.maximum(n_known, 1), np.nan),
+            np.where(counts > 1, 100 * np.sqrt(st_var) / st_mean, np.nan),
+            100 * (left - right) / ((left + right) / 2),
+        ]
+    )
     data: dict[str, np.ndarray] = {"minute": minutes, "start_s": minutes * 60.0, "end_s": minutes * 60.0 + 60.0}
     names = ["running_s", "steps", *STEP_METRICS, "rearfoot_share", "step_time_cv_pct", "contact_time_asymmetry_pct"]
     data.update({c: body[:, j] for j, c in enumerate(names)})

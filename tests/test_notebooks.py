@@ -27,4 +27,4 @@ def test_notebook_runs(path, tmp_path, monkeypatch):
 
 
 def test_there_are_three_notebooks():
-    assert len(NOTEBOOKS) >= 1
+    assert [p.name for p in NOTEBOOKS] == ["01_one_run.ipynb", "02_cohort_study.ipynb", "03_validation.ipynb"]

@@ -152,7 +152,10 @@ class DriftFit:
             if taus:
                 return np.asarray(taus), np.asarray(hosts)
         raise GaitInputError(
-            "no clock data", expected="at least one packet with a host time", found="none", where=Where(parameter="clock")
+            "no clock data",
+            expected="at least one packet with a host time",
+            found="none",
+            where=Where(parameter="clock"),
         )
 
     @property
@@ -174,4 +177,3 @@ class DriftFit:
         if np.ndim(device_t_s):
             return offset + b * np.asarray(device_t_s, dtype=float)
         return offset + b * float(device_t_s)
-

@@ -495,7 +495,7 @@ def minute_table(
         ("vibration", "stance_vibration_mps2"),
     ):
         x = None if signals is None or t is None else signals.get(name)
-        if x is None:
+        if x is None or signals is None or t is None:
             data[col] = np.full(minutes.size, np.nan)
             continue
         mi = np.floor(t / 60.0).astype(np.int64)

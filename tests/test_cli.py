@@ -17,7 +17,9 @@ SAMPLE = REPO / "sample_data" / "easy_run.csv.gz"
 
 def run(*args: str) -> subprocess.CompletedProcess:
     """``gait ARGS`` in a subprocess (it inherits the test's private user-data folders)."""
-    return subprocess.run([sys.executable, "-m", "gait.cli", *args], capture_output=True, text=True, cwd=REPO, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "gait.cli", *args], capture_output=True, text=True, cwd=REPO, check=False
+    )
 
 
 def test_analyze_sample_and_export(tmp_path):
@@ -35,7 +37,10 @@ def test_analyze_sample_and_export(tmp_path):
     "content, message",
     [
         ("", "empty file; expected a header line and data rows"),
-        ("t_s,acc_x_m_s2,acc_y_m_s2,acc_z_m_s2\n0,0,0,9.8\n0.01,0,0,nine\n", "line 3, column 'acc_z_m_s2': not a number"),
+        (
+            "t_s,acc_x_m_s2,acc_y_m_s2,acc_z_m_s2\n0,0,0,9.8\n0.01,0,0,nine\n",
+            "line 3, column 'acc_z_m_s2': not a number",
+        ),
     ],
 )
 def test_bad_input_exits_2_without_traceback(tmp_path, content, message):
@@ -54,7 +59,10 @@ def test_missing_file(tmp_path):
 
 def test_too_short(tmp_path):
     f = tmp_path / "short.csv"
-    f.write_text("# sampling_rate_hz: 100\nt_s,acc_x_m_s2,acc_y_m_s2,acc_z_m_s2\n" + "".join(f"{i / 100},0,0,9.8\n" for i in range(150)))
+    f.write_text(
+        "# sampling_rate_hz: 100\nt_s,acc_x_m_s2,acc_y_m_s2,acc_z_m_s2\n"
+        + "".join(f"{i / 100},0,0,9.8\n" for i in range(150))
+    )
     p = run("analyze", str(f))
     assert p.returncode == 2 and "too short to analyse; expected at least 3 s of samples, found 1.50 s" in p.stderr
 
@@ -63,7 +71,15 @@ def test_simulate_then_analyze(tmp_path):
     out = tmp_path / "sim.csv.gz"
     assert main(["simulate", "--out", str(out), "--duration-s", "20", "--seed", "3", "--decimals", "4"]) == 0
     assert out.exists() and (tmp_path / "sim.truth.csv.gz").exists() and (tmp_path / "sim.truth.json").exists()
-    assert main(["analyze", str(out), ]) == 0
+    assert (
+        main(
+            [
+                "analyze",
+                str(out),
+            ]
+        )
+        == 0
+    )
 
 
 def test_unknown_table_format(tmp_path):
@@ -100,4 +116,3 @@ def test_stored_calibration_is_applied(tmp_path, monkeypatch):
     p = run("analyze", str(path), "--no-history", "--no-calibration")
     assert "calibration: applied" not in p.stdout
     np.testing.assert_allclose(rec.bias_rads, bias, atol=0.2 * np.pi / 180)
-

@@ -282,7 +282,9 @@ class TestBadInput:
         rng = np.random.default_rng(0)
         lines = "".join(
             f"{i / 100!r},{a[0]},{a[1]},{a[2]},{g[0]},{g[1]},{g[2]}\n"
-            for i, (a, g) in enumerate(zip(rng.normal(0, 6, (200, 3)) + np.array([0, 0, 9.8]), rng.normal(0, 1.5, (200, 3))))
+            for i, (a, g) in enumerate(
+                zip(rng.normal(0, 6, (200, 3)) + np.array([0, 0, 9.8]), rng.normal(0, 1.5, (200, 3)))
+            )
         )
         text = HEADER + COLS.replace("rad_s", "deg_s") + lines
         with pytest.raises(GaitInputError, match=r"angular-rate units look wrong; .*which looks like rad/s"):

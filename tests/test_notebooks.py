@@ -20,7 +20,9 @@ def test_notebook_runs(path, tmp_path, monkeypatch):
     monkeypatch.setenv("GAIT_HISTORY_DB", str(tmp_path / "history.sqlite"))
     nb = nbformat.read(path, as_version=4)
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), "outputs must be stripped in git"
-    client = nbclient.NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+    client = nbclient.NotebookClient(
+        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    )
     t0 = time.perf_counter()
     client.execute()
     assert time.perf_counter() - t0 < 60.0

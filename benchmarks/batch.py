@@ -24,6 +24,8 @@ on a shared or virtual machine two cores rarely give 2.0 x.
 
 The machine's load average is printed before each measurement; ``--max-load`` waits (up to
 ``--max-wait-s``) until the 1-minute load is below it, since other jobs distort the scaling.
+With ``--repeat N`` the tables show the best run of each worker count, and the medians are
+printed as well.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import json  # noqa: E402
 import multiprocessing  # noqa: E402
+import statistics  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -175,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"cache: {cache} ({args.sessions} sessions, {size / 1e6:.0f} MB); {os.cpu_count()} CPUs")
 
     best: dict[int, dict] = {}
+    walls: dict[int, list[float]] = {w: [] for w in args.workers}
     for _ in range(args.repeat):
         for w in args.workers:
             load = wait_for_load(args.max_load, args.max_wait_s)
@@ -186,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"(1-min load {load:.2f} before, {m['load_after']:.2f} after)",
                 flush=True,
             )
+            walls[w].append(m["wall_s"])
             if w not in best or m["wall_s"] < best[w]["wall_s"]:
                 best[w] = m
 
@@ -230,9 +235,16 @@ def main(argv: list[str] | None = None) -> int:
         cells.append(f"{other:.1f} s ({100 * other / busy:.0f} %)")
     print("| driver and idle (discovery, hashing, start-up, tables) | " + " | ".join(cells) + " |")
     print()
+    if args.repeat > 1:
+        med = {w: statistics.median(v) for w, v in walls.items()}
+        print(
+            f"median of {args.repeat} runs: "
+            + ", ".join(f"{w} worker{'s' if w > 1 else ''} {med[w]:.1f} s" for w in sorted(med))
+            + f" -> scaling {med[min(med)] / med[max(med)]:.2f} x"
+        )
     print(
         f"machine ceiling for two processes (the analysis alone, in memory): {ceiling:.2f} x; "
-        f"the batch reaches {base['wall_s'] / best[max(best)]['wall_s']:.2f} x"
+        f"the batch reaches {base['wall_s'] / best[max(best)]['wall_s']:.2f} x (best of each)"
     )
     return 0
 

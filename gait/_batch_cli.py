@@ -99,7 +99,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     ext = args.fmt
     print(
         f"wrote {args.out}: steps/ and minutes/ (partitioned by bucket), sessions.{ext}, "
-        f"findings.{ext} ({c['findings']} findings), errors.{ext}, manifest.json"
+        f"findings.{ext} ({c['findings']} finding{'' if c['findings'] == 1 else 's'}), errors.{ext}, manifest.json"
     )
     if r.ok:
         return EXIT_OK

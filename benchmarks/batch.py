@@ -47,6 +47,7 @@ from concurrent.futures import ProcessPoolExecutor  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import gait  # noqa: E402
+from gait.batch_runner import code_digest  # noqa: E402
 from gait.errors import GaitDataWarning  # noqa: E402
 from gait.simulator import preset  # noqa: E402
 
@@ -176,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     size = sum(p.stat().st_size for p in cache.iterdir() if p.name != "index.json")
     print(f"cache: {cache} ({args.sessions} sessions, {size / 1e6:.0f} MB); {os.cpu_count()} CPUs")
+    digest = code_digest.__wrapped__()  # workers import the code on disk: it must not change meanwhile
+    print(f"code: {digest[:12]}")
 
     best: dict[int, dict] = {}
     walls: dict[int, list[float]] = {w: [] for w in args.workers}
@@ -201,6 +204,9 @@ def main(argv: list[str] | None = None) -> int:
         f"with two at once -> {ceiling:.2f} x (1-min load {load:.2f} before)",
         flush=True,
     )
+
+    if code_digest.__wrapped__() != digest:
+        print("WARNING: the code changed during the measurements; the figures mix two versions", flush=True)
 
     base = best[min(best)]
     print()

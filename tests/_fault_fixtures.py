@@ -25,12 +25,12 @@ ALCANTARA = SHARED / "data" / "alcantara2022_sacral_running"
 CLEAN = SimulationConfig(duration_s=180.0, seed=21, speed_mps=3.2, sampling_rate_hz=100.0)
 
 
-def load_benchmark():
-    """``benchmarks/faults.py`` as a module (the calibration test runs a small version of it)."""
-    name = "gait_benchmark_faults"
+def load_benchmark(script: str = "faults"):
+    """``benchmarks/<script>.py`` as a module (the calibration test runs a small version of it)."""
+    name = f"gait_benchmark_{script}"
     if name in sys.modules:
         return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / "faults.py")
+    spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{script}.py")
     assert spec is not None and spec.loader is not None
     mod = importlib.util.module_from_spec(spec)
     sys.modules[name] = mod

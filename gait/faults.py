@@ -1545,7 +1545,7 @@ def _eval_downhill(rule: Rule, ctx: _Ctx) -> _Result:
     if grades is None:
         return _unavailable(
             rule,
-            "the sensor alone sees more braking and a trunk tipped back downhill, but cannot tell a slope from a change of style",
+            "downhill landings are harder, but a harder surface, a heavier heel strike or a faster pace look the same to the sensor",
             "elevation",
         )
     dt = ctx.run["step_time_s"].to_numpy(float)

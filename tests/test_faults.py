@@ -370,7 +370,7 @@ class TestElevation:
     def test_without_elevation_it_says_why(self, downhill):
         r = assess(downhill[1])
         note = next(n for n in r.notes if n.fault == "downhill")
-        assert "cannot tell a slope from a change of style" in note.reason
+        assert "harder surface, a heavier heel strike or a faster pace look the same" in note.reason
         assert "--elevation" in note.needs
 
     def test_gpx(self, downhill, tmp_path):

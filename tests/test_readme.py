@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from gait.simulator import load_truth
+
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
@@ -41,7 +43,9 @@ def test_three_ways_python_example(tmp_path):
     )
     assert out.returncode == 0, out.stderr
     contact = float(out.stdout.split()[-2])
-    assert 0.20 < contact < 0.30  # the easy sample run: a trained runner's contact time
+    truth, _ = load_truth(root / "sample_data" / "easy_run.csv.gz")
+    expected = float(truth.loc[truth["activity"] == "running", "contact_time_s"].median())
+    assert contact == pytest.approx(expected, abs=0.005)  # the sample run's true median contact time
 
 
 @pytest.mark.slow

@@ -67,3 +67,12 @@ def simulate_cached(**kwargs):
     if key not in _CACHE:
         _CACHE[key] = simulate(SimulationConfig(**kwargs))
     return _CACHE[key]
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--update-snapshots",
+        action="store_true",
+        default=False,
+        help="rewrite tests/snapshots/ from the current code (explain the change in the CHANGELOG)",
+    )

@@ -1,0 +1,27 @@
+"""Example counts for the property-based (fuzz) tests of readers, loaders and decoders.
+
+The suite runs a few hundred examples per strategy; CI (``CI=true``) and anyone who sets
+``GAIT_FUZZ=slow`` run thousands. Use ``@fuzz`` on a ``@given`` test::
+
+    @fuzz
+    @given(st.binary())
+    def test_decoder(data): ...
+"""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+#: examples per strategy: (normal run, slow/CI run)
+EXAMPLES = (300, 3000)
+SLOW = os.environ.get("GAIT_FUZZ") == "slow" or os.environ.get("CI", "").lower() == "true"
+MAX_EXAMPLES = EXAMPLES[1] if SLOW else EXAMPLES[0]
+
+fuzz = settings(
+    max_examples=MAX_EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+    derandomize=not SLOW,  # local runs are reproducible; CI explores new examples each time
+)

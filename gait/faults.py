@@ -60,7 +60,6 @@ import math
 import re
 import tomllib
 import warnings
-import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -75,6 +74,8 @@ from scipy.special import ndtr
 
 from .constants import METRES_PER_MILE, G
 from .errors import GaitInputError, Where
+from .tracks import Track as ElevationTrack
+from .tracks import read_elevation
 
 if TYPE_CHECKING:
     from .history import History, RunRecord
@@ -143,10 +144,10 @@ NEEDS: dict[str, str] = {
     "lateral_lean_deg": "a three-axis accelerometer (medio-lateral axis)",
     "pelvic_drop_deg": "a three-axis accelerometer (medio-lateral axis)",
     "side": "a gyroscope or a medio-lateral accelerometer axis, to tell left steps from right",
-    "speed_mps": "a known speed: --speed-mps (treadmill or GPS)",
+    "speed_mps": "a known speed: --track FILE (a watch's FIT, TCX or GPX), --pace 5:30/km or --speed-mps",
     "forward": "walking or running in the recording, or a stored mounting calibration",
     "vibration": "a recording at 100 samples per second or more that was not low-pass filtered",
-    "elevation": "an elevation track: --elevation FILE (CSV with t_s and elevation_m, or GPX)",
+    "elevation": "an elevation track: --track FILE (a watch's FIT, TCX or GPX; --elevation FILE is the same and also takes a CSV with t_s and elevation_m)",
     "history": "your run history (leave it on, or point --history-db at it)",
     "shoes": "the name of the shoes: --shoes NAME (or 'shoes' in the session header)",
     "trunk_angles": "a gyroscope or a medio-lateral accelerometer axis",
@@ -154,9 +155,6 @@ NEEDS: dict[str, str] = {
     "duration": "a longer run",
 }
 
-#: Nominal running speed used only to turn an elevation change over time into a grade when no
-#: speed and no horizontal distance are known (said so in the finding).
-NOMINAL_SPEED_MPS = 3.0
 #: Typical easy running speed used to estimate the distance of runs without a known speed.
 TYPICAL_SPEED_MPS = 2.9
 
@@ -766,202 +764,6 @@ def _json_num(x: float | None) -> float | None:
         return None
     x = float(x)
     return x if math.isfinite(x) else None
-
-
-# ---------------------------------------------------------------------------------------
-# elevation
-# ---------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ElevationTrack:
-    """Elevation over the session clock.
-
-    Attributes
-    ----------
-    t_s
-        Times on the session clock (s), increasing.
-    elevation_m
-        Elevation (m).
-    distance_m
-        Cumulative horizontal distance (m) when known (GPX positions, or a ``distance_m``
-        column), else None (the grade then uses the running speed).
-    source
-        Where it came from.
-    alignment
-        How the track was put on the session clock.
-    """
-
-    t_s: np.ndarray
-    elevation_m: np.ndarray
-    distance_m: np.ndarray | None = None
-    source: str = ""
-    alignment: str = "session clock"
-
-    def grade_pct(self, t: np.ndarray, *, speed_mps: float | None, window_s: float = 20.0) -> tuple[np.ndarray, str]:
-        """Grade (%) at times ``t`` over a centred window; NaN outside the track.
-
-        Returns the grades and how the horizontal distance was obtained.
-        """
-        t = np.asarray(t, dtype=float)
-        a, b = t - window_s / 2, t + window_s / 2
-        a = np.clip(a, self.t_s[0], self.t_s[-1])
-        b = np.clip(b, self.t_s[0], self.t_s[-1])
-        dz = np.interp(b, self.t_s, self.elevation_m) - np.interp(a, self.t_s, self.elevation_m)
-        if self.distance_m is not None:
-            dx = np.interp(b, self.t_s, self.distance_m) - np.interp(a, self.t_s, self.distance_m)
-            how = "horizontal distance from the track"
-        else:
-            v = speed_mps if speed_mps is not None and math.isfinite(speed_mps) else NOMINAL_SPEED_MPS
-            dx = v * (b - a)
-            how = (
-                f"horizontal distance from the known speed ({v:.2f} m/s)"
-                if speed_mps is not None and math.isfinite(speed_mps)
-                else f"horizontal distance from an assumed {NOMINAL_SPEED_MPS:g} m/s (no speed known: grades are approximate)"
-            )
-        with np.errstate(invalid="ignore", divide="ignore"):
-            g = 100.0 * dz / dx
-        inside = (t >= self.t_s[0]) & (t <= self.t_s[-1]) & (dx > 1.0)
-        return np.where(inside, g, np.nan), how
-
-
-def _haversine_m(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-    r = 6371008.8
-    p = np.radians(lat)
-    dphi = np.diff(p)
-    dlmb = np.diff(np.radians(lon))
-    h = np.sin(dphi / 2) ** 2 + np.cos(p[:-1]) * np.cos(p[1:]) * np.sin(dlmb / 2) ** 2
-    return np.concatenate([[0.0], np.cumsum(2 * r * np.arcsin(np.sqrt(np.clip(h, 0, 1))))])
-
-
-def read_elevation(path: str | Path, *, session_start: str | datetime | None = None) -> ElevationTrack:
-    """Read an elevation track: CSV (``t_s``, ``elevation_m``, optional ``distance_m``) or GPX.
-
-    Parameters
-    ----------
-    path
-        A ``.csv`` file whose ``t_s`` is on the session clock (seconds from the session's first
-        sample's time origin), or a ``.gpx`` track (``trkpt`` with ``ele`` and ``time``).
-    session_start
-        Wall-clock time of the session's time origin (ISO 8601), to place GPX times on the
-        session clock. Without it the first GPX point is taken as the session start (said in
-        ``alignment``).
-
-    Raises
-    ------
-    GaitInputError
-        Missing columns, non-numeric values, times not increasing, fewer than two points.
-    """
-    p = Path(path)
-    if not p.is_file():
-        raise GaitInputError("elevation file not found", expected="an existing file", found=str(p), where=Where(file=p))
-    head = p.read_bytes()[:512].lstrip()
-    if p.suffix.lower() == ".gpx" or head.startswith(b"<?xml") or head.startswith(b"<gpx"):
-        return _read_gpx(p, session_start)
-    return _read_elevation_csv(p)
-
-
-def _read_elevation_csv(p: Path) -> ElevationTrack:
-    try:
-        df = pd.read_csv(p, comment="#")
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
-        raise GaitInputError(
-            "not a readable CSV", expected="a CSV with columns t_s and elevation_m", found=str(e), where=Where(file=p)
-        ) from None
-    cols = [c.strip() for c in df.columns]
-    df.columns = cols
-    for c in ("t_s", "elevation_m"):
-        if c not in cols:
-            raise GaitInputError(
-                "missing column",
-                expected="columns t_s and elevation_m (optional distance_m)",
-                found=", ".join(cols) or "no columns",
-                where=Where(file=p, column=c),
-            )
-    out = {}
-    for c in ("t_s", "elevation_m", "distance_m"):
-        if c not in cols:
-            continue
-        v = pd.to_numeric(df[c], errors="coerce")
-        bad = np.flatnonzero(v.isna().to_numpy())
-        if bad.size:
-            raise GaitInputError(
-                "not a number",
-                expected="a decimal number",
-                found=repr(df[c].iloc[bad[0]]),
-                where=Where(file=p, line=int(bad[0]) + 2, column=c),
-            )
-        out[c] = v.to_numpy(float)
-    t = out["t_s"]
-    if t.size < 2:
-        raise GaitInputError("too few points", expected="at least 2 rows", found=f"{t.size}", where=Where(file=p))
-    step = np.diff(t)
-    if (step <= 0).any():
-        k = int(np.flatnonzero(step <= 0)[0])
-        raise GaitInputError(
-            "time not increasing",
-            expected="strictly increasing t_s",
-            found=f"{t[k]:g} then {t[k + 1]:g}",
-            where=Where(file=p, line=k + 3, column="t_s"),
-        )
-    return ElevationTrack(t, out["elevation_m"], out.get("distance_m"), source=str(p), alignment="session clock (t_s)")
-
-
-def _parse_time(s: str) -> datetime:
-    s = s.strip()
-    if s.endswith("Z"):
-        s = s[:-1] + "+00:00"
-    return datetime.fromisoformat(s)
-
-
-def _read_gpx(p: Path, session_start: str | datetime | None) -> ElevationTrack:
-    try:
-        root = ET.parse(p).getroot()
-    except ET.ParseError as e:
-        raise GaitInputError("not a valid GPX file", expected="GPX (XML)", found=str(e), where=Where(file=p)) from None
-    lat, lon, ele, times = [], [], [], []
-    for el in root.iter():
-        if not (el.tag.endswith("}trkpt") or el.tag == "trkpt" or el.tag.endswith("}rtept") or el.tag == "rtept"):
-            continue
-        e_txt = t_txt = None
-        for ch in el:
-            tag = ch.tag.rsplit("}", 1)[-1]
-            if tag == "ele":
-                e_txt = ch.text
-            elif tag == "time":
-                t_txt = ch.text
-        if e_txt is None or t_txt is None:
-            continue
-        try:
-            lat.append(float(el.attrib["lat"]))
-            lon.append(float(el.attrib["lon"]))
-            ele.append(float(e_txt))
-            times.append(_parse_time(t_txt))
-        except (KeyError, ValueError):
-            raise GaitInputError(
-                "bad track point",
-                expected="trkpt with numeric lat, lon, ele and an ISO 8601 time",
-                found=ET.tostring(el, encoding="unicode")[:120],
-                where=Where(file=p),
-            ) from None
-    if len(ele) < 2:
-        raise GaitInputError(
-            "too few track points with elevation and time",
-            expected="at least 2 trkpt with ele and time",
-            found=str(len(ele)),
-            where=Where(file=p),
-        )
-    t0 = times[0]
-    alignment = "first GPX point taken as the session start (no start time in the session)"
-    if session_start is not None:
-        start = _parse_time(session_start) if isinstance(session_start, str) else session_start
-        if (start.tzinfo is None) != (t0.tzinfo is None):
-            start = start.replace(tzinfo=t0.tzinfo)
-        t0 = start
-        alignment = "GPX times placed on the session clock by the session's start time"
-    t = np.array([(x - t0).total_seconds() for x in times])
-    order = np.argsort(t, kind="stable")
-    t, la, lo, el_ = t[order], np.array(lat)[order], np.array(lon)[order], np.array(ele)[order]
-    keep = np.concatenate([[True], np.diff(t) > 0])
-    return ElevationTrack(t[keep], el_[keep], _haversine_m(la[keep], lo[keep]), source=str(p), alignment=alignment)
 
 
 # ---------------------------------------------------------------------------------------

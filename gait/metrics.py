@@ -172,7 +172,7 @@ def step_table(
     yaw: np.ndarray,
     lean_reference_rad: float | None,
     segment_id: np.ndarray,
-    speed_mps: float | None = None,
+    speed_mps: float | np.ndarray | None = None,
     gravity: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Per-step metrics for detected events.
@@ -192,7 +192,7 @@ def step_table(
     segment_id
         Contiguous-segment index of each sample (steps never span a gap).
     speed_mps
-        Known running speed (treadmill, GPS), or None.
+        Known running speed (treadmill, GPS): one value, or one per step (a watch's track), or None.
     gravity
         Measured gravity magnitude per sample (`gait.frames.LevelSignals.gravity`), m/s^2;
         None uses standard gravity.
@@ -328,7 +328,7 @@ def step_table(
     reg, sreg = _regularities(x_h, window, [nxt_h - ic_h, nxt2_h - ic_h], x_h.size)
     reg, sreg = np.where(has_stride, reg, np.nan), np.where(has_stride, sreg, np.nan)
 
-    speed = np.full(m, np.nan) if speed_mps is None else np.where(running, float(speed_mps), np.nan)
+    speed = np.full(m, np.nan) if speed_mps is None else np.where(running, np.asarray(speed_mps, dtype=float), np.nan)
     step_length = speed * step_time
     vratio = 100 * osc / step_length
 

@@ -31,6 +31,7 @@ from .frames import LevelSignals, level_frame, to_body_frame
 from .io import regularise
 from .metrics import minute_table, run_summary, step_table
 from .session import Session, bridge_short_gaps
+from .tracks import Track, resolve_speed, running_distance_m
 
 __all__ = ["Analysis", "analyze", "MIN_DURATION_S"]
 
@@ -53,6 +54,7 @@ class Analysis:
     unavailable: dict[str, str]
     session: Session
     signals: LevelSignals = field(repr=False)
+    track: Track | None = field(default=None, repr=False)
 
     @property
     def running_steps(self) -> pd.DataFrame:
@@ -66,6 +68,7 @@ def analyze(
     *,
     mounting: MountingEstimate | np.ndarray | None = None,
     speed_mps: float | None = None,
+    speed: float | Track | None = None,
     require_running: bool = False,
 ) -> Analysis:
     """Analyse a session: activity bouts, steps, per-step metrics, per-minute and run summaries.
@@ -81,6 +84,10 @@ def analyze(
     speed_mps
         Known running speed (treadmill, GPS); enables step length, vertical ratio and distance.
         Defaults to ``session.meta.extra["speed_mps"]`` when present.
+    speed
+        Instead of ``speed_mps``: a constant (m/s) or a `gait.tracks.Track` (a watch's GPX,
+        TCX or FIT; aligned with `gait.tracks.align_track`, or aligned here by the session's
+        start time): each step then gets the track's speed at its contact.
     require_running
         Raise `GaitInputError` when no running is found.
     """
@@ -188,12 +195,15 @@ def analyze(
         acc_level_ml=ml,
     )
     events["side"] = side
-    if speed_mps is None and session.meta.extra.get("speed_mps") is not None:
-        speed_mps = float(session.meta.extra["speed_mps"])
-    if speed_mps is None:
+    speed_mps, track = resolve_speed(session, speed=speed, speed_mps=speed_mps)
+    if speed_mps is None and track is None:
         unavailable["speed_mps"] = (
-            "no known speed: pass a treadmill or GPS speed (--speed-mps) to get step length, vertical ratio and distance"
+            "no known speed: give a watch's track (--track FILE), a pace (--pace 5:30/km) or a treadmill speed "
+            "(--speed-mps) to get step length, vertical ratio, distance and splits"
         )
+    per_step: float | np.ndarray | None = speed_mps
+    if track is not None:  # per step: the track's speed at the contact (step_table's own times)
+        per_step = track.speed_at(np.interp(events["ic_idx"].to_numpy(float), np.arange(session.n_samples), session.t))
     steps = step_table(
         events,
         t=session.t,
@@ -204,7 +214,7 @@ def analyze(
         yaw=level.yaw,
         lean_reference_rad=lean_ref,
         segment_id=seg_id,
-        speed_mps=speed_mps,
+        speed_mps=per_step,
         gravity=level.gravity,
     )
     steps = _flag_filled(steps, session.t, filled)
@@ -217,6 +227,8 @@ def analyze(
     signals = _minute_signals(level, labels, steps, session, fs)
     minutes = minute_table(steps, signals=signals, t=session.t)
     summary = run_summary(steps, minutes, bouts.drop(columns=["start_idx", "end_idx"]))
+    if track is not None:
+        summary["distance_m"] = running_distance_m(track, bouts)
     return Analysis(
         steps=steps,
         minutes=minutes,
@@ -226,6 +238,7 @@ def analyze(
         unavailable=unavailable,
         session=body,
         signals=level,
+        track=track,
     )
 
 

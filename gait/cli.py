@@ -78,7 +78,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     import pandas as pd
     from rich.console import Console
 
-    from .faults import assess, read_elevation
+    from .faults import assess
     from .history import HistoryStore, HistoryUnavailable, record_and_load
     from .pipeline import analyze
     from .readers import read_sessions
@@ -95,10 +95,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     )
 
     console = Console()
+    speed_given, track, split_unit = _speed_options(args)
     sessions = read_sessions(args.file, acc_unit=args.acc_unit, gyr_unit=args.gyr_unit)
-    elevation = None
-    if args.elevation is not None:
-        elevation = read_elevation(args.elevation, session_start=sessions[0].meta.start_time if sessions else None)
     store: HistoryStore | None = None
     opened: list[str] = []
     no_history = "history is off (--no-history)" if args.no_history else ""
@@ -115,8 +113,10 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         for k, s in enumerate(sessions):
             print_session_summary(s, console)
             s, mounting = _apply_stored_calibration(s, off=args.no_calibration, console=console)
-            a = analyze(s, speed_mps=args.speed_mps, mounting=mounting)
-            print_analysis_summary(a, console)
+            aligned, speed = _aligned_track(track, s, args, speed_given, console)
+            a = analyze(s, speed=speed, mounting=mounting)
+            print_analysis_summary(a, console, split_unit=split_unit)
+            elevation = aligned if aligned is not None and aligned.elevation_m is not None else None
             label = s.meta.source or str(args.file)
             title = label
             if len(sessions) > 1:
@@ -139,8 +139,9 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
                 analysis=a,
                 assessment=assessment,
                 history=status,
-                elevation=None if elevation is None else f"{elevation.source} ({elevation.alignment})",
+                elevation=None if elevation is None else elevation.describe(),
                 shoes=shoes,
+                split_unit=split_unit,
             )
             print_findings(rr, console)
             reports.append(rr)
@@ -159,6 +160,55 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     if args.minutes:
         print(f"wrote {write_table(pd.concat(minutes, ignore_index=True), args.minutes)}")
     return EXIT_OK
+
+
+def _speed_options(args: argparse.Namespace):
+    """The constant speed (``--pace`` or ``--speed-mps``), the track (``--track`` or
+    ``--elevation``) and the split unit, checked once before any session is read."""
+    from .errors import Where
+    from .tracks import read_track
+    from .units import parse_pace
+
+    if args.pace is not None and args.speed_mps is not None:
+        raise GaitInputError(
+            "speed given twice",
+            expected="either --pace or --speed-mps",
+            found=f"--pace {args.pace} and --speed-mps {args.speed_mps:g}",
+            where=Where(parameter="--pace"),
+        )
+    if args.track is not None and args.elevation is not None:
+        raise GaitInputError(
+            "two tracks",
+            expected="either --track or --elevation (the same option; --elevation is its older name)",
+            found=f"--track {args.track} and --elevation {args.elevation}",
+            where=Where(parameter="--track"),
+        )
+    speed = parse_pace(args.pace) if args.pace is not None else args.speed_mps
+    path = args.track if args.track is not None else args.elevation
+    track = read_track(path) if path is not None else None
+    unit = args.splits or (
+        "mi" if args.pace is not None and args.pace.strip().lower().endswith(("mi", "mile", "miles")) else "km"
+    )
+    return speed, track, unit
+
+
+def _aligned_track(track, session, args: argparse.Namespace, speed, console):
+    """The track on this session's clock, and the speed to analyse with (the constant wins)."""
+    from .tracks import align_track
+
+    if track is None:
+        return None, speed
+    aligned = align_track(track, session, offset_s=args.track_offset_s)
+    console.print(f"track: {aligned.describe()}")
+    for note in aligned.notes:
+        console.print(f"[dim]track: {note}[/dim]")
+    if speed is not None:
+        if aligned.speed_mps is not None:
+            console.print(
+                "[dim]track: speed from --pace / --speed-mps (a constant); the track gives elevation only[/dim]"
+            )
+        return aligned, speed
+    return aligned, aligned if aligned.speed_mps is not None else None
 
 
 # ---------------------------------------------------------------------------------------
@@ -194,10 +244,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     a.add_argument("--shoes", metavar="NAME", help="the shoes worn (for shoe wear); default: the session's metadata")
     a.add_argument(
+        "--track",
+        type=Path,
+        metavar="FILE",
+        help="the run's track from a watch or phone (FIT, TCX or GPX; docs/gps.md): per-step speed, step length, "
+        "vertical ratio, distance, splits and exact downhill detection",
+    )
+    a.add_argument(
         "--elevation",
         type=Path,
         metavar="FILE",
-        help="elevation track for exact downhill detection: CSV with t_s (session clock) and elevation_m, or GPX",
+        help="the same as --track (its older name); also takes a CSV with t_s (session clock) and elevation_m",
+    )
+    a.add_argument(
+        "--track-offset-s",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="clock offset of the track, s (positive moves the track later): when the watch and the sensor clocks disagree",
+    )
+    a.add_argument(
+        "--pace",
+        metavar="PACE",
+        help="a constant pace instead of --speed-mps: 5:30/km, 8:50/mi, 12 km/h, 7.5 mph or 3.3 m/s",
+    )
+    a.add_argument(
+        "--splits",
+        choices=["km", "mi"],
+        help="split distance in the summary and reports (default: km; mi with --pace .../mi)",
     )
     a.add_argument("--no-history", action="store_true", help="do not read or store the run history")
     a.add_argument("--no-calibration", action="store_true", help="do not apply the stored calibration of the device")

@@ -33,6 +33,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from .constants import METRES_PER_MILE
 from .history import HistoryStatus
 from .session import Session
 
@@ -52,6 +53,7 @@ __all__ = [
     "print_report",
     "print_report_footer",
     "print_session_summary",
+    "print_splits",
     "render_html",
     "report_document",
     "run_report_dict",
@@ -82,6 +84,10 @@ DISPLAY = [
     ("speed", "speed_mps", 1.0, "m/s", 2),
     ("step length", "step_length_m", 1.0, "m", 2),
 ]
+
+
+#: Metres per split unit.
+PACE_UNIT_M: dict[str, float] = {"km": 1000.0, "mi": METRES_PER_MILE}
 
 
 def session_summary(session: Session) -> dict[str, Any]:
@@ -127,8 +133,9 @@ def _fmt(value: float, factor: float, decimals: int) -> str:
     return "n/a" if value is None or not np.isfinite(value) else f"{value * factor:.{decimals}f}"
 
 
-def print_analysis_summary(analysis: Analysis, console: Console | None = None) -> None:
-    """Print what the analysis found: activity, steps, and the medians of every metric."""
+def print_analysis_summary(analysis: Analysis, console: Console | None = None, *, split_unit: str = "km") -> None:
+    """Print what the analysis found: activity, steps, the medians of every metric, and with a
+    known speed the distance, pace and splits (per ``split_unit``: ``"km"`` or ``"mi"``)."""
     console = console or Console()
     s = analysis.summary
     bouts = analysis.bouts
@@ -165,6 +172,72 @@ def print_analysis_summary(analysis: Analysis, console: Console | None = None) -
     if analysis.unavailable:
         for metric, why in analysis.unavailable.items():
             console.print(f"[dim]not available: {metric}: {why}[/dim]")
+    print_splits(analysis, console, unit=split_unit)
+
+
+def _pace_line(analysis: Analysis, unit: str) -> str | None:
+    """``"Distance 5.02 km, pace 5:12/km (median 5:10/km); speed from watch.fit ..."``, or None."""
+    from .units import format_pace
+
+    s = analysis.summary
+    dist = _num(s.get("distance_m"))
+    med = _num(s["median"].get("speed_mps"))
+    if dist is None and med is None:
+        return None
+    run_s = _num(s.get("running_s")) or 0.0
+    parts = []
+    if dist is not None:
+        parts.append(f"distance {dist / PACE_UNIT_M[unit]:.2f} {unit}")
+        if run_s > 0 and dist > 0:
+            parts.append(f"average pace {format_pace(dist / run_s, unit)} over {run_s / 60:.1f} min of running")
+    if med is not None:
+        parts.append(f"median pace {format_pace(med, unit)} ({med:.2f} m/s)")
+    src = analysis.track
+    where = f"from the track {src.describe()}" if src is not None else "a constant speed (given)"
+    n = int(s.get("running_steps", 0))
+    cov = ""
+    if src is not None and n:
+        known = int(np.isfinite(analysis.running_steps["speed_mps"].to_numpy(float)).sum())
+        if known < n:
+            cov = f"; {known} of {n} running steps have a speed (the rest are outside the track or in its pauses)"
+    return "Speed: " + ", ".join(parts) + f"; {where}{cov}"
+
+
+def print_splits(analysis: Analysis, console: Console | None = None, *, unit: str = "km") -> None:
+    """Print the distance, pace and the per-km (or per-mile) splits of a run with a known speed."""
+    from .tracks import split_table
+    from .units import format_duration, format_pace
+
+    console = console or Console()
+    line = _pace_line(analysis, unit)
+    if line is None:
+        return
+    console.print(line)
+    sp = split_table(analysis, unit=unit)
+    if sp.empty:
+        return
+    table = Table(title=f"Splits (per {unit}; medians of the valid running steps)")
+    for c in (unit, "time", "pace", "cadence spm", "contact ms", "oscillation cm", "ratio %", "step length m"):
+        table.add_column(c, justify="right")
+    climb = sp["elevation_gain_m"].notna().any()
+    if climb:
+        table.add_column("up / down m", justify="right")
+    for r in sp.itertuples(index=False):  # one row per km
+        dist = r.end_m / PACE_UNIT_M[unit]
+        row = [
+            f"{dist:.2f}" if not r.complete else f"{dist:.0f}",
+            format_duration(r.duration_s),
+            format_pace(r.speed_mps, unit),
+            _fmt(r.cadence_spm, 1.0, 0),
+            _fmt(r.contact_time_s, 1000.0, 0),
+            _fmt(r.vertical_oscillation_m, 100.0, 1),
+            _fmt(r.vertical_ratio_pct, 1.0, 1),
+            _fmt(r.step_length_m, 1.0, 2),
+        ]
+        if climb:
+            row.append(f"+{_fmt(r.elevation_gain_m, 1.0, 0)} / -{_fmt(r.elevation_loss_m, 1.0, 0)}")
+        table.add_row(*row)
+    console.print(table)
 
 
 def write_table(df: pd.DataFrame, path: str | Path) -> Path:
@@ -209,6 +282,7 @@ class RunReport:
     history: HistoryStatus = field(default_factory=HistoryStatus)
     elevation: str | None = None
     shoes: str | None = None
+    split_unit: str = "km"
 
 
 def _unit_of(col: str) -> str:
@@ -276,6 +350,9 @@ def run_report_dict(rr: RunReport) -> dict[str, Any]:
             "running_steps": int(s.get("running_steps", 0)),
             "distance_m": _num(s.get("distance_m")),
             "volume_measure": "distance" if _num(s.get("distance_m")) is not None else "running time",
+            "speed_source": "track"
+            if a.track is not None
+            else ("constant" if "speed_mps" not in a.unavailable else None),
         },
         "metrics": metrics,
         "unavailable": {k: str(v) for k, v in a.unavailable.items()},
@@ -284,7 +361,27 @@ def run_report_dict(rr: RunReport) -> dict[str, Any]:
         "checked_without_finding": list(rr.assessment.checked),
         "history": rr.history.to_dict(),
         "elevation": rr.elevation,
+        "track": None if a.track is None else a.track.to_dict(),
+        "splits": _splits_dict(rr),
     }
+
+
+def _splits_dict(rr: RunReport) -> dict[str, Any] | None:
+    """The splits of a run for the JSON report (``docs/report.md``), or None without a speed."""
+    from .tracks import split_table
+
+    sp = split_table(rr.analysis, unit=rr.split_unit)
+    if sp.empty:
+        return None
+    rows = []
+    for rec in sp.drop(columns=["unit"]).to_dict(orient="records"):
+        rows.append(
+            {
+                k: (bool(v) if k == "complete" else int(v) if k in ("split", "steps") else _num(v))
+                for k, v in rec.items()
+            }
+        )
+    return {"unit": rr.split_unit, "rows": rows}
 
 
 def report_document(
@@ -653,6 +750,7 @@ def _html_run(rr: RunReport, k: int) -> str:
         parts.append(f'<p class="muted">{_e(m)}</p>')
     if rr.elevation:
         parts.append(f'<p class="muted">Elevation: {_e(rr.elevation)}</p>')
+    parts.append(_html_splits(rr))
     findings = rr.assessment.findings
     parts.append("<h3>Findings</h3>")
     if not findings:
@@ -716,6 +814,48 @@ def _html_run(rr: RunReport, k: int) -> str:
         + "</table></section>"
     )
     return "\n".join(parts)
+
+
+def _html_splits(rr: RunReport) -> str:
+    """The pace line and the splits table of a run ("" without a speed)."""
+    from .tracks import split_table
+    from .units import format_duration, format_pace
+
+    line = _pace_line(rr.analysis, rr.split_unit)
+    if line is None:
+        return ""
+    sp = split_table(rr.analysis, unit=rr.split_unit)
+    out = [f'<p class="muted">{_e(line)}</p>']
+    if sp.empty:
+        return out[0]
+    u = rr.split_unit
+    climb = sp["elevation_gain_m"].notna().any()
+    head = ["time", "pace", "cadence (spm)", "contact (ms)", "oscillation (cm)", "ratio (%)", "step length (m)"]
+    head = [u, *head] + (["up / down (m)"] if climb else [])
+    rows = []
+    for r in sp.itertuples(index=False):
+        dist = r.end_m / PACE_UNIT_M[u]
+        cells = [
+            f"{dist:.0f}" if r.complete else f"{dist:.2f}",
+            format_duration(r.duration_s),
+            format_pace(r.speed_mps, u),
+            _fmt(r.cadence_spm, 1.0, 0),
+            _fmt(r.contact_time_s, 1000.0, 0),
+            _fmt(r.vertical_oscillation_m, 100.0, 1),
+            _fmt(r.vertical_ratio_pct, 1.0, 1),
+            _fmt(r.step_length_m, 1.0, 2),
+        ]
+        if climb:
+            cells.append(f"+{_fmt(r.elevation_gain_m, 1.0, 0)} / -{_fmt(r.elevation_loss_m, 1.0, 0)}")
+        rows.append("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in cells) + "</tr>")
+    out.append(
+        f"<h3>Splits (per {_e(u)})</h3><table><tr>"
+        + "".join(f"<th>{_e(h)}</th>" for h in head)
+        + "</tr>"
+        + "".join(rows)
+        + "</table>"
+    )
+    return "\n".join(out)
 
 
 def render_html(

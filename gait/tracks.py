@@ -82,6 +82,9 @@ MAX_GAP_S = 60.0
 #: A new GPX segment or TCX track counts as a pause when it starts this much (s) after the last
 #: point, and more than twice the file's usual interval between points.
 MIN_PAUSE_S = 3.0
+#: A running step whose track speed is below this (m/s) gets no speed: the track says the runner
+#: stood while the sensor saw running (a clock offset, or a watch that lost its fix).
+MIN_RUNNING_SPEED_MPS = 1.0
 #: Speeds above this (m/s) in a file are refused as corrupt (a car or a glitch, not a run).
 MAX_TRACK_SPEED_MPS = 50.0
 #: The formats `read_track` knows, by file suffix.
@@ -232,6 +235,13 @@ class Track:
         if self.speed_mps is None:
             return np.full(t.shape, np.nan)
         return np.where(self.covered(t), np.interp(t, self.t_s, self.speed_mps), np.nan)
+
+    def step_speed_at(self, t: np.ndarray) -> np.ndarray:
+        """`speed_at` for running steps: NaN also where the track is below
+        `MIN_RUNNING_SPEED_MPS` (the track and the sensor disagree there)."""
+        v = self.speed_at(t)
+        with np.errstate(invalid="ignore"):
+            return np.where(v >= MIN_RUNNING_SPEED_MPS, v, np.nan)
 
     def distance_at(self, t: np.ndarray) -> np.ndarray:
         """Cumulative distance (m) at times ``t``; NaN outside the track or without distance."""
@@ -451,7 +461,7 @@ def _assemble(
             raise GaitInputError(
                 f"{name} out of range",
                 expected=f"a {name} from {lo:g} to {hi:g} {what}",
-                found=f"{x[k]!r} at {labels[k]}",
+                found=f"{x[k]:g} {what} at {labels[k]}",
                 where=where,
             )
     null_island = (lat == 0.0) & (lon == 0.0)  # devices write 0, 0 before a fix

@@ -203,7 +203,9 @@ def analyze(
         )
     per_step: float | np.ndarray | None = speed_mps
     if track is not None:  # per step: the track's speed at the contact (step_table's own times)
-        per_step = track.step_speed_at(np.interp(events["ic_idx"].to_numpy(float), np.arange(session.n_samples), session.t))
+        per_step = track.step_speed_at(
+            np.interp(events["ic_idx"].to_numpy(float), np.arange(session.n_samples), session.t)
+        )
     steps = step_table(
         events,
         t=session.t,

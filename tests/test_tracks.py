@@ -318,7 +318,7 @@ class TestAlignment:
         assert a.track is not None and "start time" in a.track.alignment
 
     def test_speed_from_positions_only(self, run, tmp_path):
-        sim, session, t, dist, speed = run
+        sim, session, t, dist, _ = run
         lat, lon = north(dist)
         a = gait.analyze(session, speed=read_track(write_gpx(tmp_path / "r.gpx", t, lat, lon)))
         est, truth, ic = matched(a, sim, with_times=True)

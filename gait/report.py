@@ -193,7 +193,11 @@ def _pace_line(analysis: Analysis, unit: str) -> str | None:
     if med is not None:
         parts.append(f"median pace {format_pace(med, unit)} ({med:.2f} m/s)")
     src = analysis.track
-    where = f"from the track {src.describe()}" if src is not None else "a constant speed (given)"
+    where = (
+        f"speed from the track {Path(src.source).name or 'in memory'}"
+        if src is not None
+        else "a constant speed (given)"
+    )
     n = int(s.get("running_steps", 0))
     cov = ""
     if src is not None and n:

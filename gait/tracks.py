@@ -634,7 +634,7 @@ def _read_gpx(p: Path, window_s: float) -> Track:
     try:
         with p.open(encoding="utf-8", errors="strict") as f:
             g = gpxpy.parse(f)
-    except (gpxpy.gpx.GPXException, UnicodeDecodeError, ValueError) as e:
+    except (gpxpy.gpx.GPXException, UnicodeDecodeError, ValueError, LookupError) as e:
         raise GaitInputError(
             "not a valid GPX file", expected="GPX 1.0 or 1.1 (XML)", found=str(e)[:200], where=Where(file=p)
         ) from None
@@ -735,6 +735,13 @@ def _parse_xml(p: Path) -> tuple[ET.Element, dict[int, int]]:
         with p.open("rb") as f:
             parser.ParseFile(f)
         root = builder.close()
+    except LookupError as e:  # an encoding declaration Python does not know
+        raise GaitInputError(
+            "unknown text encoding",
+            expected="a TCX file in UTF-8 (or another known encoding)",
+            found=str(e),
+            where=Where(file=p),
+        ) from None
     except expat.ExpatError as e:
         raise GaitInputError(
             "not valid XML",

@@ -725,3 +725,18 @@ class TestCli:
             )
             == 2
         )
+
+
+@fuzz
+@given(suffix=st.sampled_from([".fit", ".gpx", ".tcx", ".csv", ".txt"]), raw=st.binary(max_size=400))
+def test_fuzz_arbitrary_bytes(tmp_path_factory, suffix, raw):
+    p = tmp_path_factory.getbasetemp() / f"any{suffix}"
+    p.write_bytes(raw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GaitDataWarning)
+        try:
+            tr = read_track(p)
+        except GaitInputError as e:
+            assert str(p) in str(e)
+            return
+    _check(tr)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -115,6 +116,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
             s, mounting = _apply_stored_calibration(s, off=args.no_calibration, console=console)
             aligned, speed = _aligned_track(track, s, args, speed_given, console)
             a = analyze(s, speed=speed, mounting=mounting)
+            if aligned is not None and args.track_offset_s == "auto":
+                aligned, a = _auto_offset(a, track, s, speed_given, mounting, console)
             print_analysis_summary(a, console, split_unit=split_unit)
             elevation = aligned if aligned is not None and aligned.elevation_m is not None else None
             label = s.meta.source or str(args.file)
@@ -198,7 +201,8 @@ def _aligned_track(track, session, args: argparse.Namespace, speed, console):
 
     if track is None:
         return None, speed
-    aligned = align_track(track, session, offset_s=args.track_offset_s)
+    offset = 0.0 if args.track_offset_s == "auto" else args.track_offset_s
+    aligned = align_track(track, session, offset_s=offset)
     console.print(f"track: {aligned.describe()}")
     for note in aligned.notes:
         console.print(f"[dim]track: {note}[/dim]")
@@ -209,6 +213,38 @@ def _aligned_track(track, session, args: argparse.Namespace, speed, console):
             )
         return aligned, speed
     return aligned, aligned if aligned.speed_mps is not None else None
+
+
+def _auto_offset(a, track, session, speed, mounting, console):
+    """``--track-offset-s auto``: the offset found from the run itself, and the analysis with it."""
+    import dataclasses
+
+    from .pipeline import analyze
+    from .tracks import align_track, estimate_offset
+
+    est = estimate_offset(a, a.track if a.track is not None else align_track(track, session))
+    if est.offset_s is None:
+        console.print(f"[yellow]track offset: not found from the run ({est.reason}); none applied[/yellow]")
+        return a.track, a
+    aligned = align_track(track, session, offset_s=est.offset_s)
+    aligned = dataclasses.replace(aligned, alignment=f"{aligned.alignment} (found from the run: {est.reason})")
+    console.print(f"track offset: {est.offset_s:+.1f} s, found from the run ({est.reason})")
+    if speed is None and aligned.speed_mps is not None:
+        a = analyze(session, speed=aligned, mounting=mounting)
+    return aligned, a
+
+
+def _offset(text: str) -> float | str:
+    """``--track-offset-s``: seconds, or ``auto``."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds or 'auto', found {text!r}")
+    return value
 
 
 # ---------------------------------------------------------------------------------------
@@ -258,10 +294,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     a.add_argument(
         "--track-offset-s",
-        type=float,
+        type=_offset,
         default=0.0,
         metavar="S",
-        help="clock offset of the track, s (positive moves the track later): when the watch and the sensor clocks disagree",
+        help="clock offset of the track, s (positive moves the track later) when the watch and the sensor clocks "
+        "disagree; 'auto' finds it from the run's starts, stops and changes of pace (docs/gps.md)",
     )
     a.add_argument(
         "--pace",

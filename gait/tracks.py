@@ -51,6 +51,7 @@ from xml.parsers import expat
 
 import numpy as np
 import pandas as pd
+from scipy.ndimage import uniform_filter1d
 
 from .errors import GaitDataWarning, GaitInputError, Where
 from .units import PACE_UNITS, format_duration
@@ -65,7 +66,9 @@ __all__ = [
     "SPEED_WINDOW_S",
     "TRACK_FORMATS",
     "Track",
+    "OffsetEstimate",
     "align_track",
+    "estimate_offset",
     "read_elevation",
     "read_track",
     "resolve_speed",
@@ -1222,6 +1225,137 @@ def read_elevation(path: str | Path, *, session_start: str | datetime | None = N
             0.0,
         )
     return _moved(track, -zero, zero, f"{track.format.upper()} times placed on the session clock by {how}", 0.0)
+
+
+@dataclass(frozen=True)
+class OffsetEstimate:
+    """A clock offset found by `estimate_offset`.
+
+    Attributes
+    ----------
+    offset_s
+        The offset to add to the track's times (s), or None when no clear answer was found.
+    correlation
+        Correlation of the sensor's and the track's changes of pace at that offset (-1..1).
+    runner_up
+        The best correlation at any offset more than ``exclusion_s`` away from it.
+    reason
+        Why it was accepted or refused, in words.
+    """
+
+    offset_s: float | None
+    correlation: float
+    runner_up: float
+    reason: str
+
+
+def estimate_offset(
+    analysis: Analysis,
+    track: Track,
+    *,
+    max_lag_s: float = 120.0,
+    min_correlation: float = 0.3,
+    min_z: float = 4.0,
+    min_margin: float = 0.05,
+    exclusion_s: float = 10.0,
+) -> OffsetEstimate:
+    """Refine the clock offset between a track and a session from the run itself.
+
+    The sensor's step rate (cadence per second, 0 while standing) and the track's speed both
+    change when the runner starts, stops, speeds up or slows down. Their changes (first
+    differences of 3 s means, on a 1 s grid) are correlated over offsets of up to
+    ``max_lag_s`` (and the peak refined to a fraction of a second by a parabola). The best
+    offset is kept only when its correlation is at least ``min_correlation``, at least
+    ``min_z`` times the chance level (``1 / sqrt(n / 3)`` for ``n`` seconds in common: the
+    largest of 241 chance correlations is about 3 times it), and beats every offset more than
+    ``exclusion_s`` away by ``min_margin``. A steady run with no start, stop or change of pace
+    inside the track has nothing to line up and is refused (``offset_s`` None); so is a
+    periodic one (intervals repeated exactly) when two offsets fit as well.
+
+    Parameters
+    ----------
+    analysis
+        `gait.analyze` of the session (with or without a speed: only the steps are used).
+    track
+        The track on the session clock (`align_track`), at the offset to refine.
+    max_lag_s, min_correlation, min_z, min_margin, exclusion_s
+        Search range and acceptance rules (s, 1, 1, 1, s).
+
+    Returns
+    -------
+    OffsetEstimate
+        ``offset_s`` is the residual offset: add it to the offset the track was aligned with.
+    """
+    if track.clock != "session" or track.speed_mps is None:
+        return OffsetEstimate(None, float("nan"), float("nan"), "the track is not on the session clock or has no speed")
+    st = analysis.steps
+    t0, t1 = float(analysis.session.t[0]), float(analysis.session.t[-1])
+    grid = np.arange(math.floor(t0), math.ceil(t1) + 1.0)
+    # the sensor's step rate each second: 60 / the interval between consecutive contacts (any
+    # activity, across bout edges), 0 where no contact follows within 1.5 s (standing)
+    ic = np.sort(st["ic_s"].to_numpy(float))
+    cad = np.zeros(grid.size)
+    if ic.size > 1:
+        gap = np.diff(ic)
+        k = np.searchsorted(ic, grid, side="right") - 1
+        kk = np.clip(k, 0, gap.size - 1)
+        inside = (k >= 0) & (k < gap.size) & (gap[kk] < 1.5)
+        cad = np.where(inside, 60.0 / gap[kk], 0.0)
+    x = np.diff(uniform_filter1d(cad, 3))
+    lags = np.arange(-math.floor(max_lag_s), math.floor(max_lag_s) + 1.0)
+    tt = grid[None, :] - lags[:, None]
+    y_full = np.interp(tt, track.t_s, track.speed_mps)
+    y_full = np.where(track.paused(tt), 0.0, y_full)
+    ok_full = (tt >= track.t_s[0]) & (tt <= track.t_s[-1])
+    y = np.diff(uniform_filter1d(y_full, 3, axis=1), axis=1)
+    ok = ok_full[:, 1:] & ok_full[:, :-1]
+    ok[:, :2] = ok[:, -2:] = False  # the smoothing's edges
+    n = ok.sum(axis=1).astype(float)
+    xm = np.where(ok, x[None, :], 0.0)
+    ym = np.where(ok, y, 0.0)
+    sx, sy = xm.sum(axis=1), ym.sum(axis=1)
+    cov = n * (xm * ym).sum(axis=1) - sx * sy
+    var = (n * (xm * xm).sum(axis=1) - sx**2) * (n * (ym * ym).sum(axis=1) - sy**2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = np.where((n >= max(30.0, 0.3 * x.size)) & (var > 0), cov / np.sqrt(np.where(var > 0, var, 1.0)), np.nan)
+    if not np.isfinite(r).any():
+        return OffsetEstimate(None, float("nan"), float("nan"), "too little overlap, or no change of pace in it")
+    best = int(np.nanargmax(r))
+    far = np.abs(lags - lags[best]) > exclusion_s
+    runner_up = float(np.nanmax(r[far])) if np.isfinite(r[far]).any() else float("nan")
+    # chance level: the 3 s means leave about n / 3 independent changes
+    z = float(r[best] * math.sqrt(n[best] / 3.0))
+    peak = float(r[best])
+    lag = float(lags[best])
+    if 0 < best < lags.size - 1 and np.isfinite(r[best - 1]) and np.isfinite(r[best + 1]):
+        a, b, c = r[best - 1], r[best], r[best + 1]
+        den = a - 2 * b + c
+        if den < 0:
+            lag += float(np.clip(0.5 * (a - c) / den, -0.5, 0.5))
+    if best in (0, lags.size - 1):
+        return OffsetEstimate(None, peak, runner_up, f"the best match is at the edge of the search (+-{max_lag_s:g} s)")
+    if peak < min_correlation or z < min_z:
+        return OffsetEstimate(
+            None,
+            peak,
+            runner_up,
+            f"no clear match: correlation {peak:.2f}, {z:.1f} times its chance level (needs {min_correlation:g} "
+            f"and {min_z:g} times)",
+        )
+    if np.isfinite(runner_up) and peak - runner_up < min_margin:
+        return OffsetEstimate(
+            None,
+            peak,
+            runner_up,
+            f"ambiguous: correlation {peak:.2f} at {lag:+.1f} s, but {runner_up:.2f} elsewhere (needs a margin of {min_margin:g})",
+        )
+    return OffsetEstimate(
+        round(lag, 1),
+        peak,
+        runner_up,
+        f"correlation {peak:.2f}, {z:.1f} times its chance level; next best {runner_up:.2f} more than "
+        f"{exclusion_s:g} s away",
+    )
 
 
 # ---------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import warnings
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
@@ -26,7 +27,7 @@ import gait
 from gait.cli import main
 from gait.errors import GaitDataWarning, GaitInputError
 from gait.faults import ElevationTrack, assess
-from gait.tracks import Track, align_track, read_track, split_table
+from gait.tracks import Track, align_track, estimate_offset, read_track, split_table
 from gait.units import format_duration, format_pace, pace_from_speed, parse_pace, speed_from_pace
 
 from .fuzz_settings import fuzz
@@ -408,6 +409,56 @@ class TestAlignment:
         assert f.severity == "high" and "h.fit" in f.evidence[0].display
 
 
+@pytest.fixture(
+    scope="module",
+    params=[
+        {"duration_s": 240.0, "seed": 7, "speed_mps": 3.2, "surges": ((120.0, 40.0, 1.25),)},
+        {"duration_s": 400.0, "seed": 2, "speed_mps": 2.6},  # warm-up only
+        {"duration_s": 400.0, "seed": 5, "speed_mps": 4.0, "warmup_s": 0.0, "mounting": "random"},  # no warm-up
+    ],
+    ids=["surge", "warmup", "steady"],
+)
+def case(request):
+    """Simulated runs that differ in speed, warm-up, surges and mounting, and their analyses."""
+    sim = gait.simulate(sampling_rate_hz=100.0, **request.param)
+    session = dataclasses.replace(sim.session, meta=dataclasses.replace(sim.session.meta, start_time=START.isoformat()))
+    t = np.arange(0.0, float(session.t[-1]) + 1.0)
+    return sim, session, t, *truth_track(sim, t), gait.analyze(session)
+
+
+class TestEstimateOffset:
+    """The offset found from the run: starts, stops and changes of pace seen by both."""
+
+    @pytest.mark.parametrize("offset", [-40, 13, 75])
+    def test_finds_the_offset(self, case, offset, tmp_path):
+        _, session, t, dist, speed, a = case
+        tr = read_track(
+            write_fit(tmp_path / "w.fit", t, dist=dist, speed=speed, start=START - timedelta(seconds=offset))
+        )
+        est = estimate_offset(a, align_track(tr, session))
+        assert est.offset_s == pytest.approx(offset, abs=0.5), est.reason
+        assert est.correlation > 0.5 and est.correlation - est.runner_up > 0.1
+
+    def test_noisy_smoothed_gps_speed(self, case, tmp_path):
+        _, session, t, dist, speed, a = case
+        rng = np.random.default_rng(1)
+        noisy = np.clip(np.convolve(speed, np.ones(5) / 5, mode="same") + rng.normal(0, 0.1, t.size), 0, None)
+        tr = read_track(write_fit(tmp_path / "w.fit", t, dist=dist, speed=noisy, start=START - timedelta(seconds=21)))
+        est = estimate_offset(a, align_track(tr, session))
+        assert est.offset_s == pytest.approx(21, abs=1.0), est.reason
+
+    def test_nothing_to_line_up_is_refused(self, case, tmp_path):
+        _, session, t, dist, speed, a = case
+        rng = np.random.default_rng(2)
+        mid = (t > 0.45 * t[-1]) & (t < t[-1] - 25)  # steady running only, with GPS noise
+        noisy = speed[mid] + rng.normal(0, 0.1, mid.sum())
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", GaitDataWarning)  # the track covers half the session
+            tr = align_track(read_track(write_fit(tmp_path / "m.fit", t[mid], dist=dist[mid], speed=noisy)), session)
+        est = estimate_offset(a, tr)
+        assert est.offset_s is None and ("no clear match" in est.reason or "ambiguous" in est.reason)
+
+
 # ---------------------------------------------------------------------------------------
 # splits
 # ---------------------------------------------------------------------------------------
@@ -707,6 +758,21 @@ class TestCli:
         assert code == 2
         err = capsys.readouterr().err
         assert "do not overlap" in err and "--track-offset-s 0 lines up" in err
+
+    def test_auto_offset(self, run, files, capsys):
+        _, _, t, dist, speed = run
+        write_fit(files / "late.fit", t, dist=dist, speed=speed, start=START - timedelta(seconds=30))
+        args = ["analyze", str(files / "run.csv.gz"), "--no-history", "--track", str(files / "late.fit")]
+        assert main([*args, "--track-offset-s", "auto", "--json", str(files / "auto.json")]) == 0
+        out = " ".join(capsys.readouterr().out.split())
+        assert re.search(r"track offset: \+(29\.[5-9]|30\.[0-5]) s, found from the run \(correlation", out)
+        import json
+
+        tr = json.loads((files / "auto.json").read_text())["runs"][0]["track"]
+        assert tr["offset_s"] == pytest.approx(30.0, abs=0.5) and "found from the run" in tr["alignment"]
+        with pytest.raises(SystemExit):  # argparse: not a number and not 'auto'
+            main([*args, "--track-offset-s", "soon"])
+        assert "expected a number of seconds or 'auto', found 'soon'" in capsys.readouterr().err
 
     def test_elevation_is_an_alias(self, files, capsys):
         assert main(["analyze", str(files / "run.csv.gz"), "--no-history", "--elevation", str(files / "w.fit")]) == 0

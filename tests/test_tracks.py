@@ -7,6 +7,7 @@ GPX and FIT files are written here with the libraries' own writers (gpxpy, the G
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import re
 import warnings
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import gpxpy
 import gpxpy.gpx
+import jsonschema
 import numpy as np
 import pandas as pd
 import pytest
@@ -27,6 +29,7 @@ import gait
 from gait.cli import main
 from gait.errors import GaitDataWarning, GaitInputError
 from gait.faults import ElevationTrack, assess
+from gait.report import load_report_schema
 from gait.tracks import Track, align_track, estimate_offset, read_track, split_table
 from gait.units import format_duration, format_pace, pace_from_speed, parse_pace, speed_from_pace
 
@@ -721,9 +724,9 @@ class TestCli:
         )
         out = capsys.readouterr().out
         assert "track: w.fit (FIT" in out and "Splits (per km" in out and "/km" in out
-        import json
-
-        run = json.loads((files / "r.json").read_text())["runs"][0]
+        doc = json.loads((files / "r.json").read_text())
+        jsonschema.Draft202012Validator(load_report_schema()).validate(doc)
+        run = doc["runs"][0]
         assert run["activity"]["speed_source"] == "track" and run["track"]["format"] == "fit"
         (row,) = run["splits"]["rows"]  # about 700 m: one incomplete kilometre
         assert run["splits"]["unit"] == "km" and row["complete"] is False
@@ -766,8 +769,6 @@ class TestCli:
         assert main([*args, "--track-offset-s", "auto", "--json", str(files / "auto.json")]) == 0
         out = " ".join(capsys.readouterr().out.split())
         assert re.search(r"track offset: \+(29\.[5-9]|30\.[0-5]) s, found from the run \(correlation", out)
-        import json
-
         tr = json.loads((files / "auto.json").read_text())["runs"][0]["track"]
         assert tr["offset_s"] == pytest.approx(30.0, abs=0.5) and "found from the run" in tr["alignment"]
         with pytest.raises(SystemExit):  # argparse: not a number and not 'auto'

@@ -497,6 +497,12 @@ class TestSplits:
         np.testing.assert_allclose(sp["cadence_spm"], 60 / 0.35)
         assert sp["elevation_gain_m"].isna().all()
 
+    def test_a_remainder_under_one_percent_is_left_out(self):
+        sp = split_table(_steps(2143, speed=4.0, step_time=0.35))  # 3000.2 m
+        assert list(sp["complete"]) == [True, True, True]
+        sp = split_table(_steps(2150, speed=4.0, step_time=0.35))  # 3010 m
+        assert sp["distance_m"].iloc[-1] == pytest.approx(10.0) and not sp["complete"].iloc[-1]
+
     def test_miles(self):
         sp = split_table(_steps(2500, speed=4.0, step_time=0.35), unit="mi")
         assert list(sp["complete"]) == [True, True, False]

@@ -62,6 +62,10 @@ SPLIT_COLUMNS = (
 )
 
 
+#: The last, incomplete split is reported when it is at least this share of the unit.
+MIN_REMAINDER = 0.01
+
+
 def split_table(
     analysis: Analysis | pd.DataFrame,
     *,
@@ -86,7 +90,8 @@ def split_table(
     -------
     pandas.DataFrame
         One row per split (columns ``SPLIT_COLUMNS``, documented in ``docs/tables.md``); the
-        last row is the remainder (``complete`` False). Empty without a speed.
+        last row is the remainder (``complete`` False) when it is at least 1 % of the unit.
+        Empty without a speed.
 
     Notes
     -----
@@ -141,7 +146,7 @@ def split_table(
         return empty
     n_full = int(np.floor(total / unit_m + 1e-9))
     bounds = np.arange(n_full + 1) * unit_m
-    if total - bounds[-1] > 1e-6 * unit_m:
+    if total - bounds[-1] >= MIN_REMAINDER * unit_m:  # a last part too short to time is left out
         bounds = np.append(bounds, total)
     # the time each boundary is crossed: the first time the distance reaches it
     jb = np.clip(np.searchsorted(d_curve, bounds, side="left"), 1, d_curve.size - 1)

@@ -117,7 +117,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
             aligned, speed = _aligned_track(track, s, args, speed_given, console)
             a = analyze(s, speed=speed, mounting=mounting)
             if aligned is not None and args.track_offset_s == "auto":
-                aligned, a = _auto_offset(a, track, s, speed_given, mounting, console)
+                aligned, a = _auto_offset(a, aligned, track, s, speed_given, mounting, console)
             print_analysis_summary(a, console, split_unit=split_unit)
             elevation = aligned if aligned is not None and aligned.elevation_m is not None else None
             label = s.meta.source or str(args.file)
@@ -215,17 +215,17 @@ def _aligned_track(track, session, args: argparse.Namespace, speed, console):
     return aligned, aligned if aligned.speed_mps is not None else None
 
 
-def _auto_offset(a, track, session, speed, mounting, console):
+def _auto_offset(a, aligned, track, session, speed, mounting, console):
     """``--track-offset-s auto``: the offset found from the run itself, and the analysis with it."""
     import dataclasses
 
     from .pipeline import analyze
     from .tracks import align_track, estimate_offset
 
-    est = estimate_offset(a, a.track if a.track is not None else align_track(track, session))
+    est = estimate_offset(a, aligned)
     if est.offset_s is None:
         console.print(f"[yellow]track offset: not found from the run ({est.reason}); none applied[/yellow]")
-        return a.track, a
+        return aligned, a
     aligned = align_track(track, session, offset_s=est.offset_s)
     aligned = dataclasses.replace(aligned, alignment=f"{aligned.alignment} (found from the run: {est.reason})")
     console.print(f"track offset: {est.offset_s:+.1f} s, found from the run ({est.reason})")

@@ -781,6 +781,18 @@ class TestCli:
             main([*args, "--track-offset-s", "soon"])
         assert "expected a number of seconds or 'auto', found 'soon'" in capsys.readouterr().err
 
+    def test_auto_offset_refused_keeps_the_start_times(self, run, files, capsys):
+        _, _, t, dist, _ = run
+        rng = np.random.default_rng(3)
+        flat = np.clip(3.2 + rng.normal(0, 0.1, t.size), 0, None)  # shows none of the run's changes
+        write_fit(files / "flat.fit", t, dist=dist, speed=flat, ele=100 + 0 * t)
+        args = ["analyze", str(files / "run.csv.gz"), "--no-history", "--track", str(files / "flat.fit")]
+        assert main([*args, "--track-offset-s", "auto", "--json", str(files / "flat.json")]) == 0
+        out = " ".join(capsys.readouterr().out.split())
+        assert "track offset: not found from the run (no clear match" in out and "none applied" in out
+        tr = json.loads((files / "flat.json").read_text())["runs"][0]["track"]
+        assert tr["offset_s"] == 0.0 and "found from the run" not in tr["alignment"]
+
     def test_elevation_is_an_alias(self, files, capsys):
         assert main(["analyze", str(files / "run.csv.gz"), "--no-history", "--elevation", str(files / "w.fit")]) == 0
         assert "Splits (per km" in capsys.readouterr().out

@@ -598,6 +598,10 @@ class RbdsData:
     standing, run
         Sample slices of ``imu`` / ``session``: the standing part, and the run as recorded
         (without the fades of ``join="fade"``).
+    signals
+        The run's true per-sample signals (session time): ``t_s``, ``pitch_rad``,
+        ``roll_rad``, ``yaw_rad`` (analysis definitions, heading removed from yaw),
+        ``tilt_rad``, ``obliquity_rad``, ``rotation_rad`` (clinical), ``height_m``.
     force_n
         Vertical force (N) at `FORCE_FS_HZ`, session time ``run_t0_s + i / 300``, or None.
     info
@@ -614,6 +618,7 @@ class RbdsData:
     imu: VirtualImu
     standing: slice
     run: slice
+    signals: pd.DataFrame
     force_n: np.ndarray | None
     info: dict[str, Any] = field(default_factory=dict)
 
@@ -833,7 +838,26 @@ def load_trial(
         "join": join_note,
     }
     return RbdsData(
-        trial=trial, session=session, steps=steps, imu=imu, standing=i_st, run=i_run, force_n=force, info=info
+        trial=trial,
+        session=session,
+        steps=steps,
+        imu=imu,
+        standing=i_st,
+        run=i_run,
+        signals=pd.DataFrame(
+            {
+                "t_s": t_run,
+                "pitch_rad": pitch,
+                "roll_rad": roll,
+                "yaw_rad": yaw,
+                "tilt_rad": tilt,
+                "obliquity_rad": obl,
+                "rotation_rad": rot,
+                "height_m": imu.position_m[i_run, 2],
+            }
+        ),
+        force_n=force,
+        info=info,
     )
 
 

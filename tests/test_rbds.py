@@ -52,8 +52,9 @@ def analysis(data_dir, key: str, mounting: str = "belt_clip") -> gait.Analysis:
     return _CACHE[k]
 
 
-def pairs(data_dir, key: str, mounting: str = "belt_clip", tolerance_s: float = 0.04):
-    """Valid analysed running steps matched to the truth steps by initial contact."""
+def pairs(data_dir, key: str, mounting: str = "belt_clip", tolerance_s: float = 0.06):
+    """Valid analysed running steps matched to the truth steps by initial contact (within 60 ms:
+    the contacts are about 20 ms late on this signal, see benchmarks/accuracy.py)."""
     d, a = trial(data_dir, key, mounting), analysis(data_dir, key, mounting)
     st = d.steps
     s = a.steps
@@ -204,17 +205,16 @@ def test_analysis_end_to_end(data_dir, key):
         and run["end_s"].iloc[0] > d.steps["to_s"].iloc[-1]
     )
     # every step found, about 20 ms late (measured F1 at 60 ms: 0.985-1.0)
-    _, _, m60 = pairs(data_dir, key, tolerance_s=0.06)
+    D, T, m60 = pairs(data_dir, key)
     assert m60.f1 >= 0.97
-    D, T, _ = pairs(data_dir, key)
     mae = {
         c: agreement(D[c], T[c])["mae"]
         for c in ("lean_deg", "roll_range_deg", "yaw_range_deg", "vertical_oscillation_m")
     }
-    # the targets (measured worst trial: lean 0.36, roll range 1.26, yaw range 1.39 deg)
+    # the targets (measured worst trial: lean 0.35, roll range 1.24, yaw range 1.40 deg)
     assert mae["lean_deg"] <= 1.5 and mae["roll_range_deg"] <= 1.5 and mae["yaw_range_deg"] <= 2.0, mae
     # vertical oscillation misses its 0.5 cm target on the trials with marker events
-    # (measured 0.37-1.14 cm): documented bound
+    # (measured 0.45-1.32 cm): documented bound
     assert mae["vertical_oscillation_m"] <= 0.015, mae
 
 

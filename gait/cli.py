@@ -80,7 +80,14 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from .faults import assess
-    from .history import HistoryStore, HistoryUnavailable, record_and_load
+    from .history import (
+        HistoryStore,
+        HistoryUnavailable,
+        not_personal_reason,
+        record_and_load,
+        session_fingerprint,
+        skipped_status,
+    )
     from .pipeline import analyze
     from .readers import read_sessions
     from .report import (
@@ -98,22 +105,31 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     console = Console()
     speed_given, track, split_unit = _speed_options(args)
     sessions = read_sessions(args.file, acc_unit=args.acc_unit, gyr_unit=args.gyr_unit)
+    # the history is opened only when a session needs it: a simulated, sample or test session
+    # (gait.history.not_personal_reason) neither reads nor creates it unless --store-history
     store: HistoryStore | None = None
+    tried = False
     opened: list[str] = []
     no_history = "history is off (--no-history)" if args.no_history else ""
-    if not args.no_history:
-        store = HistoryStore(args.history_db)
-        try:
-            opened = list(store.open())
-        except HistoryUnavailable as e:
-            store = None
-            no_history = f"{e.reason}; analysed without history"
-            print(f"warning: history: {no_history}", file=sys.stderr)
+
+    def history_store() -> HistoryStore | None:
+        nonlocal store, tried, no_history
+        if not tried and not args.no_history:
+            tried = True
+            store = HistoryStore(args.history_db)
+            try:
+                opened.extend(store.open())
+            except HistoryUnavailable as e:
+                store = None
+                no_history = f"{e.reason}; analysed without history"
+                print(f"warning: history: {no_history}", file=sys.stderr)
+        return store
+
     steps, minutes, reports = [], [], []
     try:
-        for k, s in enumerate(sessions):
-            print_session_summary(s, console)
-            s, mounting = _apply_stored_calibration(s, off=args.no_calibration, console=console)
+        for k, raw in enumerate(sessions):
+            print_session_summary(raw, console)
+            s, mounting = _apply_stored_calibration(raw, off=args.no_calibration, console=console)
             aligned, speed = _aligned_track(track, s, args, speed_given, console)
             a = analyze(s, speed=speed, mounting=mounting)
             if aligned is not None and args.track_offset_s == "auto":
@@ -126,17 +142,32 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
                 title = f"{Path(label).name}#{k}" + (f" ({s.meta.notes.split(';')[0]})" if s.meta.notes else "")
                 label = f"{label}#{k}"
             shoes = args.shoes or s.meta.shoes
-            history, status = record_and_load(
-                store,
-                a,
-                session=s,
-                shoes=shoes,
-                source_file=s.meta.source or args.file,
-                first_messages=tuple(opened) if k == 0 else (),
-                off_reason=no_history,
-            )
-            reason = status.messages[-1] if status.status in ("off", "unavailable") and status.messages else None
+            # a run is keyed by the samples as read (before any calibration), so re-analysing it
+            # with another calibration updates it instead of counting it twice
+            fingerprint = session_fingerprint(raw)
+            not_mine = None if args.no_history or args.store_history else not_personal_reason(raw)
+            if not_mine is not None:
+                history, status = None, skipped_status(not_mine)
+                reason: str | None = f"not compared with your run history: this is {not_mine}"
+            else:
+                first = not tried
+                st = history_store()
+                history, status = record_and_load(
+                    st,
+                    a,
+                    session=raw,
+                    shoes=shoes,
+                    source_file=s.meta.source or args.file,
+                    first_messages=tuple(opened) if first else (),
+                    off_reason=no_history,
+                )
+                reason = status.messages[-1] if status.status in ("off", "unavailable") and status.messages else None
             assessment = assess(a, history=history, elevation=elevation, history_reason=reason)
+            if store is not None and status.stored is not None:
+                try:
+                    store.set_findings(fingerprint, assessment.findings)
+                except HistoryUnavailable as e:
+                    print(f"warning: history: the findings of this run were not stored: {e.reason}", file=sys.stderr)
             rr = RunReport(
                 label=title,
                 analysis=a,
@@ -311,6 +342,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="split distance in the summary and reports (default: km; mi with --pace .../mi)",
     )
     a.add_argument("--no-history", action="store_true", help="do not read or store the run history")
+    a.add_argument(
+        "--store-history",
+        action="store_true",
+        help="store a simulated, sample or test session in the run history as one of your runs "
+        "(they are kept out of it by default: docs/history.md)",
+    )
     a.add_argument("--no-calibration", action="store_true", help="do not apply the stored calibration of the device")
     a.add_argument(
         "--history-db",
@@ -345,7 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: Modules that add sub-commands: each has ``register(subparsers)``, which adds its parsers
 #: and sets ``func`` (taking the parsed arguments, returning the exit status).
-COMMAND_MODULES: tuple[str, ...] = ("calibration.cli", "gait.live.cli", "gait._batch_cli")
+COMMAND_MODULES: tuple[str, ...] = ("calibration.cli", "gait.live.cli", "gait._batch_cli", "gait.history_cli")
 
 
 def _version() -> str:

@@ -665,6 +665,14 @@ class HistoryStore:
 
     def _init_schema(self) -> None:
         conn = self._require_conn()
+        # the copy of an older layout is taken before the write transaction (SQLite's online
+        # backup cannot read a database its own connection holds for writing); the migration
+        # itself re-checks the version inside the transaction, so two programs opening an old
+        # database at once migrate it once
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        backup: Path | None = None
+        if 0 < version < SCHEMA_VERSION and conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0]:
+            backup = self._backup(conn, int(version))
         with self._transaction(conn):
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -673,7 +681,6 @@ class HistoryStore:
             elif version < SCHEMA_VERSION:
                 old = max(int(version), 1)  # layout 1 wrote user_version 1; 0 with a table is 1 too
                 n = conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
-                backup = self._backup(conn, old) if n else None
                 for v in range(old, SCHEMA_VERSION):
                     _MIGRATIONS[v](conn)
                 msg = f"history: upgraded the database from layout {old} to {SCHEMA_VERSION} ({n} runs kept"
@@ -681,8 +688,11 @@ class HistoryStore:
                 if old < 2 and n:
                     msg += "; runs stored before layout 2 have no findings recorded until they are analysed again"
                 self.messages.append(msg)
+                backup = None
             conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        if backup is not None:  # another program migrated it in the meantime (and kept its own copy)
+            backup.unlink(missing_ok=True)
 
     def _backup(self, conn: sqlite3.Connection, version: int) -> Path:
         """A copy of the database before a migration (SQLite's online backup: consistent)."""
@@ -916,11 +926,13 @@ class HistoryStore:
 
     def find(self, ref: str) -> list[RunRecord]:
         """The runs a reference names: a run number (``12`` or ``#12``), the start of a
-        fingerprint (at least 6 hex digits), or a date (``YYYY-MM-DD``: every run that day)."""
+        fingerprint (at least 6 hex digits; digits only when no run has that number), or a date
+        (``YYYY-MM-DD``: every run that day)."""
         text = ref.strip().lstrip("#")
         if text.isdigit():
             rec = self.get_id(int(text))
-            return [rec] if rec is not None else []
+            if rec is not None or len(text) < 6 or ref.strip().startswith("#"):
+                return [rec] if rec is not None else []
         try:
             day = date.fromisoformat(text)
         except ValueError:

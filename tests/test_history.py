@@ -23,6 +23,7 @@ from gait.history import (
     record_and_load,
     run_record,
     session_fingerprint,
+    session_start,
 )
 from tests import _fault_fixtures as fx
 
@@ -188,13 +189,38 @@ class TestRecords:
         src = tmp_path / "run.csv"
         src.write_text("x")
         os.utime(src, (NOW.timestamp(), NOW.timestamp()))
+        before = datetime.now().astimezone()
         rec = run_record(clean_analysis, source_file=src, shoes="Daily")
+        # no start time in the recording: the analysis time, never silently the file's time
+        assert rec.date_source == "analysis time" and rec.started_at >= before
+        rec = run_record(clean_analysis, source_file=src, shoes="Daily", file_time=True)
         assert rec.date_source == "file time" and rec.started_at.timestamp() == NOW.timestamp()
         assert rec.distance_m is None  # no speed known: running time is the volume
         assert rec.running_s == pytest.approx(clean_analysis.summary["running_s"])
-        assert rec.shoes == "Daily"
+        assert rec.shoes == "Daily" and rec.device == "simulator"
+        assert rec.running_steps == clean_analysis.summary["running_steps"] > 300
         assert {"median.cadence_spm", "derived.stride_time_cv_pct", "asymmetry_pct.contact_time_s"} <= set(rec.metrics)
+        assert rec.metrics["median.cadence_spm"] == clean_analysis.summary["median"]["cadence_spm"]
         assert run_record(clean_analysis).date_source == "analysis time"
+
+    def test_date_from_the_session_start_time(self, clean_analysis, tmp_path):
+        start = "2024-03-01T07:30:00+01:00"
+        a = dataclasses.replace(
+            clean_analysis,
+            session=dataclasses.replace(
+                clean_analysis.session, meta=dataclasses.replace(clean_analysis.session.meta, start_time=start)
+            ),
+        )
+        src = tmp_path / "run.csv"
+        src.write_text("x")
+        os.utime(src, (NOW.timestamp(), NOW.timestamp()))
+        rec = run_record(a, source_file=src, file_time=True)  # the start time wins over the file time
+        assert rec.date_source == "session start time" and rec.started_at == datetime.fromisoformat(start)
+        assert session_start(a.session) == datetime.fromisoformat(start)
+        naive = dataclasses.replace(a.session.meta, start_time="2024-03-01T07:30:00")
+        assert session_start(dataclasses.replace(a.session, meta=naive)).tzinfo is not None  # local time
+        bad = dataclasses.replace(a.session.meta, start_time="yesterday morning")
+        assert session_start(dataclasses.replace(a.session, meta=bad)) is None
 
     def test_fingerprint_is_stable_and_content_based(self):
         sim = fx.clean_sim()
@@ -208,10 +234,14 @@ class TestRecords:
         st.open()
         h, status = record_and_load(st, clean_analysis, session=sim.session, shoes="X")
         assert status.status == "used" and status.stored == "new" and h is not None and h.runs == ()
+        assert status.run_id == 1 and status.date_source == "analysis time"
         assert any("running time (not distance)" in m for m in status.messages)
+        dated = next(m for m in status.messages if "run dated" in m)
+        assert "the recording has no start time" in dated and "gait history edit 1 --date" in dated
         h, status = record_and_load(st, clean_analysis, session=sim.session)
         assert status.stored == "updated" and any("not counted twice" in m for m in status.messages)
-        assert len(st.runs()) == 1 and h.current.shoes == "X"
+        assert any("as when it was first stored" in m for m in status.messages)
+        assert len(st.runs()) == 1 and h.current.shoes == "X" and h.current.run_id == 1
         st.close()
         h, status = record_and_load(
             None, clean_analysis, session=sim.session, off_reason="history is off (--no-history)"
@@ -305,10 +335,11 @@ def test_cli_analyse_twice_does_not_double_count(tmp_path):
     sim.save(src, decimals=4)
     db = tmp_path / "h.sqlite"
     for _ in range(2):
-        assert main(["analyze", str(src), "--history-db", str(db), "--shoes", "Daily"]) == 0
+        assert main(["analyze", str(src), "--history-db", str(db), "--shoes", "Daily", "--store-history"]) == 0
     with HistoryStore(db) as st:
         runs = st.runs()
     assert len(runs) == 1 and runs[0].shoes == "Daily"
+    assert runs[0].findings is not None  # the findings of the run are recorded with it
 
 
 def test_cli_locked_history_still_analyses(tmp_path, capsys):
@@ -322,7 +353,7 @@ def test_cli_locked_history_still_analyses(tmp_path, capsys):
     con.execute("CREATE TABLE other (x)")
     con.commit()
     con.close()
-    assert main(["analyze", str(src), "--history-db", str(db)]) == 0
+    assert main(["analyze", str(src), "--history-db", str(db), "--store-history"]) == 0
     out = capsys.readouterr()
     assert "another program" in out.err and "analysed without history" in out.err
     assert "Training load jumps: cannot be assessed" in " ".join(out.out.split())

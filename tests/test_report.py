@@ -219,6 +219,7 @@ def test_cli_on_a_sample(tmp_path, capsys):
             str(sample),
             "--history-db",
             str(tmp_path / "h.sqlite"),
+            "--store-history",
             "--shoes",
             "Pegasus",
             "--json",

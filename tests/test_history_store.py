@@ -242,7 +242,7 @@ def test_two_processes_writing_at_once(tmp_path):
     ]
     go.touch()  # both start writing together
     outs = [p.communicate(timeout=300) for p in procs]
-    for p, (out, err) in zip(procs, outs):
+    for p, (_out, err) in zip(procs, outs):
         assert p.returncode == 0, err
     with HistoryStore(db) as st:
         runs = st.runs()

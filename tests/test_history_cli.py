@@ -238,9 +238,16 @@ def test_compare_two_runs(db, capsys):
     doc = _json(capsys, ["history", "compare", "2", "2024-03-14", "--history-db", str(db), "--json"])
     assert doc["comparison"] == "runs" and doc["a"].startswith("run 2 (2024-02-08 19:00")
     assert doc["b"].startswith("run 12 (2024-03-14")
-    cad = {d["metric"]: d for d in doc["metrics"]}["cadence"]
+    m = {d["metric"]: d for d in doc["metrics"]}
+    cad = m["cadence"]
     assert cad["difference"] == pytest.approx(10.0 + OFFSETS[11] - OFFSETS[1], abs=0.5)
-    assert cad["beyond_noise"] is True and cad["n_a"] == cad["n_b"] == 1
+    assert cad["n_a"] == cad["n_b"] == 1 and cad["p"] < 0.01
+    assert m["lean"]["beyond_noise"] is False and m["pelvic_drop"]["beyond_noise"] is False
+    # one pair of runs, twenty metrics: the adjustment is large; asked about cadence alone, it is clear
+    doc = _json(capsys, ["history", "compare", "2", "12", "--metric", "cadence", "--history-db", str(db), "--json"])
+    (cad,) = doc["metrics"]
+    assert cad["beyond_noise"] is True and cad["p_adjusted"] == cad["p"] < 0.01
+    assert "other runs" in doc["method"]
     doc = _json(capsys, ["history", "compare", "1", "3", "--metric", "cadence", "--history-db", str(db), "--json"])
     (same,) = doc["metrics"]  # two runs before the change: the difference is run-to-run variation
     assert abs(same["difference"]) < 1.0 and same["beyond_noise"] is False

@@ -23,6 +23,7 @@ from gait.history_stats import (
     metric_spec,
     permutation_p,
     run_to_run_noise,
+    studentised_p,
     trend,
 )
 
@@ -137,24 +138,38 @@ class TestTrend:
 
 
 class TestCompare:
-    def test_two_runs_against_the_noise_of_the_history(self):
-        history = _runs([170, 171, 170, 171, 170, 171, 170, 171])  # sigma from |diff| = 1
+    def test_two_runs_against_the_noise_of_the_other_runs(self):
+        history = _runs([170, 171, 170, 171, 170, 171, 170, 171])
         a = history[0]
         b = RunRecord("b", T0 + timedelta(days=40), "given", 1, 1, run_id=9, metrics={"median.cadence_spm": 175.0})
         cmp = compare_runs(a, b, [*history, b], [CAD])
         (d,) = cmp.items
-        sigma = run_to_run_noise([*[170, 171] * 4, 175])
-        assert d.difference == 5.0 and d.noise_sd == pytest.approx(sigma)
-        assert d.p == pytest.approx(2 * stats.norm.sf(5 / (math.sqrt(2) * sigma)))
+        sigma = run_to_run_noise([171, 170, 171, 170, 171, 170, 171])  # the runs other than A and B
+        assert d.difference == 5.0 and d.noise_sd == pytest.approx(sigma) and d.effect == pytest.approx(5 / sigma)
+        assert d.p == studentised_p(5 / (math.sqrt(2) * sigma), 7)
         assert d.p_adjusted == d.p and d.beyond_noise is True  # one metric: no adjustment
         assert cmp.label_a.startswith("run 1 (2024-01-01") and cmp.kind == "runs"
         same = compare_runs(a, history[2], history, [CAD]).items[0]
         assert same.difference == 0 and same.beyond_noise is False
 
+    def test_studentised_p_is_calibrated(self):
+        """Under normal noise the p-value is uniform for any number of runs: 5 % of unchanged
+        metrics fall below 0.05 (a normal p-value would give 15 % with 4 runs)."""
+        rng = np.random.default_rng(99)
+        for n in (4, 10, 30):
+            x = rng.standard_normal((4000, n))
+            sigma = 1.482602218505602 * np.median(np.abs(np.diff(x, axis=1)), axis=1) / math.sqrt(2)
+            t = rng.standard_normal(4000) / sigma
+            p = np.array([studentised_p(v, n) for v in t])
+            assert np.mean(p < 0.05) == pytest.approx(0.05, abs=0.012)  # binomial SD 0.0034
+            assert np.mean(2 * stats.norm.sf(np.abs(t)) < 0.05) > 0.055  # the normal p-value is not
+        assert studentised_p(1.96, 2000) == pytest.approx(0.05, abs=0.006)  # many runs: the normal limit
+        assert studentised_p(0.0, 10) == 1.0 and studentised_p(1e9, 10) == pytest.approx(1 / 20_001)
+
     def test_noise_unknown_with_too_few_runs(self):
         runs = _runs([170, 175])
         (d,) = compare_runs(runs[0], runs[1], runs, [CAD]).items
-        assert d.beyond_noise is None and "needs 4 runs" in d.reason and math.isnan(d.p)
+        assert d.beyond_noise is None and "needs 4 other runs" in d.reason and math.isnan(d.p)
 
     def test_two_periods(self):
         rng = np.random.default_rng(5)

@@ -606,6 +606,11 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         + (f": {', '.join(beyond)}" if beyond else "")
     )
     console.print(f"[dim]Method: {cmp.method}. Per-run values depend on pace: compare runs at a similar speed.[/dim]")
+    if cmp.kind == "runs":
+        console.print(
+            "[dim]Two single runs: one odd run (a hill, a slipped clip) can look like a change; compare two periods "
+            "(--before/--after) before deciding anything.[/dim]"
+        )
     return EXIT_OK
 
 

@@ -92,9 +92,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Compare every key metric between two runs (RUN_A RUN_B) or two periods (--before DATE: the runs before "
             "it; --after DATE: the runs on or after it; one date alone splits at that date). Two runs: the "
-            "difference against your run-to-run noise (z test). Two periods: difference of the means, pooled "
-            "between-run SD and a permutation test. p-values are Holm-adjusted over the metrics compared. See "
-            "docs/history.md."
+            "difference against your run-to-run noise (from your other runs; p from its null distribution). Two "
+            "periods: difference of the means, pooled between-run SD and a permutation test. p-values are "
+            "Holm-adjusted over the metrics compared. See docs/history.md."
         ),
     )
     cp.add_argument("runs", nargs="*", metavar="RUN", help="two runs: number, date (YYYY-MM-DD) or fingerprint start")

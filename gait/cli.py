@@ -160,6 +160,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
                     source_file=s.meta.source or args.file,
                     first_messages=tuple(opened) if first else (),
                     off_reason=no_history,
+                    former_key=session_fingerprint(s) if s is not raw else None,
                 )
                 reason = status.messages[-1] if status.status in ("off", "unavailable") and status.messages else None
             assessment = assess(a, history=history, elevation=elevation, history_reason=reason)

@@ -828,6 +828,25 @@ class HistoryStore:
 
         return bool(self._with_retries(write, "write to"))
 
+    def rekey(self, old_hash: str, new_hash: str) -> bool:
+        """Give a stored run a new fingerprint (nothing else changes); False when no run has
+        ``old_hash`` or a run already has ``new_hash``.
+
+        Runs analysed with a device calibration were once keyed by the calibrated samples; they
+        are keyed by the samples as read now, and this moves an old key to the new one so that
+        re-analysing such a run updates it instead of storing it twice.
+        """
+        conn = self._require()
+
+        def write() -> bool:
+            with self._transaction(conn):
+                if conn.execute("SELECT 1 FROM runs WHERE content_hash = ?", (new_hash,)).fetchone():
+                    return False
+                cur = conn.execute("UPDATE runs SET content_hash = ? WHERE content_hash = ?", (new_hash, old_hash))
+                return cur.rowcount > 0
+
+        return bool(self._with_retries(write, "write to"))
+
     def set_findings(self, content_hash: str, findings: Iterable[Finding | StoredFinding]) -> bool:
         """Record the findings of a stored run; returns False when no run has this hash."""
         stored = [f if isinstance(f, StoredFinding) else StoredFinding.from_finding(f) for f in findings]
@@ -1061,6 +1080,7 @@ def record_and_load(
     off_reason: str = "",
     started_at: datetime | None = None,
     file_time: bool = False,
+    former_key: str | None = None,
 ) -> tuple[History | None, HistoryStatus]:
     """Store a run (unless it is shorter than `MIN_RUNNING_S`) and load the history it is
     judged against; never raises for history problems.
@@ -1074,6 +1094,9 @@ def record_and_load(
         The analysis, and the session as read (its fingerprint keys the run).
     shoes, source_file, started_at, file_time
         As in `run_record`.
+    former_key
+        Another fingerprint the same run may be stored under (the calibrated session's, as
+        earlier versions keyed it); such a run is re-keyed, not stored twice.
     first_messages
         Messages to show first (e.g. from `HistoryStore.open`).
 
@@ -1096,6 +1119,8 @@ def record_and_load(
             started_at=started_at,
             file_time=file_time,
         )
+        if former_key is not None and former_key != rec.content_hash:
+            store.rekey(former_key, rec.content_hash)
         stored = None
         if rec.running_s >= MIN_RUNNING_S:
             stored = "new" if store.add(rec) else "updated"

@@ -756,9 +756,13 @@ def _cmd_import(args: argparse.Namespace) -> int:
                 shoes=args.shoes or raw.meta.shoes,
                 source_file=src_path,
                 file_time=args.file_time,
+                former_key=session_fingerprint(s) if s is not raw else None,
             )
             if status.stored is None:
                 skipped.append((name, f"under {MIN_RUNNING_S / 60:g} min of running: not a run"))
+                continue
+            if status.stored == "updated":  # stored before under its calibrated samples' key
+                skipped.append((name, f"already in the history (run {status.run_id})"))
                 continue
             assessment = assess(a, history=history)
             store.set_findings(fp, assessment.findings)

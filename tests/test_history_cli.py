@@ -447,3 +447,31 @@ def test_sessions_marked_as_tests_stay_out(recordings, tmp_path, capsys):
     # the same recording without the mark is a personal run (a real device): stored
     text = _text(capsys, ["analyze", str(tmp_path / "device.csv.gz"), "--history-db", str(db)])
     assert "run 1 stored in" in text and "from the recording's start time" in text
+
+
+def test_a_run_keyed_by_its_calibrated_samples_is_not_counted_twice(recordings, tmp_path, capsys):
+    """Runs analysed with a device calibration used to be keyed by the calibrated samples; the
+    key is now the samples as read. Such a run is re-keyed when analysed again, not added."""
+    from calibration import CalibrationStore, GyroBiasCalibration, apply_calibration, load_calibration
+    from gait.history import RunRecord, session_fingerprint
+    from gait.io import load_session
+
+    folder, _ = recordings
+    raw = load_session(folder / "run02.parquet")
+    device = raw.meta.device_id
+    CalibrationStore().save(  # the default store of this test (conftest)
+        device, GyroBiasCalibration(bias_rads=(0.01, 0, 0), noise_rads=(0.003,) * 3, duration_s=9.0, n_samples=900)
+    )
+    calibrated = apply_calibration(raw, load_calibration(device))
+    old_key = session_fingerprint(calibrated)
+    assert old_key != session_fingerprint(raw)
+    db = tmp_path / "h.sqlite"
+    with HistoryStore(db) as st:  # as an earlier version stored it
+        st.add(RunRecord(old_key, _config(2)[0], "session start time", 80.0, 70.0, shoes="Pegasus", note="kept"))
+    text = _text(capsys, ["analyze", str(folder / "run02.parquet"), "--history-db", str(db), "--store-history"])
+    assert "calibration: applied" in text and "already in your history (run 1)" in text
+    with HistoryStore(db) as st:
+        (run,) = st.runs()
+    assert run.content_hash == session_fingerprint(raw) and run.note == "kept" and run.run_id == 1
+    text = _text(capsys, ["history", "import", str(folder), "--history-db", str(db), "--include-simulated"])
+    assert "already in the history (run 1)" in text and "11 imported" in text

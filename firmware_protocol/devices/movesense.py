@@ -12,6 +12,15 @@ tags the data. Notifications: ``[type, ref, body]`` with type 1 a command respon
 
 N follows from the length. Sample ``k`` is at ``time stamp + k / rate``.
 
+Bad input never reaches the output: samples with a NaN or infinite acceleration or angular
+rate are dropped and counted (``stats.nonfinite``; a notification with no finite sample is
+refused, reason ``"nonfinite"``), and the time stamps go through
+`~firmware_protocol.devices.FrameClock`: a notification whose first sample is not after the
+previous notification's last one, or that jumps more than 32 s ahead, is refused (reason
+``"time"``; a duplicated notification is refused this way) without moving the time base; four
+such notifications that agree with each other start a new time base, the output times
+continuing after the last sample emitted.
+
 Notes
 -----
 Sources: the service and characteristic UUIDs, commands and packet types of Movesense's
@@ -33,7 +42,7 @@ import numpy as np
 from gait.constants import RAD_PER_DEG
 from gait.errors import GaitInputError, Where
 
-from ._base import DecodedSamples, DeviceDecoder, DeviceProfile, FrameError
+from ._base import MAX_FRAME_JUMP_S, DecodedSamples, DeviceDecoder, DeviceProfile, FrameClock, FrameError
 
 __all__ = [
     "NOTIFY_UUID",
@@ -129,8 +138,12 @@ class MovesenseDecoder(DeviceDecoder):
         self.arrays = 3 if channels == "IMU9" else 2
         self.ref = ref
         self._part1: bytes | None = None
-        self._last_ms: int | None = None
+        self._clock = FrameClock(max_jump=round(MAX_FRAME_JUMP_S * 1000))  # unwrapped ms
         self._wrap_ms = 0
+        #: Device time of the last accepted notification's last sample (s), and the offset added to
+        #: device times (s) since a resync that went back in time, so the output keeps increasing.
+        self._last_end_s: float | None = None
+        self._offset_s = 0.0
 
     def _complete(self, body: bytes) -> bool:
         per_sample = 12 * self.arrays
@@ -175,8 +188,7 @@ class MovesenseDecoder(DeviceDecoder):
                     reason="orphan",
                 )
             body = self._part1 + data[2:]
-            self._part1 = None
-            if not self._complete(body):
+            if not self._complete(body):  # part 1 stays: its own part 2 may still come
                 raise FrameError(
                     "bad IMU data length",
                     expected=f"4 + a multiple of {12 * self.arrays} bytes",
@@ -184,6 +196,7 @@ class MovesenseDecoder(DeviceDecoder):
                     where=Where(parameter="data"),
                     reason="length",
                 )
+            self._part1 = None
         else:
             raise FrameError(
                 "unknown packet type",
@@ -192,14 +205,52 @@ class MovesenseDecoder(DeviceDecoder):
                 where=Where(parameter="data"),
                 reason="type",
             )
+        return self._samples_of(body)
+
+    def _samples_of(self, body: bytes) -> DecodedSamples:
+        """Samples of one complete IMU body; the time base moves only if it decodes."""
         (ts_ms,) = struct.unpack_from("<I", body)
         n = (len(body) - 4) // (12 * self.arrays)
-        vals = np.frombuffer(body, dtype="<f4", offset=4).astype(np.float64).reshape(self.arrays, n, 3)
-        if self._last_ms is not None and ts_ms + self._wrap_ms < self._last_ms - 2**31:
-            self._wrap_ms += 2**32  # the millisecond counter wraps after 49.7 days
-        self._last_ms = ts_ms + self._wrap_ms
-        t = (ts_ms + self._wrap_ms) * 1e-3 + np.arange(n) / self.rate_hz
-        return DecodedSamples(t, vals[0], vals[1] * RAD_PER_DEG)
+        with np.errstate(invalid="ignore"):  # signalling NaN patterns: dropped below
+            vals = np.frombuffer(body, dtype="<f4", offset=4).astype(np.float64).reshape(self.arrays, n, 3)
+        finite = np.isfinite(vals[0]).all(axis=1) & np.isfinite(vals[1]).all(axis=1)
+        if not finite.any():
+            self._nonfinite += n
+            raise FrameError(
+                "no finite sample",
+                expected="finite acceleration and angular rate",
+                found=f"{n} NaN or infinite samples",
+                where=Where(parameter="data"),
+                reason="nonfinite",
+            )
+        u = ts_ms + self._wrap_ms
+        last = self._clock.last
+        if last is not None and u < last - 2**31:
+            u += 2**32  # the millisecond counter wraps after 49.7 days
+        if not (self._clock.in_sequence(u) and (self._last_end_s is None or u * 1e-3 > self._last_end_s)):
+            if not self._clock.refuse(u):
+                raise FrameError(
+                    "time stamp out of sequence",
+                    expected="a first sample after the previous notification's last, at most "
+                    f"{MAX_FRAME_JUMP_S:g} s later",
+                    found=f"{u * 1e-3} s after {self._last_end_s} s",
+                    where=Where(parameter="data"),
+                    reason="time",
+                )
+            # a new time base (the device clock restarted, or the old one came from a corrupt
+            # notification): the output continues after the last sample emitted
+            self._resyncs += 1
+            u = ts_ms + self._wrap_ms
+            if self._last_end_s is not None and u * 1e-3 <= self._last_end_s:
+                self._offset_s += self._last_end_s - u * 1e-3 + 1.0 / self.rate_hz
+        self._wrap_ms = u - ts_ms
+        self._clock.accept(u)
+        t_dev = u * 1e-3 + np.arange(n) / self.rate_hz
+        self._last_end_s = float(t_dev[-1])
+        if not finite.all():
+            self._nonfinite += int(n - finite.sum())
+        t = t_dev + self._offset_s
+        return DecodedSamples(t[finite], vals[0][finite], vals[1][finite] * RAD_PER_DEG)
 
 
 PROFILE = DeviceProfile(

@@ -111,7 +111,8 @@ class Link(abc.ABC):
     @abc.abstractmethod
     def counts(self) -> dict[str, int]:
         """Packet counters: packets_ok, packets_lost, duplicated, reordered, late, corrupt,
-        truncated, bad_other."""
+        truncated, bad_other; and samples_nonfinite, the samples the decoder dropped because a
+        value was NaN or infinite."""
 
     @abc.abstractmethod
     def settings(self) -> dict[str, Any]:
@@ -239,6 +240,7 @@ class LumbarLink(Link):
             "corrupt": s.corrupt,
             "truncated": s.truncated,
             "bad_other": s.oversized + s.wrong_version + s.time_errors,
+            "samples_nonfinite": 0,  # integer counts times finite scales: never NaN
         }
 
     def settings(self) -> dict[str, Any]:
@@ -276,6 +278,7 @@ class ProfileLink(Link):
         self._epoch_pending = False  # next samples start a new epoch (after a reconnect)
         self._packets = 0
         self._bad: dict[str, int] = {}
+        self._nonfinite = 0
         self._time_errors = 0
 
     @property
@@ -371,6 +374,7 @@ class ProfileLink(Link):
     def _fold_stats(self, decoder: DeviceDecoder) -> None:
         for k, v in decoder.stats.bad.items():
             self._bad[k] = self._bad.get(k, 0) + v
+        self._nonfinite += decoder.stats.nonfinite
 
     def counts(self) -> dict[str, int]:
         bad = dict(self._bad)
@@ -388,6 +392,7 @@ class ProfileLink(Link):
             "corrupt": corrupt,
             "truncated": truncated,
             "bad_other": sum(bad.values()) + self._time_errors,
+            "samples_nonfinite": self._nonfinite + (self.decoder.stats.nonfinite if self.decoder is not None else 0),
         }
 
     def settings(self) -> dict[str, Any]:

@@ -276,7 +276,9 @@ class DeviceDecoder(abc.ABC):
             if self.errors == "raise":
                 if isinstance(e, FrameError):
                     raise
-                raise FrameError(e.problem, expected=e.expected, found=e.found, where=e.where, reason=e.reason) from e
+                raise FrameError(
+                    e.problem, expected=e.expected, found=e.found, where=e.where, hint=e.hint, reason=e.reason
+                ) from e
             return DecodedSamples.empty(has_gyro=self.has_gyro)
         if out is None:
             self._ignored += 1

@@ -37,7 +37,7 @@ class LumbarImuDecoder(DeviceDecoder):
                 config = codec.decode_config(data)
             except codec.ProtocolError as e:  # VersionError or ConfigError: keep the configuration in force
                 raise FrameError(
-                    e.problem, expected=e.expected, found=e.found, where=e.where, reason="config"
+                    e.problem, expected=e.expected, found=e.found, where=e.where, hint=e.hint, reason="config"
                 ) from None
             self.stream.set_config(config)
             return None

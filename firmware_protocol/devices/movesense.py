@@ -10,7 +10,11 @@ tags the data. Notifications: ``[type, ref, body]`` with type 1 a command respon
     N x float32 x 3   angular rate, deg/s
     N x float32 x 3   magnetic field, uT (IMU9 only; ignored here)
 
-N follows from the length. Sample ``k`` is at ``time stamp + k / rate``.
+N follows from the length. Sample ``k`` is at ``time stamp + k / rate``. A part 2 is joined
+to the held part 1 it completes (up to two are held; the longest, since the sensor cuts at
+its full notification size, and the newest of equal ones), so a cut part 1 does not cost the
+good one before it; parts 1 that never get their part 2 are counted
+(``"truncated"``) when the next message decodes.
 
 Bad input never reaches the output: samples with a NaN or infinite acceleration or angular
 rate are dropped and counted (``stats.nonfinite``; a notification with no finite sample is
@@ -61,6 +65,8 @@ WRITE_UUID = "34800001-7185-4d5d-b431-630e7050e8f0"
 NOTIFY_UUID = "34800002-7185-4d5d-b431-630e7050e8f0"
 RATES_HZ = (13, 26, 52, 104, 208, 416, 833, 1666)
 TYPE_RESPONSE, TYPE_DATA, TYPE_DATA_PART2 = 1, 2, 3
+#: Parts 1 held at once (a part 2 is joined to the newest it completes).
+_PART1_HELD = 2
 DEFAULT_REF = 99
 
 
@@ -137,7 +143,7 @@ class MovesenseDecoder(DeviceDecoder):
         self.rate_hz = float(rate_hz)
         self.arrays = 3 if channels == "IMU9" else 2
         self.ref = ref
-        self._part1: bytes | None = None
+        self._part1: list[bytes] = []  # parts 1 waiting for their part 2, oldest first
         self._clock = FrameClock(max_jump=round(MAX_FRAME_JUMP_S * 1000))  # unwrapped ms
         self._wrap_ms = 0
         #: Device time of the last accepted notification's last sample (s), and the offset added to
@@ -162,24 +168,18 @@ class MovesenseDecoder(DeviceDecoder):
         if ref != self.ref or kind == TYPE_RESPONSE:
             return None
         if kind == TYPE_DATA:
-            pending = self._part1
             body = data[2:]
-            if not self._complete(body):
-                self._part1 = body
-                if pending is not None:
-                    raise FrameError(
-                        "incomplete IMU data",
-                        expected="a part-2 notification after part 1",
-                        found="another part 1",
-                        where=Where(parameter="data"),
-                        reason="truncated",
-                    )
+            if not self._complete(body):  # part 1: held until its part 2
+                self._part1.append(body)
+                if len(self._part1) > _PART1_HELD:
+                    self._part1.pop(0)
+                    self._bad["truncated"] += 1  # a part 1 that never got its part 2
                 return None
-            self._part1 = None
-            if pending is not None:
-                self._bad["truncated"] += 1  # the earlier part 1 never got its part 2
-        elif kind == TYPE_DATA_PART2:
-            if self._part1 is None:
+            out = self._samples_of(body)  # raises before anything changes
+            self._drop_parts(used=None)
+            return out
+        if kind == TYPE_DATA_PART2:
+            if not self._part1:
                 raise FrameError(
                     "unexpected part 2",
                     expected="a part-1 data notification before it",
@@ -187,25 +187,35 @@ class MovesenseDecoder(DeviceDecoder):
                     where=Where(parameter="data"),
                     reason="orphan",
                 )
-            body = self._part1 + data[2:]
-            if not self._complete(body):  # part 1 stays: its own part 2 may still come
-                raise FrameError(
-                    "bad IMU data length",
-                    expected=f"4 + a multiple of {12 * self.arrays} bytes",
-                    found=f"{len(body)} bytes",
-                    where=Where(parameter="data"),
-                    reason="length",
-                )
-            self._part1 = None
-        else:
-            raise FrameError(
-                "unknown packet type",
-                expected="1, 2 or 3",
-                found=str(kind),
+            # the part 1 it completes: the longest (the sensor cuts a message at its full
+            # notification size, so a shorter one was cut short), the newest of equals
+            fits = [i for i, p in enumerate(self._part1) if self._complete(p + data[2:])]
+            if fits:
+                i = max(fits, key=lambda j: (len(self._part1[j]), j))
+                out = self._samples_of(self._part1[i] + data[2:])
+                self._drop_parts(used=i)
+                return out
+            raise FrameError(  # the parts 1 stay: their own part 2 may still come
+                "bad IMU data length",
+                expected=f"4 + a multiple of {12 * self.arrays} bytes",
+                found=f"{len(self._part1[-1] + data[2:])} bytes",
                 where=Where(parameter="data"),
-                reason="type",
+                reason="length",
             )
-        return self._samples_of(body)
+        raise FrameError(
+            "unknown packet type",
+            expected="1, 2 or 3",
+            found=str(kind),
+            where=Where(parameter="data"),
+            reason="type",
+        )
+
+    def _drop_parts(self, *, used: int | None) -> None:
+        """A message decoded: the other parts 1 held will never be completed (counted)."""
+        lost = len(self._part1) - (0 if used is None else 1)
+        if lost:
+            self._bad["truncated"] += lost
+        self._part1 = []
 
     def _samples_of(self, body: bytes) -> DecodedSamples:
         """Samples of one complete IMU body; the time base moves only if it decodes."""

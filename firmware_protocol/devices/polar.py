@@ -199,7 +199,8 @@ def encode_delta_frame(samples: object, *, resolution_bits: int = 16, block: int
     d = np.diff(s, axis=0)
     for start in range(0, d.shape[0], block):
         chunk = d[start : start + block]
-        width = max(1, int(max(int(np.abs(chunk).max(initial=0)), 1)).bit_length() + 1)
+        hi, lo = int(chunk.max(initial=0)), int(chunk.min(initial=0))
+        width = max(hi.bit_length(), (~lo).bit_length()) + 1  # two's complement bits of the widest delta
         u = (chunk.ravel() & ((1 << width) - 1)).astype(np.int64)
         bits = ((u[:, None] >> np.arange(width)) & 1).astype(np.uint8).ravel()
         out += bytes([width, chunk.shape[0]]) + np.packbits(bits, bitorder="little").tobytes()
@@ -453,7 +454,10 @@ class PolarPmdDecoder(DeviceDecoder):
         if clock.in_sequence(frame_ns):
             if (frame_ns - prev) / n > _LOSS_SPAN * 1e9 / rate:  # samples were lost before this frame
                 return sample_timestamps_ns(0, frame_ns, n, rate)
-            return sample_timestamps_ns(prev, frame_ns, n, rate)
+            times = sample_timestamps_ns(prev, frame_ns, n, rate)
+            if times[0] > prev and np.all(np.diff(times) > 0):
+                return times
+            # samples less than a nanosecond apart: a corrupt time stamp, refused like one out of sequence
         if not clock.refuse(frame_ns):
             raise _err(
                 "time stamp out of sequence",

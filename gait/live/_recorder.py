@@ -781,9 +781,18 @@ class Recorder:
             f_true = f_dev / est.host_per_device
             err = f_true / rate - 1.0
             if _MIN_CORRECTION < abs(err) <= _MAX_CORRECTION:
-                self._rewrite(f_true, est.drift_ppm)
-                corrected = True
-                rate = f_true
+                try:
+                    self._rewrite(f_true, est.drift_ppm)
+                except GaitInputError as e:  # the file as a whole fails a check: keep it as recorded
+                    warnings.warn(
+                        f"{cfg.out}: the times were left on the sensor's clock ({err:+.3%} off the computer's): "
+                        f"the file could not be read back to correct them ({e})",
+                        GaitDataWarning,
+                        stacklevel=3,
+                    )
+                else:
+                    corrected = True
+                    rate = f_true
             elif abs(err) > _MAX_CORRECTION:
                 warnings.warn(
                     f"{cfg.out}: the sensor's clock disagrees with the computer's by {err:+.1%}; "

@@ -142,9 +142,19 @@ class LumbarLink(Link):
     def notify_uuids(self) -> tuple[str, ...]:
         return (codec.DATA_UUID,)
 
+    async def _read_config(self, client: BleakClient) -> codec.DeviceConfig:
+        raw = await client.read_gatt_char(codec.CONFIG_UUID)
+        try:
+            return codec.decode_config(raw)
+        except codec.ProtocolError as e:  # never a crash: the recording ends with the reason
+            raise SensorRefused(
+                f"{self.describe} sent a configuration that does not decode ({e}); "
+                "update gait-lumbar or the sensor's firmware"
+            ) from None
+
     async def _command(self, client: BleakClient, data: bytes, *, check: bool = True) -> codec.DeviceConfig:
         await client.write_gatt_char(codec.CONTROL_UUID, data, response=True)
-        dc = codec.decode_config(await client.read_gatt_char(codec.CONFIG_UUID))
+        dc = await self._read_config(client)
         if check and dc.last_status != codec.Status.OK:
             try:
                 status = codec.Status(dc.last_status).name
@@ -157,7 +167,7 @@ class LumbarLink(Link):
         return dc
 
     async def configure(self, client: BleakClient, *, resume_ok: bool) -> bool:
-        dc = codec.decode_config(await client.read_gatt_char(codec.CONFIG_UUID))
+        dc = await self._read_config(client)
         if not self.device_info:
             for key, uuid in (
                 ("model", codec.MODEL_NUMBER_UUID),

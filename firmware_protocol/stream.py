@@ -283,8 +283,13 @@ class StreamDecoder:
         return StreamStats(**self._counts, rate_hz_estimate=1e6 / self._period_us)
 
     def feed(self, data: bytes | bytearray | memoryview, *, host_time_s: float | None = None) -> StreamChunk:
-        """Decode one notification; return the samples it completes (possibly none)."""
+        """Decode one notification; return the samples it completes (possibly none).
+
+        In counting mode this never raises on the bytes; a ``host_time_s`` that is not a finite
+        number is ignored (as if not given)."""
         self._counts["notifications"] += 1
+        if host_time_s is not None and not math.isfinite(host_time_s):
+            host_time_s = None
         try:
             packet = decode_packet(data)
         except PacketError as e:

@@ -947,9 +947,24 @@ class SessionCsvWriter:
         block = np.hstack(parts)
         if block.size == 0:
             return
+        # never write a line the loader refuses: check the whole block before any of it is written
+        last_t = getattr(self, "_last_t_s", -math.inf)
+        bad = ~np.isfinite(block).all(axis=1)
+        steps = np.diff(np.concatenate([[last_t], block[:, 0]]))
+        if bad.any() or not (steps > 0).all():
+            i = int(np.argmax(bad)) if bad.any() else int(np.argmax(~(steps > 0)))
+            j = int(np.argmax(~np.isfinite(block[i]))) if bad.any() else 0
+            raise GaitInputError(
+                "a sample the session file cannot hold",
+                expected="finite values, and times that increase from one row to the next",
+                found=f"{block[i].tolist()} as row {self.n_rows + i} (the previous time: {last_t!r} s)",
+                where=Where(file=self.path, parameter=("t", "acc", "acc", "acc", "gyr", "gyr", "gyr")[j]),
+                hint="Nothing of this block was written; the file still loads",
+            )
         text = "\n".join(",".join(_fmt(v) for v in row) for row in block.tolist()) + "\n"
         self._fh.write(text)
         self.n_rows += block.shape[0]
+        self._last_t_s = float(block[-1, 0])
 
     def flush(self) -> None:
         if self._fh is None:

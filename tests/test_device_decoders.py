@@ -18,6 +18,7 @@ from firmware_protocol import codec
 from firmware_protocol.devices import (
     DecodedSamples,
     FrameError,
+    LumbarImuDecoder,
     MetaWearDecoder,
     MovesenseDecoder,
     PolarPmdDecoder,
@@ -542,3 +543,258 @@ class TestProfiles:
             match=exact("parameter 'errors': invalid value; expected 'count' or 'raise', found 'ignore'"),
         ):
             WitMotionDecoder(errors="ignore")
+
+
+# ---------------------------------------------------------------------------------------
+# bad input never reaches the output (each case found by a randomised campaign; the
+# property-based version of all of them is tests/test_fuzz_decoders.py)
+# ---------------------------------------------------------------------------------------
+def polar_frame(meas: int, end_ns: int, samples, *, ftype: int = 0x80, resolution_bits: int = 16) -> bytes:
+    s = np.asarray(samples, dtype=np.int64)
+    if resolution_bits == 32:  # float32 bit patterns: deltas modulo 2^32, as the device codes them
+        d = (np.diff(s, axis=0) + 2**31) % 2**32 - 2**31
+        s = np.concatenate([s[:1], s[:1] + np.cumsum(d, axis=0)])
+    body = polar.encode_delta_frame(s, resolution_bits=resolution_bits)
+    return bytes([meas]) + struct.pack("<Q", end_ns) + bytes([ftype]) + body
+
+
+def float_bits(values) -> np.ndarray:
+    return np.asarray(values, dtype=np.float32).view(np.int32).astype(np.int64)
+
+
+def control(meas: int, factor: float) -> bytes:
+    return bytes([0xF0, 0x02, meas, 0x00, 0x00, polar.SETTING_FACTOR, 1]) + struct.pack("<f", factor)
+
+
+class TestPolarNeverEmitsBadSamples:
+    PERIOD_NS = 1e9 / 52
+
+    @pytest.mark.parametrize("special", [np.nan, np.inf, -np.inf])
+    def test_a_non_finite_float_gyroscope_sample_is_dropped_and_counted(self, special):
+        dec = PolarPmdDecoder(rate_hz=52)
+        t = 10_000_000_000
+        gyr = np.full((6, 3), 5.0, dtype=np.float32)
+        gyr[2, 1] = special
+        assert dec.feed(polar_frame(polar.MEAS_GYRO, t, float_bits(gyr), ftype=0x81, resolution_bits=32)).n_samples == 0
+        out = dec.feed(polar_frame(polar.MEAS_ACC, t, np.tile([0, 0, 1000], (6, 1)), ftype=0x81))
+        assert out.n_samples == 6 and np.isfinite(out.gyr_rad_s).all()
+        np.testing.assert_allclose(out.gyr_rad_s, 5.0 * RAD_PER_DEG)  # sample 2 interpolated from its neighbours
+        assert dec.stats.nonfinite == 1 and dec.stats.frames_bad == 0
+        # a frame without any finite sample is a bad frame and does not move the time base
+        all_bad = polar_frame(
+            polar.MEAS_GYRO,
+            t + round(6 * self.PERIOD_NS),
+            float_bits(np.full((6, 3), special)),
+            ftype=0x81,
+            resolution_bits=32,
+        )
+        assert dec.feed(all_bad).n_samples == 0
+        assert dec.stats.bad == {"nonfinite": 1} and dec.stats.nonfinite == 7
+        assert dec._previous_ns[polar.MEAS_GYRO] == t
+
+    @pytest.mark.parametrize("factor", [np.nan, np.inf, -np.inf, 0.0, -2.44e-4, 1e30, 1e-30])
+    def test_a_bad_factor_in_a_control_response_is_refused(self, factor):
+        dec = PolarPmdDecoder(with_gyro=False)
+        assert dec.feed(control(polar.MEAS_ACC, 2.44e-4), characteristic=polar.CONTROL_UUID).n_samples == 0
+        dec.feed(control(polar.MEAS_ACC, factor), characteristic=polar.CONTROL_UUID)
+        assert dec.stats.bad == {"factor": 1}
+        assert dec.factor[polar.MEAS_ACC] == pytest.approx(2.44e-4), "the factor in force stays"
+        out = dec.feed(polar_frame(polar.MEAS_ACC, 10**10, [[4096, 0, 0]], ftype=0x80))
+        np.testing.assert_allclose(out.acc_m_s2, [[4096 * np.float32(2.44e-4) * G, 0, 0]], rtol=1e-6)
+        with pytest.raises(
+            FrameError,
+            match=exact(
+                "parameter 'data': implausible scale factor; expected a finite factor in 1e-06 .. 10, found "
+                + repr(float(np.float32(factor)))
+            ),
+        ):
+            PolarPmdDecoder(errors="raise").feed(control(polar.MEAS_ACC, factor), characteristic=polar.CONTROL_UUID)
+
+    def test_a_frame_decoded_with_a_bad_factor_is_refused_whole(self):
+        dec = PolarPmdDecoder(with_gyro=False)
+        dec.factor[polar.MEAS_ACC] = float("nan")  # only possible by assigning the attribute
+        assert dec.feed(polar_frame(polar.MEAS_ACC, 10**10, [[1, 2, 3]])).n_samples == 0
+        assert dec.stats.bad == {"factor": 1} and dec._previous_ns[polar.MEAS_ACC] == 0
+
+    def test_the_constructor_checks_the_factors(self):
+        with pytest.raises(
+            GaitInputError,
+            match=exact("parameter 'gyr_factor': out of range; expected a scale factor in 1e-06 .. 10, found nan"),
+        ):
+            PolarPmdDecoder(gyr_factor=float("nan"))
+
+    def test_a_frame_with_a_bad_payload_does_not_move_the_time_base(self):
+        """Was: the next frame's samples spread over both frames' time, up to 0.67 s early."""
+        n, t0 = 36, 10_000_000_000
+        frames = [polar_frame(polar.MEAS_ACC, t0 + round(k * n * self.PERIOD_NS), np.zeros((n, 3))) for k in range(3)]
+        dec = PolarPmdDecoder(rate_hz=52, with_gyro=False)
+        dec.feed(frames[0])
+        assert dec.feed(frames[1][:12]).n_samples == 0  # header fine, payload cut
+        assert dec.stats.bad == {"truncated": 1} and dec._previous_ns[polar.MEAS_ACC] == t0
+        out = dec.feed(frames[2])
+        truth = (t0 + 2 * n * self.PERIOD_NS - self.PERIOD_NS * np.arange(n)[::-1]) * 1e-9
+        np.testing.assert_allclose(out.t_s, truth, atol=2e-9)
+        # the same as a frame lost on the air
+        lost = PolarPmdDecoder(rate_hz=52, with_gyro=False)
+        lost.feed(frames[0])
+        np.testing.assert_array_equal(lost.feed(frames[2]).t_s, out.t_s)
+
+    def test_contiguous_frames_follow_the_sdk(self):
+        n, t0 = 36, 10_000_000_000
+        dec = PolarPmdDecoder(rate_hz=52, with_gyro=False)
+        dec.feed(polar_frame(polar.MEAS_ACC, t0, np.zeros((n, 3))))
+        t1 = t0 + round(n * self.PERIOD_NS * 1.02)  # the device runs 2 % slow: spacing from the time stamps
+        out = dec.feed(polar_frame(polar.MEAS_ACC, t1, np.zeros((n, 3))))
+        np.testing.assert_array_equal(out.t_s, polar.sample_timestamps_ns(t0, t1, n, 52) * 1e-9)
+
+    def test_a_corrupt_time_stamp_neither_stops_nor_moves_the_stream(self):
+        n, t0 = 10, 10_000_000_000
+        step = round(n * self.PERIOD_NS)
+        dec = PolarPmdDecoder(rate_hz=52, with_gyro=False)
+        dec.feed(polar_frame(polar.MEAS_ACC, t0, np.zeros((n, 3))))
+        for bad in (t0 - step, t0, t0 + 10**12, 2**63 + 5):  # back, repeated, 1000 s ahead, beyond 2^63
+            assert dec.feed(polar_frame(polar.MEAS_ACC, bad, np.zeros((n, 3)))).n_samples == 0
+        assert dec.stats.bad == {"time": 4} and dec.stats.resyncs == 0
+        out = dec.feed(polar_frame(polar.MEAS_ACC, t0 + step, np.zeros((n, 3))))
+        np.testing.assert_allclose(np.diff(out.t_s), self.PERIOD_NS * 1e-9, rtol=1e-6)
+
+    def test_a_time_base_from_a_corrupt_first_frame_is_left_after_four_frames(self):
+        n = 10
+        step = round(n * self.PERIOD_NS)
+        dec = PolarPmdDecoder(rate_hz=52, with_gyro=False)
+        first = dec.feed(polar_frame(polar.MEAS_ACC, 9 * 10**17, np.zeros((n, 3))))  # garbage anchors the clock
+        t_real = 10**15
+        outs = [dec.feed(polar_frame(polar.MEAS_ACC, t_real + k * step, np.zeros((n, 3)))) for k in range(6)]
+        assert [o.n_samples for o in outs] == [0, 0, 0, n, n, n] and dec.stats.resyncs == 1
+        t = np.concatenate([first.t_s, *[o.t_s for o in outs]])
+        assert np.all(np.diff(t) > 0), "the output continues after the last sample emitted"
+        np.testing.assert_allclose(np.diff(np.concatenate([o.t_s for o in outs[3:]])), self.PERIOD_NS * 1e-9, atol=1e-6)
+
+    def test_the_gyroscope_is_not_interpolated_across_a_lost_frame(self):
+        n, t0 = 8, 10_000_000_000
+        step = round(n * self.PERIOD_NS)
+        dec = PolarPmdDecoder(rate_hz=52)
+        acc = np.tile([0, 0, 1000], (n, 1))
+        for k in range(3):
+            if k != 1:  # the middle GYRO frame is lost
+                dec.feed(polar_frame(polar.MEAS_GYRO, t0 + k * step, np.zeros((n, 3))))
+        out = DecodedSamples.concat(
+            [dec.feed(polar_frame(polar.MEAS_ACC, t0 + k * step, acc, ftype=0x81)) for k in range(3)]
+        )
+        assert out.n_samples == 2 * n and dec.stats.unpaired == n
+        assert np.all(np.diff(out.t_s) > 0)
+
+
+class TestMovesenseNeverEmitsBadSamples:
+    def notes(self, k: int, n: int = 4, **kw):
+        acc, gyr = np.full((n, 3), 9.0, np.float32), np.full((n, 3), 10.0, np.float32)
+        return movesense.encode_imu(1000 + round(k * n * 1000 / 208), acc, gyr, **kw)
+
+    @pytest.mark.parametrize("special", [np.nan, np.inf, -np.inf])
+    def test_non_finite_samples_are_dropped_and_counted(self, special):
+        acc = np.full((4, 3), 9.0, np.float32)
+        acc[1, 2] = special
+        gyr = np.full((4, 3), 10.0, np.float32)
+        gyr[3, 0] = special
+        dec = MovesenseDecoder(rate_hz=208)
+        out = dec.feed(movesense.encode_imu(1000, acc, gyr)[0])
+        np.testing.assert_allclose(out.t_s, 1.0 + np.array([0, 2]) / 208)
+        assert np.isfinite(out.acc_m_s2).all() and dec.stats.nonfinite == 2
+        (all_bad,) = movesense.encode_imu(1100, np.full((4, 3), special), gyr)
+        assert dec.feed(all_bad).n_samples == 0 and dec.stats.bad == {"nonfinite": 1} and dec.stats.nonfinite == 6
+
+    def test_duplicated_and_backward_notifications_are_refused(self):
+        dec = MovesenseDecoder(rate_hz=208)
+        (n0,), (n1,) = self.notes(0), self.notes(1)
+        assert dec.feed(n0).n_samples == 4
+        assert dec.feed(n0).n_samples == 0  # duplicated
+        assert dec.feed(n1).n_samples == 4
+        assert dec.feed(n0).n_samples == 0  # late
+        assert dec.stats.bad == {"time": 2}
+
+    def test_a_restarted_clock_resyncs_after_four_notifications_and_keeps_time_increasing(self):
+        dec = MovesenseDecoder(rate_hz=208)
+        t = [dec.feed(self.notes(k)[0]).t_s for k in range(100, 103)]
+        t += [dec.feed(self.notes(k)[0]).t_s for k in range(6)]  # the device clock went back
+        assert [x.size for x in t] == [4, 4, 4, 0, 0, 0, 4, 4, 4] and dec.stats.resyncs == 1
+        assert np.all(np.diff(np.concatenate(t)) > 0)
+
+    def test_a_bad_part_2_keeps_part_1_for_its_own_part_2(self):
+        dec = MovesenseDecoder(rate_hz=104, channels="IMU9")
+        ones = np.ones((8, 3))
+        part1, part2 = movesense.encode_imu(1000, ones, 2 * ones, 3 * ones, mtu_payload=244)
+        dec.feed(part1)
+        assert dec.feed(part2[:-5]).n_samples == 0  # cut short
+        assert dec.feed(part2).n_samples == 8
+        assert dec.stats.bad == {"length": 1}
+
+    def test_a_cut_part_1_does_not_cost_the_good_one(self):
+        dec = MovesenseDecoder(rate_hz=104, channels="IMU9")
+        ones = np.ones((8, 3))
+        part1, part2 = movesense.encode_imu(1000, ones, 2 * ones, 3 * ones, mtu_payload=244)
+        dec.feed(part1)
+        dec.feed(part1[:100])  # a corrupt copy
+        assert dec.feed(part2).n_samples == 8
+        assert dec.stats.bad == {"truncated": 1}
+
+
+class TestOthersNeverRaiseOrJoinGarbage:
+    def test_lumbar_a_bad_configuration_is_counted_and_the_old_one_stays(self):
+        """Was: VersionError / ConfigError raised in counting mode."""
+        vs = json.loads(VECTORS.read_text())
+        cfg = codec.decode_config(bytes.fromhex(next(v for v in vs if v["name"] == "config_416hz_16g_2000dps")["hex"]))
+        dec = LumbarImuDecoder(config=cfg)
+        for bad in (b"\x02" + bytes(19), b"\x01" + bytes(19), b"\x01\x00", b""):
+            assert dec.feed(bad, characteristic=codec.CONFIG_UUID).n_samples == 0
+        assert dec.stats.bad == {"config": 4} and dec.stream.config == cfg
+        out = dec.feed(bytes.fromhex(next(v for v in vs if v["name"] == "packet_one_sample")["hex"]))
+        np.testing.assert_allclose(out.acc_m_s2, [[0, 0, 2049 * 0.488e-3 * G]])
+        with pytest.raises(
+            FrameError,
+            match=exact(
+                "parameter 'config': unsupported protocol version; expected version 1, found version 2. "
+                "Update gait-lumbar, or flash firmware that speaks version 1"
+            ),
+        ):
+            LumbarImuDecoder(config=cfg, errors="raise").feed(b"\x02" + bytes(19), characteristic=codec.CONFIG_UUID)
+
+    def test_witmotion_a_cut_frame_never_joins_the_next_one(self):
+        frames = [witmotion.encode_frame([0, 0, 1], [k, 0, 0]) for k in range(1, 4)]
+        dec = WitMotionDecoder(rate_hz=100)
+        out = [dec.feed(frames[0]), dec.feed(frames[1][:13]), dec.feed(frames[2])]
+        assert [o.n_samples for o in out] == [1, 0, 1]
+        np.testing.assert_array_equal(out[2].gyr_rad_s, [[frames_dps(frames[2]), 0, 0]])
+        assert dec.stats.bad == {"truncated": 1}
+
+    def test_witmotion_frames_split_across_notifications_still_join(self):
+        stream = b"".join(witmotion.encode_frame([0, 0, 1], [k, 0, 0]) for k in range(3))
+        dec = WitMotionDecoder(rate_hz=100)
+        assert sum(dec.feed(stream[i : i + 7]).n_samples for i in range(0, len(stream), 7)) == 3
+        assert dec.stats.frames_bad == 0
+
+    def test_stream_decoder_ignores_a_non_finite_host_time(self):
+        dec = codec_stream()
+        acc, gyr = np.zeros((2, 3)), np.zeros((2, 3))
+        for k, h in enumerate([1.0, float("nan"), float("inf"), 1.1]):
+            p = codec.encode_packet(seq=k, t_us=k * 4808, acc=acc, gyr=gyr, flags=1 if k == 0 else 0)
+            assert dec.feed(p, host_time_s=h).n_samples == 2
+        assert len(dec.clock._epochs[-1][0]) == 2
+
+
+def frames_dps(frame: bytes) -> float:
+    return struct.unpack_from("<h", frame, 8)[0] / 32768 * 2000 * RAD_PER_DEG
+
+
+def codec_stream():
+    from firmware_protocol.stream import StreamDecoder
+
+    return StreamDecoder(
+        codec.DeviceConfig(
+            rate_mhz=416000,
+            acc_range_g=16,
+            gyr_range_dps=2000,
+            acc_scale_ng_per_lsb=488000,
+            gyr_scale_udps_per_lsb=70000,
+            samples_per_packet=19,
+        )
+    )

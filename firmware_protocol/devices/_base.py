@@ -4,6 +4,22 @@ Every vendor module offers a `DeviceDecoder` subclass: notifications in (``feed`
 device time (s), acceleration (m/s^2) and angular rate (rad/s) out, with counts of frames
 that did not decode. Decoders never raise on bad frames unless built with
 ``errors="raise"``; they count them by reason in `DecoderStats`.
+
+Guarantees of every decoder, whatever bytes it is fed (``tests/test_fuzz_decoders.py``):
+
+- in counting mode ``feed`` never raises on the bytes themselves (only on a caller's mistake,
+  such as a `str` instead of bytes); in raising mode it raises `FrameError` only;
+- no sample with a NaN or infinite value is ever emitted: such a sample is dropped and
+  counted (``DecoderStats.nonfinite``), and a frame with no finite sample is a bad frame;
+- sample times increase strictly from one emitted sample to the next;
+- a frame that does not decode changes nothing: not the time base, not the scale factors,
+  not the pairing of accelerometer and gyroscope.
+
+Devices that stamp frames with their own clock (Polar, Movesense) go through `FrameClock`: a
+frame whose time stamp goes backwards, or jumps further ahead than `MAX_FRAME_JUMP_S`, is
+refused (reason ``"time"``); `RESYNC_AFTER` consecutive refused frames that agree with each
+other start a new time base (``DecoderStats.resyncs``), so one corrupt time stamp can neither
+stop a stream nor move it.
 """
 
 from __future__ import annotations
@@ -22,10 +38,13 @@ from gait.errors import GaitInputError, Where
 from ..codec import ProtocolError
 
 __all__ = [
+    "MAX_FRAME_JUMP_S",
+    "RESYNC_AFTER",
     "DecodedSamples",
     "DecoderStats",
     "DeviceDecoder",
     "DeviceProfile",
+    "FrameClock",
     "FrameError",
     "IndexPairer",
     "TimeMerger",
@@ -33,6 +52,14 @@ __all__ = [
 ]
 
 _SIG_BASE = "-0000-1000-8000-00805f9b34fb"
+
+#: Largest step of the device clock from one frame to the next that is taken as it comes: longer
+#: than the longest link supervision timeout Bluetooth LE allows (32 s, Core Specification
+#: Vol 6 Part B 4.5.2), after which a silent link is dropped. A larger step is a corrupt time
+#: stamp, or a device that lost data for that long, which `RESYNC_AFTER` frames confirm.
+MAX_FRAME_JUMP_S = 32.0
+#: Consecutive refused frames, each in sequence with the one before, that start a new time base.
+RESYNC_AFTER = 4
 _HEX16 = re.compile(r"^(0x)?([0-9a-f]{4})$")
 _HEX32 = re.compile(r"^(0x)?([0-9a-f]{8})$")
 _UUID128 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -62,6 +89,65 @@ class FrameError(ProtocolError):
     """A vendor frame that cannot be decoded (``reason`` says why)."""
 
     default_reason = "frame"
+
+
+def finite_rows(t: np.ndarray, *blocks: np.ndarray | None) -> np.ndarray:
+    """True for each sample whose time and every value of every ``(n, 3)`` block are finite."""
+    ok = np.isfinite(np.asarray(t, dtype=np.float64))
+    for b in blocks:
+        if b is not None:
+            ok &= np.isfinite(b).all(axis=1)
+    return ok
+
+
+class FrameClock:
+    """Time base of one stream of frames stamped by the device's clock (integer ticks).
+
+    A frame is *in sequence* when its time stamp is after the last accepted frame's and at most
+    ``max_jump`` ticks after it. The caller refuses a frame out of sequence (a `FrameError` with
+    reason ``"time"``) and tells `refuse`; the time base does not move. When `RESYNC_AFTER`
+    consecutive refused frames are each in sequence with the refused frame before them, they
+    are a clock of their own (the device restarted its clock, or the time base came from a
+    corrupt frame): `refuse` says so, and the caller accepts that frame as a new start.
+
+    Parameters
+    ----------
+    max_jump
+        Largest step between consecutive frames, in ticks.
+    resync_after
+        Refused frames in a row, in sequence among themselves, that start a new time base.
+    """
+
+    def __init__(self, *, max_jump: int, resync_after: int = RESYNC_AFTER) -> None:
+        self.max_jump = int(max_jump)
+        self.resync_after = int(resync_after)
+        #: Time stamp of the last accepted frame (None: none yet, the next frame is a start).
+        self.last: int | None = None
+        self._run_last: int | None = None
+        self._run = 0
+
+    def in_sequence(self, t: int) -> bool:
+        """Whether a frame stamped ``t`` continues the time base (always, before the first)."""
+        return self.last is None or self.last < t <= self.last + self.max_jump
+
+    def refuse(self, t: int) -> bool:
+        """Record a refused frame stamped ``t``; True when it completes a run that resyncs."""
+        if self._run_last is not None and self._run_last < t <= self._run_last + self.max_jump:
+            self._run += 1
+        else:
+            self._run = 1
+        self._run_last = t
+        return self._run >= self.resync_after
+
+    def accept(self, t: int) -> None:
+        """The frame stamped ``t`` decoded: it is the time base from now on."""
+        self.last = t
+        self._run, self._run_last = 0, None
+
+    def reset(self) -> None:
+        """Forget the time base: the next frame starts a new one."""
+        self.last = None
+        self._run, self._run_last = 0, None
 
 
 @dataclass(frozen=True, eq=False)
@@ -111,7 +197,9 @@ class DecoderStats:
     ``frames_ok``: frames decoded; ``frames_bad``: frames rejected (by reason in ``bad``);
     ``frames_ignored``: valid frames of no interest (other sensors, command responses);
     ``samples``: samples emitted; ``unpaired``: accelerometer or gyroscope samples dropped
-    because the other sensor had no sample to pair them with.
+    because the other sensor had no sample to pair them with (or only across a hole longer
+    than a few sample periods); ``nonfinite``: samples dropped because a value was NaN or
+    infinite; ``resyncs``: times the device clock's time base was taken afresh (`FrameClock`).
     """
 
     frames_ok: int = 0
@@ -120,6 +208,8 @@ class DecoderStats:
     samples: int = 0
     unpaired: int = 0
     bad: Mapping[str, int] = field(default_factory=dict)
+    nonfinite: int = 0
+    resyncs: int = 0
 
 
 class DeviceDecoder(abc.ABC):
@@ -128,8 +218,9 @@ class DeviceDecoder(abc.ABC):
     Parameters
     ----------
     errors
-        ``"count"`` (default): bad frames are counted and skipped. ``"raise"``: a bad frame
-        raises `FrameError` (after being counted).
+        ``"count"`` (default): bad frames are counted and skipped; ``feed`` never raises on
+        the bytes it is given. ``"raise"``: a bad frame raises `FrameError` (after being
+        counted).
     """
 
     #: Key of the `DeviceProfile` this decoder belongs to.
@@ -147,6 +238,8 @@ class DeviceDecoder(abc.ABC):
         self._ignored = 0
         self._samples = 0
         self._unpaired = 0
+        self._nonfinite = 0
+        self._resyncs = 0
         self._bad: Counter[str] = Counter()
 
     @abc.abstractmethod
@@ -161,7 +254,11 @@ class DeviceDecoder(abc.ABC):
         host_time_s: float | None = None,
     ) -> DecodedSamples:
         """Decode one notification (``characteristic``: the UUID it came from, where a device
-        sends on several). ``host_time_s`` is accepted for a uniform interface."""
+        sends on several). ``host_time_s`` is accepted for a uniform interface.
+
+        Samples with a NaN or infinite value are dropped here whatever the decoder (counted in
+        ``stats.nonfinite``); decoders that can produce them drop them earlier, where the
+        pairing and the time base need it."""
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise GaitInputError(
                 "not bytes",
@@ -174,17 +271,30 @@ class DeviceDecoder(abc.ABC):
                 bytes(data),
                 None if characteristic is None else normalize_uuid(characteristic, parameter="characteristic"),
             )
-        except FrameError as e:
+        except ProtocolError as e:  # FrameError, or a codec error of the bytes (never a bug)
             self._bad[e.reason] += 1
             if self.errors == "raise":
-                raise
+                if isinstance(e, FrameError):
+                    raise
+                raise FrameError(
+                    e.problem, expected=e.expected, found=e.found, where=e.where, hint=e.hint, reason=e.reason
+                ) from e
             return DecodedSamples.empty(has_gyro=self.has_gyro)
         if out is None:
             self._ignored += 1
             return DecodedSamples.empty(has_gyro=self.has_gyro)
+        out = self._finite(out)
         self._ok += 1
         self._samples += out.n_samples
         return out
+
+    def _finite(self, out: DecodedSamples) -> DecodedSamples:
+        """``out`` without the samples that hold a NaN or an infinite value (counted)."""
+        ok = finite_rows(out.t_s, out.acc_m_s2, out.gyr_rad_s)
+        if ok.all():
+            return out
+        self._nonfinite += int(ok.size - ok.sum())
+        return DecodedSamples(out.t_s[ok], out.acc_m_s2[ok], None if out.gyr_rad_s is None else out.gyr_rad_s[ok])
 
     def feed_many(self, notifications: list[bytes], *, characteristic: str | None = None) -> DecodedSamples:
         """Decode several notifications of one characteristic, in order."""
@@ -205,6 +315,8 @@ class DeviceDecoder(abc.ABC):
             samples=self._samples,
             unpaired=self._unpaired,
             bad=dict(self._bad),
+            nonfinite=self._nonfinite,
+            resyncs=self._resyncs,
         )
 
 
@@ -275,15 +387,30 @@ class TimeMerger:
     """Pair two time-stamped streams: the gyroscope interpolated onto accelerometer times.
 
     Accelerometer samples are emitted once the gyroscope stream has reached their time;
-    samples before the first gyroscope sample are dropped (counted as unpaired).
+    samples before the first gyroscope sample are dropped (counted as unpaired), and so are
+    samples that fall in a hole of the gyroscope stream longer than ``max_gap_s`` (a lost
+    gyroscope frame): the gyroscope is interpolated between neighbouring samples, never
+    across a hole.
+
+    Parameters
+    ----------
+    max_gap_s
+        Longest interval between two gyroscope samples to interpolate across (None: any).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, max_gap_s: float | None = None) -> None:
+        self.max_gap_s = max_gap_s
         self._ta = np.zeros(0)
         self._a = np.zeros((0, 3))
         self._tg = np.zeros(0)
         self._g = np.zeros((0, 3))
         self.unpaired = 0
+
+    def clear(self) -> None:
+        """Drop everything held (the accelerometer samples waiting count as unpaired)."""
+        self.unpaired += int(self._ta.size)
+        self._ta, self._a = np.zeros(0), np.zeros((0, 3))
+        self._tg, self._g = np.zeros(0), np.zeros((0, 3))
 
     def add_acc(self, t: np.ndarray, acc: np.ndarray) -> None:
         self._ta = np.concatenate([self._ta, t])
@@ -305,8 +432,15 @@ class TimeMerger:
         self._ta, self._a = self._ta[~ready], self._a[~ready]
         if t.size == 0:
             return DecodedSamples.empty()
-        g = np.column_stack([np.interp(t, self._tg, self._g[:, k]) for k in range(3)])
         keep = max(0, int(np.searchsorted(self._tg, t[-1], side="right")) - 1)  # keep one sample before
+        if self.max_gap_s is not None:
+            hi = np.searchsorted(self._tg, t, side="left")  # tg[hi - 1] < t <= tg[hi]
+            lo = np.maximum(hi - 1, 0)
+            across = (self._tg[hi] != t) & (self._tg[hi] - self._tg[lo] > self.max_gap_s)
+            if across.any():
+                self.unpaired += int(across.sum())
+                t, a = t[~across], a[~across]
+        g = np.column_stack([np.interp(t, self._tg, self._g[:, k]) for k in range(3)])
         self._tg, self._g = self._tg[keep:], self._g[keep:]
         return DecodedSamples(t, a, g)
 

@@ -3,6 +3,11 @@
 The decoder wraps `firmware_protocol.stream.StreamDecoder`, so sequence gaps, duplicates,
 reordering and device time stamps are handled as for the live recorder; its statistics stay
 available as ``decoder.stream.stats``.
+
+Notifications of the configuration characteristic (``characteristic=CONFIG_UUID``) set the
+scale factors and rate of the packets that follow; one that does not decode (another
+protocol version, too short, a zero rate or scale) is a bad frame (reason ``"config"``) and
+the configuration in force stays.
 """
 
 from __future__ import annotations
@@ -28,7 +33,13 @@ class LumbarImuDecoder(DeviceDecoder):
 
     def _decode(self, data: bytes, characteristic: str | None) -> DecodedSamples | None:
         if characteristic == codec.CONFIG_UUID:
-            self.stream.set_config(codec.decode_config(data))
+            try:
+                config = codec.decode_config(data)
+            except codec.ProtocolError as e:  # VersionError or ConfigError: keep the configuration in force
+                raise FrameError(
+                    e.problem, expected=e.expected, found=e.found, where=e.where, hint=e.hint, reason="config"
+                ) from None
+            self.stream.set_config(config)
             return None
         try:
             codec.decode_packet(data)

@@ -10,7 +10,20 @@ tags the data. Notifications: ``[type, ref, body]`` with type 1 a command respon
     N x float32 x 3   angular rate, deg/s
     N x float32 x 3   magnetic field, uT (IMU9 only; ignored here)
 
-N follows from the length. Sample ``k`` is at ``time stamp + k / rate``.
+N follows from the length. Sample ``k`` is at ``time stamp + k / rate``. A part 2 is joined
+to the held part 1 it completes (up to two are held; the longest, since the sensor cuts at
+its full notification size, and the newest of equal ones), so a cut part 1 does not cost the
+good one before it; parts 1 that never get their part 2 are counted
+(``"truncated"``) when the next message decodes.
+
+Bad input never reaches the output: samples with a NaN or infinite acceleration or angular
+rate are dropped and counted (``stats.nonfinite``; a notification with no finite sample is
+refused, reason ``"nonfinite"``), and the time stamps go through
+`~firmware_protocol.devices.FrameClock`: a notification whose first sample is not after the
+previous notification's last one, or that jumps more than 32 s ahead, is refused (reason
+``"time"``; a duplicated notification is refused this way) without moving the time base; four
+such notifications that agree with each other start a new time base, the output times
+continuing after the last sample emitted.
 
 Notes
 -----
@@ -33,7 +46,7 @@ import numpy as np
 from gait.constants import RAD_PER_DEG
 from gait.errors import GaitInputError, Where
 
-from ._base import DecodedSamples, DeviceDecoder, DeviceProfile, FrameError
+from ._base import MAX_FRAME_JUMP_S, DecodedSamples, DeviceDecoder, DeviceProfile, FrameClock, FrameError
 
 __all__ = [
     "NOTIFY_UUID",
@@ -52,6 +65,8 @@ WRITE_UUID = "34800001-7185-4d5d-b431-630e7050e8f0"
 NOTIFY_UUID = "34800002-7185-4d5d-b431-630e7050e8f0"
 RATES_HZ = (13, 26, 52, 104, 208, 416, 833, 1666)
 TYPE_RESPONSE, TYPE_DATA, TYPE_DATA_PART2 = 1, 2, 3
+#: Parts 1 held at once (a part 2 is joined to the newest it completes).
+_PART1_HELD = 2
 DEFAULT_REF = 99
 
 
@@ -128,9 +143,13 @@ class MovesenseDecoder(DeviceDecoder):
         self.rate_hz = float(rate_hz)
         self.arrays = 3 if channels == "IMU9" else 2
         self.ref = ref
-        self._part1: bytes | None = None
-        self._last_ms: int | None = None
+        self._part1: list[bytes] = []  # parts 1 waiting for their part 2, oldest first
+        self._clock = FrameClock(max_jump=round(MAX_FRAME_JUMP_S * 1000))  # unwrapped ms
         self._wrap_ms = 0
+        #: Device time of the last accepted notification's last sample (s), and the offset added to
+        #: device times (s) since a resync that went back in time, so the output keeps increasing.
+        self._last_end_s: float | None = None
+        self._offset_s = 0.0
 
     def _complete(self, body: bytes) -> bool:
         per_sample = 12 * self.arrays
@@ -149,24 +168,18 @@ class MovesenseDecoder(DeviceDecoder):
         if ref != self.ref or kind == TYPE_RESPONSE:
             return None
         if kind == TYPE_DATA:
-            pending = self._part1
             body = data[2:]
-            if not self._complete(body):
-                self._part1 = body
-                if pending is not None:
-                    raise FrameError(
-                        "incomplete IMU data",
-                        expected="a part-2 notification after part 1",
-                        found="another part 1",
-                        where=Where(parameter="data"),
-                        reason="truncated",
-                    )
+            if not self._complete(body):  # part 1: held until its part 2
+                self._part1.append(body)
+                if len(self._part1) > _PART1_HELD:
+                    self._part1.pop(0)
+                    self._bad["truncated"] += 1  # a part 1 that never got its part 2
                 return None
-            self._part1 = None
-            if pending is not None:
-                self._bad["truncated"] += 1  # the earlier part 1 never got its part 2
-        elif kind == TYPE_DATA_PART2:
-            if self._part1 is None:
+            out = self._samples_of(body)  # raises before anything changes
+            self._drop_parts(used=None)
+            return out
+        if kind == TYPE_DATA_PART2:
+            if not self._part1:
                 raise FrameError(
                     "unexpected part 2",
                     expected="a part-1 data notification before it",
@@ -174,32 +187,80 @@ class MovesenseDecoder(DeviceDecoder):
                     where=Where(parameter="data"),
                     reason="orphan",
                 )
-            body = self._part1 + data[2:]
-            self._part1 = None
-            if not self._complete(body):
-                raise FrameError(
-                    "bad IMU data length",
-                    expected=f"4 + a multiple of {12 * self.arrays} bytes",
-                    found=f"{len(body)} bytes",
-                    where=Where(parameter="data"),
-                    reason="length",
-                )
-        else:
-            raise FrameError(
-                "unknown packet type",
-                expected="1, 2 or 3",
-                found=str(kind),
+            # the part 1 it completes: the longest (the sensor cuts a message at its full
+            # notification size, so a shorter one was cut short), the newest of equals
+            fits = [i for i, p in enumerate(self._part1) if self._complete(p + data[2:])]
+            if fits:
+                i = max(fits, key=lambda j: (len(self._part1[j]), j))
+                out = self._samples_of(self._part1[i] + data[2:])
+                self._drop_parts(used=i)
+                return out
+            raise FrameError(  # the parts 1 stay: their own part 2 may still come
+                "bad IMU data length",
+                expected=f"4 + a multiple of {12 * self.arrays} bytes",
+                found=f"{len(self._part1[-1] + data[2:])} bytes",
                 where=Where(parameter="data"),
-                reason="type",
+                reason="length",
             )
+        raise FrameError(
+            "unknown packet type",
+            expected="1, 2 or 3",
+            found=str(kind),
+            where=Where(parameter="data"),
+            reason="type",
+        )
+
+    def _drop_parts(self, *, used: int | None) -> None:
+        """A message decoded: the other parts 1 held will never be completed (counted)."""
+        lost = len(self._part1) - (0 if used is None else 1)
+        if lost:
+            self._bad["truncated"] += lost
+        self._part1 = []
+
+    def _samples_of(self, body: bytes) -> DecodedSamples:
+        """Samples of one complete IMU body; the time base moves only if it decodes."""
         (ts_ms,) = struct.unpack_from("<I", body)
         n = (len(body) - 4) // (12 * self.arrays)
-        vals = np.frombuffer(body, dtype="<f4", offset=4).astype(np.float64).reshape(self.arrays, n, 3)
-        if self._last_ms is not None and ts_ms + self._wrap_ms < self._last_ms - 2**31:
-            self._wrap_ms += 2**32  # the millisecond counter wraps after 49.7 days
-        self._last_ms = ts_ms + self._wrap_ms
-        t = (ts_ms + self._wrap_ms) * 1e-3 + np.arange(n) / self.rate_hz
-        return DecodedSamples(t, vals[0], vals[1] * RAD_PER_DEG)
+        with np.errstate(invalid="ignore"):  # signalling NaN patterns: dropped below
+            vals = np.frombuffer(body, dtype="<f4", offset=4).astype(np.float64).reshape(self.arrays, n, 3)
+        finite = np.isfinite(vals[0]).all(axis=1) & np.isfinite(vals[1]).all(axis=1)
+        if not finite.any():
+            self._nonfinite += n
+            raise FrameError(
+                "no finite sample",
+                expected="finite acceleration and angular rate",
+                found=f"{n} NaN or infinite samples",
+                where=Where(parameter="data"),
+                reason="nonfinite",
+            )
+        u = ts_ms + self._wrap_ms
+        last = self._clock.last
+        if last is not None and u < last - 2**31:
+            u += 2**32  # the millisecond counter wraps after 49.7 days
+        if not (self._clock.in_sequence(u) and (self._last_end_s is None or u * 1e-3 > self._last_end_s)):
+            if not self._clock.refuse(u):
+                raise FrameError(
+                    "time stamp out of sequence",
+                    expected="a first sample after the previous notification's last, at most "
+                    f"{MAX_FRAME_JUMP_S:g} s later",
+                    found=f"{u * 1e-3} s after {self._last_end_s} s",
+                    where=Where(parameter="data"),
+                    reason="time",
+                )
+            # a new time base (the device clock restarted, or the old one came from a corrupt
+            # notification): the output continues after the last sample emitted
+            self._resyncs += 1
+            u = ts_ms + self._wrap_ms
+            if self._last_end_s is not None and u * 1e-3 <= self._last_end_s:
+                self._offset_s += self._last_end_s - u * 1e-3 + 1.0 / self.rate_hz
+        self._wrap_ms = u - ts_ms
+        self._clock.accept(u)
+        t_dev = u * 1e-3 + np.arange(n) / self.rate_hz
+        self._last_end_s = float(t_dev[-1])
+        if not finite.all():
+            self._nonfinite += int(n - finite.sum())
+        t = t_dev + self._offset_s
+        return DecodedSamples(t[finite], vals[0][finite], vals[1][finite] * RAD_PER_DEG)
 
 
 PROFILE = DeviceProfile(

@@ -22,6 +22,15 @@ Sample times follow the SDK: the frame time stamp belongs to the last sample; th
 spread back by ``(t_frame - t_previous_frame) / n`` (or by ``1 / rate`` for a stream's first
 frame), rounded to whole nanoseconds.
 
+Bad input never reaches the output: a control-point factor that is not a finite number in
+``1e-6 .. 10`` is refused (the factor in force is kept; the real ones are 6e-5 .. 1); a frame
+decoded with a factor outside that range is refused (reason ``"factor"``); float samples that
+are NaN or infinite are dropped and counted (``stats.nonfinite``; a frame with no finite
+sample is refused, reason ``"nonfinite"``); and the frame time stamps go through
+`~firmware_protocol.devices.FrameClock` (backwards or more than 32 s ahead: refused, reason
+``"time"``; four such frames that agree with each other start a new time base, the output
+times continuing after the last sample emitted).
+
 Notes
 -----
 Sources: polarofficial/polar-ble-sdk, Android ``PmdDataFrame.kt`` (header), ``AccData.kt``
@@ -32,13 +41,27 @@ SdkModeExplained.md`` (Verity Sense rates and ranges). Tested against the byte v
 expected values of ``AccDataTest.kt``, ``GyrDataTest.kt`` and the iOS
 ``BlePmdClientTest.swift`` (see ``tests/test_device_decoders.py``).
 
-Deviation: a delta block of bit width 0, a truncated block, or a raw frame whose length is
-not a whole number of samples makes the whole frame bad (counted), where the SDKs skip or
-throw inconsistently; no partial frame is ever emitted.
+Deviations:
+
+- A delta block of bit width 0, a truncated block, or a raw frame whose length is not a whole
+  number of samples makes the whole frame bad (counted), where the SDKs skip or throw
+  inconsistently; no partial frame is ever emitted.
+- The SDK records a frame's time stamp as the stream's previous one before parsing the payload
+  (``BlePMDClient.processPmdData``); here only a frame that decodes moves the time base, so a
+  bad frame is as if it had been lost.
+- After a loss (the frame covers more than 1.5 times its samples' duration at the configured
+  rate), the SDK still spreads the frame's samples over the whole time since the previous
+  frame, placing them up to a frame's duration too early; here they are spaced at the
+  configured rate back from the frame's time stamp (as for a first frame), and the hole before
+  them shows as missing samples.
+- The gyroscope is interpolated onto accelerometer times only between gyroscope samples at
+  most three periods apart; accelerometer samples in a longer hole are dropped (unpaired).
+- `decode_frame` with an explicit ``previous_ns`` follows the SDK exactly (no time checks).
 """
 
 from __future__ import annotations
 
+import math
 import struct
 from dataclasses import dataclass, field
 
@@ -47,10 +70,20 @@ import numpy as np
 from gait.constants import RAD_PER_DEG, G
 from gait.errors import GaitInputError, Where
 
-from ._base import DecodedSamples, DeviceDecoder, DeviceProfile, FrameError, TimeMerger, normalize_uuid
+from ._base import (
+    MAX_FRAME_JUMP_S,
+    DecodedSamples,
+    DeviceDecoder,
+    DeviceProfile,
+    FrameClock,
+    FrameError,
+    TimeMerger,
+    normalize_uuid,
+)
 
 __all__ = [
     "CONTROL_UUID",
+    "FACTOR_RANGE",
     "ControlResponse",
     "DATA_UUID",
     "H10_PROFILE",
@@ -85,6 +118,20 @@ SETTING_RANGE_MILLIUNIT = 3
 SETTING_CHANNELS = 4
 SETTING_FACTOR = 5
 _FIELD_SIZE = {0: 2, 1: 2, 2: 2, 3: 4, 4: 1, 5: 4}
+
+#: Scale factors accepted (from the constructor or a control-point response). The factors
+#: Polar sensors announce lie in 6e-5 (ACC at 2 g) .. 1 (float GYRO): a value outside this
+#: range is corruption, not a setting.
+FACTOR_RANGE = (1e-6, 10.0)
+#: A frame whose samples span more than this many times their duration at the configured rate
+#: follows lost samples (see the module Notes).
+_LOSS_SPAN = 1.5
+#: Gyroscope holes longer than this many periods are not interpolated across.
+_MERGE_GAP_PERIODS = 3.0
+
+
+def _plausible_factor(f: float) -> bool:
+    return math.isfinite(f) and FACTOR_RANGE[0] <= f <= FACTOR_RANGE[1]
 
 
 def _err(problem: str, expected: str, found: str, reason: str) -> FrameError:
@@ -152,7 +199,8 @@ def encode_delta_frame(samples: object, *, resolution_bits: int = 16, block: int
     d = np.diff(s, axis=0)
     for start in range(0, d.shape[0], block):
         chunk = d[start : start + block]
-        width = max(1, int(max(int(np.abs(chunk).max(initial=0)), 1)).bit_length() + 1)
+        hi, lo = int(chunk.max(initial=0)), int(chunk.min(initial=0))
+        width = max(hi.bit_length(), (~lo).bit_length()) + 1  # two's complement bits of the widest delta
         u = (chunk.ravel() & ((1 << width) - 1)).astype(np.int64)
         bits = ((u[:, None] >> np.arange(width)) & 1).astype(np.uint8).ravel()
         out += bytes([width, chunk.shape[0]]) + np.packbits(bits, bitorder="little").tobytes()
@@ -266,11 +314,13 @@ class PolarPmdDecoder(DeviceDecoder):
     Parameters
     ----------
     acc_rate_hz, gyr_rate_hz
-        Rates requested at start (used only to time a stream's first frame).
+        Rates requested at start (they time a stream's first frame and the frame after a
+        loss).
     with_gyro
         Verity Sense: True (ACC and GYRO streams); H10: False (ACC only).
     acc_factor, gyr_factor
-        Scale factors of compressed frames until the control point announces them (1.0).
+        Scale factors of compressed frames until the control point announces them (1.0);
+        each in `FACTOR_RANGE`.
 
     Feed data notifications with ``characteristic=None`` or the data UUID, and control-point
     notifications with ``characteristic=CONTROL_UUID`` (they carry the factors).
@@ -293,22 +343,53 @@ class PolarPmdDecoder(DeviceDecoder):
         self.has_gyro = bool(with_gyro)
         self.profile_key = "polar_verity_sense" if with_gyro else "polar_h10"
         self.rate_hz = {MEAS_ACC: float(acc_rate_hz or rate_hz), MEAS_GYRO: float(gyr_rate_hz or rate_hz)}
+        for name, r in (("acc_rate_hz", self.rate_hz[MEAS_ACC]), ("gyr_rate_hz", self.rate_hz[MEAS_GYRO])):
+            if not (math.isfinite(r) and r > 0):
+                raise GaitInputError(
+                    "out of range", expected="a rate > 0 Hz", found=repr(r), where=Where(parameter=name)
+                )
+        for name, f in (("acc_factor", acc_factor), ("gyr_factor", gyr_factor)):
+            if not (isinstance(f, (int, float)) and _plausible_factor(float(f))):
+                raise GaitInputError(
+                    "out of range",
+                    expected=f"a scale factor in {FACTOR_RANGE[0]:g} .. {FACTOR_RANGE[1]:g}",
+                    found=repr(f),
+                    where=Where(parameter=name),
+                )
         self.factor = {MEAS_ACC: float(acc_factor), MEAS_GYRO: float(gyr_factor)}
-        self._previous_ns = {MEAS_ACC: 0, MEAS_GYRO: 0}
-        self._merger = TimeMerger()
+        max_jump = round(MAX_FRAME_JUMP_S * 1e9)
+        self._clocks = {MEAS_ACC: FrameClock(max_jump=max_jump), MEAS_GYRO: FrameClock(max_jump=max_jump)}
+        #: Added to device times in the output after a resync that went back in time, so that the
+        #: output keeps increasing (ns; an int, which never overflows).
+        self._offset_ns = 0
+        self._last_out_ns: int | None = None
+        self._merger = TimeMerger(max_gap_s=_MERGE_GAP_PERIODS / self.rate_hz[MEAS_GYRO])
+
+    @property
+    def _previous_ns(self) -> dict[int, int]:
+        """Time stamp of each stream's last decoded frame (0: none), as the SDK's map."""
+        return {m: c.last or 0 for m, c in self._clocks.items()}
 
     def _decode(self, data: bytes, characteristic: str | None) -> DecodedSamples | None:
         if characteristic == normalize_uuid(CONTROL_UUID):
             resp = parse_control_response(data)
             factors = resp.settings.get(SETTING_FACTOR)
             if resp.opcode == 0x02 and resp.status == 0 and factors and resp.measurement_type in self.factor:
-                self.factor[resp.measurement_type] = float(factors[0])
+                f = float(factors[0])
+                if not _plausible_factor(f):
+                    raise _err(
+                        "implausible scale factor",
+                        f"a finite factor in {FACTOR_RANGE[0]:g} .. {FACTOR_RANGE[1]:g}",
+                        repr(f),
+                        "factor",
+                    )
+                self.factor[resp.measurement_type] = f
             return None
         frame = self.decode_frame(data)
         if frame is None:
             return None
         meas, times, values = frame
-        t = times * 1e-9
+        t = times.astype(np.float64) * 1e-9 + self._offset_ns * 1e-9
         if meas == MEAS_ACC:
             acc = values * (1e-3 * G)  # milli-g
             if not self.has_gyro:
@@ -324,14 +405,18 @@ class PolarPmdDecoder(DeviceDecoder):
         """Decode one PMD data frame as the SDK's ``parseDataFromDataFrame`` does.
 
         Returns ``(measurement type, sample times in ns, values)`` with values in milli-g
-        (ACC) or deg/s (GYRO), shape ``(n, 3)``; None for a measurement of no interest.
-        ``previous_ns`` overrides the time stamp of the stream's previous frame (the SDK's
-        ``getPreviousTimeStamp``; 0 = none). The stream's previous time stamp is updated.
+        (ACC) or deg/s (GYRO), shape ``(n, 3)``, without the samples that are NaN or infinite
+        (counted); None for a measurement of no interest. The times are the device's (the
+        output of `feed` adds the offset a backward resync needs). ``previous_ns`` overrides
+        the time stamp of the stream's previous frame (the SDK's ``getPreviousTimeStamp``;
+        0 = none) and skips the time checks. The stream's time base moves only when the frame
+        decodes.
 
         Raises
         ------
         FrameError
-            A frame that is cut short, of an unsupported type, or with times going backwards.
+            A frame that is cut short, of an unsupported type, decoded with an implausible
+            factor, without a finite sample, or with a time stamp out of sequence.
         """
         if len(data) < 10:
             raise _err("truncated PMD frame", "at least 10 bytes (header)", f"{len(data)} bytes", "truncated")
@@ -340,10 +425,60 @@ class PolarPmdDecoder(DeviceDecoder):
             return None
         (frame_ns,) = struct.unpack_from("<Q", data, 1)
         values = self._values(meas, data[9], data[10:])
-        prev = self._previous_ns[meas] if previous_ns is None else previous_ns
-        times = sample_timestamps_ns(prev, frame_ns, values.shape[0], self.rate_hz[meas])
-        self._previous_ns[meas] = frame_ns
+        finite = np.isfinite(values).all(axis=1)
+        if not finite.any():
+            self._nonfinite += int(finite.size)
+            raise _err("no finite sample", "finite values", f"{finite.size} NaN or infinite samples", "nonfinite")
+        n = values.shape[0]
+        clock = self._clocks[meas]
+        if previous_ns is not None:
+            times = sample_timestamps_ns(previous_ns, frame_ns, n, self.rate_hz[meas])
+        else:
+            times = self._times(meas, clock, frame_ns, n)
+        clock.accept(frame_ns)
+        if not finite.all():
+            self._nonfinite += int(n - finite.sum())
+            times, values = times[finite], values[finite]
+        last = int(times[-1]) + self._offset_ns
+        self._last_out_ns = last if self._last_out_ns is None else max(self._last_out_ns, last)
         return meas, times, values
+
+    def _times(self, meas: int, clock: FrameClock, frame_ns: int, n: int) -> np.ndarray:
+        """Sample times of a frame checked against its stream's time base (see the Notes)."""
+        rate = self.rate_hz[meas]
+        if frame_ns >= 1 << 63:
+            raise _err("time stamp out of range", "a time stamp below 2^63 ns", f"{frame_ns} ns", "time")
+        prev = clock.last
+        if prev is None:
+            return sample_timestamps_ns(0, frame_ns, n, rate)
+        if clock.in_sequence(frame_ns):
+            if (frame_ns - prev) / n > _LOSS_SPAN * 1e9 / rate:  # samples were lost before this frame
+                return sample_timestamps_ns(0, frame_ns, n, rate)
+            times = sample_timestamps_ns(prev, frame_ns, n, rate)
+            if times[0] > prev and np.all(np.diff(times) > 0):
+                return times
+            # samples less than a nanosecond apart: a corrupt time stamp, refused like one out of sequence
+        if not clock.refuse(frame_ns):
+            raise _err(
+                "time stamp out of sequence",
+                f"a frame time after {prev} ns and at most {MAX_FRAME_JUMP_S:g} s later",
+                f"{frame_ns} ns",
+                "time",
+            )
+        times = sample_timestamps_ns(0, frame_ns, n, rate)
+        self._resync(times, rate)
+        return times
+
+    def _resync(self, times: np.ndarray, rate: float) -> None:
+        """A new time base for both streams; output times continue after the last emitted."""
+        self._resyncs += 1
+        first = int(times[0])
+        if self._last_out_ns is not None and first + self._offset_ns <= self._last_out_ns:
+            self._offset_ns = self._last_out_ns - first + round(1e9 / rate)
+        for c in self._clocks.values():
+            c.reset()
+        self._merger.clear()
+        self._unpaired = self._merger.unpaired
 
     def _values(self, meas: int, ftype: int, payload: bytes) -> np.ndarray:
         """Samples in milli-g (ACC) or deg/s (GYRO), float64 ``(n, 3)``."""
@@ -364,6 +499,13 @@ class PolarPmdDecoder(DeviceDecoder):
             v = raw @ (np.int64(1) << (8 * np.arange(size, dtype=np.int64)))
             v = np.where(v >= 1 << (8 * size - 1), v - (1 << (8 * size)), v)
             return v.reshape(-1, 3).astype(np.float64)
+        if not _plausible_factor(factor):  # only reachable by assigning `factor` directly
+            raise _err(
+                "implausible scale factor",
+                f"a finite factor in {FACTOR_RANGE[0]:g} .. {FACTOR_RANGE[1]:g}",
+                repr(factor),
+                "factor",
+            )
         if meas == MEAS_ACC and number == 0:
             return parse_delta_samples(payload, channels=3, resolution_bits=16).astype(np.float64) * factor * 1000.0
         if meas == MEAS_ACC and number == 1:
@@ -372,7 +514,8 @@ class PolarPmdDecoder(DeviceDecoder):
             return parse_delta_samples(payload, channels=3, resolution_bits=16).astype(np.float64) * factor
         if meas == MEAS_GYRO and compressed and number == 1:
             bits = parse_delta_samples(payload, channels=3, resolution_bits=32, signed=False) & 0xFFFFFFFF
-            return bits.astype(np.uint32).view(np.float32).astype(np.float64) * factor
+            with np.errstate(invalid="ignore", over="ignore"):  # NaN / inf patterns are dropped by the caller
+                return bits.astype(np.uint32).view(np.float32).astype(np.float64) * factor
         kind = "compressed" if compressed else "raw"
         raise _err(
             f"unsupported {'ACC' if meas == MEAS_ACC else 'GYRO'} frame type",

@@ -11,6 +11,14 @@ Frames carry neither a time stamp nor a sequence number, so sample times are the
 divided by the return rate the sensor was set to, and lost frames cannot be detected. Other
 frames on the same characteristic (``0x55 0x71``: register read replies) are skipped.
 
+The notifications are read as one byte stream, as the vendor's parser does, so a frame may be
+split across notifications. One exception: bytes of an incomplete frame left over from
+earlier notifications are dropped (counted, reason ``"truncated"``) when a notification
+arrives that is whole frames by itself (its length a multiple of 20, a frame header every 20
+bytes), as every notification of the sensor is: otherwise a cut frame would take the first
+bytes of the next good one and turn both into one wrong sample. Frames carry no checksum, so
+a corrupted value inside a frame cannot be detected.
+
 Commands go to the write characteristic as ``0xFF 0xAA register low high``; changing a
 register needs unlock (``FF AA 69 88 B5``) before and save (``FF AA 00 00 00``) after. The
 return rate is register 0x03: 0x06 = 10 Hz, 0x07 = 20 Hz, 0x08 = 50 Hz, 0x09 = 100 Hz,
@@ -88,6 +96,13 @@ def encode_frame(acc_g: object, gyr_dps: object, angle_deg: object = (0.0, 0.0, 
     return HEADER + counts.tobytes()
 
 
+def _whole_frames(data: bytes) -> bool:
+    """Whether ``data`` is one or more complete frames (a header every 20 bytes)."""
+    if not data or len(data) % FRAME_SIZE:
+        return False
+    return all(data[i] == 0x55 and data[i + 1] in (0x61, 0x71) for i in range(0, len(data), FRAME_SIZE))
+
+
 class WitMotionDecoder(DeviceDecoder):
     """Decoder of 0x55 0x61 frames; a notification may hold several frames or part of one.
 
@@ -111,6 +126,9 @@ class WitMotionDecoder(DeviceDecoder):
         self._n = 0
 
     def _decode(self, data: bytes, characteristic: str | None) -> DecodedSamples | None:
+        if self._buf and _whole_frames(data):  # what was left is a cut frame: never join it
+            self._bad["truncated" if self._buf[:1] == HEADER[:1] else "resync"] += 1
+            self._buf = b""
         buf = self._buf + data
         frames = []
         skipped = 0

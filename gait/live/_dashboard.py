@@ -38,6 +38,8 @@ def link_text(link: LinkStats, rate_hz: float) -> str:
     )
     if link.packets_bad:
         parts.append(f"{link.packets_bad} bad")
+    if link.samples_invalid:
+        parts.append(f"{link.samples_invalid} invalid samples dropped")
     if link.duplicated or link.reordered:
         parts.append(f"{link.duplicated} dup / {link.reordered} reordered")
     parts.append(f"{link.gaps} gap" + ("s" if link.gaps != 1 else ""))

@@ -111,7 +111,8 @@ class Link(abc.ABC):
     @abc.abstractmethod
     def counts(self) -> dict[str, int]:
         """Packet counters: packets_ok, packets_lost, duplicated, reordered, late, corrupt,
-        truncated, bad_other."""
+        truncated, bad_other; and samples_nonfinite, the samples the decoder dropped because a
+        value was NaN or infinite."""
 
     @abc.abstractmethod
     def settings(self) -> dict[str, Any]:
@@ -141,9 +142,19 @@ class LumbarLink(Link):
     def notify_uuids(self) -> tuple[str, ...]:
         return (codec.DATA_UUID,)
 
+    async def _read_config(self, client: BleakClient) -> codec.DeviceConfig:
+        raw = await client.read_gatt_char(codec.CONFIG_UUID)
+        try:
+            return codec.decode_config(raw)
+        except codec.ProtocolError as e:  # never a crash: the recording ends with the reason
+            raise SensorRefused(
+                f"{self.describe} sent a configuration that does not decode ({e}); "
+                "update gait-lumbar or the sensor's firmware"
+            ) from None
+
     async def _command(self, client: BleakClient, data: bytes, *, check: bool = True) -> codec.DeviceConfig:
         await client.write_gatt_char(codec.CONTROL_UUID, data, response=True)
-        dc = codec.decode_config(await client.read_gatt_char(codec.CONFIG_UUID))
+        dc = await self._read_config(client)
         if check and dc.last_status != codec.Status.OK:
             try:
                 status = codec.Status(dc.last_status).name
@@ -156,7 +167,7 @@ class LumbarLink(Link):
         return dc
 
     async def configure(self, client: BleakClient, *, resume_ok: bool) -> bool:
-        dc = codec.decode_config(await client.read_gatt_char(codec.CONFIG_UUID))
+        dc = await self._read_config(client)
         if not self.device_info:
             for key, uuid in (
                 ("model", codec.MODEL_NUMBER_UUID),
@@ -239,6 +250,7 @@ class LumbarLink(Link):
             "corrupt": s.corrupt,
             "truncated": s.truncated,
             "bad_other": s.oversized + s.wrong_version + s.time_errors,
+            "samples_nonfinite": 0,  # integer counts times finite scales: never NaN
         }
 
     def settings(self) -> dict[str, Any]:
@@ -276,6 +288,7 @@ class ProfileLink(Link):
         self._epoch_pending = False  # next samples start a new epoch (after a reconnect)
         self._packets = 0
         self._bad: dict[str, int] = {}
+        self._nonfinite = 0
         self._time_errors = 0
 
     @property
@@ -371,6 +384,7 @@ class ProfileLink(Link):
     def _fold_stats(self, decoder: DeviceDecoder) -> None:
         for k, v in decoder.stats.bad.items():
             self._bad[k] = self._bad.get(k, 0) + v
+        self._nonfinite += decoder.stats.nonfinite
 
     def counts(self) -> dict[str, int]:
         bad = dict(self._bad)
@@ -388,6 +402,7 @@ class ProfileLink(Link):
             "corrupt": corrupt,
             "truncated": truncated,
             "bad_other": sum(bad.values()) + self._time_errors,
+            "samples_nonfinite": self._nonfinite + (self.decoder.stats.nonfinite if self.decoder is not None else 0),
         }
 
     def settings(self) -> dict[str, Any]:

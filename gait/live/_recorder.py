@@ -3,6 +3,7 @@
 Data path of one notification (all on the event loop, a few hundred microseconds)::
 
     bleak callback -> StreamDecoder.feed (order, duplicates, loss, device time)
+                   -> SampleGuard.clean (NaN, inf, impossible values: dropped, become gaps)
                    -> SampleIndexer (index on the device's sampling grid)
                    -> SessionCsvWriter.write (t = index / rate)    -> fsync every flush_interval_s
                    -> RingBuffer (last window_s)                    -> gait.analyze in a worker thread
@@ -46,6 +47,7 @@ from ..io import SessionCsvWriter, load_session, write_csv_session
 from ..session import SessionMetadata
 from ._buffer import RingBuffer
 from ._clock import DriftFit, SampleIndexer
+from ._guard import SampleGuard
 from ._links import Decoded, Link, LumbarLink, ProfileLink, SensorRefused
 from ._metrics import AnalyzeFn, EvaluateFn, LiveMetrics, StartMounting, window_metrics
 from ._scan import OUR_PROTOCOL, BleBackend, BluetoothUnavailable, FoundDevice, scan
@@ -189,7 +191,9 @@ class LinkStats:
     """Link quality so far (a snapshot).
 
     ``packets_*`` and ``duplicated`` ... come from the stream decoder; ``gaps`` counts holes in
-    the recorded samples, ``samples_lost`` the samples in them; ``reconnects`` the links
+    the recorded samples, ``samples_lost`` the samples in them; ``samples_invalid`` the samples
+    that arrived but were dropped because a value was NaN, infinite or beyond what any
+    supported sensor measures (they are part of the gaps); ``reconnects`` the links
     re-established after a loss; ``stalls`` the times the sensor went silent while connected.
     """
 
@@ -203,6 +207,7 @@ class LinkStats:
     bad_other: int = 0
     samples_written: int = 0
     samples_lost: int = 0
+    samples_invalid: int = 0
     gaps: int = 0
     reconnects: int = 0
     stalls: int = 0
@@ -291,6 +296,7 @@ class Recorder:
         self._link: Link | None = None
         self._calibration: Any = None
         self._start_mounting: StartMounting | None = None
+        self._guard = SampleGuard()
         self._indexer = SampleIndexer()
         self._drift = DriftFit()
         self._writer: SessionCsvWriter | None = None
@@ -355,6 +361,7 @@ class Recorder:
 
     def link_stats(self) -> LinkStats:
         c = self._link.counts() if self._link is not None else {}
+        invalid = c.pop("samples_nonfinite", 0) + self._guard.dropped
         est = self._drift.estimate()
         written = self._writer.n_rows if self._writer is not None else 0
         span = self._indexer.next_index - self._n0 if self._writer is not None else 0
@@ -362,6 +369,7 @@ class Recorder:
             **c,
             samples_written=written,
             samples_lost=max(0, span - written),
+            samples_invalid=invalid,
             gaps=len(self._gaps),
             reconnects=self._reconnects,
             stalls=self._stalls,
@@ -625,6 +633,7 @@ class Recorder:
         self._process(decoded, h)
 
     def _process(self, d: Decoded, h: float) -> None:
+        d = self._guard.clean(d)  # nothing the loader would refuse goes further
         if d.n_samples == 0:
             return
         if d.new_epoch:
@@ -772,9 +781,18 @@ class Recorder:
             f_true = f_dev / est.host_per_device
             err = f_true / rate - 1.0
             if _MIN_CORRECTION < abs(err) <= _MAX_CORRECTION:
-                self._rewrite(f_true, est.drift_ppm)
-                corrected = True
-                rate = f_true
+                try:
+                    self._rewrite(f_true, est.drift_ppm)
+                except GaitInputError as e:  # the file as a whole fails a check: keep it as recorded
+                    warnings.warn(
+                        f"{cfg.out}: the times were left on the sensor's clock ({err:+.3%} off the computer's): "
+                        f"the file could not be read back to correct them ({e})",
+                        GaitDataWarning,
+                        stacklevel=3,
+                    )
+                else:
+                    corrected = True
+                    rate = f_true
             elif abs(err) > _MAX_CORRECTION:
                 warnings.warn(
                     f"{cfg.out}: the sensor's clock disagrees with the computer's by {err:+.1%}; "
@@ -811,6 +829,11 @@ class Recorder:
                 k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(link).items()
             },
             "gaps": [{"start_s": a, "end_s": b, "samples_lost": k, "reason": r} for a, b, k, r in gaps],
+            "invalid_samples": {
+                "nonfinite_in_decoder": link.samples_invalid - self._guard.dropped,
+                "nonfinite": self._guard.nonfinite,
+                "out_of_range": self._guard.out_of_range,
+            },
             "stopped_by": self._stopped_by,
             "message": self.message,
             "live_analysis_error": self.metrics_error,

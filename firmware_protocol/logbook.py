@@ -394,8 +394,11 @@ def encode_message(msg: LogMessage) -> bytes:
             )
         )
     raise LogMessageError(
-        "not a Log message", expected="LogEntry, LogListEnd, LogBlock, LogReadEnd or LogClock",
-        found=type(msg).__name__, where=Where(parameter="msg"), reason="value",
+        "not a Log message",
+        expected="LogEntry, LogListEnd, LogBlock, LogReadEnd or LogClock",
+        found=type(msg).__name__,
+        where=Where(parameter="msg"),
+        reason="value",
     )
 
 
@@ -435,8 +438,11 @@ def decode_message(data: bytes | bytearray | memoryview) -> LogMessage:
     if kind == MessageKind.BLOCK:
         if len(raw) < BLOCK_OVERHEAD + 1:
             raise LogMessageError(
-                "truncated block", expected=f">= {BLOCK_OVERHEAD + 1} bytes", found=f"{len(raw)} bytes",
-                where=where, reason="truncated",
+                "truncated block",
+                expected=f">= {BLOCK_OVERHEAD + 1} bytes",
+                found=f"{len(raw)} bytes",
+                where=where,
+                reason="truncated",
             )
         want = BLOCK_OVERHEAD + _BLOCK_HEAD.unpack_from(raw)[5]
     else:
@@ -637,7 +643,7 @@ def parse_session_data(data: bytes | bytearray | memoryview, *, rate_hz: float) 
         z = np.zeros((0, 3), dtype=np.int16)
         return LoggedRun(z, z.copy(), np.zeros(0, dtype=np.int64), (), 0, 0, math.nan)
     starts = _record_bounds(raw)
-    ends = starts[1:] + [len(raw)]
+    ends = [*starts[1:], len(raw)]
     batch = decode_packets([raw[a:b] for a, b in zip(starts, ends)], errors="mark")
     if not batch.ok.all():
         i = int(np.flatnonzero(~batch.ok)[0])
@@ -693,7 +699,12 @@ def parse_session_data(data: bytes | bytearray | memoryview, *, rate_hz: float) 
     rec_index = np.concatenate([[0], np.cumsum(steps_n + lost)])
     index = np.repeat(rec_index, n) + batch.sample_index
     gaps = tuple(
-        (int(rec_index[i + 1] - lost[i] - 1), int(rec_index[i + 1]), int(lost[i]), "overflow" if overflow[i] else "time")
+        (
+            int(rec_index[i + 1] - lost[i] - 1),
+            int(rec_index[i + 1]),
+            int(lost[i]),
+            "overflow" if overflow[i] else "time",
+        )
         for i in np.flatnonzero(lost > 0)
     )
     good_pairs = clean & (lost == 0)

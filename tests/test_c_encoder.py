@@ -93,7 +93,17 @@ CONFIG_KEYS = (
     "log_capacity_bytes",
     "log_free_bytes",
 )
-COMMAND_KEYS = ("opcode", "rate_hz", "acc_range_g", "gyr_range_dps", "session_id", "offset", "length", "digest", "utc_us")
+COMMAND_KEYS = (
+    "opcode",
+    "rate_hz",
+    "acc_range_g",
+    "gyr_range_dps",
+    "session_id",
+    "offset",
+    "length",
+    "digest",
+    "utc_us",
+)
 LOG_KEYS = {
     "log_entry": (
         "flags",

@@ -164,7 +164,9 @@ def test_logging_vectors_come_out_of_the_firmware_logic(host_test):
     lip_device.h give exactly the vectors the C encoder printed (and PROTOCOL.md quotes)."""
     out = subprocess.run([str(host_test), "vectors"], capture_output=True, text=True, check=True, timeout=30).stdout
     got = dict(line.split() for line in out.splitlines())
-    vectors = {v["name"]: v.get("hex") for v in json.loads((REPO / "firmware_protocol/vectors/vectors.json").read_text())}
+    vectors = {
+        v["name"]: v.get("hex") for v in json.loads((REPO / "firmware_protocol/vectors/vectors.json").read_text())
+    }
     assert set(got) == {
         "config_logging",
         "config_logged_one_session",

@@ -727,6 +727,9 @@ class LoggingSensor(VirtualSensor):
     async def run(self, transport: Transport, *, stop: asyncio.Event | None = None) -> None:
         """Serve ``transport`` (streaming, logging and the Log answers) until ``stop`` is set."""
         stop = stop or asyncio.Event()
+        # events bind to the loop that first waits on them: a sensor may be served by several loops in turn
+        self._answer_wake = asyncio.Event()
+        self._wake = asyncio.Event()
         server = asyncio.create_task(self._serve_answers(transport, stop))
         try:
             await super().run(transport, stop=stop)

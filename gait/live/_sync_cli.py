@@ -114,6 +114,11 @@ def _cmd_sync(args: argparse.Namespace) -> int:
             f"({result.throughput_bytes_s / 1e3:.1f} kB/s), {result.reconnects} reconnects"
         )
     for s in result.sessions:
+        if s.entry.flags & 0x08:
+            print(
+                f"session {s.session_id}: logging ended when the sensor's store filled "
+                f"({s.entry.duration_s / 60:.1f} min kept); sync with --erase to make room"
+            )
         if s.status == "written":
             how = "drift-corrected" if s.start_time_corrected else "as the sensor's clock gave it"
             print(f"session {s.session_id}: start time {s.start_time or 'unknown'} ({how})")

@@ -234,7 +234,7 @@ class Feature(enum.IntFlag):
     """Bits of the configuration's ``features`` byte (offset 20; absent on plain version-1 devices).
 
     ``LOG``: on-sensor logging: the commands LOG_START .. GET_CLOCK, the Log characteristic and
-    the log fields of the configuration (PROTOCOL.md section 9).
+    the log fields of the configuration (PROTOCOL.md section 7).
     """
 
     NONE = 0
@@ -1068,7 +1068,7 @@ def encode_set_range(*, acc_range_g: int, gyr_range_dps: int) -> bytes:
 
 
 def encode_log_start() -> bytes:
-    """LOG_START: start a logged session at the current rate and ranges (PROTOCOL.md section 9)."""
+    """LOG_START: start a logged session at the current rate and ranges (PROTOCOL.md section 7)."""
     return bytes([Opcode.LOG_START])
 
 

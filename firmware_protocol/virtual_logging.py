@@ -1,7 +1,7 @@
 """On-sensor logging for the virtual sensor: a flash store, a clock, and the logging commands.
 
 `LoggingSensor` is a `firmware_protocol.virtual_peripheral.VirtualSensor` that also speaks
-the logging extension of the protocol (``PROTOCOL.md`` section 9), as the reference
+the logging extension of the protocol (``PROTOCOL.md`` section 7), as the reference
 firmware does:
 
 - LOG_START / LOG_STOP log the played session to a `FlashStore` as time passes, whether or
@@ -418,11 +418,9 @@ class LoggingSensor(VirtualSensor):
         self._answer_wake = asyncio.Event()
         self._live: _LiveLog | None = None
         self._log_task: asyncio.Task[None] | None = None
-        self._faults_left = {
-            "disconnect": sorted(self.log_faults.disconnect_after_bytes),
-            "corrupt": set(self.log_faults.corrupt_blocks),
-            "drop": set(self.log_faults.drop_blocks),
-        }
+        self._disconnects_left = sorted(self.log_faults.disconnect_after_bytes)
+        self._corrupt_left = set(self.log_faults.corrupt_blocks)
+        self._drop_left = set(self.log_faults.drop_blocks)
         self._config = dataclasses.replace(self._config, features=codec.Feature.LOG)
         self._refresh_log_fields()
 
@@ -761,19 +759,19 @@ class LoggingSensor(VirtualSensor):
                 k = self.served.blocks
                 self.served.blocks += 1
                 payload = len(msg) - lb.BLOCK_OVERHEAD
-                if k in self._faults_left["drop"]:
-                    self._faults_left["drop"].discard(k)
+                if k in self._drop_left:
+                    self._drop_left.discard(k)
                     self.served.dropped += 1
                     continue
-                if k in self._faults_left["corrupt"]:
-                    self._faults_left["corrupt"].discard(k)
+                if k in self._corrupt_left:
+                    self._corrupt_left.discard(k)
                     b = bytearray(msg)
                     b[12 + payload // 2] ^= 0x5A
                     msg = bytes(b)
                     self.served.corrupted += 1
                 self.served.block_bytes += payload
                 transport.notify(codec.LOG_UUID, msg)
-                left = self._faults_left["disconnect"]
+                left = self._disconnects_left
                 if left and self.served.block_bytes >= left[0]:
                     left.pop(0)
                     self.served.disconnects += 1

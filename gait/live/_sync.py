@@ -1,6 +1,6 @@
 """`Syncer`: fetch the sessions a sensor logged on its own, verify them, write session files.
 
-A sensor of our protocol with on-sensor logging (``firmware_protocol/PROTOCOL.md`` section 9)
+A sensor of our protocol with on-sensor logging (``firmware_protocol/PROTOCOL.md`` section 7)
 records a run with no computer nearby; ``gait sync`` fetches it afterwards. One run::
 
     scan (as gait record) -> connect -> configuration: can it log? -> stop a session still
@@ -954,7 +954,7 @@ class Syncer:
             final = self._file_name(e, start_s)
         tmp.replace(final)
         gaps = tuple((ia / rate, ib / rate, k, reason) for ia, ib, k, reason in run.gaps)
-        flags = [f.name.lower() for f in lb.EntryFlags if f and e.flags & f and f != lb.EntryFlags.CLOCK_SET]
+        flags = [(f.name or "").lower() for f in lb.EntryFlags if f and e.flags & f and f != lb.EntryFlags.CLOCK_SET]
         sidecar = final.with_name(final.name[: -len(".csv")] + ".recording.json")
         info = {
             "file": final.name,

@@ -44,9 +44,13 @@ async def _run_sync(cfg: Any) -> Any:
             loop.remove_signal_handler(sig)
 
 
-def _when(entry: Any) -> str:
+def _when(s: Any) -> str:
+    """Local start time: the drift-corrected one of a fetched session, else the sensor clock's."""
+    if s.start_time is not None:
+        return _dt.datetime.fromisoformat(s.start_time).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    entry = s.entry
     if not entry.clock_set or not entry.start_utc_us:
-        return "start unknown"
+        return "unknown"
     return _dt.datetime.fromtimestamp(entry.start_utc_us / 1e6).strftime("%Y-%m-%d %H:%M:%S")
 
 
@@ -79,10 +83,10 @@ def _cmd_sync(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     console = Console()
     table = Table(title=f"sessions on {result.device or 'the sensor'} ({result.address})")
-    for col in ("id", "start (sensor clock)", "duration", "rate", "size", "what was done"):
+    for col in ("id", "start", "duration", "rate", "size", "what was done"):
         table.add_column(col)
     for s in result.sessions:
-        e = s.entry
+        entry = s.entry
         did = {
             "written": f"wrote {s.path.name if s.path else '?'}",
             "already": "synced before" + (f" ({s.path.name})" if s.path else ""),
@@ -95,13 +99,13 @@ def _cmd_sync(args: argparse.Namespace) -> int:
             did += "; erased on the sensor"
         elif s.erased is False:
             did += f"; {s.erase_message}"
-        flags = " (store full)" if e.flags & 0x08 else ""
+        flags = " (store full)" if entry.flags & 0x08 else ""
         table.add_row(
-            str(e.session_id),
-            _when(e),
-            f"{e.duration_s / 60:.1f} min{flags}",
-            f"{e.rate_hz:g} Hz",
-            f"{e.size_bytes / 1e6:.2f} MB",
+            str(entry.session_id),
+            _when(s),
+            f"{entry.duration_s / 60:.1f} min{flags}",
+            f"{entry.rate_hz:g} Hz",
+            f"{entry.size_bytes / 1e6:.2f} MB",
             did,
         )
     if result.sessions:

@@ -12,7 +12,7 @@
  *   - lip_ring_*:   a ring buffer of stamped samples between the sensor and the radio;
  *   - lip_device_*: the state machine behind the control characteristic (start, stop, rate,
  *                   range), the configuration characteristic, and the packetiser;
- *   - on-sensor logging (PROTOCOL.md section 9): with a session store attached
+ *   - on-sensor logging (PROTOCOL.md section 7): with a session store attached
  *     (lip_log.h, lip_device_attach_store) the device logs records to flash with no central
  *     connected (LOG_START / LOG_STOP), keeps a UTC clock (SET_CLOCK / GET_CLOCK) and answers
  *     LOG_LIST / LOG_READ / LOG_ERASE with notifications of the Log characteristic

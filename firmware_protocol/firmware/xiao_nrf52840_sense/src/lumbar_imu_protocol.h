@@ -1,6 +1,6 @@
 /*
  * lumbar_imu_protocol.h - reference encoder and decoder of the lumbar IMU protocol, version 1,
- * with the on-sensor logging extension (feature LIP_FEATURE_LOG, PROTOCOL.md section 9).
+ * with the on-sensor logging extension (feature LIP_FEATURE_LOG, PROTOCOL.md section 7).
  *
  * Header-only, C99, no dynamic allocation, no floating point, no dependencies beyond
  * <stdint.h> and <stddef.h>: suitable for nRF52840, ESP32 or any other microcontroller.
@@ -78,7 +78,7 @@ extern "C" {
 #define LIP_LOG_STATE_IDLE 0u
 #define LIP_LOG_STATE_LOGGING 1u
 
-/* on-sensor logging: messages of the Log characteristic (PROTOCOL.md section 9) */
+/* on-sensor logging: messages of the Log characteristic (PROTOCOL.md section 7) */
 #define LIP_LOG_MSG_ENTRY 0x01u
 #define LIP_LOG_MSG_LIST_END 0x02u
 #define LIP_LOG_MSG_BLOCK 0x03u
@@ -487,7 +487,7 @@ static inline size_t lip_encode_cmd_set_clock(uint8_t *out, uint64_t utc_us) {
     return 9;
 }
 
-/* ---- messages of the Log characteristic (PROTOCOL.md section 9) ------------------------ *
+/* ---- messages of the Log characteristic (PROTOCOL.md section 7) ------------------------ *
  * Every message: byte 0 the kind, the last two bytes CRC-16/CCITT-FALSE of the rest.
  * Encoders return the length written (0 if cap is too small or a value is out of range);
  * decoders return LIP_DECODE_*. */

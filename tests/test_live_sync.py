@@ -442,7 +442,7 @@ class TestSync:
                 return kept, fetched
 
         kept, fetched = asyncio.run(go())
-        assert kept.sessions[0].status == "logging" and kept.bytes_downloaded == 0
+        assert kept.sessions[0].status == "logging" and kept.bytes_downloaded == 0 and not kept.clock_set
         assert fetched.logging_stopped and fetched.sessions[0].status == "written"
         assert_file_equals_logged(fetched.sessions[0].path, sensor, 1)
 

@@ -1024,7 +1024,9 @@ class Syncer:
     async def _finish(self, client: BleakClient) -> None:
         cfg = self.config
         jobs = self._jobs or []
-        unfinished = [j for j in jobs if j.status in ("pending", "partial")]
+        # a session still being logged (--keep-logging) or not fully fetched needs the clock
+        # reference it started with: setting the clock now would lose its start time correction
+        unfinished = [j for j in jobs if j.status in ("pending", "partial", "logging")]
         if cfg.start_log:
             try:
                 if cfg.rate_hz is not None:
@@ -1043,7 +1045,9 @@ class Syncer:
             await self._command(client, codec.encode_set_clock(utc_us=round(time.time() * 1e6)))
             self._clock_set = True
         elif cfg.set_clock:
-            self._say("the sensor's clock was left as it is: a download is unfinished (its start time needs it)")
+            self._say(
+                "the sensor's clock was left as it is: a session is unfinished or still logging (its start time needs it)"
+            )
         if cfg.start_log:
             try:
                 dc = await self._command(client, codec.encode_log_start())

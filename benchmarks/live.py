@@ -13,10 +13,17 @@ it does under the dashboard. Reports:
 - latency from a notification's arrival to the updated dashboard metrics that include its
   samples (p50, p99; target p99 <= 50 ms), and the live analysis time per window.
 
+With ``--sync`` it measures ``gait sync`` instead: the virtual sensor holds a logged run
+(416 Hz by default, as long as the reference board's 2 MiB store holds), and `gait.live.Syncer`
+fetches it through the same emulated stack: bytes and samples per second of the download,
+CPU of every process, whether the file equals what the sensor logged, and the machine's load
+(the development machine is shared: the figures depend on what else runs).
+
 Usage (from the repository root; needs dbus-daemon and bluezoo, as the BLE tests)::
 
     .venv/bin/python benchmarks/live.py                       # 400 Hz, 600 s
     .venv/bin/python benchmarks/live.py --duration-s 60 --json results.json
+    .venv/bin/python benchmarks/live.py --sync                # fetch a 400 s run logged at 416 Hz
 """
 
 from __future__ import annotations
@@ -137,20 +144,110 @@ def run(*, duration_s: float, rate_hz: int, metrics_interval_s: float) -> dict:
         }
 
 
+def run_sync(*, logged_s: float, rate_hz: int, repeats: int) -> dict:
+    """Fetch a logged run of ``logged_s`` at ``rate_hz`` with `gait.live.Syncer`, ``repeats`` times."""
+    from firmware_protocol import logbook as lb
+    from gait.live import SyncConfig, Syncer
+
+    reason = unavailable_reason()
+    if reason:
+        raise SystemExit(f"cannot run: {reason}")
+    load_before = os.getloadavg()
+    runs = []
+    with (
+        tempfile.TemporaryDirectory(prefix="gait-sync-bench-") as tmp_s,
+        EmulatedBluetooth(Path(tmp_s) / "bus") as stack,
+    ):
+        tmp = Path(tmp_s)
+        os.environ["DBUS_SYSTEM_BUS_ADDRESS"] = stack.bus_address
+        for k in range(repeats):
+            pair = stack.add_adapter_pair()
+            npz = tmp / f"logged{k}.npz"
+            sim = ("--duration-s", str(int(logged_s + 30)), "--rate-hz", str(rate_hz), "--seed", "7", "--start-s", "21")
+            with sensor_process(
+                stack,
+                pair,
+                tmp,
+                *sim,
+                "--log-run",
+                "--log-run-s",
+                str(logged_s),
+                "--log-record",
+                str(npz),
+                timeout_s=300,
+            ) as sensor:
+                pids = _pids(stack) | {"sensor": sensor.proc.pid}
+                cpu0 = {n: _proc_cpu_s(p) for n, p in pids.items()}
+                out = tmp / f"out{k}"
+                c0, t0 = time.process_time(), time.monotonic()
+                res = asyncio.run(Syncer(SyncConfig(out_dir=out, adapter=pair.central, scan_timeout_s=10.0)).run())
+                cpu_sync, wall = time.process_time() - c0, time.monotonic() - t0
+                cpu_others = {n: _proc_cpu_s(p) - cpu0[n] for n, p in pids.items()}
+            (s,) = res.sessions
+            with np.load(npz) as z:
+                acc = z["s1_acc"]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", GaitDataWarning)
+                got = load_session(s.path)
+            scale = s.entry.config().acc_scale_m_s2_per_lsb
+            equal = bool(np.array_equal(got.acc, acc.astype(np.float64) * scale))
+            runs.append(
+                {
+                    "bytes": res.bytes_downloaded,
+                    "samples": s.n_samples,
+                    "download_s": res.download_s,
+                    "bytes_per_s": res.bytes_downloaded / res.download_s,
+                    "samples_per_s": s.n_samples / res.download_s,
+                    "sync_wall_s": wall,
+                    "cpu_s_sync": cpu_sync,
+                    "cpu_s_others": cpu_others,
+                    "file_equals_logged": equal,
+                    "notifications": -(-res.bytes_downloaded // lb.block_payload_size(247)),
+                }
+            )
+            stack.remove_adapter_pair(pair)
+    load_after = os.getloadavg()
+    bps = [r["bytes_per_s"] for r in runs]
+    return {
+        "rate_hz": rate_hz,
+        "logged_s": logged_s,
+        "runs": runs,
+        "bytes_per_s_median": float(np.median(bps)),
+        "bytes_per_s_min": float(np.min(bps)),
+        "bytes_per_s_max": float(np.max(bps)),
+        "samples_per_s_median": float(np.median([r["samples_per_s"] for r in runs])),
+        "all_files_equal_logged": all(r["file_equals_logged"] for r in runs),
+        "load_average_1_5_15_before": [round(x, 2) for x in load_before],
+        "load_average_1_5_15_after": [round(x, 2) for x in load_after],
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--duration-s", type=float, default=600.0)
     p.add_argument("--rate-hz", type=int, default=400)
     p.add_argument("--metrics-interval-s", type=float, default=0.0, help="minimum time between live analyses")
+    p.add_argument("--sync", action="store_true", help="measure gait sync's download instead of live recording")
+    p.add_argument("--logged-s", type=float, default=400.0, help="with --sync: length of the logged run")
+    p.add_argument("--repeats", type=int, default=3, help="with --sync: downloads to time")
     p.add_argument("--json", type=Path, help="also write the results here")
     args = p.parse_args(argv)
-    res = run(duration_s=args.duration_s, rate_hz=args.rate_hz, metrics_interval_s=args.metrics_interval_s)
+    if args.sync:
+        rate = 416 if args.rate_hz == 400 else args.rate_hz
+        res = run_sync(logged_s=args.logged_s, rate_hz=rate, repeats=args.repeats)
+    else:
+        res = run(duration_s=args.duration_s, rate_hz=args.rate_hz, metrics_interval_s=args.metrics_interval_s)
     width = max(len(k) for k in res)
     for k, v in res.items():
         if isinstance(v, float):
             v = f"{v:.4g}"
         elif isinstance(v, dict):
             v = ", ".join(f"{a} {b:.3g}" for a, b in v.items())
+        elif isinstance(v, list) and v and isinstance(v[0], dict):
+            v = "; ".join(
+                ", ".join(f"{a} {b:.4g}" if isinstance(b, float) else f"{a} {b}" for a, b in r.items()) for r in v
+            )
         print(f"{k:<{width}}  {v}")
     if args.json:
         args.json.write_text(json.dumps(res, indent=2) + "\n")

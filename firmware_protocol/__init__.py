@@ -4,10 +4,15 @@
   configuration and commands, encode and decode.
 - `firmware_protocol.stream`: `StreamDecoder`, notifications in, SI samples out, with loss,
   duplicate and reordering statistics (used by the live recorder).
+- `firmware_protocol.logbook`: on-sensor logging (the Log characteristic's messages, session
+  data, verified ranges of a download; used by ``gait sync``); `firmware_protocol.metawear_log`:
+  MbientLab's logger route.
 - `firmware_protocol.devices` and `firmware_protocol.profiles`: decoders and device
   profiles for commodity IMUs (WitMotion, Polar, MbientLab, Movesense) and `identify`.
-- ``c/`` (the C reference encoder) and ``firmware/`` (reference firmware), compiled and
-  tested on the host by the test suite.
+- ``c/`` (the C reference encoder and decoders) and ``firmware/`` (reference firmware),
+  compiled and tested on the host by the test suite.
+- `firmware_protocol.virtual_peripheral` and `firmware_protocol.virtual_logging`: the virtual
+  sensor (a GATT server through BlueZ) and its log store.
 """
 
 from .codec import (

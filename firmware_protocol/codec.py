@@ -23,10 +23,14 @@ Packets
     NumPy, returns a `PacketBatch`), `packetize` (split sample arrays into packets),
     `samples_per_packet` (capacity for an ATT MTU), `crc16_ccitt_false`.
 Configuration
-    `DeviceConfig`, `encode_config`, `decode_config`.
+    `DeviceConfig`, `encode_config`, `decode_config`; `Feature` and `LogState` (the
+    configuration's extension, 32 bytes, on devices with on-sensor logging).
 Commands
     `Command`, `Opcode`, `Status`, `encode_start`, `encode_stop`, `encode_set_rate`,
-    `encode_set_range`, `decode_command`.
+    `encode_set_range`, `decode_command`; the on-sensor logging commands `encode_log_start`,
+    `encode_log_stop`, `encode_log_list`, `encode_log_read`, `encode_log_erase`,
+    `encode_set_clock`, `encode_get_clock` (their answers, on the Log characteristic, are in
+    `firmware_protocol.logbook`).
 Errors
     `ProtocolError` (a `gait.errors.GaitInputError`) with a machine-readable ``reason``;
     `PacketError` and its subclasses `TruncatedPacketError` (``reason="truncated"``),
@@ -63,6 +67,7 @@ from gait.errors import GaitInputError, Where
 __all__ = [
     "BATTERY_LEVEL_UUID",
     "BATTERY_SERVICE_UUID",
+    "CONFIG_EXT_SIZE",
     "CONFIG_SIZE",
     "CONFIG_UUID",
     "CONTROL_UUID",
@@ -71,6 +76,7 @@ __all__ = [
     "DEVICE_INFO_SERVICE_UUID",
     "FIRMWARE_REVISION_UUID",
     "HEADER_SIZE",
+    "LOG_UUID",
     "MANUFACTURER_NAME_UUID",
     "MAX_ATTRIBUTE_SIZE",
     "MAX_SAMPLES_PER_PACKET",
@@ -85,7 +91,9 @@ __all__ = [
     "ConfigError",
     "CorruptPacketError",
     "DeviceConfig",
+    "Feature",
     "Flags",
+    "LogState",
     "Opcode",
     "OversizedPacketError",
     "Packet",
@@ -104,7 +112,14 @@ __all__ = [
     "decode_packets",
     "encode_command",
     "encode_config",
+    "encode_get_clock",
+    "encode_log_erase",
+    "encode_log_list",
+    "encode_log_read",
+    "encode_log_start",
+    "encode_log_stop",
     "encode_packet",
+    "encode_set_clock",
     "encode_set_range",
     "encode_set_rate",
     "encode_start",
@@ -128,6 +143,9 @@ DATA_UUID: Final = "80eb0002" + _BASE
 CONTROL_UUID: Final = "80eb0003" + _BASE
 #: Configuration characteristic: read and notify; `DeviceConfig`.
 CONFIG_UUID: Final = "80eb0004" + _BASE
+#: Log characteristic (devices with `Feature.LOG`): notify; answers to the logging commands
+#: (`firmware_protocol.logbook`).
+LOG_UUID: Final = "80eb0005" + _BASE
 
 _SIG = "-0000-1000-8000-00805f9b34fb"
 #: Bluetooth SIG Battery Service and its Battery Level characteristic (u8 percent).
@@ -154,6 +172,9 @@ MAX_ATTRIBUTE_SIZE: Final = 512
 MAX_SAMPLES_PER_PACKET: Final = (MAX_ATTRIBUTE_SIZE - OVERHEAD) // SAMPLE_SIZE
 #: Bytes of the configuration characteristic in version 1 (later versions may append).
 CONFIG_SIZE: Final = 20
+#: Bytes of the configuration of a device that announces features (`Feature`): the 20 bytes of
+#: version 1 and 12 appended (features, log state, sessions stored, capacity, free bytes).
+CONFIG_EXT_SIZE: Final = 32
 
 _U32 = 1 << 32
 
@@ -178,6 +199,13 @@ class Opcode(enum.IntEnum):
     STOP = 0x02
     SET_RATE = 0x03
     SET_RANGE = 0x04
+    LOG_START = 0x10
+    LOG_STOP = 0x11
+    LOG_LIST = 0x12
+    LOG_READ = 0x13
+    LOG_ERASE = 0x14
+    SET_CLOCK = 0x15
+    GET_CLOCK = 0x16
 
 
 class Status(enum.IntEnum):
@@ -190,6 +218,9 @@ class Status(enum.IntEnum):
     MTU_TOO_SMALL = 4
     SENSOR_ERROR = 5
     BUSY = 6
+    STORE_FULL = 7
+    NOT_FOUND = 8
+    DIGEST_MISMATCH = 9
 
 
 class State(enum.IntEnum):
@@ -197,6 +228,24 @@ class State(enum.IntEnum):
 
     IDLE = 0
     STREAMING = 1
+
+
+class Feature(enum.IntFlag):
+    """Bits of the configuration's ``features`` byte (offset 20; absent on plain version-1 devices).
+
+    ``LOG``: on-sensor logging: the commands LOG_START .. GET_CLOCK, the Log characteristic and
+    the log fields of the configuration (PROTOCOL.md section 7).
+    """
+
+    NONE = 0
+    LOG = 0x01
+
+
+class LogState(enum.IntEnum):
+    """On-sensor logging state, reported in the configuration (offset 21)."""
+
+    IDLE = 0
+    LOGGING = 1
 
 
 # ---------------------------------------------------------------------------------------
@@ -756,6 +805,7 @@ def packetize(
 # configuration characteristic
 # ---------------------------------------------------------------------------------------
 _CONFIG_STRUCT = struct.Struct("<BBBBIBBHII")  # 20 bytes, every field naturally aligned
+_CONFIG_EXT_STRUCT = struct.Struct("<BBHII")  # the 12 bytes appended by devices with features
 
 
 @dataclass(frozen=True)
@@ -780,6 +830,14 @@ class DeviceConfig:
         The last command received and its `Status`.
     version
         Protocol version of the device.
+    features
+        `Feature` bits (0 on a plain version-1 device, whose configuration has 20 bytes).
+    log_state
+        `LogState` of on-sensor logging.
+    log_sessions
+        Logged sessions stored on the device (the one being logged included).
+    log_capacity_bytes, log_free_bytes
+        Bytes of session data the empty store holds, and those still free.
     """
 
     rate_mhz: int
@@ -792,9 +850,19 @@ class DeviceConfig:
     last_opcode: int = 0
     last_status: int = Status.OK
     version: int = PROTOCOL_VERSION
+    features: int = Feature.NONE
+    log_state: int = LogState.IDLE
+    log_sessions: int = 0
+    log_capacity_bytes: int = 0
+    log_free_bytes: int = 0
 
     def __post_init__(self) -> None:
         for name, bits in (
+            ("features", 8),
+            ("log_state", 8),
+            ("log_sessions", 16),
+            ("log_capacity_bytes", 32),
+            ("log_free_bytes", 32),
             ("version", 8),
             ("state", 8),
             ("last_opcode", 8),
@@ -831,11 +899,25 @@ class DeviceConfig:
     def streaming(self) -> bool:
         return self.state == State.STREAMING
 
+    @property
+    def can_log(self) -> bool:
+        """Whether the device logs on its own (`Feature.LOG`)."""
+        return bool(self.features & Feature.LOG)
+
+    @property
+    def logging(self) -> bool:
+        return self.log_state == LogState.LOGGING
+
+    @property
+    def extended(self) -> bool:
+        """Whether the configuration carries the 12 appended bytes (any feature or log field set)."""
+        return any((self.features, self.log_state, self.log_sessions, self.log_capacity_bytes, self.log_free_bytes))
+
 
 def encode_config(config: DeviceConfig) -> bytes:
-    """The 20 bytes of the configuration characteristic."""
+    """The configuration characteristic: 20 bytes, or 32 on a device that announces features."""
     c = config
-    return _CONFIG_STRUCT.pack(
+    base = _CONFIG_STRUCT.pack(
         c.version,
         c.state,
         c.last_opcode,
@@ -847,10 +929,19 @@ def encode_config(config: DeviceConfig) -> bytes:
         c.acc_scale_ng_per_lsb,
         c.gyr_scale_udps_per_lsb,
     )
+    if not c.extended:
+        return base
+    return base + _CONFIG_EXT_STRUCT.pack(
+        c.features, c.log_state, c.log_sessions, c.log_capacity_bytes, c.log_free_bytes
+    )
 
 
 def decode_config(data: bytes | bytearray | memoryview) -> DeviceConfig:
-    """Decode the configuration characteristic; bytes beyond the first 20 are ignored.
+    """Decode the configuration characteristic.
+
+    The first 20 bytes are version 1's; a device that announces features (`Feature`) appends
+    12 more (read when present: a configuration of 20 to 31 bytes is a plain version-1 one);
+    bytes beyond those are ignored (later additions).
 
     Raises
     ------
@@ -874,8 +965,14 @@ def decode_config(data: bytes | bytearray | memoryview) -> DeviceConfig:
             "truncated configuration", expected=f"at least {CONFIG_SIZE} bytes", found=f"{len(raw)} bytes", where=where
         )
     v = _CONFIG_STRUCT.unpack_from(raw)
+    ext = _CONFIG_EXT_STRUCT.unpack_from(raw, CONFIG_SIZE) if len(raw) >= CONFIG_EXT_SIZE else (0, 0, 0, 0, 0)
     try:
         return DeviceConfig(
+            features=ext[0],
+            log_state=ext[1],
+            log_sessions=ext[2],
+            log_capacity_bytes=ext[3],
+            log_free_bytes=ext[4],
             version=v[0],
             state=v[1],
             last_opcode=v[2],
@@ -895,17 +992,47 @@ def decode_config(data: bytes | bytearray | memoryview) -> DeviceConfig:
 # commands (control characteristic)
 # ---------------------------------------------------------------------------------------
 #: Payload length of each opcode (bytes after the opcode).
-_ARG_LEN: Final = {Opcode.START: 0, Opcode.STOP: 0, Opcode.SET_RATE: 2, Opcode.SET_RANGE: 3}
+_ARG_LEN: Final = {
+    Opcode.START: 0,
+    Opcode.STOP: 0,
+    Opcode.SET_RATE: 2,
+    Opcode.SET_RANGE: 3,
+    Opcode.LOG_START: 0,
+    Opcode.LOG_STOP: 0,
+    Opcode.LOG_LIST: 0,
+    Opcode.LOG_READ: 10,
+    Opcode.LOG_ERASE: 6,
+    Opcode.SET_CLOCK: 8,
+    Opcode.GET_CLOCK: 0,
+}
+_NO_ARGUMENT: Final = (
+    Opcode.START,
+    Opcode.STOP,
+    Opcode.LOG_START,
+    Opcode.LOG_STOP,
+    Opcode.LOG_LIST,
+    Opcode.GET_CLOCK,
+)
 
 
 @dataclass(frozen=True)
 class Command:
-    """A decoded command. ``rate_hz`` is set for SET_RATE, the ranges for SET_RANGE."""
+    """A decoded command.
+
+    ``rate_hz`` is set for SET_RATE, the ranges for SET_RANGE; ``session_id``, ``offset`` and
+    ``length`` for LOG_READ (``length`` 0: to the end of the session); ``session_id`` and
+    ``digest`` for LOG_ERASE; ``utc_us`` (microseconds since 1970-01-01 UTC) for SET_CLOCK.
+    """
 
     opcode: Opcode
     rate_hz: int | None = None
     acc_range_g: int | None = None
     gyr_range_dps: int | None = None
+    session_id: int | None = None
+    offset: int | None = None
+    length: int | None = None
+    digest: int | None = None
+    utc_us: int | None = None
 
 
 def encode_start() -> bytes:
@@ -940,15 +1067,68 @@ def encode_set_range(*, acc_range_g: int, gyr_range_dps: int) -> bytes:
     return struct.pack("<BBH", Opcode.SET_RANGE, a, g)
 
 
+def encode_log_start() -> bytes:
+    """LOG_START: start a logged session at the current rate and ranges (PROTOCOL.md section 7)."""
+    return bytes([Opcode.LOG_START])
+
+
+def encode_log_stop() -> bytes:
+    """LOG_STOP: end the logged session."""
+    return bytes([Opcode.LOG_STOP])
+
+
+def encode_log_list() -> bytes:
+    """LOG_LIST: the device notifies one list entry per stored session, then a list end."""
+    return bytes([Opcode.LOG_LIST])
+
+
+def encode_log_read(*, session_id: int, offset: int, length: int = 0) -> bytes:
+    """LOG_READ: the device notifies blocks of the session's data from byte ``offset`` on,
+    ``length`` bytes (0: to the end), then a read end."""
+    sid = _check_uint(session_id, "session_id", 16)
+    off = _check_uint(offset, "offset", 32)
+    n = _check_uint(length, "length", 32)
+    return struct.pack("<BHII", Opcode.LOG_READ, sid, off, n)
+
+
+def encode_log_erase(*, session_id: int, digest: int) -> bytes:
+    """LOG_ERASE: erase a session; ``digest`` is the CRC-32 the host computed over the data it
+    downloaded, and the device erases only when it equals the session's."""
+    sid = _check_uint(session_id, "session_id", 16)
+    d = _check_uint(digest, "digest", 32)
+    return struct.pack("<BHI", Opcode.LOG_ERASE, sid, d)
+
+
+def encode_set_clock(*, utc_us: int) -> bytes:
+    """SET_CLOCK: set the device's clock to ``utc_us`` microseconds since 1970-01-01 UTC."""
+    u = _check_uint(utc_us, "utc_us", 64)
+    if u == 0:
+        raise GaitInputError(
+            "out of range", expected="a time after 1970-01-01", found="0", where=Where(parameter="utc_us")
+        )
+    return struct.pack("<BQ", Opcode.SET_CLOCK, u)
+
+
+def encode_get_clock() -> bytes:
+    """GET_CLOCK: the device notifies its clock (`firmware_protocol.logbook.LogClock`)."""
+    return bytes([Opcode.GET_CLOCK])
+
+
 def encode_command(command: Command) -> bytes:
     """Encode a `Command` (the inverse of `decode_command`)."""
-    if command.opcode == Opcode.START:
-        return encode_start()
-    if command.opcode == Opcode.STOP:
-        return encode_stop()
-    if command.opcode == Opcode.SET_RATE:
-        return encode_set_rate(rate_hz=command.rate_hz)  # type: ignore[arg-type]
-    return encode_set_range(acc_range_g=command.acc_range_g, gyr_range_dps=command.gyr_range_dps)  # type: ignore[arg-type]
+    c = command
+    op = Opcode(c.opcode)
+    if op in _NO_ARGUMENT:
+        return bytes([op])
+    if op == Opcode.SET_RATE:
+        return encode_set_rate(rate_hz=c.rate_hz)  # type: ignore[arg-type]
+    if op == Opcode.SET_RANGE:
+        return encode_set_range(acc_range_g=c.acc_range_g, gyr_range_dps=c.gyr_range_dps)  # type: ignore[arg-type]
+    if op == Opcode.LOG_READ:
+        return encode_log_read(session_id=c.session_id, offset=c.offset, length=c.length)  # type: ignore[arg-type]
+    if op == Opcode.LOG_ERASE:
+        return encode_log_erase(session_id=c.session_id, digest=c.digest)  # type: ignore[arg-type]
+    return encode_set_clock(utc_us=c.utc_us)  # type: ignore[arg-type]
 
 
 def decode_command(data: bytes | bytearray | memoryview) -> Command:
@@ -998,4 +1178,17 @@ def decode_command(data: bytes | bytearray | memoryview) -> Command:
                 "zero range", expected="ranges > 0", found=f"acc {a} g, gyr {g} dps", where=where, reason="bad_argument"
             )
         return Command(op, acc_range_g=a, gyr_range_dps=g)
+    if op == Opcode.LOG_READ:
+        sid, off, n = struct.unpack_from("<HII", raw, 1)
+        return Command(op, session_id=sid, offset=off, length=n)
+    if op == Opcode.LOG_ERASE:
+        sid, d = struct.unpack_from("<HI", raw, 1)
+        return Command(op, session_id=sid, digest=d)
+    if op == Opcode.SET_CLOCK:
+        (u,) = struct.unpack_from("<Q", raw, 1)
+        if u == 0:
+            raise CommandError(
+                "zero time", expected="a time after 1970-01-01", found="0", where=where, reason="bad_argument"
+            )
+        return Command(op, utc_us=u)
     return Command(op)

@@ -390,6 +390,14 @@ class GattPeripheral:
         self.n_notifications += 1
         return True
 
+    async def drain(self) -> None:
+        """Wait until BlueZ has taken every notification sent so far (a ``Peer.Ping`` to it,
+        answered after what came before). A real sensor's radio accepts a few notifications per
+        connection event and refuses more until they are sent; a burst faster than BlueZ reads
+        would fill the D-Bus socket, which dbus-fast treats as a lost connection."""
+        if self._bus is not None:
+            await self._call("/", "org.freedesktop.DBus.Peer", "Ping", "", [])
+
     async def disconnect_centrals(self) -> int:
         """Drop the link to every connected central (``Device1.Disconnect`` on our adapter).
 

@@ -502,7 +502,9 @@ class TestCommands:
             (
                 b"\x7f",
                 "unknown_opcode",
-                "parameter 'command': unknown opcode; expected one of 0x01 (START), 0x02 (STOP), 0x03 (SET_RATE), 0x04 (SET_RANGE), found 0x7F",
+                "parameter 'command': unknown opcode; expected one of 0x01 (START), 0x02 (STOP), 0x03 (SET_RATE), "
+                "0x04 (SET_RANGE), 0x10 (LOG_START), 0x11 (LOG_STOP), 0x12 (LOG_LIST), 0x13 (LOG_READ), "
+                "0x14 (LOG_ERASE), 0x15 (SET_CLOCK), 0x16 (GET_CLOCK), found 0x7F",
             ),
             (b"\x01\x00", "bad_length", "parameter 'command': bad length for START; expected 1 bytes, found 2 bytes"),
             (

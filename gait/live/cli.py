@@ -1,4 +1,4 @@
-"""Sub-commands ``gait devices``, ``gait record`` and ``gait simulate-device``.
+"""Sub-commands ``gait devices``, ``gait record``, ``gait simulate-device`` (and ``gait sync``, from `._sync_cli`).
 
 Added to the ``gait`` command by `gait.cli.COMMAND_MODULES`; each is a thin wrapper over
 `gait.live` and `firmware_protocol.virtual_peripheral`.
@@ -209,7 +209,9 @@ def _cropped(session, start_s: float):
 
 
 async def _serve(args: argparse.Namespace) -> Any:
-    from firmware_protocol.virtual_peripheral import FaultPlan, GattPeripheral, VirtualSensor
+    from firmware_protocol.virtual_peripheral import FaultPlan, GattPeripheral
+
+    from ._sync_cli import logging_sensor
 
     session = _cropped(_source_session(args), args.start_s)
     faults = FaultPlan(
@@ -224,7 +226,7 @@ async def _serve(args: argparse.Namespace) -> Any:
         stop_at_s=args.stop_at_s,
         seed=args.fault_seed,
     )
-    sensor = VirtualSensor(session, faults=faults, drift_ppm=args.drift_ppm, speed=args.speed, loop=args.loop)
+    sensor = logging_sensor(args, session, faults=faults, drift_ppm=args.drift_ppm, speed=args.speed, loop=args.loop)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -281,6 +283,9 @@ def _cmd_simulate_device(args: argparse.Namespace) -> int:
     if args.sent_log is not None:
         n, acc, gyr = log.samples()
         np.savez(args.sent_log, n=n, acc=acc, gyr=gyr, rate_hz=sensor.config.rate_hz)
+    from ._sync_cli import write_log_record
+
+    write_log_record(args, sensor)
     return EXIT_OK
 
 
@@ -298,7 +303,7 @@ def _probability(text: str) -> float:
 
 
 def register(subparsers: Any) -> None:
-    """Add ``devices``, ``record`` and ``simulate-device`` to the ``gait`` command."""
+    """Add ``devices``, ``record``, ``simulate-device`` and ``sync`` to the ``gait`` command."""
     d = subparsers.add_parser("devices", help="list supported BLE sensors in range (name, address, signal, protocol)")
     d.add_argument("--timeout-s", type=float, default=5.0, help="how long to scan (default 5)")
     d.add_argument("--adapter", help="Bluetooth adapter, e.g. hci0 (Linux)")
@@ -375,3 +380,9 @@ def register(subparsers: Any) -> None:
     f.add_argument("--sent-log", type=Path, help="write the samples delivered to this .npz at exit")
     f.add_argument("--ready-file", type=Path, help="write the adapter address here once advertising")
     s.set_defaults(func=_cmd_simulate_device)
+
+    from ._sync_cli import add_simulate_log_options
+    from ._sync_cli import register as register_sync
+
+    add_simulate_log_options(s)
+    register_sync(subparsers)

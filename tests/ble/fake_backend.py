@@ -90,6 +90,10 @@ class FakePeripheral:
         cb(bytearray(value))
         return True
 
+    async def drain(self) -> None:
+        """Notifications are delivered at once here: nothing to wait for."""
+        await asyncio.sleep(0)
+
     async def disconnect_centrals(self) -> int:
         """Drop the link (the central sees an unsolicited disconnect)."""
         if self.client is None:

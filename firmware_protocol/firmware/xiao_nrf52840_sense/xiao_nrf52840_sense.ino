@@ -5,18 +5,23 @@
  * (firmware_protocol/PROTOCOL.md): the sensor FIFO is read every 10 ms, samples are stamped
  * by a phase-locked clock, batched into packets that fill the negotiated ATT MTU, and sent as
  * notifications. Start, stop, rate and range arrive on the control characteristic.
+ * With no central at all it logs a run to the board's 2 MiB QSPI flash (LOG_START before the
+ * run, `gait sync` afterwards: PROTOCOL.md section 9).
  *
- * Board package: "Seeed nRF52 Boards" (Adafruit nRF52 core with the Bluefruit BLE library).
- * All protocol decisions live in src/lip_device.h, which the test suite compiles and tests on
- * a PC; this file only moves bytes between it, the I2C bus and the BLE stack. It has been
- * compiled and run on the host only (see README.md): treat it as a reference, not a product.
+ * Board package: "Seeed nRF52 Boards" (Adafruit nRF52 core with the Bluefruit BLE library),
+ * library Adafruit SPIFlash. All protocol decisions live in src/lip_device.h and
+ * src/lip_log.h, which the test suite compiles and tests on a PC; this file only moves bytes
+ * between them, the I2C bus, the QSPI flash and the BLE stack. Its logic has been compiled
+ * and run on the host only (see README.md): treat it as a reference, not a product.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
+#include <Adafruit_SPIFlash.h>
 #include <Wire.h>
 #include <bluefruit.h>
 
 #include "src/lip_device.h"
+#include "src/lip_log.h"
 #include "src/lumbar_imu_protocol.h"
 
 /* ---- hardware ------------------------------------------------------------------------- */
@@ -39,6 +44,26 @@
 
 static lip_device_t dev;
 
+/* ---- the session store on the QSPI flash (P25Q16H, 2 MiB, 4 KiB sectors) ---------------- */
+static Adafruit_FlashTransport_QSPI flashTransport;
+static Adafruit_SPIFlash qspiFlash(&flashTransport);
+static lip_log_t store;
+static bool storeOk = false;
+
+static int flashRead(void *, uint32_t addr, uint8_t *buf, size_t n) {
+  return qspiFlash.readBuffer(addr, buf, (uint32_t)n) == n ? 0 : -1;
+}
+
+static int flashProgram(void *, uint32_t addr, const uint8_t *buf, size_t n) {
+  return qspiFlash.writeBuffer(addr, buf, (uint32_t)n) == n ? 0 : -1; /* splits at 256-byte pages */
+}
+
+static int flashErase(void *, uint32_t addr) {
+  return qspiFlash.eraseSector(addr / LIP_FLASH_SECTOR) ? 0 : -1; /* takes a sector number */
+}
+
+static lip_flash_t flashIf = {nullptr, 0, flashRead, flashProgram, flashErase};
+
 /* ---- BLE objects ---------------------------------------------------------------------- */
 static const uint8_t UUID_SERVICE[16] = LIP_UUID128_LE(0x0001);
 static const uint8_t UUID_DATA[16] = LIP_UUID128_LE(0x0002);
@@ -49,13 +74,15 @@ BLEService lipService(UUID_SERVICE);
 BLECharacteristic dataChr(UUID_DATA);
 BLECharacteristic controlChr(UUID_CONTROL);
 BLECharacteristic configChr(UUID_CONFIG);
+static const uint8_t UUID_LOG[16] = LIP_UUID128_LE(0x0005);
+BLECharacteristic logChr(UUID_LOG);
 BLEDis bledis;
 BLEBas blebas;
 
 static volatile uint16_t connHandle = BLE_CONN_HANDLE_INVALID;
 /* a write arrives in the BLE task; loop() handles it */
 static volatile bool commandPending = false;
-static uint8_t commandBuf[8];
+static uint8_t commandBuf[16]; /* the longest command (LOG_READ) has 11 bytes */
 static volatile uint8_t commandLen = 0;
 static volatile bool mtuChanged = false;
 
@@ -115,10 +142,10 @@ static void imuPoll() {
 
 /* ---- BLE helpers ---------------------------------------------------------------------- */
 static void publishConfig() {
-  uint8_t v[LIP_CONFIG_SIZE];
-  lip_device_config_value(&dev, v, sizeof v);
-  configChr.write(v, sizeof v);
-  if (connHandle != BLE_CONN_HANDLE_INVALID && configChr.notifyEnabled(connHandle)) configChr.notify(v, sizeof v);
+  uint8_t v[LIP_CONFIG_EXT_SIZE];
+  const uint16_t n = (uint16_t)lip_device_config_value(&dev, v, sizeof v);
+  configChr.write(v, n);
+  if (connHandle != BLE_CONN_HANDLE_INVALID && configChr.notifyEnabled(connHandle)) configChr.notify(v, n);
 }
 
 static void onControlWrite(uint16_t conn, BLECharacteristic *chr, uint8_t *data, uint16_t len) {
@@ -144,7 +171,7 @@ static void onDisconnect(uint16_t conn, uint8_t reason) {
   (void)conn;
   (void)reason;
   connHandle = BLE_CONN_HANDLE_INVALID;
-  imuStop();
+  if (dev.cfg.log_state != LIP_LOG_STATE_LOGGING) imuStop(); /* a logged run goes on */
   lip_device_disconnected(&dev);
   publishConfig();
 }
@@ -174,6 +201,12 @@ void setup() {
   IMU_WIRE.begin();
   IMU_WIRE.setClock(400000);
   lip_device_init(&dev);
+  lip_device_tick(&dev, micros());
+  if (qspiFlash.begin()) { /* recent Adafruit SPIFlash releases know the P25Q16H by its JEDEC id */
+    flashIf.size = qspiFlash.size();
+    storeOk = lip_log_mount(&store, &flashIf) == LIP_LOG_OK;
+    if (storeOk) lip_device_attach_store(&dev, &store); /* a session cut by a power loss is closed here */
+  }
   uint8_t who = 0;
   imuRead(REG_WHO_AM_I, &who, 1);
   if (who != 0x6A && who != 0x69) dev.cfg.last_status = LIP_STATUS_SENSOR_ERROR;
@@ -192,7 +225,7 @@ void setup() {
 
   bledis.setManufacturer("gait-lumbar (open hardware reference)");
   bledis.setModel("XIAO nRF52840 Sense / LSM6DS3TR-C");
-  bledis.setFirmwareRev("lumbar-imu-protocol 1");
+  bledis.setFirmwareRev(storeOk ? "lumbar-imu-protocol 1, logging" : "lumbar-imu-protocol 1");
   bledis.begin();
   blebas.begin();
   blebas.write(batteryPercent());
@@ -209,8 +242,12 @@ void setup() {
   controlChr.begin();
   configChr.setProperties(CHR_PROPS_READ | CHR_PROPS_NOTIFY);
   configChr.setPermission(SECMODE_OPEN, SECMODE_NO_ACCESS);
-  configChr.setFixedLen(LIP_CONFIG_SIZE);
+  configChr.setMaxLen(LIP_CONFIG_EXT_SIZE); /* 20 bytes, 32 with the logging fields */
   configChr.begin();
+  logChr.setProperties(CHR_PROPS_NOTIFY);
+  logChr.setPermission(SECMODE_OPEN, SECMODE_NO_ACCESS);
+  logChr.setMaxLen(LIP_MAX_ATTRIBUTE_SIZE);
+  logChr.begin();
   publishConfig();
 
   Bluefruit.Advertising.addFlags(BLE_GAP_ADV_FLAGS_LE_ONLY_GENERAL_DISC_MODE);
@@ -225,6 +262,7 @@ void setup() {
 
 void loop() {
   static uint32_t lastRead = 0, lastBattery = 0;
+  lip_device_tick(&dev, micros());
 
   if (mtuChanged && connHandle != BLE_CONN_HANDLE_INVALID) {
     mtuChanged = false;
@@ -237,10 +275,26 @@ void loop() {
     memcpy(cmd, commandBuf, len);
     commandPending = false;
     if (connHandle != BLE_CONN_HANDLE_INVALID) lip_device_set_mtu(&dev, Bluefruit.Connection(connHandle)->getMtu());
+    lip_device_tick(&dev, micros());
     const uint8_t act = lip_device_command(&dev, cmd, len);
     if (act & LIP_ACT_SENSOR_STOP) imuStop();
     if (act & (LIP_ACT_SENSOR_START | LIP_ACT_SENSOR_RECONFIGURE)) imuStart();
     if (act & LIP_ACT_CONFIG_CHANGED) publishConfig();
+  }
+  if (dev.cfg.log_state == LIP_LOG_STATE_LOGGING && millis() - lastRead >= READ_PERIOD_MS) {
+    lastRead = millis();
+    imuPoll(); /* with or without a central */
+    const uint8_t act = lip_device_log_service(&dev); /* full records to flash */
+    if (act & LIP_ACT_SENSOR_STOP) imuStop();        /* the store is full: the session ended */
+    if (act & LIP_ACT_CONFIG_CHANGED) publishConfig();
+  }
+  if (connHandle != BLE_CONN_HANDLE_INVALID && logChr.notifyEnabled(connHandle)) {
+    uint8_t msg[LIP_MAX_ATTRIBUTE_SIZE];
+    size_t n;
+    while ((n = lip_device_log_peek(&dev, msg, sizeof msg)) > 0) { /* answers to LIST, READ, GET_CLOCK */
+      if (!logChr.notify(msg, (uint16_t)n)) break;                /* radio queue full: retry next time */
+      lip_device_log_commit(&dev);
+    }
   }
   if (dev.cfg.state == LIP_STATE_STREAMING && millis() - lastRead >= READ_PERIOD_MS) {
     lastRead = millis();

@@ -194,7 +194,7 @@ class TestBadInput:
         body[7] = body[7].replace("9.8", "nine")
         with pytest.raises(
             GaitInputError,
-            match=r"s\.csv, line 11, column 'acc_z_m_s2': not a number; expected a decimal number, found 'nine'",
+            match=r"s\.csv, line 11, column 'acc_z_m_s2': not a number; expected a decimal number \(digits 0-9, '\.', optional exponent\), found 'nine'",
         ):
             load_session(write(tmp_path, HEADER + COLS + "".join(body)))
 
@@ -304,7 +304,7 @@ class TestBadInput:
         text = HEADER + COLS + rows(30) + "0.3,0.1,-0.2"
         with pytest.warns(
             GaitDataWarning,
-            match=r"line 34: the last line is incomplete \('0\.3,0\.1,-0\.2'\); the recording was probably cut off\. Loaded the 30 complete rows before it",
+            match=r"line 34: the last line is incomplete \(no line end: '0\.3,0\.1,-0\.2'\); the recording was probably cut off\. Loaded the 30 complete rows before it",
         ):
             s = load_session(write(tmp_path, text))
         assert s.n_samples == 30

@@ -31,8 +31,9 @@ from ..errors import GaitInputError, Where
 from ..io import load_session
 from ..session import Session
 from . import _alcantara, _phyphox, _sensorlogger
+from ._archive import is_zip, zip_names
 
-__all__ = ["READERS", "read_session", "read_sessions", "register_reader"]
+__all__ = ["READERS", "read_session", "read_sessions", "register_reader", "truth_file_error"]
 
 #: (name, sniff(path) -> bool, read(path) -> list[Session]); first match wins.
 READERS: list[tuple[str, Callable[[Path], bool], Callable[[Path], list[Session]]]] = [
@@ -60,7 +61,39 @@ def read_sessions(path: str | os.PathLike[str], **kwargs) -> list[Session]:
             found="a folder of another layout (use 'gait batch' for a folder of sessions)",
             where=Where(file=p),
         )
+    if p.name.lower().endswith(".truth.json"):
+        raise truth_file_error(p, "the simulator's ground truth (JSON)")
+    if p.is_file() and is_zip(p):
+        names = zip_names(p)
+        shown = ", ".join(repr(n) for n in (names or [])[:6]) + (", ..." if names and len(names) > 6 else "")
+        raise GaitInputError(
+            "unrecognised zip archive" if names is not None else "damaged zip archive",
+            expected="a phyphox or Sensor Logger export (a zip of their CSV files)",
+            found=(f"members {shown}" if names else "no members")
+            if names is not None
+            else "an archive that cannot be opened",
+            where=Where(file=p),
+        )
     return [load_session(p, **kwargs)]
+
+
+def truth_file_error(p: Path, what: str) -> GaitInputError:
+    """The error for a simulator ground-truth sidecar given where a session was expected."""
+    stem = p.name.split(".truth.")[0] if ".truth." in p.name else None
+    sessions = sorted(
+        f.name
+        for f in p.parent.glob(f"{stem}.*")
+        if stem and ".truth." not in f.name and f.name.lower().endswith((".csv", ".csv.gz", ".parquet"))
+    )
+    return GaitInputError(
+        "a ground-truth file, not a session",
+        expected="a session file (t_s and acc_* columns)",
+        found=what,
+        where=Where(file=p),
+        hint=f"Analyse the session it belongs to: {p.parent / sessions[0]}"
+        if sessions
+        else "Analyse the session it belongs to",
+    )
 
 
 def read_session(path: str | os.PathLike[str], **kwargs) -> Session:

@@ -128,6 +128,15 @@ def save_session(session: Session, path: str | os.PathLike[str], *, decimals: in
     """
     p = Path(path)
     name = p.name.lower()
+    if decimals is not None and (
+        isinstance(decimals, bool) or not isinstance(decimals, int) or not 0 <= decimals <= 17
+    ):
+        raise GaitInputError(
+            "invalid value",
+            expected="a whole number of decimals from 0 to 17 (or none: every value exactly)",
+            found=repr(decimals),
+            where=Where(parameter="decimals"),
+        )
     if name.endswith(".parquet"):
         return write_parquet_session(session, p)
     if name.endswith(".csv") or name.endswith(".csv.gz"):

@@ -454,8 +454,7 @@ class TestFailures:
         assert skipped.kind == "skipped" and skipped.source.endswith("participants.csv")
         assert e.source == str(inputs / "bad.csv") and e.stage == "read" and e.kind == "input"
         assert (
-            e.message
-            == f"{inputs / 'bad.csv'}, line 3, column 'acc_z_m_s2': not a number; expected a decimal number "
+            e.message == f"{inputs / 'bad.csv'}, line 3, column 'acc_z_m_s2': not a number; expected a decimal number "
             "(digits 0-9, '.', optional exponent), found 'nine'"
         )
         assert pd.isna(e.session_index) and e.traceback == ""

@@ -73,7 +73,10 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from .batch_runner import batch
+    from .errors import check_speed_mps
 
+    if args.speed_mps is not None:
+        check_speed_mps(args.speed_mps, "--speed-mps")  # named as the user typed it
     r = batch(
         args.inputs,
         out=args.out,

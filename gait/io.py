@@ -435,10 +435,15 @@ def _trim_body(body: bytes, n_columns: int, where: Where, first_line: int) -> tu
         body = body[:cut]
         if tail.strip(_SPACE):
             note = _cut_note(tail, "no line end", body, where, first_line)
-    body = body.rstrip(_SPACE)
-    if not body:
+    # blank lines (or spaces) at the end are dropped (without copying the body when there are none)
+    i = len(body)
+    while i > 0 and body[i - 1] in _SPACE:
+        i -= 1
+    if i == 0:
         return b"", note
-    body += b"\n"
+    j = body.find(b"\n", i)
+    if j + 1 != len(body):
+        body = body[: j + 1]
     start = body.rfind(b"\n", 0, len(body) - 1) + 1
     last = body[start:-1].rstrip(b"\r")
     fields = last.split(b",")

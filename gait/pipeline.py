@@ -93,7 +93,7 @@ def analyze(
     """
     where = Where(file=session.meta.source) if session.meta.source else Where(parameter="session")
     check_analysable_rate(session)
-    if session.duration_s < MIN_DURATION_S:
+    if session.duration_s < MIN_DURATION_S - 1e-9:  # 600 samples at 200 Hz are 3 s, whatever the rounding
         raise GaitInputError(
             "too short to analyse",
             expected=f"at least {MIN_DURATION_S:g} s of samples",

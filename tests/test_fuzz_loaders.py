@@ -514,15 +514,21 @@ def _phone_times(n: int, rate: float, offset: float, seed: int) -> np.ndarray:
     return 1.0 + offset + np.arange(n) / rate + rng.uniform(-0.2, 0.2, n) / rate
 
 
-def _xyz(t: np.ndarray, gyro: bool) -> np.ndarray:
-    s = base_session("sensor")
+def _xyz(t: np.ndarray, gyro: bool, source: Session | None = None) -> np.ndarray:
+    s = source or base_session("sensor")
     src = s.gyr if gyro else s.acc
-    return np.column_stack([np.interp(t, s.t + 1.0, src[:, k]) for k in range(3)])
+    return np.column_stack([np.interp(t, s.t - s.t[0] + 1.0, src[:, k]) for k in range(3)])
 
 
-def phyphox_files(rate: float = 100.0) -> dict[str, bytes]:
-    ta = _phone_times(280, rate, 0.0, 1)
-    tg = _phone_times(285, rate * 0.99, 0.0021, 2)
+def _n(source: Session | None, rate: float) -> int:
+    return 280 if source is None else int((source.t[-1] - source.t[0] - 0.1) * rate)
+
+
+def phyphox_files(rate: float = 100.0, source: Session | None = None) -> dict[str, bytes]:
+    """A phyphox export (accelerometer and gyroscope tables, meta files) of ``source`` (default:
+    a 3-second base session), sampled the way phones sample."""
+    ta = _phone_times(_n(source, rate), rate, 0.0, 1)
+    tg = _phone_times(_n(source, rate * 0.99), rate * 0.99, 0.0021, 2)
 
     def table(kind: str, t: np.ndarray) -> bytes:
         names = (
@@ -530,7 +536,7 @@ def phyphox_files(rate: float = 100.0) -> dict[str, bytes]:
             if kind == "acc"
             else ["Gyroscope x (rad/s)", "Gyroscope y (rad/s)", "Gyroscope z (rad/s)"]
         )
-        xyz = _xyz(t, kind == "gyr")
+        xyz = _xyz(t, kind == "gyr", source)
         head = ",".join(f'"{c}"' for c in ["Time (s)", *names])
         body = "\n".join(",".join(f"{v:.9E}" for v in r) for r in np.column_stack([t, xyz]).tolist())
         return (head + "\n" + body + "\n").encode()
@@ -546,17 +552,19 @@ def phyphox_files(rate: float = 100.0) -> dict[str, bytes]:
 T0_NS = 1_700_000_000_000_000_000
 
 
-def sensorlogger_files(platform: str = "android") -> dict[str, bytes]:
-    ta = _phone_times(280, 100.0, 0.0, 3)
-    tg = _phone_times(285, 99.0, 0.0017, 4)
+def sensorlogger_files(platform: str = "android", source: Session | None = None) -> dict[str, bytes]:
+    """A Sensor Logger export (Android: TotalAcceleration; iOS: Accelerometer + Gravity) of
+    ``source`` (default: a 3-second base session)."""
+    ta = _phone_times(_n(source, 100.0), 100.0, 0.0, 3)
+    tg = _phone_times(_n(source, 99.0), 99.0, 0.0017, 4)
 
     def table(t: np.ndarray, xyz: np.ndarray) -> bytes:
         t_ns = (T0_NS + np.round(t * 1e9)).astype(np.int64)
         df = pd.DataFrame({"time": t_ns, "seconds_elapsed": t - 1.0, "z": xyz[:, 2], "y": xyz[:, 1], "x": xyz[:, 0]})
         return df.to_csv(index=False).encode()
 
-    acc = _xyz(ta, False)
-    files = {"Gyroscope.csv": table(tg, _xyz(tg, True))}
+    acc = _xyz(ta, False, source)
+    files = {"Gyroscope.csv": table(tg, _xyz(tg, True, source))}
     if platform == "android":
         files["TotalAcceleration.csv"] = table(ta, acc)
     else:

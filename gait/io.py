@@ -701,7 +701,10 @@ def session_from_dataframe(
     meta_d.pop(FORMAT_NAME, None)
     meta_d.pop("frame", None)
     # types of every metadata value (the rate is checked here if given, estimated below if not)
-    checked = clean_metadata({"sampling_rate_hz": 1.0, **meta_d}, where=where, lines=meta_lines)
+    declared = meta_d.get("sampling_rate_hz")
+    checked = clean_metadata(
+        {**meta_d, "sampling_rate_hz": 1.0 if declared is None else declared}, where=where, lines=meta_lines
+    )
     names = list(df.columns)
     if not all(isinstance(c, str) for c in names):
         raise GaitInputError(
@@ -811,7 +814,6 @@ def session_from_dataframe(
     # -- sampling rate -------------------------------------------------------------------
     median_dt = float(np.median(np.diff(t)))
     rate_from_t = 1.0 / median_dt
-    declared = meta_d.get("sampling_rate_hz")
     rate_where = Where(file=where.file, line=(meta_lines or {}).get("sampling_rate_hz")) if where.file else where
     if declared is not None:
         fs = checked["sampling_rate_hz"]

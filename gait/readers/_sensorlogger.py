@@ -180,8 +180,8 @@ def read(p: Path) -> list[Session]:
         if t_ns.shape == tg_ns.shape and np.array_equal(t_ns, tg_ns):
             acc = user + grav
         else:
-            g = clean_stream(Stream(tg_ns, grav, "Gravity.csv"), "gravity", Where(file=f"{p}/gravity"))
-            acc = user + np.column_stack([np.interp(t_ns, g.t, g.xyz[:, k]) for k in range(3)])
+            gs = clean_stream(Stream(tg_ns, grav, "Gravity.csv"), "gravity", Where(file=f"{p}/gravity"))
+            acc = user + np.column_stack([np.interp(t_ns, gs.t, gs.xyz[:, k]) for k in range(3)])
         acc = _specific_force(acc, platform, standardised, where, "Accelerometer.csv + Gravity.csv")
         acc_source = "Accelerometer.csv + Gravity.csv"
     elif "accelerometeruncalibrated" in members:

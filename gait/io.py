@@ -469,7 +469,9 @@ def _cut_note(last: bytes, why: str, kept: bytes, where: Where, first_line: int)
 _PANDAS_NUMBER = re.compile(rb"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
 _NUMBER_PREFIX = re.compile(rb"^[+-]?(?:\d+\.?\d*|\.\d*)?(?:[eE][+-]?\d*)?$")
 _NUM = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
-_CELL = re.compile(rf"""^[ \t\x0b\x0c]*(?:{_NUM}|"{_NUM}"|[+-]?(?i:inf|infinity)|)[ \t\x0b\x0c]*$""", re.ASCII)
+_CELL = re.compile(
+    rf"""^[ \t\x0b\x0c]*(?:{_NUM}|"[ \t]*{_NUM}[ \t]*"|[+-]?(?i:inf|infinity)|)[ \t\x0b\x0c]*$""", re.ASCII
+)
 #: Texts pandas reads as missing (refused afterwards as missing values, with their line).
 _NA_TEXTS = frozenset(
     "#N/A|#N/A N/A|#NA|-1.#IND|-1.#QNAN|-NaN|-nan|1.#IND|1.#QNAN|<NA>|N/A|NA|NULL|NaN|None|n/a|nan|null".split("|")

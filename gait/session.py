@@ -23,10 +23,10 @@ from .errors import GaitInputError, Where
 
 #: A gap is any interval between consecutive samples longer than this many sample periods.
 GAP_FACTOR = 1.5
-#: The lowest sampling rate the analysis supports, Hz. Measured on the simulator (five seeds of
-#: each preset, 60 s runs): from 90 Hz every preset keeps a step F1 of at least 0.99 and a
-#: contact-time MAE of at most 10 ms; at 80 Hz the impact transient of a heel strike is too
-#: brief and step detection for heel strikers falls to F1 0.88 (0.45 at 50 Hz).
+#: The lowest sampling rate the analysis supports, Hz. Measured on the simulator (five seeds each
+#: of the easy, heel-strike and rotation presets, 60 s runs): from 90 Hz every one keeps a step
+#: F1 of at least 0.99 and a contact-time MAE of at most 10 ms; at 80 Hz the impact transient of a heel strike is too
+#: brief and step detection for heel strikers falls to F1 0.88 (0.34-0.45 at 50 Hz, two seeds).
 MIN_ANALYSIS_RATE_HZ = 90.0
 
 

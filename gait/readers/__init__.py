@@ -3,15 +3,18 @@
 `read_sessions` returns a list of sessions (a dataset can hold many trials); `read_session`
 returns exactly one. Canonical files go through `gait.io`; other formats have a module here
 that turns them into a table with canonical column names and hands it to
-`gait.io.session_from_dataframe`, so every format gets the same validation.
+`gait.io.session_from_dataframe`, so every format gets the same validation. Whatever the input,
+the answer is sessions or `GaitInputError` (a zip no reader recognises, a damaged zip, the
+simulator's ground-truth sidecars included); `gait.readers._archive` reads zip members safely.
 
 =====================  ===============================================  =====================
 format                 how it is recognised                             module
 =====================  ===============================================  =====================
 canonical CSV / gzip   ``t_s`` / ``acc_*`` column names                 `gait.io`
 canonical Parquet      ``PAR1`` magic                                   `gait.io`
-Alcantara 2022 data    a folder with ``trials.csv`` and
-                       ``sacral_accel_g.csv`` (one trial per row)       `._alcantara`
+Alcantara 2022 data    a folder with a trial table and an accelerometer
+                       file (``trials.csv`` + ``sacral_accel_g.csv``,
+                       ``Sub_Info*.csv`` + ``Accelerometer*.csv``)      `._alcantara`
 phyphox export         a zip, folder or CSV whose header has
                        ``"Time (s)"`` and ``"Acceleration x (m/s^2)"``
                        / ``"Gyroscope x (rad/s)"``                      `._phyphox`

@@ -73,7 +73,10 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from .batch_runner import batch
+    from .errors import check_speed_mps
 
+    if args.speed_mps is not None:
+        check_speed_mps(args.speed_mps, "--speed-mps")  # named as the user typed it
     r = batch(
         args.inputs,
         out=args.out,
@@ -93,26 +96,30 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     )
     if c["duplicates"]:
         print(f"{c['duplicates']} duplicate files (same content as another input) analysed once; see manifest.json")
+    ext = args.fmt
     if r.manifest["skipped_files"]:
         n = len(r.manifest["skipped_files"])
-        print(f"{n} file{'s' if n > 1 else ''} in the folders not taken as sessions; listed in manifest.json")
-    ext = args.fmt
+        print(
+            f"{n} file{'s' if n > 1 else ''} in the folders not taken as sessions (no time column, or a zip of "
+            f"something else); listed in errors.{ext} (kind 'skipped') and manifest.json"
+        )
     print(
         f"wrote {args.out}: steps/ and minutes/ (partitioned by bucket), sessions.{ext}, "
         f"findings.{ext} ({c['findings']} finding{'' if c['findings'] == 1 else 's'}), errors.{ext}, manifest.json"
     )
     if r.ok:
         return EXIT_OK
-    print(f"{len(r.errors)} failure{'s' if len(r.errors) > 1 else ''} (errors.{ext} has every one):")
-    for e in r.errors.head(SHOWN_ERRORS).itertuples(index=False):
+    failures = r.errors[r.errors["kind"] != "skipped"]
+    print(f"{len(failures)} failure{'s' if len(failures) > 1 else ''} (errors.{ext} has every one):")
+    for e in failures.head(SHOWN_ERRORS).itertuples(index=False):
         where = e.source if pd.isna(e.session_index) else f"{e.source}#{e.session_index}"
         if e.kind == "input":
             print(f"  {where}: {e.message}")
         else:
             print(f"  {where}: {e.kind} in {e.stage}: {e.error_type}: {e.message}")
-    if len(r.errors) > SHOWN_ERRORS:
-        print(f"  ... and {len(r.errors) - SHOWN_ERRORS} more")
-    if (r.errors["kind"] != "input").any():
+    if len(failures) > SHOWN_ERRORS:
+        print(f"  ... and {len(failures) - SHOWN_ERRORS} more")
+    if (failures["kind"] != "input").any():
         print("unexpected exceptions are bugs: please report them with the traceback column of the errors table")
     print(
         "re-run the same command to retry the failed sources (done ones are skipped): "

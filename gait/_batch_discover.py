@@ -10,10 +10,12 @@ Rules (``docs/batch.md``):
 - Any other folder is searched recursively, in sorted order. Sub-folders of a recognised layout
   are one source each (not searched further). Files ending in ``.csv``, ``.csv.gz``,
   ``.parquet`` or ``.zip`` are candidates. Hidden entries (``.name``), the batch's own output
-  folder and the simulator's ``*.truth.*`` sidecars are left out. A CSV whose header has no time
-  column (``t_s``, ``t_ms``, ``t_us``, ``t_ns``) and that no reader recognises (a participants
-  table, say) and a zip that is no supported export are *skipped*, with the reason, in the
-  manifest: a folder of data rarely holds sessions only.
+  folder and the simulator's ``*.truth.*`` sidecars are left out. A readable CSV table with
+  named columns but no time column (``t_s``, ``t_ms``, ``t_us``, ``t_ns``) that no reader
+  recognises (a participants table, say) and a zip that opens but is no supported export are
+  *skipped*: a folder of data rarely holds sessions only. The batch lists each in its errors
+  table (kind ``skipped``) and in the manifest. A file that cannot be read at all (binary,
+  UTF-16, a damaged zip) is a source, so the reader's error says what is wrong with it.
 - Sources with identical content (the same bytes under two names) are processed once; the
   others are listed as duplicates.
 """
@@ -32,6 +34,7 @@ from pathlib import Path
 
 from .errors import GaitInputError, Where
 from .readers import READERS
+from .readers._archive import zip_names
 
 __all__ = ["SESSION_SUFFIXES", "Skipped", "Source", "find_sources", "hash_source", "hash_sources", "iter_hashes"]
 
@@ -88,7 +91,9 @@ def _suffix_ok(name: str) -> bool:
 
 
 def _csv_header(p: Path) -> str | None:
-    """The first line that is not a ``#`` comment (None when it cannot be read as text)."""
+    """The first line that is not a ``#`` comment, or None when there is none or the head of
+    the file is not clean UTF-8 text (binary, UTF-16, damaged gzip): such a file is taken as a
+    source, so that the reader says what is wrong with it."""
     try:
         with open(p, "rb") as fh:
             raw = fh.read(_HEAD_BYTES)
@@ -99,18 +104,37 @@ def _csv_header(p: Path) -> str | None:
             raw = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(raw, _HEAD_BYTES)
         except zlib.error:
             return None
-    text = raw.decode("utf-8-sig", errors="replace")
+    if b"\x00" in raw:
+        return None
+    if len(raw) == _HEAD_BYTES:  # do not judge a character cut at the end of the head
+        raw = raw[: raw.rfind(b"\n") + 1]
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None
     for line in text.splitlines():
         if line.strip() and not line.startswith("#"):
             return line
     return None
 
 
+#: A column name of a table that is not a session (a participants table, say).
+_NAME = re.compile(r"^[\w .()/%+\-\[\]#:]{1,80}$")
+
+
 def _not_a_session(p: Path) -> str | None:
-    """Why a folder-search candidate is not a session file, or None when it may be one."""
+    """Why a folder-search candidate is not a session file, or None when it may be one.
+
+    Only files recognisably of another kind are passed over: a readable CSV table with named
+    columns and no time column, and a zip archive that opens and is no supported export. A
+    file that cannot be read (binary, UTF-16, a damaged zip) is a source: the reader's error
+    says what is wrong with it.
+    """
     low = p.name.lower()
     if low.endswith(".zip"):
-        return None if _reader_of(p) else "a zip archive that is no supported export (phyphox, Sensor Logger)"
+        if zip_names(p) is None or _reader_of(p):
+            return None
+        return "a zip archive that is no supported export (phyphox, Sensor Logger)"
     if low.endswith((".csv", ".csv.gz")):
         header = _csv_header(p)
         if header is None:
@@ -118,6 +142,8 @@ def _not_a_session(p: Path) -> str | None:
         cells = [c.strip().strip('"').strip() for c in header.split(",")]
         if any(_TIME_COLUMN.match(c) for c in cells) or _reader_of(p):
             return None
+        if len(cells) < 2 or not all(_NAME.match(c) for c in cells):
+            return None  # not a header of named columns: a damaged file, for the reader to explain
         shown = ", ".join(cells[:4]) + (", ..." if len(cells) > 4 else "")
         return f"a CSV table without a time column (t_s, t_ms, t_us, t_ns): {shown}"
     return None

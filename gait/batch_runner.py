@@ -23,7 +23,9 @@ all three. Resumable: a source whose completion marker matches its content hash,
 parameters and the code version is not computed again (``force=True`` recomputes). Outputs are
 written to a hidden temporary file and renamed, and the marker is written last, so a killed
 batch never leaves a result that a re-run would take as done. A bad file never stops a batch:
-it becomes a row of the errors table, and `BatchResult.ok` is False.
+it becomes a row of the errors table, and `BatchResult.ok` is False. Files of a searched folder
+that are no session (a participants table, a zip of something else) are rows of the errors
+table too, of kind ``skipped``, which does not make the batch fail.
 
 Per-user stored data are never used implicitly: no calibration store unless
 ``calibration_dir`` is given, no run history. Results depend on the inputs, the parameters
@@ -66,7 +68,7 @@ from ._batch_task import (
     write_bytes_atomic,
     write_table_atomic,
 )
-from .errors import GaitInputError, Where, check_choice, check_positive
+from .errors import GaitInputError, Where, check_choice, check_speed_mps
 
 __all__ = ["FORMATS", "BatchParameters", "BatchResult", "batch", "code_digest", "read_table"]
 
@@ -89,6 +91,8 @@ _ERROR_COLUMNS = (
     "traceback",
 )
 _TIMING_COLUMNS = ("source", "sessions", "read_s", "analyze_s", "faults_s", "write_s")
+#: ``kind`` of an errors-table row for a file the folder search passed over as no session.
+SKIPPED = "skipped"
 _SESSION_LEAD = ("session_id", "bucket", "source", "session_index", "input_sha256")
 
 
@@ -222,9 +226,11 @@ class BatchResult:
     findings
         One row per form fault found, most important first within each session.
     errors
-        One row per failure: ``source``, ``session_index``, ``stage``, ``kind`` (``input``:
-        unusable input; ``bug``: an unexpected exception, with its traceback; ``worker``: a
-        worker process or the cluster failed), ``error_type``, ``message``, ``traceback``.
+        One row per input that could not be analysed: ``source``, ``session_index``,
+        ``stage``, ``kind`` (``input``: unusable input; ``bug``: an unexpected exception, with
+        its traceback; ``worker``: a worker process or the cluster failed; ``skipped``: a file
+        the folder search found that is no session, such as a participants table),
+        ``error_type``, ``message``, ``traceback``.
     timings
         Per source computed in this run: ``read_s`` (parsing), ``analyze_s``, ``faults_s``,
         ``write_s`` (seconds of worker time).
@@ -247,8 +253,8 @@ class BatchResult:
 
     @property
     def ok(self) -> bool:
-        """True when nothing failed."""
-        return self.errors.empty
+        """True when nothing failed (files passed over as no session, kind ``skipped``, are not failures)."""
+        return self.errors.empty or bool((self.errors["kind"] == SKIPPED).all())
 
     @cached_property
     def steps(self) -> pd.DataFrame:
@@ -424,7 +430,12 @@ def _run_pool(items: Iterable[_Item], workers: int, done: _Done) -> None:
 
     with _one_thread_per_child():
         # spawn, not fork: forking a process that runs threads is unsafe; spawn works everywhere
-        ex = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        ex = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_die_with_parent,
+            initargs=(os.getpid(),),
+        )
         try:
             for item in itertools.chain(first_two, it):
                 if isinstance(item, Task):
@@ -439,6 +450,45 @@ def _run_pool(items: Iterable[_Item], workers: int, done: _Done) -> None:
             ex.shutdown(wait=False, cancel_futures=True)
             raise
         ex.shutdown(wait=True)
+
+
+#: How often a pool process checks that the batch process still runs, s (where the kernel
+#: cannot be asked to end it: not Linux).
+PARENT_POLL_S = 1.0
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Initializer of every pool process: end it as soon as the batch process dies.
+
+    A batch killed with SIGKILL cannot shut its pool down, and its workers would go on writing
+    for as long as their queue lasts. On Linux the kernel is asked to send this process SIGKILL
+    when its parent dies (``prctl(PR_SET_PDEATHSIG)``); everywhere, a daemon thread also checks
+    every `PARENT_POLL_S` seconds that the parent is still the process that started it. Tables
+    a worker was writing stay hidden temporary files, removed by the next run.
+    """
+    import signal
+    import threading
+
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):  # pragma: no cover - no prctl: the thread below still works
+            pass
+    if os.getppid() != parent_pid:  # the parent died before the request above took effect
+        os._exit(1)
+
+    def watch() -> None:
+        import time
+
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_POLL_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="gait-batch-parent-watch", daemon=True).start()
 
 
 #: Seconds to wait for a Dask scheduler before giving up.
@@ -722,15 +772,30 @@ class _Tables:
     timings: pd.DataFrame
 
 
-def _tables(ordered: Sequence[SourceOutcome]) -> _Tables:
-    """The cohort-level tables, in a stable order (source, session index, rank)."""
+def _skipped_row(sk: Any) -> dict[str, Any]:
+    return {
+        "source": str(sk.path),
+        "session_index": None,
+        "session_id": None,
+        "input_sha256": None,
+        "stage": "discover",
+        "kind": SKIPPED,
+        "error_type": "NotASession",
+        "message": f"{sk.path}: not taken as a session: {sk.reason}",
+        "traceback": "",
+    }
+
+
+def _tables(ordered: Sequence[SourceOutcome], skipped: Sequence[Any] = ()) -> _Tables:
+    """The cohort-level tables, in a stable order (source, session index, rank); files passed
+    over as no session come last in the errors table."""
     rows = sorted((r for o in ordered for r in o.sessions), key=lambda r: (r["source"], r["session_index"]))
     order = {r["session_id"]: k for k, r in enumerate(rows)}
     found = sorted((r for o in ordered for r in o.findings), key=lambda r: (order.get(r["session_id"], -1), r["rank"]))
     sessions = _frame(rows, _SESSION_LEAD)
     if rows:
         sessions = sessions[_session_columns(rows)]
-    errors = _frame([r for o in ordered for r in o.errors], _ERROR_COLUMNS)
+    errors = _frame([*(r for o in ordered for r in o.errors), *(_skipped_row(sk) for sk in skipped)], _ERROR_COLUMNS)
     if not errors.empty:
         errors["session_index"] = errors["session_index"].astype("Int64")
     timings = pd.DataFrame(
@@ -830,7 +895,7 @@ def batch(
             found=repr(scheduler),
             where=Where(parameter="scheduler"),
         )
-    speed = None if speed_mps is None else check_positive(speed_mps, "speed_mps")
+    speed = None if speed_mps is None else check_speed_mps(speed_mps, "speed_mps")
     cal_dir = None
     cal_sha = None
     if calibration_dir is not None:
@@ -889,7 +954,7 @@ def batch(
                 _run_pool(items, workers or 1, done)
 
         ordered = [outcomes[e["source"]] for e in inputs_doc if e["source"] in outcomes]
-        tables = _tables(ordered)
+        tables = _tables(ordered, skipped_files)
         live_files = {f for o in ordered for f in o.files}
         live_keys = {o.key for o in ordered if not o.errors and o.key}
         removed = _remove_outdated(out_dir, live_files, live_keys)
@@ -940,6 +1005,7 @@ def batch(
                 "sessions": len(tables.sessions),
                 "findings": len(tables.findings),
                 "errors": len(tables.errors),
+                "skipped_files": len(skipped_files),
                 "outdated_files_removed": removed,
             },
             "timings_s": {c: float(tables.timings[c].sum()) for c in _TIMING_COLUMNS[2:]},

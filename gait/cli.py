@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from .errors import GaitDataWarning, GaitInputError
+from .errors import GaitDataWarning, GaitInputError, check_speed_mps
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -35,6 +35,9 @@ def _print_warning(message, category, filename, lineno, file=None, line=None) ->
 # ---------------------------------------------------------------------------------------
 def _cmd_simulate(args: argparse.Namespace) -> int:
     from . import simulator as sim
+
+    if args.speed_mps is not None:
+        check_speed_mps(args.speed_mps, "--speed-mps")
 
     cfg = sim.preset(args.preset) if args.preset else sim.SimulationConfig()
     changes = {}
@@ -218,6 +221,8 @@ def _speed_options(args: argparse.Namespace):
             found=f"--track {args.track} and --elevation {args.elevation}",
             where=Where(parameter="--track"),
         )
+    if args.speed_mps is not None:
+        args.speed_mps = check_speed_mps(args.speed_mps, "--speed-mps")
     speed = parse_pace(args.pace) if args.pace is not None else args.speed_mps
     path = args.track if args.track is not None else args.elevation
     track = read_track(path) if path is not None else None

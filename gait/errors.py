@@ -7,6 +7,7 @@ was found*, so a user can fix the input without reading a traceback. The CLI pri
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,6 +101,49 @@ def check_positive(value: float, name: str) -> float:
         raise GaitInputError(
             "out of range", expected="a finite number > 0", found=repr(value), where=Where(parameter=name)
         )
+    return v
+
+
+#: Running speeds accepted, m/s (exclusive bounds): the fastest human sprints reach about 12 m/s.
+MAX_SPEED_MPS = 12.0
+_KMH_PER_MPS = 3.6
+
+
+def check_speed_mps(value: float, name: str = "speed_mps") -> float:
+    """Return ``value`` as a running speed in m/s, 0 < v < `MAX_SPEED_MPS`, else raise `GaitInputError`.
+
+    A value that would be a running speed in km/h gets the conversion in the message.
+    """
+    v = check_number(value, name, expected="a running speed in m/s")
+    if 0.0 < v < MAX_SPEED_MPS:
+        return v
+    hint = None
+    if MAX_SPEED_MPS <= v < MAX_SPEED_MPS * _KMH_PER_MPS:
+        given = f"{name} {v / _KMH_PER_MPS:.3g}" if name.startswith("-") else f"{name}={v / _KMH_PER_MPS:.3g}"
+        hint = f"{v:g} looks like km/h: {v:g} km/h is {v / _KMH_PER_MPS:.3g} m/s, so pass {given}"
+    elif v <= 0:
+        hint = "A speed is a positive number (the treadmill's or the GPS's speed)"
+    raise GaitInputError(
+        "running speed out of range",
+        expected=f"a speed in m/s between 0 and {MAX_SPEED_MPS:g} (exclusive; 3.5 m/s is 12.6 km/h)",
+        found=f"{v:g}",
+        where=Where(parameter=name),
+        hint=hint,
+    )
+
+
+def check_number(value: object, name: str, *, expected: str = "a number") -> float:
+    """Return ``value`` as a finite float, else raise `GaitInputError`."""
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        raise GaitInputError(
+            "not a number", expected=expected, found=repr(value), where=Where(parameter=name)
+        ) from None
+    if not math.isfinite(v):
+        raise GaitInputError("not a finite number", expected=expected, found=repr(value), where=Where(parameter=name))
     return v
 
 

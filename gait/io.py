@@ -20,10 +20,10 @@ the file, line and column, what was expected and what was found; repairs that lo
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import itertools
 import json
-import math
 import os
 import re
 import tempfile
@@ -39,7 +39,7 @@ import pandas as pd
 from .constants import ACC_UNITS, BODY_AXES, GYR_UNITS, SENSOR_AXES, TIME_COLUMN, TIME_UNITS, G, acc_columns
 from .constants import gyr_columns as _gyr_columns
 from .errors import GaitDataWarning, GaitInputError, Where
-from .session import GAP_FACTOR, Session, SessionMetadata
+from .session import GAP_FACTOR, TEXT_FIELDS, Session, SessionMetadata, _shown, clean_metadata
 
 FORMAT_NAME = "gait-session"
 FORMAT_VERSION = 1
@@ -49,6 +49,21 @@ FORMAT_VERSION = 1
 JITTER_TOLERANCE = 0.02
 #: A declared sampling rate may differ from the timestamps by at most this fraction.
 RATE_TOLERANCE = 0.05
+#: Times are kept as recorded when the first one lies in [0, MAX_T0_S); otherwise (negative,
+#: an epoch, a device clock) they are shifted so that the first sample is at 0 s.
+MAX_T0_S = 86_400.0
+#: The longest span of timestamps a session may cover, s (7 days).
+MAX_SPAN_S = 7 * 86_400.0
+#: Magnitudes no sensor reports (1000 g; 1000 rad/s = 57 000 deg/s): refused, they would
+#: overflow the analysis.
+MAX_ABS_ACC_MPS2 = 1000.0 * G
+MAX_ABS_GYR_RADS = 1000.0
+#: The highest sampling rate accepted, Hz (a higher one means a wrong time unit).
+MAX_RATE_HZ = 20_000.0
+#: Resampling jittered timestamps may add at most this share of samples (more means holes,
+#: not jitter, and would invent data).
+MAX_RESAMPLING_GROWTH = 0.5
+_UNIT_TEXT = {"m_s2": "m/s^2", "g": "g", "mg": "mg", "rad_s": "rad/s", "deg_s": "deg/s"}
 
 #: pandas < 3 needs float_precision="round_trip" for bit-exact floats; pandas 3 does it by default
 _ROUND_TRIP: dict[str, Any] = {"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3 else {}
@@ -113,6 +128,15 @@ def save_session(session: Session, path: str | os.PathLike[str], *, decimals: in
     """
     p = Path(path)
     name = p.name.lower()
+    if decimals is not None and (
+        isinstance(decimals, bool) or not isinstance(decimals, int) or not 0 <= decimals <= 17
+    ):
+        raise GaitInputError(
+            "invalid value",
+            expected="a whole number of decimals from 0 to 17 (or none: every value exactly)",
+            found=repr(decimals),
+            where=Where(parameter="decimals"),
+        )
     if name.endswith(".parquet"):
         return write_parquet_session(session, p)
     if name.endswith(".csv") or name.endswith(".csv.gz"):
@@ -128,8 +152,23 @@ def save_session(session: Session, path: str | os.PathLike[str], *, decimals: in
 # ---------------------------------------------------------------------------------------
 # CSV
 # ---------------------------------------------------------------------------------------
+def _json_safe_meta(meta: SessionMetadata) -> dict[str, Any]:
+    """The metadata as a dict that JSON can hold; `GaitInputError` when it cannot."""
+    d = meta.to_dict()
+    try:
+        json.dumps(d)
+    except (TypeError, ValueError) as e:
+        raise GaitInputError(
+            "metadata cannot be written",
+            expected="metadata of JSON types (text, numbers, lists, objects)",
+            found=str(e),
+            where=Where(parameter="session.meta"),
+        ) from None
+    return d
+
+
 def _header_lines(session: Session) -> list[str]:
-    meta = session.meta.to_dict()
+    meta = _json_safe_meta(session.meta)
     lines = [f"# {FORMAT_NAME}: {FORMAT_VERSION}"]
     for key, value in meta.items():
         if value is None or value == {}:
@@ -191,37 +230,56 @@ def _read_bytes(p: Path) -> bytes:
 
 
 def _gunzip(raw: bytes, where: Where) -> bytes:
-    """Decompress gzip data; a stream cut off by a crash yields what was complete, with a warning."""
+    """Decompress gzip data.
+
+    A stream cut off by a crash yields what was complete, with a warning; data after the end
+    of the stream are ignored with a warning; a stream whose content does not match its
+    checksum (flipped bits) or that cannot be decompressed is refused.
+    """
     try:
         return gzip.decompress(raw)
     except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as e:
-        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        try:
-            out = d.decompress(raw)
-        except zlib.error:
-            raise GaitInputError("corrupt gzip data", expected="a valid .gz file", found=str(e), where=where) from None
-        if not out:
-            raise GaitInputError("corrupt gzip data", expected="a valid .gz file", found=str(e), where=where) from None
+        first_error = str(e) or type(e).__name__
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = d.decompress(raw)
+    except zlib.error as e:
+        found = str(e)
+        if "incorrect data check" in found or "incorrect length check" in found:
+            found = "content that does not match the stream's checksum (the file is damaged)"
+        raise GaitInputError("corrupt gzip data", expected="a valid .gz file", found=found, where=where) from None
+    if not out:
+        raise GaitInputError("corrupt gzip data", expected="a valid .gz file", found=first_error, where=where)
+    if d.eof:
         warnings.warn(
-            f"{where}: the gzip stream ends early (the file was probably cut off); "
-            f"read the {len(out)} bytes that were complete",
+            f"{where}: {len(d.unused_data)} bytes after the end of the gzip stream were ignored",
             GaitDataWarning,
             stacklevel=3,
         )
         return out
+    warnings.warn(
+        f"{where}: the gzip stream ends early (the file was probably cut off); "
+        f"read the {len(out)} bytes that were complete",
+        GaitDataWarning,
+        stacklevel=3,
+    )
+    return out
 
 
-def _decode_text(raw: bytes, where: Where) -> str:
-    if b"\x00" in raw[:65536]:
-        pos = raw.index(b"\x00")
+def _check_text(raw: bytes, where: Where) -> None:
+    """Refuse binary data and bytes that are not UTF-8 (fast: both checks run in C)."""
+    pos = raw.find(b"\x00")
+    if pos != -1:
         raise GaitInputError(
             "not a text file",
             expected="a UTF-8 CSV text file",
             found=f"binary data (a NUL byte at offset {pos})",
             where=where,
         )
+    if raw.isascii():
+        return
     try:
-        return raw.decode("utf-8-sig")
+        raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise GaitInputError(
             "not a text file",
@@ -231,9 +289,14 @@ def _decode_text(raw: bytes, where: Where) -> str:
         ) from None
 
 
-def _parse_header(lines: list[str], where: Where) -> tuple[dict[str, Any], int]:
-    """Parse leading ``# key: value`` lines; returns (metadata, number of header lines)."""
+def _parse_header(lines: list[str]) -> tuple[dict[str, Any], dict[str, int], int]:
+    """Parse leading ``# key: value`` lines.
+
+    Returns (metadata, the line number of each key, number of header lines). A value that is
+    not JSON is kept as text; a number given to a text field keeps its text as written.
+    """
     meta: dict[str, Any] = {}
+    key_lines: dict[str, int] = {}
     n = 0
     for i, line in enumerate(lines):
         if not line.startswith("#"):
@@ -247,10 +310,37 @@ def _parse_header(lines: list[str], where: Where) -> tuple[dict[str, Any], int]:
             continue  # a free comment line
         key, value = key.strip(), value.strip()
         try:
-            meta[key] = json.loads(value) if value else None
-        except json.JSONDecodeError:
-            meta[key] = value  # tolerate unquoted strings written by hand
-    return meta, n
+            parsed = json.loads(value) if value else None
+        except (ValueError, RecursionError):
+            parsed = value  # tolerate unquoted strings written by hand
+        if key in TEXT_FIELDS and isinstance(parsed, int | float) and not isinstance(parsed, bool):
+            parsed = value  # a serial number written without quotes stays as written ("00123")
+        meta[key] = parsed
+        key_lines[key] = i + 1
+    return meta, key_lines, n
+
+
+def _check_version(meta: Mapping[str, Any], where: Where) -> None:
+    """Refuse a file of another format version (a missing version line means version 1)."""
+    if FORMAT_NAME not in meta:
+        return
+    v = meta[FORMAT_NAME]
+    if isinstance(v, int | float) and not isinstance(v, bool) and v == FORMAT_VERSION:
+        return
+    newer = isinstance(v, int | float) and not isinstance(v, bool) and v > FORMAT_VERSION
+    raise GaitInputError(
+        "unsupported format version",
+        expected=f"'{FORMAT_NAME}: {FORMAT_VERSION}' (the version this gait reads)",
+        found=f"{FORMAT_NAME}: {_shown(v)}",
+        where=where,
+        hint="The file was written by a newer version of gait: upgrade to read it" if newer else None,
+    )
+
+
+def _line_end(raw: bytes, start: int) -> int:
+    """Index just past the line that starts at ``start`` (its newline included)."""
+    i = raw.find(b"\n", start)
+    return len(raw) if i == -1 else i + 1
 
 
 def read_csv_session(
@@ -260,50 +350,57 @@ def read_csv_session(
     gyr_unit: str | None = None,
     _raw: bytes | None = None,
 ) -> Session:
-    """Read a canonical session CSV (plain or gzip). See `load_session`."""
+    """Read a canonical session CSV (plain or gzip). See `load_session`.
+
+    The data rows are parsed in one call to pandas' C parser; their structure is then checked
+    in bulk (one row per line, the same number of fields on every line). Only when a check
+    fails is the file read line by line, to say which line and column are wrong.
+    """
     p = Path(path)
     where = Where(file=p)
     raw = _read_bytes(p) if _raw is None else _raw
     if raw[:2] == b"\x1f\x8b":
         raw = _gunzip(raw, where)
+    if raw[:3] == b"\xef\xbb\xbf":
+        raw = raw[3:]
     if not raw.strip():
         raise GaitInputError("empty file", expected="a header line and data rows", found="no content", where=where)
-    text = _decode_text(raw, where)
-    lines = text.split("\n")
-    meta_dict, n_hdr = _parse_header(lines, where)
-    if n_hdr >= len(lines) or not lines[n_hdr].strip():
+    _check_text(raw, where)
+    # the '#' metadata lines and the column header (short: read line by line)
+    head_lines: list[str] = []
+    pos = 0
+    while pos < len(raw) and raw[pos : pos + 1] == b"#":
+        end = _line_end(raw, pos)
+        head_lines.append(raw[pos:end].decode("utf-8").rstrip("\r\n"))
+        pos = end
+    meta_dict, key_lines, n_hdr = _parse_header(head_lines)
+    _check_version(meta_dict, Where(file=p, line=key_lines.get(FORMAT_NAME)))
+    end = _line_end(raw, pos)
+    header_text = raw[pos:end].decode("utf-8").rstrip("\r\n")
+    if not header_text.strip():
         raise GaitInputError(
             "no column header",
             expected="a line of column names after the '#' metadata",
-            found="nothing",
+            found="nothing" if pos >= len(raw) else "an empty line",
             where=Where(file=p, line=n_hdr + 1),
         )
     header_line_no = n_hdr + 1
-    columns = [c.strip() for c in lines[n_hdr].rstrip("\r").split(",")]
-    body = lines[n_hdr + 1 :]
-    # A file that does not end with a newline may have been cut off mid-line by a crash.
-    truncated_note = None
-    if body and body[-1] == "":
-        body = body[:-1]
-    elif body:
-        last = body[-1].rstrip("\r")
-        fields = last.split(",")
-        complete = len(fields) == len(columns) and all(_is_number(f) for f in fields if f != "")
-        if not complete:
-            truncated_note = (
-                f"{Where(file=p, line=n_hdr + 1 + len(body))}: the last line is incomplete "
-                f"({last[:40]!r}); the recording was probably cut off. Loaded the "
-                f"{len(body) - 1} complete rows before it"
-            )
-            body = body[:-1]
-    if not body or not any(b.strip() for b in body):
+    columns = [c.strip() for c in header_text.split(",")]
+    first_data_line = n_hdr + 2
+    if {"step", "ic_s", "activity"} <= set(columns) and not any(_TIME_RE.match(c) for c in columns):
+        from .readers import truth_file_error
+
+        raise truth_file_error(p, "the simulator's per-step truth table (columns step, activity, ic_s, ...)")
+    _check_duplicates(columns, Where(file=p, line=header_line_no))
+    _classify_columns(columns, where, header_line_no)  # name problems before value problems
+    body, truncated_note = _trim_body(raw[end:], len(columns), where, first_data_line)
+    if not body:
         raise GaitInputError(
             "no data rows",
             expected="at least 2 rows of samples after the column header",
-            found="a header only",
+            found="only an incomplete line (no line end)" if truncated_note else "a header only",
             where=where,
         )
-    first_data_line = n_hdr + 2
     df = _parse_numeric_table(body, columns, first_data_line, where)
     if truncated_note:
         warnings.warn(truncated_note, GaitDataWarning, stacklevel=2)
@@ -315,61 +412,121 @@ def read_csv_session(
         gyr_unit=gyr_unit,
         header_line=header_line_no,
         first_data_line=first_data_line,
+        meta_lines=key_lines,
     )
 
 
-def _is_number(s: str) -> bool:
-    try:
-        float(s)
-    except ValueError:
-        return False
-    return True
+_SPACE = b" \t\r\n\x0b\x0c"
 
 
-def _parse_numeric_table(body: list[str], columns: list[str], first_line: int, where: Where) -> pd.DataFrame:
-    """Parse data lines into a float DataFrame; on failure point at the exact line and column."""
+def _trim_body(body: bytes, n_columns: int, where: Where, first_line: int) -> tuple[bytes, str | None]:
+    """The data rows, ending with a newline; blank lines at the end removed; a last line cut
+    off by a crash removed (and described, for a warning).
+
+    A last line without a line end is always treated as cut off: a number cut short
+    (``0.264`` of ``0.26417``) would look complete. A last line that does end with a newline is
+    treated as cut off when it holds fewer fields than the header, the complete ones numbers
+    and the last one the beginning of a number.
+    """
+    note = None
+    if body and not body.endswith(b"\n"):
+        cut = body.rfind(b"\n") + 1
+        tail = body[cut:]
+        body = body[:cut]
+        if tail.strip(_SPACE):
+            note = _cut_note(tail, "no line end", body, where, first_line)
+    # blank lines (or spaces) at the end are dropped (without copying the body when there are none)
+    i = len(body)
+    while i > 0 and body[i - 1] in _SPACE:
+        i -= 1
+    if i == 0:
+        return b"", note
+    j = body.find(b"\n", i)
+    if j + 1 != len(body):
+        body = body[: j + 1]
+    start = body.rfind(b"\n", 0, len(body) - 1) + 1
+    last = body[start:-1].rstrip(b"\r")
+    fields = last.split(b",")
+    if len(fields) < n_columns and note is None:
+        complete = [f.strip(_SPACE) for f in fields[:-1]]
+        if all(_PANDAS_NUMBER.match(f) for f in complete) and _NUMBER_PREFIX.match(fields[-1].strip(_SPACE)):
+            body = body[:start]
+            note = _cut_note(last, f"{len(fields)} of {n_columns} values", body, where, first_line)
+    return body, note
+
+
+def _cut_note(last: bytes, why: str, kept: bytes, where: Where, first_line: int) -> str:
+    n_kept = kept.count(b"\n")
+    shown = last[:40].decode("utf-8", errors="replace")
+    return (
+        f"{Where(file=where.file, line=first_line + n_kept)}: the last line is incomplete ({why}: {shown!r}); "
+        f"the recording was probably cut off. Loaded the {n_kept} complete rows before it"
+    )
+
+
+#: A cell pandas' C parser reads as a number (ASCII digits; NaN and inf are refused later, by
+#: name and line) and the beginning of one (a cut-off last line).
+_PANDAS_NUMBER = re.compile(rb"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
+_NUMBER_PREFIX = re.compile(rb"^[+-]?(?:\d+\.?\d*|\.\d*)?(?:[eE][+-]?\d*)?$")
+_NUM = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
+_CELL = re.compile(
+    rf"""^[ \t\x0b\x0c]*(?:{_NUM}|"[ \t]*{_NUM}[ \t]*"|[+-]?(?i:inf|infinity)|)[ \t\x0b\x0c]*$""", re.ASCII
+)
+#: Texts pandas reads as missing (refused afterwards as missing values, with their line).
+_NA_TEXTS = frozenset(
+    "#N/A|#N/A N/A|#NA|-1.#IND|-1.#QNAN|-NaN|-nan|1.#IND|1.#QNAN|<NA>|N/A|NA|NULL|NaN|None|n/a|nan|null".split("|")
+)
+
+
+def _check_duplicates(columns: list[str], where: Where) -> None:
     if len(set(columns)) != len(columns):
         dup = sorted({c for c in columns if columns.count(c) > 1})
-        raise GaitInputError(
-            "duplicate column names",
-            expected="each column once",
-            found=", ".join(dup),
-            where=Where(file=where.file, line=first_line - 1),
-        )
-    text = "\n".join(body)
+        raise GaitInputError("duplicate column names", expected="each column once", found=_listed(dup), where=where)
+
+
+def _parse_numeric_table(body: bytes, columns: list[str], first_line: int, where: Where) -> pd.DataFrame:
+    """Parse data lines into a float DataFrame; on failure point at the exact line and column.
+
+    ``body`` holds whole lines, each ending with a newline.
+    """
+    n_lines = body.count(b"\n")
     try:
-        df = pd.read_csv(
-            io.StringIO(text),
-            header=None,
-            names=columns,
-            dtype=np.float64,
-            **_ROUND_TRIP,
-            skip_blank_lines=False,
-            na_filter=True,
-        )
-    except (ValueError, pd.errors.ParserError):
-        _raise_first_bad_cell(body, columns, first_line, where)
-        raise  # pragma: no cover - _raise_first_bad_cell always raises
-    if len(df) != len(body):  # pragma: no cover - defensive: pandas dropped lines
-        _raise_first_bad_cell(body, columns, first_line, where)
-    # pandas fills a short row with NaN: check the field count of rows holding NaN
-    nan_rows = np.flatnonzero(df.isna().to_numpy().any(axis=1))
-    for i in nan_rows[:1000]:
-        fields = body[i].rstrip("\r").split(",")
-        if len(fields) != len(columns):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            df = pd.read_csv(
+                io.BytesIO(body),
+                header=None,
+                names=columns,
+                index_col=False,
+                dtype=np.float64,
+                skip_blank_lines=False,
+                na_filter=True,
+                engine="c",
+                **_ROUND_TRIP,
+            )
+    except (ValueError, OverflowError, pd.errors.ParserError, pd.errors.EmptyDataError, pd.errors.ParserWarning):
+        df = None
+    # pandas pads short rows with NaN, splits lines at a lone '\r', joins quoted line breaks
+    # and ignores the extra field of a first row: one row per line and the same number of
+    # commas on every line rule all of these out in two passes over the bytes.
+    if df is None or len(df) != n_lines or body.count(b",") != n_lines * (len(columns) - 1) or b'"' in body:
+        _check_lines(body, columns, first_line, where)
+        if df is None or len(df) != n_lines:
             raise GaitInputError(
-                "wrong number of fields",
-                expected=f"{len(columns)} comma-separated values",
-                found=f"{len(fields)} ({body[i][:60]!r})",
-                where=Where(file=where.file, line=first_line + int(i)),
+                "cannot parse the data rows",
+                expected="comma-separated decimal numbers, one row per line",
+                found="text the CSV parser could not read as rows of numbers",
+                where=where,
             )
     return df
 
 
-def _raise_first_bad_cell(body: list[str], columns: list[str], first_line: int, where: Where) -> None:
-    """Slow path, only on error: find the first line with the wrong field count or a non-number."""
-    for i, line in enumerate(body):
-        line = line.rstrip("\r")
+def _check_lines(body: bytes, columns: list[str], first_line: int, where: Where) -> None:
+    """Slow path, only when the bulk checks fail: raise for the first line with the wrong number
+    of fields or a cell that is not a decimal number."""
+    text = body.decode("utf-8")
+    for i, line in enumerate(text.split("\n")[:-1]):
+        line = line.removesuffix("\r")
         fields = line.split(",")
         line_no = first_line + i
         if len(fields) != len(columns):
@@ -380,16 +537,13 @@ def _raise_first_bad_cell(body: list[str], columns: list[str], first_line: int, 
                 where=Where(file=where.file, line=line_no),
             )
         for col, f in zip(columns, fields):
-            if f.strip() != "" and not _is_number(f):
+            if not _CELL.match(f) and f.strip(" \t\x0b\x0c") not in _NA_TEXTS:
                 raise GaitInputError(
                     "not a number",
-                    expected="a decimal number",
+                    expected="a decimal number (digits 0-9, '.', optional exponent)",
                     found=repr(f[:40]),
                     where=Where(file=where.file, line=line_no, column=col),
                 )
-    raise GaitInputError(
-        "cannot parse the data rows", expected="comma-separated numbers", found="unparseable text", where=where
-    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -480,7 +634,37 @@ def _classify_columns(columns: list[str], where: Where, header_line: int | None)
 def _row_where(where: Where, row: int, first_data_line: int | None, column: str | None = None) -> Where:
     if first_data_line is not None:
         return Where(file=where.file, line=first_data_line + row, column=column)
-    return Where(file=where.file, column=column, parameter=None if where.file else f"row {row}")
+    return Where(file=where.file, line=where.line, column=column, parameter=where.parameter)
+
+
+def _row_text(row: int, first_data_line: int | None) -> str:
+    """Where in a table without line numbers (Parquet, arrays) a value is: its row, from 1."""
+    return "" if first_data_line is not None else f" in row {row + 1}"
+
+
+def _listed(items: list[Any], limit: int = 8) -> str:
+    shown = ", ".join(_shown(x, 40) for x in items[:limit])
+    return shown + (f", ... ({len(items)} in all)" if len(items) > limit else "")
+
+
+def _as_float_columns(df: pd.DataFrame, names: list[str], where: Where, first_data_line: int | None) -> np.ndarray:
+    try:
+        return df[names].to_numpy(dtype=np.float64)
+    except (TypeError, ValueError):
+        for name in names:
+            col = pd.to_numeric(df[name], errors="coerce")
+            bad = col.isna() & df[name].notna()
+            if bad.any():
+                i = int(np.argmax(bad.to_numpy()))
+                raise GaitInputError(
+                    "not a number",
+                    expected="numeric columns",
+                    found=f"{_shown(df[name].iloc[i], 40)}{_row_text(i, first_data_line)}",
+                    where=_row_where(where, i, first_data_line, name),
+                ) from None
+        raise GaitInputError(  # pragma: no cover - to_numpy failed but every value converts
+            "not a number", expected="numeric columns", found=_listed(names), where=where
+        ) from None
 
 
 def session_from_dataframe(
@@ -492,19 +676,45 @@ def session_from_dataframe(
     gyr_unit: str | None = None,
     header_line: int | None = None,
     first_data_line: int | None = None,
+    meta_lines: Mapping[str, int] | None = None,
 ) -> Session:
     """Validate a table with canonical column names and build a `Session` in SI units.
 
-    Checks, in order: columns (names, frame, units), values (numbers, NaN / inf, all-empty
-    axes), time (duplicates, order), units (plausible magnitudes for the declared unit),
-    sampling rate (declared versus timestamps), jitter (resampled onto a uniform grid) and
-    gaps (reported, never filled).
+    Checks, in order: columns (names, frame, units), metadata (types), values (numbers, NaN /
+    inf, all-empty axes), time (order, span, far from zero), values again in SI (magnitudes
+    no sensor reports, units contradicted by the magnitudes), sampling rate (declared versus
+    timestamps), jitter (resampled onto a uniform grid) and gaps (reported, never filled).
+    ``meta_lines`` maps metadata keys to their header lines, for the messages.
     """
     where = where or Where(parameter="data")
-    meta_d: dict[str, Any] = dict(meta.to_dict() if isinstance(meta, SessionMetadata) else (meta or {}))
+    if isinstance(meta, SessionMetadata):
+        meta_d: dict[str, Any] = meta.to_dict()
+    elif meta is None:
+        meta_d = {}
+    elif isinstance(meta, Mapping):
+        meta_d = dict(meta)
+    else:
+        raise GaitInputError(
+            "bad metadata",
+            expected="an object of keys and values (JSON)",
+            found=f"{_shown(meta)} ({type(meta).__name__})",
+            where=where,
+        )
     meta_d.pop(FORMAT_NAME, None)
     meta_d.pop("frame", None)
-    cols = _classify_columns(list(df.columns), where, header_line)
+    # types of every metadata value (the rate is checked here if given, estimated below if not)
+    declared = meta_d.get("sampling_rate_hz")
+    checked = clean_metadata(
+        {**meta_d, "sampling_rate_hz": 1.0 if declared is None else declared}, where=where, lines=meta_lines
+    )
+    names = list(df.columns)
+    if not all(isinstance(c, str) for c in names):
+        raise GaitInputError(
+            "column names must be text", expected="names such as t_s, acc_x_m_s2", found=_listed(names), where=where
+        )
+    hw = Where(file=where.file, line=header_line) if header_line else where
+    _check_duplicates(names, hw)
+    cols = _classify_columns(names, where, header_line)
     if acc_unit is not None:
         if acc_unit not in ACC_UNITS:
             raise GaitInputError(
@@ -528,21 +738,21 @@ def session_from_dataframe(
     if n < 2:
         raise GaitInputError("too few rows", expected="at least 2 samples", found=f"{n}", where=where)
 
-    t_raw = df[cols["time"]].to_numpy(dtype=np.float64)
-    acc = df[cols["acc"]].to_numpy(dtype=np.float64)
-    gyr = None if cols["gyr"] is None else df[cols["gyr"]].to_numpy(dtype=np.float64)
+    t_raw = _as_float_columns(df, [cols["time"]], where, first_data_line)[:, 0]
+    acc_raw = _as_float_columns(df, cols["acc"], where, first_data_line)
+    gyr_raw = None if cols["gyr"] is None else _as_float_columns(df, cols["gyr"], where, first_data_line)
 
     # -- values: NaN / inf ---------------------------------------------------------------
     _check_finite(t_raw[:, None], [cols["time"]], where, first_data_line, allow_empty_axes=False)
-    _check_finite(acc, cols["acc"], where, first_data_line, allow_empty_axes=True)
-    if gyr is not None:
-        _check_finite(gyr, cols["gyr"], where, first_data_line, allow_empty_axes=False)
-    missing_axes = [a for a, col in zip(cols["axes"], acc.T) if np.isnan(col).all()]
+    _check_finite(acc_raw, cols["acc"], where, first_data_line, allow_empty_axes=True)
+    if gyr_raw is not None:
+        _check_finite(gyr_raw, cols["gyr"], where, first_data_line, allow_empty_axes=False)
+    missing_axes = [a for a, col in zip(cols["axes"], acc_raw.T) if np.isnan(col).all()]
     if len(missing_axes) > 1:
         raise GaitInputError(
             "too few accelerometer axes",
             expected="at least two axes with data",
-            found="only " + ", ".join(a for a in cols["axes"] if a not in missing_axes),
+            found="only " + (", ".join(a for a in cols["axes"] if a not in missing_axes) or "none"),
             where=where,
         )
     if missing_axes and cols["frame"] == "sensor":
@@ -554,51 +764,67 @@ def session_from_dataframe(
         )
 
     # -- time ----------------------------------------------------------------------------
-    t = t_raw * TIME_UNITS[cols["time"].split("_", 1)[1]]
+    t_unit = cols["time"].split("_", 1)[1]
+    t = t_raw * TIME_UNITS[t_unit]
     dt = np.diff(t)
-    bad = np.flatnonzero(dt <= 0)
+    bad = np.flatnonzero(~(dt > 0))
     if bad.size:
         i = int(bad[0])
         kind = "duplicate timestamp" if dt[i] == 0 else "time goes backwards"
         raise GaitInputError(
             kind,
             expected=f"strictly increasing {cols['time']}",
-            found=f"{float(t_raw[i + 1])!r} after {float(t_raw[i])!r}",
+            found=f"{float(t_raw[i + 1])!r} after {float(t_raw[i])!r}{_row_text(i + 1, first_data_line)}",
             where=_row_where(where, i + 1, first_data_line, cols["time"]),
             hint="Sort the rows by time and remove repeated samples" if dt[i] != 0 else None,
         )
+    span = float(t[-1] - t[0])
+    if not span <= MAX_SPAN_S:
+        i = int(np.argmax(np.diff(t)))
+        raise GaitInputError(
+            "timestamps span too long a time",
+            expected=f"a recording of at most {MAX_SPAN_S / 86_400:g} days",
+            found=f"{cols['time']} from {float(t_raw[0])!r} to {float(t_raw[-1])!r} ({_duration(span)}; the longest "
+            f"step is from {float(t_raw[i])!r} to {float(t_raw[i + 1])!r}{_row_text(i + 1, first_data_line)})",
+            where=_row_where(where, i + 1, first_data_line, cols["time"]),
+            hint="Check the time column's values and its unit (t_s, t_ms, t_us or t_ns)",
+        )
+    extra = dict(checked["extra"])
+    if not (0.0 <= t[0] < MAX_T0_S):
+        offset = float(t[0])
+        t = t - offset
+        extra["time_offset_s"] = float(extra.get("time_offset_s", 0.0) or 0.0) + offset
+        warnings.warn(
+            f"{where}: the first timestamp is {offset:.10g} s, far from zero; times were shifted so that the "
+            f"first sample is at 0 s (the offset is kept in the metadata as extra.time_offset_s)",
+            GaitDataWarning,
+            stacklevel=2,
+        )
 
-    # -- units ---------------------------------------------------------------------------
+    # -- values in SI --------------------------------------------------------------------
     acc_factor = ACC_UNITS[cols["acc_unit"]]
-    acc = acc * acc_factor
+    acc = _to_si(acc_raw, acc_factor, MAX_ABS_ACC_MPS2, "m/s^2", cols["acc"], cols["acc_unit"], where, first_data_line)
     _check_acc_units(acc, cols["acc_unit"], acc_unit is not None, where)
-    gyr_factor = 1.0
-    if gyr is not None:
-        gyr_factor = GYR_UNITS[cols["gyr_unit"]]
-        gyr = gyr * gyr_factor
+    gyr = None
+    if gyr_raw is not None:
+        gyr = _to_si(
+            gyr_raw, GYR_UNITS[cols["gyr_unit"]], MAX_ABS_GYR_RADS, "rad/s", cols["gyr"], cols["gyr_unit"], where,
+            first_data_line,
+        )  # fmt: skip
         _check_gyr_units(gyr, acc, cols["gyr_unit"], where)
 
     # -- sampling rate -------------------------------------------------------------------
-    median_dt = float(np.median(dt))
+    median_dt = float(np.median(np.diff(t)))
     rate_from_t = 1.0 / median_dt
-    declared = meta_d.get("sampling_rate_hz")
+    rate_where = Where(file=where.file, line=(meta_lines or {}).get("sampling_rate_hz")) if where.file else where
     if declared is not None:
-        try:
-            fs = float(declared)
-        except (TypeError, ValueError):
-            raise GaitInputError(
-                "bad metadata value", expected="a number for sampling_rate_hz", found=repr(declared), where=where
-            ) from None
-        if not (fs > 0 and math.isfinite(fs)):
-            raise GaitInputError(
-                "bad metadata value", expected="sampling_rate_hz > 0", found=repr(declared), where=where
-            )
+        fs = checked["sampling_rate_hz"]
         if abs(rate_from_t - fs) > RATE_TOLERANCE * fs:
             raise GaitInputError(
                 "sampling rate does not match the timestamps",
                 expected=f"samples every {1000 / fs:.3g} ms (declared {fs:g} Hz)",
                 found=f"a median interval of {median_dt * 1000:.3g} ms ({rate_from_t:.4g} Hz)",
-                where=where,
+                where=rate_where,
                 hint="Fix sampling_rate_hz in the header, or the time column's unit",
             )
     else:
@@ -608,21 +834,61 @@ def session_from_dataframe(
             GaitDataWarning,
             stacklevel=2,
         )
-    meta_d["sampling_rate_hz"] = fs
+    if fs > MAX_RATE_HZ:
+        raise GaitInputError(
+            "sampling rate too high for an IMU",
+            expected=f"at most {MAX_RATE_HZ:g} Hz",
+            found=f"{fs:.4g} Hz (samples every {1e6 / fs:.3g} us)",
+            where=rate_where,
+            hint="Check the time column's unit (t_s, t_ms, t_us or t_ns)",
+        )
 
     # -- jitter and gaps -----------------------------------------------------------------
     t, acc, gyr = _regularise(t, acc, gyr, fs, where)
 
-    units = dict(meta_d.get("units_as_recorded") or {})
+    units = dict(checked["units_as_recorded"])
     units.setdefault("acc", cols["acc_unit"])
     if gyr is not None:
         units.setdefault("gyr", cols["gyr_unit"])
-    units.setdefault("t", cols["time"].split("_", 1)[1])
-    meta_d["units_as_recorded"] = units
-    if where.file is not None and not meta_d.get("source"):
-        meta_d["source"] = str(where.file)
-    md = SessionMetadata.from_dict(meta_d, where=where)
-    return Session(t=t, acc=acc, gyr=gyr, frame=cols["frame"], meta=md)
+    units.setdefault("t", t_unit)
+    checked.update(sampling_rate_hz=fs, units_as_recorded=units, extra=extra)
+    if where.file is not None and not checked.get("source"):
+        checked["source"] = str(where.file)
+    return Session(t=t, acc=acc, gyr=gyr, frame=cols["frame"], meta=SessionMetadata(**checked))
+
+
+def _duration(span_s: float) -> str:
+    if span_s < 3 * 86_400:
+        return f"{span_s:.6g} s"
+    days = span_s / 86_400
+    return f"{days:.4g} days" if days < 3 * 365 else f"{days / 365.25:.4g} years"
+
+
+def _to_si(
+    raw: np.ndarray,
+    factor: float,
+    limit: float,
+    si_unit: str,
+    names: list[str],
+    unit: str,
+    where: Where,
+    first_data_line: int | None,
+) -> np.ndarray:
+    """``raw * factor``, refusing magnitudes no sensor reports (they would overflow the analysis)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        si = raw * factor
+        too_big = ~(np.abs(si) <= limit) & ~np.isnan(raw)
+    if too_big.any():
+        i, j = (int(k) for k in np.argwhere(too_big)[0])
+        raise GaitInputError(
+            "value out of range",
+            expected=f"a magnitude of at most {limit:g} {si_unit} ({limit / factor:.6g} {_UNIT_TEXT[unit]}), "
+            "beyond the range of any IMU",
+            found=f"{float(raw[i, j])!r} {_UNIT_TEXT[unit]}{_row_text(i, first_data_line)}"
+            + (f" ({int(too_big.sum())} such values)" if too_big.sum() > 1 else ""),
+            where=_row_where(where, i, first_data_line, names[j]),
+        )
+    return si
 
 
 def _round_rate(rate: float) -> float:
@@ -647,7 +913,7 @@ def _check_finite(
             continue  # an axis the sensor does not have
         i = int(np.argmax(col_bad))
         v = arr[i, j]
-        found = "an empty or NaN value" if np.isnan(v) else repr(float(v))
+        found = ("an empty or NaN value" if np.isnan(v) else repr(float(v))) + _row_text(i, first_data_line)
         raise GaitInputError(
             "missing or non-finite value",
             expected="a finite number"
@@ -702,6 +968,15 @@ def _check_gyr_units(gyr_si: np.ndarray, acc_si: np.ndarray, unit: str, where: W
             found=f"a 99th-percentile |gyr| of {p99:.4g} rad/s ({p99 * 57.3:.4g} deg/s), which only makes sense in deg/s",
             where=where,
             hint="Rename the columns to gyr_*_deg_s, or pass gyr_unit='deg_s' (--gyr-unit deg_s); nothing was converted",
+        )
+    if p99 > 35.0:  # declared deg/s: beyond 2000 deg/s in any unit
+        raise GaitInputError(
+            "angular rates too high",
+            expected="rates of at most a few hundred deg/s from a sensor on the lower back "
+            "(2000 deg/s is the largest common gyroscope range)",
+            found=f"a 99th-percentile |gyr| of {p99 / np.deg2rad(1):.4g} deg/s",
+            where=where,
+            hint="Check the angular-rate columns and their unit",
         )
     acc_motion = float(np.nanstd(np.sqrt(np.nansum(acc_si**2, axis=1))))
     if unit == "deg_s" and acc_motion > 2.0 and p99 < 0.15:
@@ -761,6 +1036,16 @@ def _regularise(
     if float(dev.max(initial=0.0)) <= JITTER_TOLERANCE * period:
         return t, acc, gyr
     # resample each segment onto its grid by linear interpolation
+    sizes = np.floor((t[bounds[1:] - 1] - t[bounds[:-1]]) / period + 1e-9) + 1
+    if float(sizes.sum()) > (1 + MAX_RESAMPLING_GROWTH) * t.size + 10:
+        raise GaitInputError(
+            "timestamps too irregular to resample",
+            expected=f"samples every {period * 1000:.4g} ms with some jitter (declared or estimated {fs:g} Hz)",
+            found=f"{t.size} samples whose uniform grid would need {float(sizes.sum()):.4g}: holes, not jitter",
+            where=where,
+            hint="Check the time column; a recording with lost samples keeps them as gaps (intervals beyond "
+            f"{GAP_FACTOR} periods)",
+        )
     new_t, new_acc, new_gyr = [], [], []
     for a, b in itertools.pairwise(bounds):
         ts = t[a:b]
@@ -836,21 +1121,43 @@ def session_from_arrays(
 # Parquet
 # ---------------------------------------------------------------------------------------
 _PARQUET_META_KEY = b"gait-session"
+#: Key of the content checksum in the Parquet metadata (SHA-256 of the metadata and the columns).
+_CHECKSUM_KEY = "content_sha256"
+
+
+def _content_sha256(header: Mapping[str, Any], df: pd.DataFrame) -> str:
+    """SHA-256 of the metadata (canonical JSON, without the checksum) and of every column's name
+    and float64 values (little-endian bytes), in order."""
+    h = hashlib.sha256()
+    doc = {k: v for k, v in header.items() if k != _CHECKSUM_KEY}
+    h.update(json.dumps(doc, sort_keys=True, default=repr).encode())
+    for name in df.columns:
+        h.update(b"\0" + str(name).encode() + b"\0")
+        h.update(np.ascontiguousarray(df[name].to_numpy(), dtype="<f8").tobytes())
+    return h.hexdigest()
 
 
 def write_parquet_session(session: Session, path: str | os.PathLike[str]) -> Path:
-    """Write a session as Parquet (metadata in the schema's key-value metadata), atomically."""
+    """Write a session as Parquet, atomically.
+
+    The metadata is JSON under the schema's key-value metadata (``gait-session``), with a
+    SHA-256 of the metadata and the columns (``content_sha256``); every data page carries a
+    CRC-32 page checksum. Both are verified on reading, so a damaged file is refused instead of
+    loading different numbers.
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     p = Path(path)
-    table = pa.Table.from_pandas(session.to_dataframe(), preserve_index=False)
-    header = {FORMAT_NAME: FORMAT_VERSION, **session.meta.to_dict()}
+    df = session.to_dataframe()
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    header = {FORMAT_NAME: FORMAT_VERSION, **_json_safe_meta(session.meta)}
+    header[_CHECKSUM_KEY] = _content_sha256(header, df)
     md = dict(table.schema.metadata or {})
     md[_PARQUET_META_KEY] = json.dumps(header, sort_keys=True).encode()
     table = table.replace_schema_metadata(md)
     buf = io.BytesIO()
-    pq.write_table(table, buf, compression="zstd")
+    pq.write_table(table, buf, compression="zstd", write_page_checksum=True)
     _atomic_write(p, buf.getvalue())
     return p
 
@@ -858,33 +1165,65 @@ def write_parquet_session(session: Session, path: str | os.PathLike[str]) -> Pat
 def read_parquet_session(
     path: str | os.PathLike[str], *, acc_unit: str | None = None, gyr_unit: str | None = None
 ) -> Session:
-    """Read a session written by `write_parquet_session` (or any Parquet with canonical columns)."""
+    """Read a session written by `write_parquet_session` (or any Parquet with canonical columns).
+
+    Page checksums and the content checksum are verified when the file has them (files
+    written by other tools may not; they are read without).
+    """
     import pyarrow.parquet as pq
 
     p = Path(path)
     where = Where(file=p)
+    # pyarrow raises many unrelated types (OSError, ArrowInvalid, ArrowNotImplementedError,
+    # MemoryError for a damaged footer ...) for files it cannot read: all of them mean "damaged".
     try:
-        table = pq.read_table(p)
-    except Exception as e:  # pyarrow raises several unrelated types for corrupt files
+        table = pq.read_table(p, page_checksum_verification=True)
+        df = table.to_pandas()
+    except Exception as e:
+        first = (str(e).splitlines() or [type(e).__name__])[0]
         raise GaitInputError(
-            "cannot read Parquet file", expected="a valid Parquet file", found=str(e).splitlines()[0], where=where
+            "cannot read Parquet file", expected="a valid Parquet file", found=_shown(first, 200), where=where
         ) from None
     md = table.schema.metadata or {}
-    meta: dict[str, Any] = {}
+    meta: Any = {}
     if _PARQUET_META_KEY in md:
         try:
             meta = json.loads(md[_PARQUET_META_KEY])
-        except json.JSONDecodeError as e:
+        except (ValueError, RecursionError) as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
             raise GaitInputError(
-                "corrupt metadata", expected="JSON session metadata", found=str(e), where=where
+                "corrupt metadata",
+                expected="JSON session metadata under the key 'gait-session'",
+                found=_shown(str(e), 120),
+                where=where,
             ) from None
-    df = table.to_pandas()
+        if not isinstance(meta, dict):
+            raise GaitInputError(
+                "corrupt metadata",
+                expected="a JSON object of session metadata under the key 'gait-session'",
+                found=f"{_shown(meta)} ({type(meta).__name__})",
+                where=where,
+            )
+        _check_version(meta, where)
+    checksum = meta.pop(_CHECKSUM_KEY, None)
     non_numeric = [c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c])]
     if non_numeric:
         raise GaitInputError(
-            "not a number", expected="numeric columns", found=f"non-numeric column(s) {non_numeric}", where=where
+            "not a number",
+            expected="numeric columns",
+            found=f"non-numeric column(s) {_listed(non_numeric)}",
+            where=where,
         )
-    return session_from_dataframe(df.astype(np.float64), meta=meta, where=where, acc_unit=acc_unit, gyr_unit=gyr_unit)
+    df = df.astype(np.float64)
+    if checksum is not None and checksum != _content_sha256(meta, df):
+        raise GaitInputError(
+            "content does not match its checksum",
+            expected=f"the values and metadata the file was written with (SHA-256 {_shown(checksum, 20)} in its "
+            "metadata)",
+            found="different content: the file is damaged",
+            where=where,
+            hint="Use a backup copy or the original recording",
+        )
+    return session_from_dataframe(df, meta=meta, where=where, acc_unit=acc_unit, gyr_unit=gyr_unit)
 
 
 # ---------------------------------------------------------------------------------------

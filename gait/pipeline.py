@@ -30,7 +30,7 @@ from .events import _butter_sos, assign_sides, running_events, walking_events
 from .frames import LevelSignals, level_frame, to_body_frame
 from .io import regularise
 from .metrics import minute_table, run_summary, step_table
-from .session import Session, bridge_short_gaps
+from .session import Session, bridge_short_gaps, check_analysable_rate
 from .tracks import Track, resolve_speed, running_distance_m
 
 __all__ = ["Analysis", "analyze", "MIN_DURATION_S"]
@@ -92,7 +92,8 @@ def analyze(
         Raise `GaitInputError` when no running is found.
     """
     where = Where(file=session.meta.source) if session.meta.source else Where(parameter="session")
-    if session.duration_s < MIN_DURATION_S:
+    check_analysable_rate(session)
+    if session.duration_s < MIN_DURATION_S - 1e-9:  # 600 samples at 200 Hz are 3 s, whatever the rounding
         raise GaitInputError(
             "too short to analyse",
             expected=f"at least {MIN_DURATION_S:g} s of samples",

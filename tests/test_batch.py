@@ -11,6 +11,7 @@ import json
 import math
 import re
 import shutil
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -266,7 +267,8 @@ class TestBatchBasic:
         assert set(steps["session_id"]) == set(reference.sessions["session_id"])
         assert set(pd.read_parquet(out / "findings.parquet")["session_id"]) <= set(steps["session_id"])
         pd.testing.assert_frame_equal(pd.read_parquet(out / "sessions.parquet"), reference.sessions, check_dtype=False)
-        assert len(pd.read_parquet(out / "errors.parquet")) == 0
+        errors = pd.read_parquet(out / "errors.parquet")
+        assert errors["kind"].tolist() == ["skipped"] and errors["source"].str.endswith("participants.csv").all()
 
     def test_findings(self, reference):
         f = reference.findings
@@ -299,7 +301,13 @@ class TestBatchBasic:
         (tmp_path / "in").mkdir()
         (tmp_path / "in" / "notes.csv").write_text("a,b\n1,2\n")
         r = gait.batch(tmp_path / "in", out=tmp_path / "out", workers=1)
-        assert r.ok and len(r.sessions) == 0 and len(r.findings) == 0 and len(r.errors) == 0
+        assert r.ok and len(r.sessions) == 0 and len(r.findings) == 0
+        (e,) = r.errors.itertuples(index=False)
+        assert (e.kind, e.stage, e.error_type) == ("skipped", "discover", "NotASession")
+        assert e.message == (
+            f"{tmp_path / 'in' / 'notes.csv'}: not taken as a session: a CSV table without a time column "
+            "(t_s, t_ms, t_us, t_ns): a, b"
+        )
         assert list(pd.read_parquet(tmp_path / "out" / "findings.parquet").columns) == list(FINDING_COLUMNS)
         assert r.steps.empty and "contact_time_s" in r.steps.columns and "bucket" in r.steps.columns
         assert pd.read_parquet(tmp_path / "out" / "sessions.parquet").empty
@@ -345,7 +353,18 @@ class TestBatchExceptions:
                 {"scheduler": " "},
                 "parameter 'scheduler': invalid value; expected a scheduler address such as 'tcp://host:8786', found ' '",
             ),
-            ({"speed_mps": -1}, "parameter 'speed_mps': out of range; expected a finite number > 0, found -1"),
+            (
+                {"speed_mps": -1},
+                "parameter 'speed_mps': running speed out of range; expected a speed in m/s between 0 and 12 "
+                "(exclusive; 3.5 m/s is 12.6 km/h), found -1. A speed is a positive number (the treadmill's or the "
+                "GPS's speed)",
+            ),
+            (
+                {"speed_mps": 15},
+                "parameter 'speed_mps': running speed out of range; expected a speed in m/s between 0 and 12 "
+                "(exclusive; 3.5 m/s is 12.6 km/h), found 15. 15 looks like km/h: 15 km/h is 4.17 m/s, so pass "
+                "speed_mps=4.17",
+            ),
         ],
     )
     def test_parameters(self, tmp_path, inputs_master, kwargs, message):
@@ -431,16 +450,66 @@ class TestFailures:
         (inputs / "bad.csv").write_text(BAD_CSV)
         r = gait.batch(inputs, out=tmp_path / "out", workers=1)
         assert not r.ok and r.failed == 1 and r.analysed == 4 and len(r.sessions) == N_SESSIONS
-        (e,) = r.errors.itertuples(index=False)
+        (e, skipped) = r.errors.itertuples(index=False)  # failures first, then files that are no session
+        assert skipped.kind == "skipped" and skipped.source.endswith("participants.csv")
         assert e.source == str(inputs / "bad.csv") and e.stage == "read" and e.kind == "input"
         assert (
-            e.message
-            == f"{inputs / 'bad.csv'}, line 3, column 'acc_z_m_s2': not a number; expected a decimal number, found 'nine'"
+            e.message == f"{inputs / 'bad.csv'}, line 3, column 'acc_z_m_s2': not a number; expected a decimal number "
+            "(digits 0-9, '.', optional exponent), found 'nine'"
         )
         assert pd.isna(e.session_index) and e.traceback == ""
-        assert pd.read_parquet(tmp_path / "out" / "errors.parquet")["message"].tolist() == [e.message]
+        assert pd.read_parquet(tmp_path / "out" / "errors.parquet")["message"].tolist() == [e.message, skipped.message]
         entry = next(i for i in r.manifest["inputs"] if i["source"].endswith("bad.csv"))
         assert entry["status"] == "failed"
+
+    def test_every_file_that_cannot_be_analysed_is_a_row(self, tmp_path):
+        """Unreadable files of a searched folder are failures with the reader's message; files
+        of another kind are rows too (kind 'skipped'), which do not fail the batch."""
+        d = tmp_path / "in"
+        d.mkdir()
+        (d / "garbage.csv").write_bytes(bytes(range(256)) * 8)
+        (d / "utf16.csv").write_text("# gait-session: 1\nt_s,acc_x_m_s2,acc_y_m_s2,acc_z_m_s2\n0,0,0,9.8\n", "utf-16")
+        (d / "corrupt.zip").write_bytes(b"PK\x03\x04" + b"\xff" * 100)
+        with zipfile.ZipFile(d / "photos.zip", "w") as z:
+            z.writestr("a.txt", "not an export")
+        (d / "participants.csv").write_text("id,age\n1,30\n")
+        r = gait.batch(d, out=tmp_path / "out", workers=1)
+        assert not r.ok and r.failed == 3 and len(r.sessions) == 0
+        rows = {Path(e.source).name: (e.kind, e.stage, e.message) for e in r.errors.itertuples(index=False)}
+        assert rows == {
+            "corrupt.zip": (
+                "input",
+                "read",
+                f"{d / 'corrupt.zip'}: damaged zip archive; expected a phyphox or Sensor Logger export (a zip of "
+                "their CSV files), found an archive that cannot be opened",
+            ),
+            "garbage.csv": (
+                "input",
+                "read",
+                f"{d / 'garbage.csv'}: not a text file; expected a UTF-8 CSV text file, found binary data (a NUL "
+                "byte at offset 0)",
+            ),
+            "utf16.csv": (
+                "input",
+                "read",
+                f"{d / 'utf16.csv'}: not a text file; expected a UTF-8 CSV text file, found binary data (a NUL "
+                "byte at offset 3)",
+            ),
+            "participants.csv": (
+                "skipped",
+                "discover",
+                f"{d / 'participants.csv'}: not taken as a session: a CSV table without a time column (t_s, t_ms, "
+                "t_us, t_ns): id, age",
+            ),
+            "photos.zip": (
+                "skipped",
+                "discover",
+                f"{d / 'photos.zip'}: not taken as a session: a zip archive that is no supported export (phyphox, "
+                "Sensor Logger)",
+            ),
+        }
+        assert list(r.errors["kind"])[-2:] == ["skipped", "skipped"]  # failures first
+        assert r.manifest["counts"]["skipped_files"] == 2 and r.manifest["counts"]["failed"] == 3
 
     def test_bug_is_recorded_with_traceback(self, inputs, tmp_path, monkeypatch):
         real = gait.pipeline.analyze
@@ -452,7 +521,7 @@ class TestFailures:
 
         monkeypatch.setattr(gait.pipeline, "analyze", buggy)
         r = gait.batch(inputs, out=tmp_path / "out", workers=1)
-        (e,) = r.errors.itertuples(index=False)
+        (e, _) = r.errors.itertuples(index=False)
         assert (e.kind, e.stage, e.error_type, e.message) == ("bug", "analyze", "ZeroDivisionError", "division by zero")
         assert e.session_index == 0 and e.session_id == session_id(e.input_sha256, 0)
         assert e.traceback.startswith("Traceback") and "in buggy" in e.traceback and "ZeroDivisionError" in e.traceback
@@ -611,7 +680,10 @@ class TestCli:
         assert main(["batch", str(inputs), "--out", str(out), "--workers", "1", "--quiet"]) == 0
         text = capsys.readouterr().out
         assert f"{N_SESSIONS} sessions from 4 sources: 4 analysed now, 0 already done, 0 failed" in text
-        assert "1 file in the folders not taken as sessions; listed in manifest.json" in text
+        assert (
+            "1 file in the folders not taken as sessions (no time column, or a zip of something else); listed in "
+            "errors.parquet (kind 'skipped') and manifest.json"
+        ) in text
         m = json.loads((out / "manifest.json").read_text())
         assert m["command"] == [
             "gait",

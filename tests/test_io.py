@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import re
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from gait import (
 )
 from gait.constants import G
 from gait.io import SessionCsvWriter
+from gait.readers import read_session
 
 HEADER = "# gait-session: 1\n# sampling_rate_hz: 100.0\n"
 COLS = "t_s,acc_x_m_s2,acc_y_m_s2,acc_z_m_s2,gyr_x_rad_s,gyr_y_rad_s,gyr_z_rad_s\n"
@@ -194,7 +196,7 @@ class TestBadInput:
         body[7] = body[7].replace("9.8", "nine")
         with pytest.raises(
             GaitInputError,
-            match=r"s\.csv, line 11, column 'acc_z_m_s2': not a number; expected a decimal number, found 'nine'",
+            match=r"s\.csv, line 11, column 'acc_z_m_s2': not a number; expected a decimal number \(digits 0-9, '\.', optional exponent\), found 'nine'",
         ):
             load_session(write(tmp_path, HEADER + COLS + "".join(body)))
 
@@ -304,7 +306,7 @@ class TestBadInput:
         text = HEADER + COLS + rows(30) + "0.3,0.1,-0.2"
         with pytest.warns(
             GaitDataWarning,
-            match=r"line 34: the last line is incomplete \('0\.3,0\.1,-0\.2'\); the recording was probably cut off\. Loaded the 30 complete rows before it",
+            match=r"line 34: the last line is incomplete \(no line end: '0\.3,0\.1,-0\.2'\); the recording was probably cut off\. Loaded the 30 complete rows before it",
         ):
             s = load_session(write(tmp_path, text))
         assert s.n_samples == 30
@@ -420,3 +422,278 @@ def test_session_rejects_bad_arrays():
 def test_warnings_are_errors_in_this_suite():
     with pytest.raises(GaitDataWarning):
         warnings.warn("x", GaitDataWarning, stacklevel=1)
+
+
+# ---------------------------------------------------------------------------------------
+# what loading repairs and refuses (docs/session-format.md), one case each, exact messages
+# ---------------------------------------------------------------------------------------
+def gait_simulate():
+    from gait import simulate
+
+    return simulate(duration_s=5, seed=2)
+
+
+def csv_text(n: int = 50, fs: float = 100.0, header: str = HEADER, t0: float = 0.0) -> str:
+    return header + COLS + "".join(f"{t0 + i / fs!r},0.1,-0.2,9.8,0.01,0.02,-0.03\n" for i in range(n))
+
+
+class TestMetadataTypes:
+    @pytest.mark.parametrize(
+        "line, message",
+        [
+            (
+                "# units_as_recorded: 5",
+                "line 3: bad metadata value for 'units_as_recorded'; expected an object of text values, e.g. "
+                '{"acc": "g", "gyr": "deg_s"}, found 5 (int)',
+            ),
+            (
+                "# extra: [1, 2]",
+                "line 3: bad metadata value for 'extra'; expected an object of keys and values, e.g. "
+                '{"runner": "A"}, found [1, 2] (list)',
+            ),
+            (
+                "# notes: [1, 2]",
+                "line 3: bad metadata value for 'notes'; expected text for 'notes' (a JSON string), found [1, 2] (list)",
+            ),
+            (
+                "# shoes: true",
+                "line 3: bad metadata value for 'shoes'; expected text for 'shoes' (a JSON string), found True (bool)",
+            ),
+            (
+                "# sampling_rate_hz: NaN",
+                "line 3: bad metadata value for 'sampling_rate_hz'; expected a finite sampling_rate_hz > 0, found nan (float)",
+            ),
+            (
+                "# sampling_rate_hz: [100]",
+                "line 3: bad metadata value for 'sampling_rate_hz'; expected a number for 'sampling_rate_hz', found [100] (list)",
+            ),
+        ],
+    )
+    def test_wrong_type_is_refused_with_its_line(self, tmp_path, line, message):
+        p = write(tmp_path, HEADER + line + "\n" + COLS + rows(20))
+        with pytest.raises(GaitInputError, match=re.escape(f"{p}, {message}") + "$"):
+            load_session(p)
+
+    def test_number_in_a_text_field_keeps_its_text(self, tmp_path):
+        s = load_session(write(tmp_path, HEADER + "# device_id: 00123\n# device: 5\n" + COLS + rows(20)))
+        assert (s.meta.device_id, s.meta.device) == ("00123", "5")
+
+    @pytest.mark.parametrize(
+        "version, hint", [("2", ". The file was written by a newer version of gait: upgrade to read it"), ('"one"', "")]
+    )
+    def test_other_format_versions_are_refused(self, tmp_path, version, hint):
+        p = write(tmp_path, f"# gait-session: {version}\n# sampling_rate_hz: 100\n" + COLS + rows(20))
+        with pytest.raises(
+            GaitInputError,
+            match=re.escape(
+                f"{p}, line 1: unsupported format version; expected 'gait-session: 1' (the version this gait reads), "
+                f"found gait-session: {version.replace(chr(34), chr(39))}{hint}"
+            )
+            + "$",
+        ):
+            load_session(p)
+
+
+class TestLastLinesAndNumbers:
+    def test_blank_lines_at_the_end_are_accepted(self, tmp_path):
+        s = load_session(write(tmp_path, csv_text(20) + "\n \n\n"))
+        assert s.n_samples == 20
+
+    def test_line_cut_mid_way_with_a_newline_is_left_out(self, tmp_path):
+        p = write(tmp_path, csv_text(20) + "0.2,0.1,-0.2,9.8,0.0\n")
+        with pytest.warns(
+            GaitDataWarning,
+            match=re.escape(
+                f"{p}, line 24: the last line is incomplete (5 of 7 values: '0.2,0.1,-0.2,9.8,0.0'); the recording "
+                "was probably cut off. Loaded the 20 complete rows before it"
+            ),
+        ):
+            s = load_session(p)
+        assert s.n_samples == 20
+
+    def test_complete_looking_last_line_without_a_newline_is_left_out(self, tmp_path):
+        """``0.264`` may be ``0.26417`` cut short: a last line without its line end is never trusted."""
+        text = csv_text(20)[:-1]  # the last row, complete as far as one can tell, without its newline
+        with pytest.warns(GaitDataWarning, match=r"line 23: the last line is incomplete \(no line end: '0\.19,"):
+            s = load_session(write(tmp_path, text))
+        assert s.n_samples == 19
+
+    @pytest.mark.parametrize("cell", ["NAN", "1_000", "١٢٣", "１２３", "0x10", "1.5e", "'1'"])
+    def test_numbers_pandas_refuses_are_named_with_line_and_column(self, tmp_path, cell):
+        body = rows(20).splitlines(keepends=True)
+        body[6] = body[6].replace("-0.2", cell)
+        p = write(tmp_path, HEADER + COLS + "".join(body))
+        with pytest.raises(
+            GaitInputError,
+            match=re.escape(
+                f"{p}, line 10, column 'acc_y_m_s2': not a number; expected a decimal number (digits 0-9, '.', "
+                f"optional exponent), found {cell!r}"
+            ),
+        ):
+            load_session(p)
+
+    def test_extra_field_on_the_first_row_is_refused(self, tmp_path):
+        """pandas takes a first row with one field too many as an index column and shifts every row."""
+        body = rows(20).splitlines(keepends=True)
+        body[0] = "7," + body[0]
+        with pytest.raises(
+            GaitInputError, match=r"line 4: wrong number of fields; expected 7 comma-separated values, found 8"
+        ):
+            load_session(write(tmp_path, HEADER + COLS + "".join(body)))
+
+    def test_quoted_numbers_are_accepted(self, tmp_path):
+        body = rows(20).replace("9.8", '"9.8"')
+        s = load_session(write(tmp_path, HEADER + COLS + body))
+        assert (s.acc[:, 2] == 9.8).all()
+
+
+class TestTimesAndMagnitudes:
+    def test_all_times_below_minus_60_s_are_shifted(self, tmp_path):
+        p = write(tmp_path, csv_text(50, t0=-100.0))
+        with pytest.warns(GaitDataWarning, match="the first timestamp is -100 s, far from zero; times were shifted"):
+            s = load_session(p)
+        assert s.t[0] == 0.0 and s.meta.extra["time_offset_s"] == -100.0
+
+    def test_epoch_times_are_shifted_and_round_trip(self, tmp_path):
+        with pytest.warns(GaitDataWarning, match="the first timestamp is 1700000000 s"):
+            s = load_session(write(tmp_path, csv_text(50, t0=1.7e9)))
+        r = load_session(save_session(s, tmp_path / "again.csv"))
+        np.testing.assert_array_equal(r.t, s.t)
+        assert r.meta.extra["time_offset_s"] == 1.7e9
+
+    def test_a_last_timestamp_of_1e12_s_is_refused(self, tmp_path):
+        text = csv_text(50)
+        text = text[: text.rstrip("\n").rfind("\n") + 1] + "1000000000000.0,0.1,-0.2,9.8,0.01,0.02,-0.03\n"
+        p = write(tmp_path, text)
+        with pytest.raises(
+            GaitInputError,
+            match=re.escape(
+                f"{p}, line 53, column 't_s': timestamps span too long a time; expected a recording of at most 7 "
+                "days, found t_s from 0.0 to 1000000000000.0 (3.169e+04 years; the longest step is from 0.48 to "
+                "1000000000000.0). Check the time column's values and its unit (t_s, t_ms, t_us or t_ns)"
+            ),
+        ):
+            load_session(p)
+
+    def test_1e308_g_is_refused_before_it_overflows(self, tmp_path):
+        body = rows(20, acc=(0.0, 0.0, 1.0)).splitlines(keepends=True)
+        body[3] = body[3].replace(",1.0,", ",1e308,", 1)
+        p = write(tmp_path, HEADER + COLS.replace("m_s2", "g") + "".join(body))
+        with pytest.raises(
+            GaitInputError,
+            match=re.escape(
+                f"{p}, line 7, column 'acc_z_g': value out of range; expected a magnitude of at most 9806.65 m/s^2 "
+                "(1000 g), beyond the range of any IMU, found 1e+308 g"
+            ),
+        ):
+            load_session(p)
+
+    def test_a_rate_above_20_khz_is_refused(self, tmp_path):
+        text = COLS.replace("t_s", "t_ns") + "".join(f"{i * 10},0,0,9.8,0,0,0\n" for i in range(50))
+        with pytest.raises(GaitInputError, match=r"sampling rate too high for an IMU; expected at most 20000 Hz"):
+            load_session(write(tmp_path, "# sampling_rate_hz: 1e8\n" + text))
+
+    def test_timestamps_too_irregular_to_resample(self, tmp_path):
+        # median interval 10 ms (100 Hz as declared), but holes of 63 ms that the spread of the
+        # intervals does not mark as gaps: a uniform grid would need 1.57 times the samples
+        dt = np.tile([0.0005, 0.0005, 0.01, 0.01, 0.01, 0.063], 100)
+        t = np.concatenate([[0.0], np.cumsum(dt)])
+        text = HEADER + COLS + "".join(f"{x!r},0,0,9.8,0,0,0\n" for x in t.tolist())
+        with pytest.raises(GaitInputError, match="timestamps too irregular to resample"):
+            load_session(write(tmp_path, text))
+
+    def test_deg_s_beyond_2000_is_refused(self, tmp_path):
+        text = HEADER + COLS.replace("rad_s", "deg_s") + rows(50, gyr=(3000.0, 0.0, 0.0))
+        with pytest.raises(
+            GaitInputError, match=r"angular rates too high; .*found a 99th-percentile \|gyr\| of 3000 deg/s"
+        ):
+            load_session(write(tmp_path, text))
+
+
+class TestFilesOfAnotherKind:
+    def test_truth_sidecar(self, tmp_path):
+        sim = gait_simulate()
+        paths = sim.save(tmp_path / "run.csv.gz")
+        with pytest.raises(
+            GaitInputError,
+            match=re.escape(
+                f"{paths[1]}: a ground-truth file, not a session; expected a session file (t_s and acc_* columns), "
+                f"found the simulator's per-step truth table (columns step, activity, ic_s, ...). Analyse the "
+                f"session it belongs to: {paths[0]}"
+            ),
+        ):
+            read_session(paths[1])
+        with pytest.raises(GaitInputError, match="a ground-truth file, not a session"):
+            read_session(paths[2])
+
+    def test_gzip_with_a_wrong_checksum_is_refused(self, tmp_path):
+        data = bytearray(gzip.compress(csv_text(200).encode()))
+        data[-6] ^= 0xFF  # the CRC-32 in the trailer
+        p = tmp_path / "s.csv.gz"
+        p.write_bytes(bytes(data))
+        with pytest.raises(
+            GaitInputError,
+            match=re.escape(
+                "corrupt gzip data; expected a valid .gz file, found content that does not match the stream's "
+                "checksum (the file is damaged)"
+            ),
+        ):
+            load_session(p)
+
+    def test_bytes_after_the_gzip_stream_are_ignored(self, tmp_path):
+        p = tmp_path / "s.csv.gz"
+        p.write_bytes(gzip.compress(csv_text(50).encode()) + b"junk")
+        with pytest.warns(GaitDataWarning, match="4 bytes after the end of the gzip stream were ignored"):
+            assert load_session(p).n_samples == 50
+
+
+class TestParquetIntegrity:
+    def test_flipped_bits_are_found(self, tmp_path):
+        p = save_session(make_session(n=2000), tmp_path / "s.parquet")
+        raw = p.read_bytes()
+        refused = 0
+        for k in range(100, len(raw) - 100, max(1, (len(raw) - 200) // 60)):
+            bad = bytearray(raw)
+            bad[k] ^= 0x10
+            q = tmp_path / "bad.parquet"
+            q.write_bytes(bytes(bad))
+            try:
+                r = load_session(q)
+            except GaitInputError:
+                refused += 1
+                continue
+            s = load_session(p)  # a bit that changed nothing the session holds (statistics, padding)
+            np.testing.assert_array_equal(r.acc, s.acc)
+            np.testing.assert_array_equal(r.t, s.t)
+        assert refused > 0
+
+    def test_content_checksum(self, tmp_path):
+        import pyarrow.parquet as pq
+
+        p = save_session(make_session(), tmp_path / "s.parquet")
+        table = pq.read_table(p)
+        md = json.loads(table.schema.metadata[b"gait-session"])
+        assert len(md["content_sha256"]) == 64
+        md["sampling_rate_hz"] = 201.0  # a change the pages cannot see
+        pq.write_table(table.replace_schema_metadata({b"gait-session": json.dumps(md).encode()}), p)
+        with pytest.raises(
+            GaitInputError,
+            match=r"content does not match its checksum; .* found different content: the file is damaged",
+        ):
+            load_session(p)
+
+    @pytest.mark.parametrize("value", [b"[1, 2]", b'"text"', b"5", b"\xff\xfe"])
+    def test_metadata_that_is_not_an_object(self, tmp_path, value):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        p = tmp_path / "s.parquet"
+        table = pa.Table.from_pandas(make_session().to_dataframe(), preserve_index=False)
+        pq.write_table(table.replace_schema_metadata({b"gait-session": value}), p)
+        with pytest.raises(GaitInputError, match=rf"{re.escape(str(p))}: corrupt metadata; expected (a )?JSON"):
+            load_session(p)
+
+
+def test_decimals_must_be_a_small_whole_number(tmp_path):
+    with pytest.raises(GaitInputError, match=r"parameter 'decimals': invalid value; expected a whole number"):
+        save_session(make_session(), tmp_path / "s.csv", decimals=-3)

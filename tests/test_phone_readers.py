@@ -362,3 +362,133 @@ class TestSensorLogger:
         with zipfile.ZipFile(empty, "w"):
             pass
         assert not _sensorlogger.sniff(empty) and not _phyphox.sniff(empty)
+
+
+# ---------------------------------------------------------------------------------------
+# damaged exports: one clear error (or a warning for metadata), never another exception
+# ---------------------------------------------------------------------------------------
+def _patch_members(path: Path, *, flag: int | None = None, method: int | None = None) -> Path:
+    """Set a general-purpose flag bit or the compression method of every member, in place."""
+    raw = bytearray(path.read_bytes())
+    for sig, flag_off, method_off in ((b"PK\x03\x04", 6, 8), (b"PK\x01\x02", 8, 10)):
+        i = raw.find(sig)
+        while i != -1:
+            if flag is not None:
+                raw[i + flag_off] |= flag
+            if method is not None:
+                raw[i + method_off : i + method_off + 2] = method.to_bytes(2, "little")
+            i = raw.find(sig, i + 4)
+    path.write_bytes(bytes(raw))
+    return path
+
+
+class TestDamagedExports:
+    @pytest.fixture
+    def export(self, tmp_path, truth):
+        _, at = truth
+        ta = phone_times(600, FS, 0.0, 31)
+        acc, gyr = at(ta)
+
+        def make(name: str = "x.zip", stored: bool = True) -> Path:
+            p = tmp_path / name
+            with zipfile.ZipFile(p, "w", compression=zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED) as z:
+                z.writestr("Accelerometer.csv", table(ACC_COLS, ta, acc))
+                z.writestr("Gyroscope.csv", table(GYR_COLS, ta + 0.001, gyr))
+                z.writestr("meta/device.csv", '"property","value"\n"deviceModel","Pixel 7"\n')
+                z.writestr("meta/time.csv", '"event","experiment time","system time"\n"START",0.0,1700000000.0\n')
+            return p
+
+        return make
+
+    def test_encrypted_member(self, export):
+        p = _patch_members(export(), flag=1)
+        with pytest.raises(
+            GaitInputError,
+            match=re.escape(
+                f"{p}/Accelerometer.csv: cannot read zip member; expected a readable CSV file, found an encrypted "
+                "member (a password is needed)"
+            ),
+        ):
+            read_session(p)
+
+    def test_unknown_compression_method(self, export):
+        p = _patch_members(export(), method=99)
+        with pytest.raises(
+            GaitInputError,
+            match=re.escape(
+                f"{p}/Accelerometer.csv: cannot read zip member; expected a readable CSV file, found a compression "
+                "method this Python cannot read"
+            ),
+        ):
+            read_session(p)
+
+    def test_member_with_a_wrong_crc(self, export):
+        p = export()
+        raw = bytearray(p.read_bytes())
+        i = raw.find(b'"Time (s)"')
+        raw[i + 1] ^= 0x20  # stored data changed under its CRC
+        p.write_bytes(bytes(raw))
+        with pytest.raises(GaitInputError, match=re.escape(f"{p}/Accelerometer.csv: cannot read zip member") + ".*CRC"):
+            read_session(p)
+
+    def test_zip_that_cannot_be_opened(self, tmp_path):
+        p = tmp_path / "broken.zip"
+        p.write_bytes(b"PK\x03\x04" + b"\x00" * 40)
+        with pytest.raises(
+            GaitInputError,
+            match=re.escape(
+                f"{p}: damaged zip archive; expected a phyphox or Sensor Logger export (a zip of their CSV files), "
+                "found an archive that cannot be opened"
+            ),
+        ):
+            read_session(p)
+
+    @pytest.mark.parametrize("epoch", ["nan", "inf", "-62135596801", "1e300", "soon"])
+    def test_start_time_that_is_not_a_time_is_left_out(self, tmp_path, truth, epoch):
+        _, at = truth
+        ta = phone_times(600, FS, 0.0, 32)
+        p = phyphox_zip(tmp_path / "e.zip", {"Accelerometer.csv": table(ACC_COLS, ta, at(ta)[0])}, meta=False)
+        with zipfile.ZipFile(p, "a") as z:
+            z.writestr("meta/time.csv", f'"event","experiment time","system time"\n"START",0.0,{epoch}\n')
+        s, msgs = read_quietly(p)
+        assert s.meta.start_time is None
+        assert f"meta/time.csv was left out: its START time {epoch!r} is not a time (seconds since 1970)" in " ".join(
+            msgs
+        )
+
+    def test_garbage_device_csv_is_left_out(self, tmp_path, truth):
+        _, at = truth
+        ta = phone_times(600, FS, 0.0, 33)
+        p = phyphox_zip(tmp_path / "d.zip", {"Accelerometer.csv": table(ACC_COLS, ta, at(ta)[0])}, meta=False)
+        with zipfile.ZipFile(p, "a") as z:
+            z.writestr("meta/device.csv", b'"property","value"\n"deviceModel","' + b"x" * 200_000 + b'"\n')
+        s, msgs = read_quietly(p)
+        assert s.meta.device == "phyphox"
+        assert any(
+            "meta/device.csv was left out: it is not a readable CSV table (field larger than field limit" in m
+            for m in msgs
+        )
+
+    def test_sensor_logger_with_an_empty_gravity_file(self, tmp_path, truth):
+        _, at = truth
+        t = phone_times(300, FS, 0, 34)
+        for gravity, found in (("", "unreadable CSV"), ("time,seconds_elapsed,z,y,x\n", "too few rows")):
+            p = sl_zip(
+                tmp_path / f"g{len(gravity)}.zip",
+                {
+                    "Accelerometer.csv": sl_csv(t, at(t)[0]),
+                    "Gravity.csv": gravity,
+                    "Metadata.csv": sl_meta("ios", False),
+                },
+            )
+            with pytest.raises(GaitInputError, match=re.escape(f"{p}/gravity: {found}")):
+                read_session(p)
+
+    def test_phone_sampling_at_5_hz_loads_but_is_not_analysed(self, tmp_path, truth):
+        _, at = truth
+        ta = phone_times(40, 5.0, 0.0, 35)
+        p = phyphox_zip(tmp_path / "slow.zip", {"Accelerometer.csv": table(ACC_COLS, ta, at(ta)[0])}, meta=False)
+        s, _ = read_quietly(p)
+        assert s.sampling_rate_hz == 5.0
+        with pytest.raises(GaitInputError, match=r"sampling rate too low for the analysis; expected at least 90 Hz"):
+            gait.analyze(s)

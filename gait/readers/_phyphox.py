@@ -37,9 +37,9 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 import warnings
-import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,6 +51,7 @@ import pandas as pd
 from ..errors import GaitDataWarning, GaitInputError, Where
 from ..io import session_from_dataframe
 from ..session import Session
+from ._archive import is_zip, read_member_files, zip_names
 
 __all__ = ["Stream", "merge_streams", "read", "sniff"]
 
@@ -75,24 +76,40 @@ class Stream:
 # ---------------------------------------------------------------------------------------
 # files
 # ---------------------------------------------------------------------------------------
-def _members(p: Path, *, head: int | None = None) -> dict[str, bytes] | None:
+def _is_table(name: str) -> bool:
+    low = name.replace("\\", "/").lower()
+    return low.endswith(".csv") and not low.startswith("__macosx")
+
+
+def _members(p: Path, *, head: int | None = None, strict: bool = False) -> dict[str, bytes] | None:
     """CSV contents of a zip, a folder (top level and ``meta/``) or a single file, by relative
-    name; only the first ``head`` bytes of each when given. None if there is nothing to read."""
+    name; only the first ``head`` bytes of each when given. None if there is nothing to read.
+
+    ``strict``: a member that cannot be read raises `GaitInputError` naming it (reading);
+    otherwise it is left out (sniffing).
+    """
     try:
         if p.is_dir():
             files = sorted(f for f in [*p.glob("*.csv"), *p.glob("meta/*.csv")] if f.is_file())[:64]
-            return {str(f.relative_to(p)): _read_head(f, head) for f in files}
-        if p.is_file() and zipfile.is_zipfile(p):
-            with zipfile.ZipFile(p) as z:
-                names = [n for n in z.namelist() if n.lower().endswith(".csv") and not n.startswith("__MACOSX")][:64]
-                out = {}
-                for n in names:
-                    with z.open(n) as fh:
-                        out[n] = fh.read(head) if head else fh.read()
-                return out
+            out = {}
+            for f in files:
+                try:
+                    out[str(f.relative_to(p))] = _read_head(f, head)
+                except OSError as e:
+                    if strict:
+                        raise GaitInputError(
+                            "cannot read file", expected="a readable file", found=str(e), where=Where(file=f)
+                        ) from None
+            return out
+        if p.is_file() and is_zip(p):
+            return read_member_files(p, _is_table, head=head, strict=strict)
         if p.is_file() and p.suffix.lower() in (".csv", ".txt", ".tsv"):
             return {p.name: _read_head(p, head)}
-    except (OSError, zipfile.BadZipFile):
+    except OSError as e:
+        if strict:
+            raise GaitInputError(
+                "cannot read file", expected="a readable file", found=str(e), where=Where(file=p)
+            ) from None
         return None
     return None
 
@@ -111,14 +128,16 @@ def _is_meta(name: str) -> bool:
 def sniff(p: Path) -> bool:
     """A phyphox export: a table whose header has "Time (s)" and phyphox sensor columns."""
     members = _members(p, head=2048)
-    if not members:
-        return False
-    for name, data in members.items():
-        if _is_meta(name):
-            continue
-        first = data.decode("utf-8", errors="replace").splitlines()[:1]
-        if first and _SNIFF.search(first[0]):
-            return True
+    if members:
+        for name, data in members.items():
+            if _is_meta(name):
+                continue
+            first = data.decode("utf-8", errors="replace").splitlines()[:1]
+            if first and _SNIFF.search(first[0]):
+                return True
+    if p.is_file() and is_zip(p):  # members that cannot be read: phyphox's meta files tell
+        names = {n.replace("\\", "/").lower() for n in zip_names(p) or []}
+        return {"meta/device.csv", "meta/time.csv"} <= names
     return False
 
 
@@ -134,9 +153,12 @@ def _parse_table(name: str, data: bytes, where: Where) -> pd.DataFrame:
     decimal = "," if sep == ";" or (sep == "\t" and "," in sample and "." not in sample) else "."
     try:
         df = pd.read_csv(io.StringIO(text), sep=sep, decimal=decimal, quotechar='"', skipinitialspace=True)
-    except (pd.errors.ParserError, ValueError) as e:
+    except (pd.errors.ParserError, ValueError, OverflowError, csv.Error) as e:
         raise GaitInputError(
-            "unreadable phyphox table", expected="a CSV export of phyphox", found=str(e).splitlines()[0], where=where
+            "unreadable phyphox table",
+            expected="a CSV export of phyphox",
+            found=(str(e).splitlines() or [type(e).__name__])[0][:200],
+            where=where,
         ) from None
     df.columns = [str(c).strip() for c in df.columns]
     return df
@@ -252,7 +274,10 @@ def nominal_rate(t: np.ndarray) -> float:
     (at most 1.5 median intervals), snapped to a whole Hz within 1 %."""
     dt = np.diff(t)
     ok = dt <= 1.5 * float(np.median(dt))
-    rate = float(ok.sum() / dt[ok].sum())
+    with np.errstate(divide="ignore", over="ignore"):
+        rate = float(ok.sum() / dt[ok].sum())
+    if not math.isfinite(rate):
+        return rate  # refused by gait.io with the file's name
     whole = round(rate)
     return float(whole) if whole > 0 and abs(rate - whole) <= 0.01 * rate else float(f"{rate:.4g}")
 
@@ -261,22 +286,35 @@ def build_session(
     t: np.ndarray, acc: np.ndarray, gyr: np.ndarray | None, *, meta: dict[str, Any], where: Where
 ) -> Session:
     """Hand the merged streams to `gait.io.session_from_dataframe` (all checks apply)."""
+    rate = nominal_rate(t)
+    if not (math.isfinite(rate) and rate > 0):
+        raise GaitInputError(
+            "no sampling rate", expected="time stamps that increase", found=f"a rate of {rate!r} Hz", where=where
+        )
     data = {"t_s": t - t[0], "acc_x_m_s2": acc[:, 0], "acc_y_m_s2": acc[:, 1], "acc_z_m_s2": acc[:, 2]}
     if gyr is not None:
         data |= {"gyr_x_rad_s": gyr[:, 0], "gyr_y_rad_s": gyr[:, 1], "gyr_z_rad_s": gyr[:, 2]}
-    meta = {"sampling_rate_hz": nominal_rate(t), **meta}
+    meta = {"sampling_rate_hz": rate, **meta}
     return session_from_dataframe(pd.DataFrame(data), meta=meta, where=where)
 
 
 # ---------------------------------------------------------------------------------------
 # phyphox
 # ---------------------------------------------------------------------------------------
-def _meta(members: dict[str, bytes]) -> dict[str, Any]:
+def _meta(members: dict[str, bytes], where: Where) -> dict[str, Any]:
+    """Device and start time from ``meta/device.csv`` and ``meta/time.csv``. These only add
+    metadata: one that cannot be read is left out with a warning, the samples still load."""
     meta: dict[str, Any] = {}
     extra: dict[str, Any] = {}
     for name, data in members.items():
         lname = name.replace("\\", "/").lower()
-        rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig", errors="replace"))))
+        if not lname.endswith(("device.csv", "time.csv")):
+            continue
+        try:
+            rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig", errors="replace"), newline="")))
+        except csv.Error as e:
+            _meta_warning(where, name, f"it is not a readable CSV table ({e})")
+            continue
         if lname.endswith("device.csv"):
             props = {r[0].strip(): r[1].strip() for r in rows[1:] if len(r) >= 2}
             model = " ".join(v for v in (props.get("deviceBrand"), props.get("deviceModel")) if v)
@@ -284,24 +322,38 @@ def _meta(members: dict[str, bytes]) -> dict[str, Any]:
                 meta["device"] = f"phyphox on {model}"
             if props.get("version"):
                 extra["phyphox_version"] = props["version"]
-        elif lname.endswith("time.csv"):
+        else:
             for r in rows[1:]:
                 if len(r) >= 3 and r[0].strip().upper() == "START":
-                    try:
-                        epoch = float(r[2])
-                    except ValueError:
-                        continue
-                    meta["start_time"] = datetime.fromtimestamp(epoch, tz=UTC).isoformat()
+                    start = _epoch_text(r[2])
+                    if start is None:
+                        _meta_warning(where, name, f"its START time {r[2][:40]!r} is not a time (seconds since 1970)")
+                    else:
+                        meta["start_time"] = start
                     break
     if extra:
         meta["extra"] = extra
     return meta
 
 
+def _epoch_text(value: str) -> str | None:
+    """ISO 8601 (UTC) of a Unix time in seconds, or None when it is not one (NaN, inf, beyond
+    the years 1-9999, text)."""
+    try:
+        epoch = float(value)
+        return datetime.fromtimestamp(epoch, tz=UTC).isoformat()
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+def _meta_warning(where: Where, name: str, why: str) -> None:
+    warnings.warn(f"{where}: {name} was left out: {why}", GaitDataWarning, stacklevel=4)
+
+
 def read(p: Path) -> list[Session]:
     """Read a phyphox export (zip, folder or single CSV) into one session."""
     where = Where(file=p)
-    members = _members(p)
+    members = _members(p, strict=True)
     if not members:
         raise GaitInputError(
             "no CSV tables", expected="a phyphox CSV export (zip, folder or .csv)", found="none", where=where
@@ -310,7 +362,7 @@ def read(p: Path) -> list[Session]:
     for name, data in members.items():
         if _is_meta(name):
             continue
-        table_where = Where(file=f"{p}/{name}" if p.is_dir() or zipfile.is_zipfile(p) else p)
+        table_where = Where(file=f"{p}/{name}" if p.is_dir() or is_zip(p) else p)
         for kind, streams in _streams(_parse_table(name, data, table_where), table_where).items():
             found[kind].extend(streams)
     if not found["acc"]:
@@ -347,6 +399,6 @@ def read(p: Path) -> list[Session]:
         "units_as_recorded": {"acc": "m_s2", "gyr": "rad_s", "t": "s"} if g is not None else {"acc": "m_s2", "t": "s"},
         "notes": "phyphox export"
         + ("; gyroscope interpolated onto the accelerometer times" if g is not None else "; no gyroscope"),
-        **_meta(members),
+        **_meta(members, where),
     }
     return [build_session(t, a, g, meta=meta, where=where)]

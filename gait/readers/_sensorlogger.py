@@ -46,7 +46,7 @@ id, sensors, sampleRateMs, standardisation, platform version``.
 from __future__ import annotations
 
 import io
-import zipfile
+import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -55,54 +55,70 @@ import numpy as np
 import pandas as pd
 
 from ..constants import G
-from ..errors import GaitInputError, Where
+from ..errors import GaitDataWarning, GaitInputError, Where
 from ..session import Session
+from ._archive import is_zip, read_member_files, zip_names
 from ._phyphox import Stream, build_session, clean_stream, merge_streams
 
 __all__ = ["read", "sniff"]
 
 _MOTION_HEADER = ("time", "seconds_elapsed")
 _NAMES = ("totalacceleration", "accelerometer", "gravity", "accelerometeruncalibrated", "gyroscope", "metadata")
+_MOTION = ("totalacceleration", "accelerometer", "accelerometeruncalibrated", "gyroscope")
 
 
 def _stem(name: str) -> str:
     return Path(name.replace("\\", "/")).stem.lower()
 
 
-def _members(p: Path, *, head: int | None = None) -> dict[str, bytes] | None:
-    """The Sensor Logger CSVs of a zip or folder (or the folder of one of its CSVs), by stem."""
+def _is_sl_csv(name: str) -> bool:
+    return name.lower().endswith(".csv") and _stem(name) in _NAMES and not name.startswith("__MACOSX")
+
+
+def _members(p: Path, *, head: int | None = None, strict: bool = False) -> dict[str, bytes] | None:
+    """The Sensor Logger CSVs of a zip or folder (or the folder of one of its CSVs), by stem.
+
+    ``strict``: a file that cannot be read raises `GaitInputError` naming it (reading);
+    otherwise it is left out (sniffing).
+    """
     out: dict[str, bytes] = {}
+    if p.is_file() and is_zip(p):
+        files = read_member_files(p, _is_sl_csv, head=head, strict=strict)
+        for n, data in files.items():
+            out.setdefault(_stem(n), data)
+        return out or None
     try:
-        if p.is_file() and zipfile.is_zipfile(p):
-            with zipfile.ZipFile(p) as z:
-                for n in z.namelist():
-                    if n.lower().endswith(".csv") and _stem(n) in _NAMES and not n.startswith("__MACOSX"):
-                        with z.open(n) as fh:
-                            out[_stem(n)] = fh.read(head) if head else fh.read()
-            return out or None
         folder = p if p.is_dir() else p.parent if p.suffix.lower() == ".csv" and _stem(p.name) in _NAMES else None
         if folder is None:
             return None
-        for f in folder.glob("*.csv"):
-            if f.is_file() and _stem(f.name) in _NAMES:
-                with open(f, "rb") as fh:
-                    out[_stem(f.name)] = fh.read(head) if head else fh.read()
-    except (OSError, zipfile.BadZipFile):
+        candidates = sorted(f for f in folder.glob("*.csv") if f.is_file() and _stem(f.name) in _NAMES)
+    except OSError:
         return None
+    for f in candidates:
+        try:
+            with open(f, "rb") as fh:
+                out.setdefault(_stem(f.name), fh.read(head) if head else fh.read())
+        except OSError as e:
+            if strict:
+                raise GaitInputError(
+                    "cannot read file", expected="a readable file", found=str(e), where=Where(file=f)
+                ) from None
     return out or None
 
 
 def sniff(p: Path) -> bool:
     """A Sensor Logger export: its motion CSVs start ``time,seconds_elapsed``."""
     members = _members(p, head=256)
-    if not members:
-        return False
-    for stem in ("totalacceleration", "accelerometer", "gyroscope", "accelerometeruncalibrated"):
-        if stem in members:
-            first = members[stem].decode("utf-8", errors="replace").splitlines()[:1]
-            cols = [c.strip().strip('"').lower() for c in first[0].split(",")] if first else []
-            if tuple(cols[:2]) == _MOTION_HEADER and {"x", "y", "z"} <= set(cols):
-                return True
+    if members:
+        for stem in ("totalacceleration", "accelerometer", "gyroscope", "accelerometeruncalibrated"):
+            if stem in members:
+                first = members[stem].decode("utf-8", errors="replace").splitlines()[:1]
+                cols = [c.strip().strip('"').lower() for c in first[0].split(",")] if first else []
+                if tuple(cols[:2]) == _MOTION_HEADER and {"x", "y", "z"} <= set(cols):
+                    return True
+    if p.is_file() and is_zip(p):  # members that cannot be read: their names tell
+        stems = {_stem(n) for n in zip_names(p) or [] if _is_sl_csv(n)}
+        return "metadata" in stems and bool(stems & set(_MOTION))
     return False
 
 
@@ -110,9 +126,12 @@ def _table(stem: str, data: bytes, where: Where) -> tuple[np.ndarray, np.ndarray
     """Time in ns (int64) and x, y, z (float) of one motion CSV."""
     try:
         df = pd.read_csv(io.BytesIO(data))
-    except (pd.errors.ParserError, ValueError, UnicodeDecodeError) as e:
+    except (pd.errors.ParserError, ValueError, OverflowError) as e:  # EmptyDataError, UnicodeDecodeError too
         raise GaitInputError(
-            "unreadable CSV", expected="a Sensor Logger CSV", found=str(e).splitlines()[0], where=where
+            "unreadable CSV",
+            expected="a Sensor Logger CSV (time,seconds_elapsed,z,y,x)",
+            found=(str(e).splitlines() or [type(e).__name__])[0][:200],
+            where=where,
         ) from None
     df.columns = [str(c).strip().lower() for c in df.columns]
     missing = [c for c in ("time", "x", "y", "z") if c not in df.columns]
@@ -130,7 +149,7 @@ def _metadata(data: bytes | None) -> dict[str, str]:
         return {}
     try:
         df = pd.read_csv(io.BytesIO(data), dtype=str)
-    except (pd.errors.ParserError, ValueError, UnicodeDecodeError):
+    except (pd.errors.ParserError, ValueError, OverflowError):  # EmptyDataError, UnicodeDecodeError too
         return {}
     if df.empty:
         return {}
@@ -140,7 +159,7 @@ def _metadata(data: bytes | None) -> dict[str, str]:
 def read(p: Path) -> list[Session]:
     """Read a Sensor Logger export (zip, folder, or one of its CSVs) into one session."""
     where = Where(file=p)
-    members = _members(p)
+    members = _members(p, strict=True)
     if not members:
         raise GaitInputError(
             "no Sensor Logger files", expected="a zip or folder of Sensor Logger CSVs", found="none", where=where
@@ -161,7 +180,8 @@ def read(p: Path) -> list[Session]:
         if t_ns.shape == tg_ns.shape and np.array_equal(t_ns, tg_ns):
             acc = user + grav
         else:
-            acc = user + np.column_stack([np.interp(t_ns, tg_ns, grav[:, k]) for k in range(3)])
+            gs = clean_stream(Stream(tg_ns, grav, "Gravity.csv"), "gravity", Where(file=f"{p}/gravity"))
+            acc = user + np.column_stack([np.interp(t_ns, gs.t, gs.xyz[:, k]) for k in range(3)])
         acc = _specific_force(acc, platform, standardised, where, "Accelerometer.csv + Gravity.csv")
         acc_source = "Accelerometer.csv + Gravity.csv"
     elif "accelerometeruncalibrated" in members:
@@ -197,10 +217,19 @@ def read(p: Path) -> list[Session]:
         gyr_s = clean_stream(Stream((tg - t0_ns) * 1e-9, gyr, "Gyroscope.csv"), "gyroscope", where)
     t, a, g = merge_streams(acc_s, gyr_s, where)
     name = meta_row.get("device name")
+    try:
+        start = datetime.fromtimestamp((t0_ns + t[0] * 1e9) * 1e-9, tz=UTC).isoformat()
+    except (ValueError, OverflowError, OSError):
+        start = None
+        warnings.warn(
+            f"{where}: the time column ({t0_ns:.6g} ns) is not a time since 1970; the start time was left out",
+            GaitDataWarning,
+            stacklevel=2,
+        )
     meta: dict[str, Any] = {
         "device": f"Sensor Logger on {name}" if name else "Sensor Logger",
         "device_id": meta_row.get("device id") or None,
-        "start_time": datetime.fromtimestamp((t0_ns + t[0] * 1e9) * 1e-9, tz=UTC).isoformat(),
+        "start_time": start,
         "source": str(p),
         "units_as_recorded": {"acc": "m_s2", "gyr": "rad_s", "t": "ns"}
         if g is not None

@@ -102,6 +102,8 @@ __all__ = [
     "evaluate",
     "format_value",
     "load_catalogue",
+    "rank_score",
+    "ranked",
     "read_elevation",
 ]
 
@@ -668,7 +670,11 @@ class Finding:
     limitations
         What this sensor cannot tell about it.
     score
-        Ranking score (severity first, then margin and confidence).
+        Ranking score, `rank_score` of the severity, confidence and margin: findings are
+        ranked by severity, then confidence, then margin (``docs/faults.md``).
+    margin
+        How far into its severity level the leading number sits (0: at the level's lower
+        threshold, towards 1: near the next level), rounded to 3 decimals.
     """
 
     fault: str
@@ -685,6 +691,7 @@ class Finding:
     documents: tuple[str, ...]
     limitations: str
     score: float
+    margin: float = 0.0
 
     @property
     def level(self) -> int:
@@ -713,7 +720,27 @@ class Finding:
             "advice": [{"text": t.text, "documents": list(t.documents)} for t in self.advice],
             "documents": list(self.documents),
             "limitations": self.limitations,
+            "margin": self.margin,
+            "score": self.score,
         }
+
+
+def rank_score(severity: str, confidence: float, margin: float) -> float:
+    """The ranking score of a finding: ``level + 0.9 confidence + 0.009 margin``.
+
+    ``level`` is 1, 2, 3 for low, moderate, high; ``confidence`` is the finding's confidence as
+    reported (two decimals) and ``margin`` its margin as reported (three decimals, 0..1). The
+    weights make the score sort exactly as the triple (severity, confidence, margin): a
+    confidence step of 0.01 is worth 0.009, more than any margin (at most 0.009 x 0.999), and
+    the whole stays below the next level. Findings with equal scores are ordered by fault id.
+    Everything needed is in the JSON report, so the order can be recomputed from it.
+    """
+    return round(SEVERITIES.index(severity) + 0.9 * round(confidence, 2) + 0.009 * round(margin, 3), 6)
+
+
+def ranked(findings: Iterable[Finding]) -> list[Finding]:
+    """Findings in report order: by `rank_score` (highest first), ties by fault id."""
+    return sorted(findings, key=lambda f: (-rank_score(f.severity, f.confidence, f.margin), f.fault))
 
 
 @dataclass(frozen=True)
@@ -1634,7 +1661,8 @@ def _assess_fault(spec: FaultSpec, ctx: _Ctx) -> tuple[Finding | None, list[Note
         advice=spec.advice,
         documents=spec.sources,
         limitations=spec.limitations,
-        score=round(level + 0.5 * excess + 0.4 * conf, 4),
+        score=rank_score(SEVERITIES[level], conf, excess),
+        margin=round(float(excess), 3),
     )
     return finding, notes
 
@@ -1684,8 +1712,9 @@ def assess(
     Returns
     -------
     Assessment
-        Findings ranked by severity then score; notes for faults that could not be assessed
-        (with the reason and what input would make them possible); ids checked and absent.
+        Findings ranked by `rank_score` (severity, then confidence, then margin); notes for
+        faults that could not be assessed (with the reason and what input would make them
+        possible); ids checked and absent.
     """
     cat = catalogue or CATALOGUE
     ctx = _context(analysis, history, elevation, history_reason)
@@ -1708,8 +1737,9 @@ def assess(
             notes.append(Note(f.fault, f.name, "not_reported", f"the same signal is explained by {names}"))
         else:
             kept.append(f)
-    kept.sort(key=lambda f: (f.level, f.score), reverse=True)
-    return Assessment(findings=tuple(kept), notes=tuple(notes), checked=tuple(checked), catalogue_version=cat.version)
+    return Assessment(
+        findings=tuple(ranked(kept)), notes=tuple(notes), checked=tuple(checked), catalogue_version=cat.version
+    )
 
 
 def evaluate(

@@ -127,6 +127,7 @@ DISPLAYS: dict[str, tuple[float, str, int, str]] = {
     "count": (1.0, "", 0, "1"),
     "miles": (1.0 / METRES_PER_MILE, "miles", 0, "m"),
     "days": (1.0, "days", 0, "days"),
+    "min": (1.0 / 60.0, "min", 1, "s"),
 }
 
 _THRESHOLD_KINDS = ("threshold",)
@@ -157,6 +158,9 @@ NEEDS: dict[str, str] = {
     "duration": "a longer run",
 }
 
+#: The first minute of a run counts as easy below this share of the run's median effort (the
+#: confidence of "no warm-up" is the probability that it was above it).
+WARMUP_EASY_RATIO = 0.9
 #: Typical easy running speed used to estimate the distance of runs without a known speed.
 TYPICAL_SPEED_MPS = 2.9
 
@@ -1289,6 +1293,11 @@ def _surge_index(run: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 
 def _eval_surges(rule: Rule, ctx: _Ctx) -> _Result:
     t, s = _surge_index(ctx.run)
+    # the pick-up of pace that ends a warm-up is the gradual start the documents advise, not a
+    # surge: no step is judged while its 38 s comparison window still reaches into the warm-up
+    full = float((ctx.analysis.summary.get("warmup") or {}).get("full_effort_s", float("nan")))
+    if math.isfinite(full):
+        s = np.where(t < full + 38.0, np.nan, s)
     if not np.isfinite(s).any():
         return _unavailable(rule, "surges: needs at least 40 s of continuous running", "duration")
     flag = rule.beyond(s)
@@ -1325,29 +1334,48 @@ def _clock(t_s: float) -> str:
 
 
 def _eval_warmup(rule: Rule, ctx: _Ctx) -> _Result:
+    """No warm-up: too little walking and easy running before full effort (`metrics._warmup`).
+
+    Confidence: the rule's reliability x ``n / (n + 30)`` x the normal probability that the
+    first minute of running is truly above the easy level (``WARMUP_EASY_RATIO`` of the run's
+    median effort), given the spread of the steps' effort in that minute.
+    """
     w = ctx.analysis.summary.get("warmup") or {}
-    ratio = float(w.get("first_minute_intensity_ratio", float("nan")))
-    if not math.isfinite(ratio):
-        return _unavailable(
-            rule, "warm-up: the first minutes of running could not be compared with the rest", "duration"
-        )
-    easy = int(w.get("easy_minutes", 0) or 0)
-    bouts = ctx.analysis.bouts
-    first_run = bouts[bouts["kind"] == "running"]["start_s"].min() if len(bouts) else float("nan")
-    walked = float(bouts[(bouts["kind"] == "walking") & (bouts["end_s"] <= first_run + 1.0)]["duration_s"].sum())
-    level = rule.level_of(ratio) if easy == 0 and walked < 180.0 else 0
-    shown = f"first minute at {100 * ratio:.0f} % of the run's median effort; {easy} easy minute(s)"
-    if walked >= 60.0:
-        shown += f"; {walked / 60:.1f} min of walking before"
+    warm = float(w.get("warmup_s", float("nan")))
+    if not math.isfinite(warm):
+        return _unavailable(rule, "warm-up: the start of the run could not be compared with the rest of it", "duration")
+    level = rule.level_of(warm)
+    walked = float(w.get("walking_before_s", 0.0) or 0.0)
+    easy = float(w.get("easy_running_s", 0.0) or 0.0)
+    ratio = float(w.get("first_minute_effort_ratio", float("nan")))
+    shown = f"{walked / 60:.1f} min of walking and {easy / 60:.1f} min of easier running before full effort"
+    if math.isfinite(ratio):
+        shown += f"; first minute of running at {100 * ratio:.0f} % of the run's median effort"
+    # how clearly the first minute was already hard: its steps' effort against the easy level
+    p = 0.5
+    run = ctx.run
+    if ctx.n:
+        t = ctx.t
+        with np.errstate(divide="ignore", invalid="ignore"):
+            e = run["step_time_s"].to_numpy(float) / run["contact_time_s"].to_numpy(float)
+        ok = np.isfinite(e) & (e > 0)
+        if ok.sum() >= 10:
+            med = float(np.median(e[ok]))
+            first = e[ok & (t < t[0] + 60.0)] / med
+            if first.size >= 5:
+                q1, q3 = np.percentile(first, [25, 75])
+                se = 1.2533 * (q3 - q1) / 1.349 / math.sqrt(first.size)
+                margin = float(np.median(first)) - WARMUP_EASY_RATIO
+                p = float(ndtr(margin / se)) if se > 0 else float(margin >= 0)
+    conf = rule.reliability * _n_factor(ctx.n) * (p if level else 1.0 - p)
+    ev = _make_evidence(rule, warm, level, f"{format_value(warm, rule.display)} ({shown})")
     t0 = float(ctx.t[0]) if ctx.n else 0.0
-    conf = rule.reliability * _n_factor(ctx.n)
-    ev = _make_evidence(rule, ratio, level, shown)
     return _Result(
         rule,
         True,
         level=level,
-        value=ratio,
-        worse=ratio,
+        value=warm,
+        worse=_worse(rule, warm),
         evidence=ev,
         periods=((t0, t0 + 60.0),) if level else (),
         confidence=conf,

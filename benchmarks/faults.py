@@ -91,12 +91,18 @@ def base_config(seed: int, duration_s: float, build: str = "A") -> SimulationCon
     easy = float(np.round(rng.uniform(60.0, 180.0)))
     start = float(np.round(rng.uniform(0.75, 0.85), 2))
     if seed % 2 == 0:  # a walk to the start, then a 30 s pick-up of pace
-        warm = {"walking_before_s": walk, "warmup_s": 30.0, "warmup_start": 0.75, "warmup_easy_s": 0.0}
+        walk_s, start_ratio, easy_s = walk, 0.75, 0.0
     else:  # an easy jog, then a 30 s pick-up
-        warm = {"walking_before_s": 12.0, "warmup_s": 30.0, "warmup_start": start, "warmup_easy_s": easy}
-    sensor = dataclasses.replace(cfg.sensor, has_gyro=seed % 3 != 1)
+        walk_s, start_ratio, easy_s = 12.0, start, easy
     return dataclasses.replace(
-        cfg, form=dataclasses.replace(cfg.form, stance_skew=0.0), sensor=sensor, device=B_DEVICE, **warm
+        cfg,
+        form=dataclasses.replace(cfg.form, stance_skew=0.0),
+        sensor=dataclasses.replace(cfg.sensor, has_gyro=seed % 3 != 1),
+        device=B_DEVICE,
+        walking_before_s=walk_s,
+        warmup_s=30.0,
+        warmup_start=start_ratio,
+        warmup_easy_s=easy_s,
     )
 
 

@@ -12,8 +12,8 @@ What is compared, per trial, inside the trial's ``TrialBoundaries``:
 - *Initial contacts*: every reference contact (both feet) against the contacts of the steps
   the pipeline labelled walking: F1 at 50, 100 and 200 ms (one-to-one, nearest first), the bias
   (mean of estimate - reference over the pairs matched within 100 ms) and their MAE.
-- *Cadence*: 60 / median step time of the valid walking steps against the same from the
-  reference contacts (steps per minute).
+- *Cadence*: 60 / mean step time of the valid walking steps of the straight walk (outside
+  the U-turn) against the same from the reference contacts (steps per minute).
 - *Side*: the share of matched steps given a side (``L``/``R``), and the share of those that
   are right.
 - *Activity*: the share of the trial's time labelled walking, other, still, running.
@@ -129,10 +129,11 @@ class TrialResult:
     to_mae_ms: float
 
 
-def _cadence(ic_s: np.ndarray) -> float:
-    st = np.diff(np.sort(ic_s))
-    st = st[(st > 0.3) & (st < 1.2)]
-    return float(60.0 / np.median(st)) if st.size else float("nan")
+def _cadence(step_s: np.ndarray) -> float:
+    """Steps per minute from step times: 60 / their mean (steps of 0.3-1.2 s; a median of
+    times sampled at 100 Hz moves in steps of 2-3 spm)."""
+    st = step_s[(step_s > 0.3) & (step_s < 1.2)]
+    return float(60.0 / np.mean(st)) if st.size else float("nan")
 
 
 def score_trial(code: str, a: gait.Analysis, meta: dict, det_ic_s: np.ndarray | None = None) -> TrialResult:
@@ -149,8 +150,17 @@ def score_trial(code: str, a: gait.Analysis, meta: dict, det_ic_s: np.ndarray | 
         f1[tol] = match_events(det, ref["ic_s"].to_numpy(), tolerance_s=tol).f1
     m = match_events(det, ref["ic_s"].to_numpy(), tolerance_s=0.1)
     err = det[m.detected_idx] - ref["ic_s"].to_numpy()[m.reference_idx]
-    valid = walk[walk["valid"]]
-    cad = float(60.0 / valid["step_time_s"].median()) if len(valid) else float("nan")
+    # cadence of the straight walking (the U-turn's steps are irregular in both)
+    u0, u1 = np.asarray(meta["UTurnBoundaries"], dtype=float) / FS_HZ
+
+    def straight(t0: np.ndarray, t1: np.ndarray) -> np.ndarray:
+        return (t0 >= lo) & (t1 <= hi) & ((t1 < u0) | (t0 > u1))
+
+    v = walk[walk["valid"]]
+    t_a, t_b = v["ic_s"].to_numpy(float), (v["ic_s"] + v["step_time_s"]).to_numpy(float)
+    cad = _cadence((t_b - t_a)[straight(t_a, t_b)])
+    r_ic = ref["ic_s"].to_numpy()
+    cad_ref = _cadence(np.diff(r_ic)[straight(r_ic[:-1], r_ic[1:])])
     side_rate = side_right = float("nan")
     to_err = np.zeros(0)
     if det_ic_s is None and m.true_positives:
@@ -174,7 +184,7 @@ def score_trial(code: str, a: gait.Analysis, meta: dict, det_ic_s: np.ndarray | 
         f1_200=f1[0.2],
         bias_ms=float(1000 * err.mean()) if err.size else float("nan"),
         mae_ms=float(1000 * np.abs(err).mean()) if err.size else float("nan"),
-        cadence_ref_spm=_cadence(ref["ic_s"].to_numpy()),
+        cadence_ref_spm=cad_ref,
         cadence_spm=cad,
         side_rate=side_rate,
         side_right=side_right,

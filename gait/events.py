@@ -368,13 +368,13 @@ def walking_events(
         slow = _lowpass(fwd, fs, WALK_STEP_LP_HZ)
         cross = np.flatnonzero((slow[:-1] > 0) & (slow[1:] <= 0))
         peak_sig = _lowpass(fwd, fs, min(WALK_PEAK_LP_HZ, 0.4 * fs))
-        w = max(int(round(WALK_SEARCH_S * fs)), 1)
+        w = max(round(WALK_SEARCH_S * fs), 1)
         cand = np.clip(cross[:, None] - np.arange(w, -1, -1)[None, :], 0, n - 1)
     else:
         sm = _lowpass(a_v, fs, 3.0)
         cross, _ = find_peaks(sm, distance=max(int(0.3 * fs), 1), prominence=0.8)
         peak_sig = np.gradient(_lowpass(a_v, fs, min(WALK_PEAK_LP_HZ, 0.4 * fs)))
-        w = max(int(round(0.25 * fs)), 1)
+        w = max(round(0.25 * fs), 1)
         cand = np.clip(cross[:, None] - np.arange(w, -1, -1)[None, :], 0, n - 1)
     if cross.size < 2:
         return _empty(t0)

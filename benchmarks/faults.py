@@ -96,6 +96,7 @@ def base_config(seed: int, duration_s: float, build: str = "A") -> SimulationCon
         walk_s, start_ratio, easy_s = 12.0, start, easy
     return dataclasses.replace(
         cfg,
+        duration_s=duration_s + easy_s,  # the case's running time comes after the easy jog
         form=dataclasses.replace(cfg.form, stance_skew=0.0),
         sensor=dataclasses.replace(cfg.sensor, has_gyro=seed % 3 != 1),
         device=B_DEVICE,

@@ -158,7 +158,7 @@ NEEDS: dict[str, str] = {
     "duration": "a longer run",
 }
 
-#: The first minute of a run counts as easy below this share of the run's median effort (the
+#: The first minute of a run counts as easy below this share of the run's full effort (the
 #: confidence of "no warm-up" is the probability that it was above it).
 WARMUP_EASY_RATIO = 0.9
 #: Typical easy running speed used to estimate the distance of runs without a known speed.
@@ -1338,7 +1338,7 @@ def _eval_warmup(rule: Rule, ctx: _Ctx) -> _Result:
 
     Confidence: the rule's reliability x ``n / (n + 30)`` x the normal probability that the
     first minute of running is truly above the easy level (``WARMUP_EASY_RATIO`` of the run's
-    median effort), given the spread of the steps' effort in that minute.
+    full effort), given the spread of the steps' effort in that minute.
     """
     w = ctx.analysis.summary.get("warmup") or {}
     warm = float(w.get("warmup_s", float("nan")))
@@ -1350,7 +1350,7 @@ def _eval_warmup(rule: Rule, ctx: _Ctx) -> _Result:
     ratio = float(w.get("first_minute_effort_ratio", float("nan")))
     shown = f"{walked / 60:.1f} min of walking and {easy / 60:.1f} min of easier running before full effort"
     if math.isfinite(ratio):
-        shown += f"; first minute of running at {100 * ratio:.0f} % of the run's median effort"
+        shown += f"; first minute of running at {100 * ratio:.0f} % of the run's full effort"
     # how clearly the first minute was already hard: its steps' effort against the easy level
     p = 0.5
     run = ctx.run
@@ -1359,9 +1359,10 @@ def _eval_warmup(rule: Rule, ctx: _Ctx) -> _Result:
         with np.errstate(divide="ignore", invalid="ignore"):
             e = run["step_time_s"].to_numpy(float) / run["contact_time_s"].to_numpy(float)
         ok = np.isfinite(e) & (e > 0)
-        if ok.sum() >= 10:
-            med = float(np.median(e[ok]))
-            first = e[ok & (t < t[0] + 60.0)] / med
+        full = float(w.get("first_minute_effort_ratio", float("nan")))
+        if ok.sum() >= 10 and math.isfinite(full) and full > 0:
+            first = e[ok & (t < t[0] + 60.0)]
+            first = first / (float(np.median(first)) / full)  # in units of the run's full effort
             if first.size >= 5:
                 q1, q3 = np.percentile(first, [25, 75])
                 se = 1.2533 * (q3 - q1) / 1.349 / math.sqrt(first.size)

@@ -609,7 +609,7 @@ def _intensity(minutes: pd.DataFrame) -> pd.Series:
     return minutes["cadence_spm"]
 
 
-#: a step is at full effort from this share of the run's median effort (see `_warmup`)
+#: a step is at full effort from this share of the run's full effort (see `_warmup`)
 WARMUP_FULL_EFFORT = 0.95
 #: centred moving window over which the effort of the steps is smoothed, in steps
 WARMUP_WINDOW_STEPS = 41
@@ -620,9 +620,9 @@ def _warmup(steps: pd.DataFrame, minutes: pd.DataFrame, bouts: pd.DataFrame) -> 
 
     The effort of a running step is its step time over its contact time: by the impulse
     balance over a step, the mean vertical force in stance in body weights, which rises with
-    speed (shorter contacts carry the same impulse). The run is at *full effort* from the first
-    step whose centred moving median (`WARMUP_WINDOW_STEPS`) reaches `WARMUP_FULL_EFFORT` of the
-    median over the whole run. Everything before it counts as warm-up: the walking bouts (the
+    speed (shorter contacts carry the same impulse). The run's full effort is the upper quartile
+    of the centred moving median of the effort (`WARMUP_WINDOW_STEPS`), and the run is at full
+    effort from the first step whose moving median reaches `WARMUP_FULL_EFFORT` of it. Everything before it counts as warm-up: the walking bouts (the
     walk to the start included) and the running time (an easy jog, or a gradual pick-up of
     pace). Running time is measured from the first running step, not on the clock minutes, so
     a run that starts late in a minute is not judged on a partial minute.
@@ -633,7 +633,7 @@ def _warmup(steps: pd.DataFrame, minutes: pd.DataFrame, bouts: pd.DataFrame) -> 
         ``warmup_s`` (``walking_before_s + easy_running_s``), ``walking_before_s``,
         ``easy_running_s``, ``full_effort_s`` (session time of full effort), ``easy_minutes``
         (whole minutes of easy running), ``first_minute_effort_ratio`` (median effort over the
-        first 60 s of running / run median) and ``first_minute_intensity_ratio`` (the first
+        first 60 s of running / the run's full effort) and ``first_minute_intensity_ratio`` (the first
         clock minute with at least 30 s of running against the median minute, by the minute
         table's intensity).
     """
@@ -662,13 +662,15 @@ def _warmup(steps: pd.DataFrame, minutes: pd.DataFrame, bouts: pd.DataFrame) -> 
     t, effort = t[ok], effort[ok]
     if t.size < WARMUP_WINDOW_STEPS:
         return out
-    med = float(np.median(effort))
     roll = (
         pd.Series(effort)
         .rolling(WARMUP_WINDOW_STEPS, center=True, min_periods=WARMUP_WINDOW_STEPS // 2)
         .median()
         .to_numpy()
     )
+    # the run's full effort: the upper quartile of the moving median (a long easy start, even
+    # half of a short run, does not lower it; a steady run reaches it at once)
+    med = float(np.nanpercentile(roll, 75))
     at_full = np.flatnonzero(np.nan_to_num(roll) >= WARMUP_FULL_EFFORT * med)
     t_full = float(t[at_full[0]]) if at_full.size else float(t[-1])
     # running time before full effort: the step times of the running steps before it

@@ -7,8 +7,12 @@ can be found before the sensor's mounting is known. Over sliding windows (2 s, h
   below 0.25 rad/s on average);
 - *running*: the sensor is in free fall (|f| < 0.35 g) for more than 5 % of the window (flight
   phases), or the magnitude varies by more than 4.5 m/s^2 RMS;
-- *walking*: anything else that moves (0.6 to 4.5 m/s^2 RMS);
+- *walking*: anything else that moves (0.5 to 4.5 m/s^2 RMS);
 - *other*: movement too weak to be walking.
+
+A stretch of *other* (or *still*) up to 5 s long between two walking bouts is walking that
+slowed down: a turn, a hesitation, a few slow or irregular steps (on real walking with a
+U-turn, the turn's steps move the magnitude by only 0.2-0.5 m/s^2 RMS).
 
 Window labels are median-filtered, then bouts shorter than a minimum (running 3 s, walking 2 s,
 still 1 s, other 1 s) are merged into their neighbours. Each contiguous segment of the session
@@ -36,6 +40,10 @@ KINDS = ("still", "walking", "running", "other")
 STILL, WALKING, RUNNING, OTHER = range(4)
 
 WINDOW_S = 2.0
+#: a window moves like walking from this RMS variation of the magnitude, m/s^2
+WALKING_MIN_SD_MPS2 = 0.5
+#: other / still between two walking bouts, up to this long, is part of the walk
+WALK_BRIDGE_S = 5.0
 HOP_S = 0.25
 MIN_BOUT_S = {STILL: 1.0, WALKING: 2.0, RUNNING: 3.0, OTHER: 1.0}
 
@@ -65,7 +73,7 @@ def _classify_segment(mag: np.ndarray, gmag: np.ndarray | None, fs: float) -> np
         gs, _ = _window_sums(gmag, centers, half)
         gyro_mean = gs / cnt
     label = np.full(centers.size, OTHER, dtype=np.int8)
-    label[sd >= 0.6] = WALKING
+    label[sd >= WALKING_MIN_SD_MPS2] = WALKING
     label[(freefall > 0.05) | (sd > 4.5)] = RUNNING
     still = (sd < 0.35) & (gyro_mean < 0.25)
     label[still] = STILL
@@ -82,7 +90,25 @@ def _classify_segment(mag: np.ndarray, gmag: np.ndarray | None, fs: float) -> np
     per_sample = (
         np.concatenate([per_sample[shift:], np.repeat(per_sample[-1:], shift)]) if shift and n > shift else per_sample
     )
-    return _merge_short(per_sample.astype(np.int8), fs)
+    return _bridge_walking(_merge_short(per_sample.astype(np.int8), fs), fs)
+
+
+def _bridge_walking(labels: np.ndarray, fs: float) -> np.ndarray:
+    """Relabel short still / other bouts between two walking bouts as walking."""
+    starts, ends, kinds = _runs(labels)
+    if starts.size < 3:
+        return labels
+    inner = np.arange(1, starts.size - 1)
+    gap = (
+        np.isin(kinds[inner], (STILL, OTHER))
+        & (kinds[inner - 1] == WALKING)
+        & (kinds[inner + 1] == WALKING)
+        & ((ends[inner] - starts[inner]) <= WALK_BRIDGE_S * fs)
+    )
+    out = labels.copy()
+    for i in inner[gap]:  # few bouts per segment
+        out[starts[i] : ends[i]] = WALKING
+    return out
 
 
 def _runs(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

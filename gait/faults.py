@@ -102,6 +102,8 @@ __all__ = [
     "evaluate",
     "format_value",
     "load_catalogue",
+    "rank_score",
+    "ranked",
     "read_elevation",
 ]
 
@@ -125,6 +127,7 @@ DISPLAYS: dict[str, tuple[float, str, int, str]] = {
     "count": (1.0, "", 0, "1"),
     "miles": (1.0 / METRES_PER_MILE, "miles", 0, "m"),
     "days": (1.0, "days", 0, "days"),
+    "min": (1.0 / 60.0, "min", 1, "s"),
 }
 
 _THRESHOLD_KINDS = ("threshold",)
@@ -155,6 +158,9 @@ NEEDS: dict[str, str] = {
     "duration": "a longer run",
 }
 
+#: The first minute of a run counts as easy below this share of the run's full effort (the
+#: confidence of "no warm-up" is the probability that it was above it).
+WARMUP_EASY_RATIO = 0.9
 #: Typical easy running speed used to estimate the distance of runs without a known speed.
 TYPICAL_SPEED_MPS = 2.9
 
@@ -668,7 +674,11 @@ class Finding:
     limitations
         What this sensor cannot tell about it.
     score
-        Ranking score (severity first, then margin and confidence).
+        Ranking score, `rank_score` of the severity, confidence and margin: findings are
+        ranked by severity, then confidence, then margin (``docs/faults.md``).
+    margin
+        How far into its severity level the leading number sits (0: at the level's lower
+        threshold, towards 1: near the next level), rounded to 3 decimals.
     """
 
     fault: str
@@ -685,6 +695,7 @@ class Finding:
     documents: tuple[str, ...]
     limitations: str
     score: float
+    margin: float = 0.0
 
     @property
     def level(self) -> int:
@@ -713,7 +724,27 @@ class Finding:
             "advice": [{"text": t.text, "documents": list(t.documents)} for t in self.advice],
             "documents": list(self.documents),
             "limitations": self.limitations,
+            "margin": self.margin,
+            "score": self.score,
         }
+
+
+def rank_score(severity: str, confidence: float, margin: float) -> float:
+    """The ranking score of a finding: ``level + 0.9 confidence + 0.009 margin``.
+
+    ``level`` is 1, 2, 3 for low, moderate, high; ``confidence`` is the finding's confidence as
+    reported (two decimals) and ``margin`` its margin as reported (three decimals, 0..1). The
+    weights make the score sort exactly as the triple (severity, confidence, margin): a
+    confidence step of 0.01 is worth 0.009, more than any margin (at most 0.009 x 0.999), and
+    the whole stays below the next level. Findings with equal scores are ordered by fault id.
+    Everything needed is in the JSON report, so the order can be recomputed from it.
+    """
+    return round(SEVERITIES.index(severity) + 0.9 * round(confidence, 2) + 0.009 * round(margin, 3), 6)
+
+
+def ranked(findings: Iterable[Finding]) -> list[Finding]:
+    """Findings in report order: by `rank_score` (highest first), ties by fault id."""
+    return sorted(findings, key=lambda f: (-rank_score(f.severity, f.confidence, f.margin), f.fault))
 
 
 @dataclass(frozen=True)
@@ -1262,6 +1293,11 @@ def _surge_index(run: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 
 def _eval_surges(rule: Rule, ctx: _Ctx) -> _Result:
     t, s = _surge_index(ctx.run)
+    # the pick-up of pace that ends a warm-up is the gradual start the documents advise, not a
+    # surge: no step is judged while its 38 s comparison window still reaches into the warm-up
+    full = float((ctx.analysis.summary.get("warmup") or {}).get("full_effort_s", float("nan")))
+    if math.isfinite(full):
+        s = np.where(t < full + 38.0, np.nan, s)
     if not np.isfinite(s).any():
         return _unavailable(rule, "surges: needs at least 40 s of continuous running", "duration")
     flag = rule.beyond(s)
@@ -1298,29 +1334,49 @@ def _clock(t_s: float) -> str:
 
 
 def _eval_warmup(rule: Rule, ctx: _Ctx) -> _Result:
+    """No warm-up: too little walking and easy running before full effort (`metrics._warmup`).
+
+    Confidence: the rule's reliability x ``n / (n + 30)`` x the normal probability that the
+    first minute of running is truly above the easy level (``WARMUP_EASY_RATIO`` of the run's
+    full effort), given the spread of the steps' effort in that minute.
+    """
     w = ctx.analysis.summary.get("warmup") or {}
-    ratio = float(w.get("first_minute_intensity_ratio", float("nan")))
-    if not math.isfinite(ratio):
-        return _unavailable(
-            rule, "warm-up: the first minutes of running could not be compared with the rest", "duration"
-        )
-    easy = int(w.get("easy_minutes", 0) or 0)
-    bouts = ctx.analysis.bouts
-    first_run = bouts[bouts["kind"] == "running"]["start_s"].min() if len(bouts) else float("nan")
-    walked = float(bouts[(bouts["kind"] == "walking") & (bouts["end_s"] <= first_run + 1.0)]["duration_s"].sum())
-    level = rule.level_of(ratio) if easy == 0 and walked < 180.0 else 0
-    shown = f"first minute at {100 * ratio:.0f} % of the run's median effort; {easy} easy minute(s)"
-    if walked >= 60.0:
-        shown += f"; {walked / 60:.1f} min of walking before"
+    warm = float(w.get("warmup_s", float("nan")))
+    if not math.isfinite(warm):
+        return _unavailable(rule, "warm-up: the start of the run could not be compared with the rest of it", "duration")
+    level = rule.level_of(warm)
+    walked = float(w.get("walking_before_s", 0.0) or 0.0)
+    easy = float(w.get("easy_running_s", 0.0) or 0.0)
+    ratio = float(w.get("first_minute_effort_ratio", float("nan")))
+    shown = f"{walked / 60:.1f} min of walking and {easy / 60:.1f} min of easier running before full effort"
+    if math.isfinite(ratio):
+        shown += f"; first minute of running at {100 * ratio:.0f} % of the run's full effort"
+    # how clearly the first minute was already hard: its steps' effort against the easy level
+    p = 0.5
+    run = ctx.run
+    if ctx.n:
+        t = ctx.t
+        with np.errstate(divide="ignore", invalid="ignore"):
+            e = run["step_time_s"].to_numpy(float) / run["contact_time_s"].to_numpy(float)
+        ok = np.isfinite(e) & (e > 0)
+        full = float(w.get("first_minute_effort_ratio", float("nan")))
+        if ok.sum() >= 10 and math.isfinite(full) and full > 0:
+            first = e[ok & (t < t[0] + 60.0)]
+            first = first / (float(np.median(first)) / full)  # in units of the run's full effort
+            if first.size >= 5:
+                q1, q3 = np.percentile(first, [25, 75])
+                se = 1.2533 * (q3 - q1) / 1.349 / math.sqrt(first.size)
+                margin = float(np.median(first)) - WARMUP_EASY_RATIO
+                p = float(ndtr(margin / se)) if se > 0 else float(margin >= 0)
+    conf = rule.reliability * _n_factor(ctx.n) * (p if level else 1.0 - p)
+    ev = _make_evidence(rule, warm, level, f"{format_value(warm, rule.display)} ({shown})")
     t0 = float(ctx.t[0]) if ctx.n else 0.0
-    conf = rule.reliability * _n_factor(ctx.n)
-    ev = _make_evidence(rule, ratio, level, shown)
     return _Result(
         rule,
         True,
         level=level,
-        value=ratio,
-        worse=ratio,
+        value=warm,
+        worse=_worse(rule, warm),
         evidence=ev,
         periods=((t0, t0 + 60.0),) if level else (),
         confidence=conf,
@@ -1634,7 +1690,8 @@ def _assess_fault(spec: FaultSpec, ctx: _Ctx) -> tuple[Finding | None, list[Note
         advice=spec.advice,
         documents=spec.sources,
         limitations=spec.limitations,
-        score=round(level + 0.5 * excess + 0.4 * conf, 4),
+        score=rank_score(SEVERITIES[level], conf, excess),
+        margin=round(float(excess), 3),
     )
     return finding, notes
 
@@ -1684,8 +1741,9 @@ def assess(
     Returns
     -------
     Assessment
-        Findings ranked by severity then score; notes for faults that could not be assessed
-        (with the reason and what input would make them possible); ids checked and absent.
+        Findings ranked by `rank_score` (severity, then confidence, then margin); notes for
+        faults that could not be assessed (with the reason and what input would make them
+        possible); ids checked and absent.
     """
     cat = catalogue or CATALOGUE
     ctx = _context(analysis, history, elevation, history_reason)
@@ -1708,8 +1766,9 @@ def assess(
             notes.append(Note(f.fault, f.name, "not_reported", f"the same signal is explained by {names}"))
         else:
             kept.append(f)
-    kept.sort(key=lambda f: (f.level, f.score), reverse=True)
-    return Assessment(findings=tuple(kept), notes=tuple(notes), checked=tuple(checked), catalogue_version=cat.version)
+    return Assessment(
+        findings=tuple(ranked(kept)), notes=tuple(notes), checked=tuple(checked), catalogue_version=cat.version
+    )
 
 
 def evaluate(

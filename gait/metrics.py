@@ -574,8 +574,8 @@ def run_summary(
     s["warmup"] = {}
     s["surges"] = []
     if len(minutes) >= 1 and n > 20:
-        warm = _warmup(minutes)
-        warm_end = float(minutes["start_s"].iloc[0] + 60.0 * warm["easy_minutes"])
+        warm = _warmup(steps, minutes, bouts)
+        warm_end = warm["full_effort_s"] if np.isfinite(warm["full_effort_s"]) else -np.inf
         t_run = steps["ic_s"].to_numpy()[sel]
         after = vals[t_run >= warm_end] if (t_run >= warm_end).sum() > 40 else vals
         k = max(after.shape[0] // 5, 5)
@@ -609,16 +609,92 @@ def _intensity(minutes: pd.DataFrame) -> pd.Series:
     return minutes["cadence_spm"]
 
 
-def _warmup(minutes: pd.DataFrame) -> dict:
-    """Minutes at the start below 90 % of the run's median intensity."""
+#: a step is at full effort from this share of the run's full effort (see `_warmup`)
+WARMUP_FULL_EFFORT = 0.95
+#: centred moving window over which the effort of the steps is smoothed, in steps
+WARMUP_WINDOW_STEPS = 41
+
+
+def _warmup(steps: pd.DataFrame, minutes: pd.DataFrame, bouts: pd.DataFrame) -> dict:
+    """How the run started: walking and easy running before full effort.
+
+    The effort of a running step is its step time over its contact time: by the impulse
+    balance over a step, the mean vertical force in stance in body weights, which rises with
+    speed (shorter contacts carry the same impulse). The run's full effort is the upper quartile
+    of the centred moving median of the effort (`WARMUP_WINDOW_STEPS`), and the run is at full
+    effort from the first step whose moving median reaches `WARMUP_FULL_EFFORT` of it. Everything before it counts as warm-up: the walking bouts (the
+    walk to the start included) and the running time (an easy jog, or a gradual pick-up of
+    pace). Running time is measured from the first running step, not on the clock minutes, so
+    a run that starts late in a minute is not judged on a partial minute.
+
+    Returns
+    -------
+    dict
+        ``warmup_s`` (``walking_before_s + easy_running_s``), ``walking_before_s``,
+        ``easy_running_s``, ``full_effort_s`` (session time of full effort), ``easy_minutes``
+        (whole minutes of easy running), ``first_minute_effort_ratio`` (median effort over the
+        first 60 s of running / the run's full effort) and ``first_minute_intensity_ratio`` (the first
+        clock minute with at least 30 s of running against the median minute, by the minute
+        table's intensity).
+    """
+    nan = float("nan")
+    out: dict = {
+        "warmup_s": nan,
+        "walking_before_s": nan,
+        "easy_running_s": nan,
+        "full_effort_s": nan,
+        "easy_minutes": 0,
+        "first_minute_effort_ratio": nan,
+        "first_minute_intensity_ratio": nan,
+    }
     full = minutes[minutes["running_s"] >= 30.0]
-    if full.empty:
-        return {"easy_minutes": 0, "first_minute_intensity_ratio": float("nan")}
-    inten = _intensity(full).to_numpy(float)
-    med = float(np.nanmedian(inten))
-    below = inten < 0.9 * med
-    easy = int(np.argmax(~below)) if (~below).any() else len(below)
-    return {"easy_minutes": easy, "first_minute_intensity_ratio": float(inten[0] / med) if med else float("nan")}
+    if not full.empty:
+        inten = _intensity(full).to_numpy(float)
+        med_i = float(np.nanmedian(inten))
+        out["first_minute_intensity_ratio"] = float(inten[0] / med_i) if med_i else nan
+    act = np.asarray(steps["activity"], dtype=object)
+    run_all = act == "running"
+    sel = run_all & steps["valid"].to_numpy(bool)
+    t = steps["ic_s"].to_numpy(float)[sel]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        effort = steps["step_time_s"].to_numpy(float)[sel] / steps["contact_time_s"].to_numpy(float)[sel]
+    ok = np.isfinite(effort) & (effort > 0)
+    t, effort = t[ok], effort[ok]
+    if t.size < WARMUP_WINDOW_STEPS:
+        return out
+    roll = (
+        pd.Series(effort)
+        .rolling(WARMUP_WINDOW_STEPS, center=True, min_periods=WARMUP_WINDOW_STEPS // 2)
+        .median()
+        .to_numpy()
+    )
+    # the run's full effort: the upper quartile of the moving median (a long easy start, even
+    # half of a short run, does not lower it; a steady run reaches it at once)
+    med = float(np.nanpercentile(roll, 75))
+    at_full = np.flatnonzero(np.nan_to_num(roll) >= WARMUP_FULL_EFFORT * med)
+    t_full = float(t[at_full[0]]) if at_full.size else float(t[-1])
+    # running time before full effort: the step times of the running steps before it
+    t_all = steps["ic_s"].to_numpy(float)
+    st_all = np.nan_to_num(steps["step_time_s"].to_numpy(float))
+    easy_run = float(st_all[run_all & (t_all < t_full)].sum())
+    walking_before = 0.0
+    if len(bouts):
+        k = bouts["kind"].to_numpy(object) == "walking"
+        a = bouts["start_s"].to_numpy(float)[k]
+        b = np.minimum(bouts["end_s"].to_numpy(float)[k], t_full)
+        walking_before = float(np.clip(b - a, 0.0, None).sum())
+    first = t < t[0] + 60.0
+    out.update(
+        {
+            "warmup_s": walking_before + easy_run,
+            "walking_before_s": walking_before,
+            "easy_running_s": easy_run,
+            "full_effort_s": t_full,
+            "easy_minutes": int(easy_run // 60.0),
+            "first_minute_effort_ratio": float(np.median(effort[first]) / med),
+        }
+    )
+    return out
 
 
 def _surges(cad: np.ndarray, t: np.ndarray, window_steps: int = 30) -> list[dict]:

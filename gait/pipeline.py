@@ -24,7 +24,7 @@ from scipy.signal import sosfilt
 from calibration.mounting import MountingEstimate, estimate_mounting
 
 from .activity import RUNNING, STILL, WALKING, bout_labels, detect_bouts
-from .constants import ML, G, V
+from .constants import AP, ML, G, V
 from .errors import GaitInputError, Where
 from .events import _butter_sos, assign_sides, running_events, walking_events
 from .frames import LevelSignals, level_frame, to_body_frame
@@ -168,11 +168,16 @@ def analyze(
         seg_id[seg] = k_seg
     parts = []
     f_v = level.acc[:, V]
+    has_forward = "forward" not in unavailable
     for b in bouts.itertuples(index=False):  # few bouts per session
         if b.kind not in ("running", "walking"):
             continue
         sl = slice(b.start_idx, b.end_idx)
-        ev = (running_events if b.kind == "running" else walking_events)(f_v[sl], fs, t0=float(session.t[b.start_idx]))
+        t_b = float(session.t[b.start_idx])
+        if b.kind == "running":
+            ev = running_events(f_v[sl], fs, t0=t_b)
+        else:
+            ev = walking_events(f_v[sl], fs, t0=t_b, acc_ap=level.acc[sl, AP] if has_forward else None)
         if ev.empty:
             continue
         ev["ic_idx"] += b.start_idx
@@ -194,6 +199,8 @@ def analyze(
         events["bout"].to_numpy(),
         gyr_level_v=yaw_rate,
         acc_level_ml=ml,
+        walking=(events["activity"] == "walking").to_numpy(bool),
+        ml_sign=events["ap_sign"].to_numpy(float) if "ap_sign" in events else None,
     )
     events["side"] = side
     speed_mps, track = resolve_speed(session, speed=speed, speed_mps=speed_mps)

@@ -360,7 +360,7 @@ def run_report_dict(rr: RunReport) -> dict[str, Any]:
         },
         "metrics": metrics,
         "unavailable": {k: str(v) for k, v in a.unavailable.items()},
-        "findings": [f.to_dict() for f in rr.assessment.findings],
+        "findings": [{**f.to_dict(), "rank": k} for k, f in enumerate(rr.assessment.findings, start=1)],
         "notes": [n.to_dict() for n in rr.assessment.notes],
         "checked_without_finding": list(rr.assessment.checked),
         "history": rr.history.to_dict(),

@@ -152,6 +152,8 @@ class SimulationConfig:
     #: the running speed ramps up from ``warmup_start`` x speed over this time (0: no warm-up)
     warmup_s: float = 90.0
     warmup_start: float = 0.75
+    #: easy running at ``warmup_start`` x speed for this long before the ramp (an easy jog)
+    warmup_easy_s: float = 0.0
     #: 0..1: how far form breaks down by the end of the run
     fatigue: float = 0.0
     #: (start_s into the run, duration_s, speed factor) of speed surges
@@ -414,8 +416,9 @@ def _running_profiles(cfg: SimulationConfig, tr: np.ndarray) -> dict[str, np.nda
     f = cfg.form
     dur = cfg.duration_s
     speed = np.full_like(tr, cfg.speed_mps)
-    if cfg.warmup_s > 0:
-        speed *= cfg.warmup_start + (1 - cfg.warmup_start) * _smooth_step(tr / cfg.warmup_s)
+    if cfg.warmup_s > 0 or cfg.warmup_easy_s > 0:
+        ramp = _smooth_step((tr - cfg.warmup_easy_s) / max(cfg.warmup_s, 1e-9))
+        speed *= cfg.warmup_start + (1 - cfg.warmup_start) * ramp
     for start, d, factor in cfg.surges:
         speed *= 1.0 + (factor - 1.0) * _window(tr, start, d, ramp=2.0)
     slope = np.zeros_like(tr)
@@ -572,7 +575,7 @@ def _build_steps(cfg: SimulationConfig, rng: np.random.Generator) -> tuple[_Step
         brake_share=brake_share,
         prop=prop,
         ml=ml,
-        v_land=v_land[:n],
+        v_land=np.where(run, v_land[:n], amp_v * _walking_velocity_at_contact(T)),
         z_land=z_land[:n],
         lean=lean,
         pitch_amp=pitch_amp,
@@ -636,13 +639,46 @@ def _com_acceleration(t: np.ndarray, s: _Steps, i: np.ndarray) -> tuple[np.ndarr
     a_ap[pr] = s.prop[j][pr] * np.sin(np.pi * (tau[pr] - tb[pr]) / (tc[pr] - tb[pr]))
     a_ap -= 0.35 * imp
     a_ml[rs] = -side[rs] * s.ml[j][rs] * np.sin(np.pi * tau[rs] / tc[rs])
-    # walking: inverted pendulum (lowest just after contact), braking then propulsion
+    # walking: the vertical load peaks in loading response and is lowest in single support;
+    # the trunk is thrown forward until heel strike, then brakes (`walking_profiles`)
     wk = valid & ~run
-    ph = 2 * np.pi * tau[wk] / T[wk]
-    a_v[wk] = s.amp_v[j][wk] * np.cos(ph)
-    a_ap[wk] = -s.brake[j][wk] * np.sin(ph)
+    wv, wf = walking_profiles(tau[wk] / T[wk])
+    a_v[wk] = s.amp_v[j][wk] * wv
+    a_ap[wk] = s.brake[j][wk] * wf
     a_ml[wk] = -side[wk] * s.ml[j][wk] * np.sin(np.pi * tau[wk] / T[wk])
     return a_ap, a_ml, a_v, stance
+
+
+#: Fourier coefficients (cos, sin) of harmonics 1-4 of the vertical acceleration over a
+#: walking step, x = time since contact / step time, scaled to a first harmonic of 1: the
+#: median step of 10 adults walking with an IMU at L5 (Voisard et al. 2023, 1288 steps)
+WALK_VERTICAL_HARMONICS = ((0.728, 0.686), (0.138, -0.023), (0.341, 0.027), (-0.050, 0.368))
+#: share of a walking step over which the trunk brakes after heel strike (forward profile)
+WALK_BRAKING_SHARE = 0.16
+
+
+def walking_profiles(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Vertical and forward acceleration shapes over a walking step (x = 0 at contact, 1 at the next).
+
+    Vertical: the first four harmonics of a real median step (`WALK_VERTICAL_HARMONICS`):
+    a steep rise at heel strike to a peak at 5 % of the step (loading response), lowest in
+    mid single support. Forward: a triangle wave, +1 at heel strike (the trunk has been
+    falling forward), down to -1 at `WALK_BRAKING_SHARE` of the step (braking in loading
+    response), rising through single support; zero mean (constant walking speed). Both have
+    zero mean over the step.
+    """
+    x = np.mod(np.asarray(x, dtype=float), 1.0)
+    v = np.zeros_like(x)
+    for k, (c, s_) in enumerate(WALK_VERTICAL_HARMONICS, start=1):
+        v += c * np.cos(2 * np.pi * k * x) + s_ * np.sin(2 * np.pi * k * x)
+    d = WALK_BRAKING_SHARE
+    f = np.where(x < d, 1.0 - 2.0 * x / d, -1.0 + 2.0 * (x - d) / (1.0 - d))
+    return v, f
+
+
+def _walking_velocity_at_contact(T: np.ndarray) -> np.ndarray:
+    """Vertical velocity at contact (per unit of ``amp_v``) of the periodic walking motion."""
+    return -T * sum(s_ / (2 * np.pi * k) for k, (_, s_) in enumerate(WALK_VERTICAL_HARMONICS, start=1))
 
 
 def _pl(t: np.ndarray, kx: np.ndarray, ky: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -781,7 +817,7 @@ def _truth_table(s: _Steps, cfg: SimulationConfig, chunk_steps: int = 800) -> pd
         same = np.concatenate([[False], local[1:] == local[:-1]])
         dtau = np.concatenate([[0.0], np.diff(tau)])
         blocks = (same, dtau, offs, local)
-        vz = np.where(s.run[sid], s.v_land[sid], 0.0) + _cumtrapz_blocks(a_v, *blocks)
+        vz = s.v_land[sid] + _cumtrapz_blocks(a_v, *blocks)
         z = _cumtrapz_blocks(vz, *blocks)
         cols["osc"].append(np.maximum.reduceat(z, offs) - np.minimum.reduceat(z, offs))
         in_stance = np.where(s.run[sid], tau <= s.tc[sid], True)

@@ -82,6 +82,14 @@ class TestRunningEvents:
         assert ev["ok"].iloc[-3:-1].all()
 
 
+@pytest.fixture
+def long_walk():
+    """40 s of walking, a 30 s run, 30 s of walking (cached per test run)."""
+    from .conftest import simulate_cached
+
+    return simulate_cached(duration_s=30.0, seed=3, walking_before_s=40.0, walking_after_s=30.0)
+
+
 class TestWalkingEvents:
     def test_walking_contacts(self, short_run):
         from gait import analyze
@@ -95,6 +103,55 @@ class TestWalkingEvents:
 
     def test_empty(self):
         assert walking_events(np.zeros(10), 100.0).empty
+        assert walking_events(np.zeros(10), 100.0, acc_ap=np.zeros(10)).empty
+
+    def test_contacts_at_heel_strike(self, long_walk):
+        """Contacts within 12 ms of the truth (the 20 Hz low-pass rounds the modelled forward
+        peak at heel strike by about 9 ms), every matched one within 50 ms."""
+        from gait import analyze
+
+        a = analyze(long_walk.session)
+        walk = a.steps[a.steps["activity"] == "walking"]
+        tru = long_walk.steps[long_walk.steps["activity"] == "walking"]
+        m = match_events(walk["ic_s"].to_numpy(), tru["ic_s"].to_numpy(), tolerance_s=0.05)
+        err = walk["ic_s"].to_numpy()[m.detected_idx] - tru["ic_s"].to_numpy()[m.reference_idx]
+        assert m.f1 >= 0.95
+        assert abs(err.mean()) <= 0.012 and np.abs(err).max() <= 0.02
+        side = walk["side"].to_numpy()[m.detected_idx]
+        assert (side == tru["side"].to_numpy()[m.reference_idx]).all()
+        assert not walk["toe_off_measured"].any()
+
+    def test_backward_forward_axis_gives_the_same_contacts(self, long_walk):
+        from gait import analyze
+        from gait.constants import AP, V
+
+        a = analyze(long_walk.session)
+        b = a.bouts[a.bouts["kind"] == "walking"].iloc[0]
+        t = a.session.t
+        sl = slice(*np.searchsorted(t, [b.start_s, b.end_s]))
+        f_v, ap = a.signals.acc[sl, V], a.signals.acc[sl, AP]
+        fs = a.session.sampling_rate_hz
+        fwd = walking_events(f_v, fs, acc_ap=ap)
+        back = walking_events(f_v, fs, acc_ap=-ap)
+        np.testing.assert_array_equal(fwd["ic_idx"], back["ic_idx"])
+        assert (fwd["ap_sign"] == 1.0).all() and (back["ap_sign"] == -1.0).all()
+
+    def test_without_forward_axis_the_vertical_rise(self, long_walk):
+        """The fallback (no forward axis) marks the steepest vertical rise before each load peak."""
+        from gait import analyze
+        from gait.constants import V
+
+        a = analyze(long_walk.session)
+        fs = a.session.sampling_rate_hz
+        b = a.bouts[a.bouts["kind"] == "walking"].iloc[0]
+        t = a.session.t
+        i0, i1 = np.searchsorted(t, [b.start_s, b.end_s])
+        ev = walking_events(a.signals.acc[i0:i1, V], fs, t0=float(t[i0]))
+        tru = long_walk.steps
+        m = match_events(ev["ic_s"].to_numpy(), tru["ic_s"].to_numpy(), tolerance_s=0.05)
+        err = ev["ic_s"].to_numpy()[m.detected_idx] - tru["ic_s"].to_numpy()[m.reference_idx]
+        assert m.true_positives == ev.shape[0] >= 60  # every step of the 40 s walk
+        assert abs(np.median(err)) <= 0.02 and np.abs(err).max() <= 0.03
 
 
 class TestSides:
@@ -113,6 +170,25 @@ class TestSides:
             np.arange(4.0), np.arange(4.0) + 1, np.zeros(4, int), gyr_level_v=None, acc_level_ml=None
         )
         assert side.tolist() == ["?"] * 4
+
+    def test_walking_sides_from_the_sway_and_a_missed_step(self):
+        """Walking: minus the mean medio-lateral acceleration over each step (+ = left). A missed
+        step halfway flips the alternation; the local fit follows it and decides the rest."""
+        ic = np.arange(20) * 100.0
+        ml = np.zeros(2100)
+        sides = ["L", "R"] * 5 + ["R", "L"] * 5  # a step lost between 9 and 10
+        for a, sd in zip(ic.astype(int), sides):
+            ml[a : a + 100] = -1.0 if sd == "L" else 1.0
+        walk = np.ones(20, bool)
+        side, _ = assign_sides(ic, ic + 124, np.zeros(20, int), gyr_level_v=None, acc_level_ml=ml, walking=walk)
+        decided = side != "?"
+        assert decided.sum() >= 14
+        assert (side[decided] == np.array(sides)[decided]).all()
+        # the forward axis was backward: the medio-lateral one too, said by ml_sign
+        side_f, _ = assign_sides(
+            ic, ic + 124, np.zeros(20, int), gyr_level_v=None, acc_level_ml=-ml, walking=walk, ml_sign=-np.ones(20)
+        )
+        assert (side_f == side).all()
 
     def test_inconsistent_evidence_is_undecided(self):
         ic = np.arange(10) * 100.0

@@ -424,3 +424,42 @@ class TestElevation:
             read_elevation(p)
         with pytest.raises(GaitInputError, match="not found"):
             read_elevation(tmp_path / "nope.csv")
+
+
+def _warm_run(**changes):
+    """A 5-minute run at 3.2 m/s, 100 Hz (typical sensor), with the given warm-up."""
+    cfg = dataclasses.replace(fx.CLEAN, duration_s=300.0, seed=33, **changes)
+    a = gait.analyze(gait.simulate(cfg).session)
+    return a, assess(a)
+
+
+class TestWarmup:
+    """The warm-up counts the walk to the start, an easy jog and a gradual pick-up of pace."""
+
+    def test_walk_then_ramp_is_a_warm_up(self):
+        a, r = _warm_run(walking_before_s=90.0, warmup_s=30.0)
+        w = a.summary["warmup"]
+        assert w["walking_before_s"] == pytest.approx(90.0, abs=2.0)
+        assert 5.0 <= w["easy_running_s"] <= 30.0  # most of the 30 s ramp
+        assert w["warmup_s"] == pytest.approx(w["walking_before_s"] + w["easy_running_s"])
+        assert "no_warmup" not in {f.fault for f in r.findings}
+        assert "sudden_speed_increases" not in {f.fault for f in r.findings}  # the ramp is no surge
+
+    def test_easy_jog_is_a_warm_up(self):
+        a, r = _warm_run(warmup_easy_s=120.0, warmup_s=30.0, warmup_start=0.8)
+        w = a.summary["warmup"]
+        assert 120.0 <= w["easy_running_s"] <= 150.0
+        assert w["easy_minutes"] == 2
+        assert w["first_minute_effort_ratio"] < 0.92
+        assert not {"no_warmup", "sudden_speed_increases"} & {f.fault for f in r.findings}
+
+    def test_full_effort_from_the_start(self):
+        a, r = _warm_run(warmup_s=0.0)
+        w = a.summary["warmup"]
+        assert w["walking_before_s"] == pytest.approx(12.0, abs=2.0)  # the default walk to the start
+        assert w["easy_running_s"] <= 5.0
+        assert w["first_minute_effort_ratio"] > 0.97
+        f = next(f for f in r.findings if f.fault == "no_warmup")
+        assert f.severity == "moderate" and f.confidence >= 0.5
+        assert f.evidence[0].unit == "s" and f.evidence[0].value == pytest.approx(w["warmup_s"])
+        assert "min of walking" in f.evidence[0].display

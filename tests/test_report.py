@@ -69,6 +69,38 @@ class TestJson:
         _validate(again)
         assert again["schema"] == "gait-lumbar-report" and again["schema_version"] == REPORT_SCHEMA_VERSION == 1
 
+    def test_ranking_is_reproducible_from_the_json_alone(self, reports, tmp_path):
+        """Re-rank every run's findings from the written file only, with the documented rule."""
+        doc = json.loads(write_json(report_document(reports), tmp_path / "r.json").read_text(encoding="utf-8"))
+        level = {"low": 1, "moderate": 2, "high": 3}
+        n_ranked = 0
+        for run in doc["runs"]:
+            fs = run["findings"]
+            for f in fs:
+                score = level[f["severity"]] + 0.9 * f["confidence"] + 0.009 * f["margin"]
+                assert f["score"] == pytest.approx(score, abs=1e-9)
+                assert 0.0 <= f["margin"] < 1.0
+            # severity, then confidence, then margin, then fault id
+            again = sorted(fs, key=lambda f: (-level[f["severity"]], -f["confidence"], -f["margin"], f["fault"]))
+            assert [f["fault"] for f in again] == [f["fault"] for f in fs]
+            assert [f["rank"] for f in fs] == list(range(1, len(fs) + 1))
+            # the one number sorts the same way
+            assert [f["fault"] for f in sorted(fs, key=lambda f: (-f["score"], f["fault"]))] == [f["fault"] for f in fs]
+            n_ranked += len(fs) > 1
+        assert n_ranked >= 1  # at least one run with several findings to order
+
+    def test_same_severity_ranked_by_confidence(self):
+        from gait.faults import Finding, rank_score, ranked
+
+        def f(fault: str, sev: str, conf: float, margin: float) -> Finding:
+            return Finding(
+                fault, fault, sev, conf, "", "", (), (), None, (), (), (), "", rank_score(sev, conf, margin), margin
+            )
+
+        order = ranked([f("a", "moderate", 0.49, 0.99), f("b", "moderate", 0.70, 0.0), f("c", "high", 0.1, 0.0)])
+        assert [x.fault for x in order] == ["c", "b", "a"]
+        assert rank_score("moderate", 1.0, 0.999) < rank_score("high", 0.0, 0.0)
+
     def test_content(self, reports):
         doc = report_document(reports)
         assert [w["text"] for w in doc["warning_signs"]] == [w.text for w in CATALOGUE.warning_signs]

@@ -225,6 +225,12 @@ def step_table(
 
     contact = to_s - ic_s
     flight = np.where(running, nxt_s - to_s, 0.0)
+    # a running toe-off must fall inside its own step: after the contact and before the next
+    # one (when there is a next one); otherwise contact, flight and duty factor are unknown and
+    # the step is not valid
+    to_placed = ~running | (np.isfinite(to_s) & (to_s > ic_s) & ~(to_s >= nxt_s))
+    contact = np.where(to_placed, contact, np.nan)
+    flight = np.where(to_placed, flight, np.nan)
     stride = step_time + np.roll(step_time, -1)
     stride[-1] = np.nan
     stride = np.where(same_next2, stride, 2 * step_time)
@@ -332,7 +338,7 @@ def step_table(
     step_length = speed * step_time
     vratio = 100 * osc / step_length
 
-    valid = events["ok"].to_numpy(bool) & np.isfinite(step_time) & (step_time > 0)
+    valid = events["ok"].to_numpy(bool) & np.isfinite(step_time) & (step_time > 0) & to_placed
     # the first and last step of a bout are edge steps: excluded from medians
     first_in_bout = np.concatenate([[True], bout[1:] != bout[:-1]])
     last_in_bout = np.concatenate([bout[1:] != bout[:-1], [True]])

@@ -124,12 +124,12 @@ FOREFOOT_BELOW_BW = 0.2
 REARFOOT_SCORE_WIDTH_BW = 0.1
 #: the transient is what a 10 Hz low-pass of the stance cannot follow
 TRANSIENT_LOWPASS_HZ = 10.0
-#: a run's class is reported when its median transient is this many times the stance's own
-#: background vibration away from the nearest class boundary (and most steps agree)
+#: a step's class is decided when its transient is this many times the bout's background
+#: vibration away from the nearest class boundary
 DECISION_RATIO = 3.0
 #: smallest background counted, body weights (a perfect signal is not infinitely certain)
 BACKGROUND_FLOOR_BW = 0.005
-#: fewest complete running steps in a bout for a decision
+#: fewest complete running steps in a bout to measure its background (fewer: undecided)
 MIN_STRIKE_STEPS = 8
 #: the foot-strike classes (``uncertain``: the run's signal cannot decide)
 FOOT_STRIKES = ("rearfoot", "midfoot", "forefoot", "uncertain")
@@ -461,52 +461,66 @@ def classify_foot_strike(
         Per step, the collision transient and the background vibration of the stance, body
         weights (NaN for walking steps).
     bout
-        Bout of each step; the decision is made per bout.
+        Bout of each step; the background is measured per bout.
     complete
-        Steps whose stance is complete (they set the bout's statistics).
+        Steps whose stance is complete (they set the bout's background).
 
     Returns
     -------
     strike
-        ``rearfoot`` / ``midfoot`` / ``forefoot`` from the step's own transient when its bout is
-        decided, ``uncertain`` when it is not, None for steps without a transient (walking).
+        ``rearfoot`` / ``midfoot`` / ``forefoot`` when the step's transient is decided,
+        ``uncertain`` when it is not, None for steps without a transient (walking).
     confidence
-        The bout's decision confidence, 0..1 (>= 0.5: decided), for every step with a transient.
+        Confidence of the step's class, 0..1 (>= 0.5: decided).
     score
         Rearfoot score of the step, 0..1: logistic in its transient around `REARFOOT_ABOVE_BW`.
 
     Notes
     -----
-    A bout is decided from the median transient ``E`` of its complete steps, the class ``c`` it
-    falls in, its distance ``M`` to the nearest boundary of that class, the median background
-    ``N`` and the share ``s`` of steps in class ``c``: ``confidence = s r^2 / (r^2 + K^2)`` with
-    ``r = M / N`` and ``K = DECISION_RATIO``, decided when the confidence is at least 0.5. The
-    background is the vibration a collision must stand out of: on real sacral recordings it is
-    5-20 % of body weight (soft tissue, strap, treadmill), and there a transient's size moves
-    with slope and speed as much as with the strike, so only runs far from the class
-    boundaries are decided.
+    The class is the band the transient falls in (`REARFOOT_ABOVE_BW`, `FOREFOOT_BELOW_BW`).
+    Its confidence is ``r^2 / (r^2 + K^2)`` with ``r = M / N``: ``M`` the distance of the
+    step's transient to the nearest boundary of its band, ``N`` the bout's background (the
+    median over its complete steps of the largest mid-stance difference between the signal and
+    its low-pass: the vibration a collision must stand out of) and ``K = DECISION_RATIO``; a
+    class is decided when the transient is at least ``K`` backgrounds from the boundary, or
+    when the bout's median transient is (its confidence ``s r_b^2 / (r_b^2 + K^2)``, ``s`` the
+    share of its steps in that band) and the step is in the same band. On
+    real sacral recordings the background is 5-20 % of body weight (soft tissue, strap,
+    treadmill) and the transient moves with slope and speed as much as with the strike, so
+    there only clear cases are decided. Bouts with fewer than `MIN_STRIKE_STEPS` complete
+    steps are not decided.
     """
     t = np.asarray(transient_bw, dtype=float)
     has = np.isfinite(t)
     cls = np.where(t >= REARFOOT_ABOVE_BW, 0, np.where(t < FOREFOOT_BELOW_BW, 2, 1))
+    margin = np.where(
+        cls == 0,
+        t - REARFOOT_ABOVE_BW,
+        np.where(cls == 2, FOREFOOT_BELOW_BW - t, np.minimum(t - FOREFOOT_BELOW_BW, REARFOOT_ABOVE_BW - t)),
+    )
     score = np.where(has, 1.0 / (1.0 + np.exp(-(t - REARFOOT_ABOVE_BW) / REARFOOT_SCORE_WIDTH_BW)), np.nan)
-    confidence = np.full(t.size, np.nan)
-    use = has & np.asarray(complete, bool)
+    noise = np.full(t.size, np.nan)
+    bout_conf = np.zeros(t.size)
+    use = has & np.asarray(complete, bool) & np.isfinite(background_bw)
     for b in np.unique(bout[has]):  # a few bouts
         sel = has & (bout == b)
-        pick = sel & use
+        pick = use & (bout == b)
         if pick.sum() < MIN_STRIKE_STEPS:
-            confidence[sel] = 0.0
             continue
+        n_b = max(float(np.median(background_bw[pick])), BACKGROUND_FLOOR_BW)
+        noise[sel] = n_b
+        # the bout as a whole: its median transient, the band it is in, and how many agree
         e = float(np.median(t[pick]))
-        noise = max(float(np.nanmedian(background_bw[pick])), BACKGROUND_FLOOR_BW)
         c = 0 if e >= REARFOOT_ABOVE_BW else 2 if e < FOREFOOT_BELOW_BW else 1
-        margin = {0: e - REARFOOT_ABOVE_BW, 2: FOREFOOT_BELOW_BW - e}.get(
+        m_b = {0: e - REARFOOT_ABOVE_BW, 2: FOREFOOT_BELOW_BW - e}.get(
             c, min(e - FOREFOOT_BELOW_BW, REARFOOT_ABOVE_BW - e)
         )
-        r = margin / noise
+        r_b = m_b / n_b
         share = float(np.mean(cls[pick] == c))
-        confidence[sel] = share * r**2 / (r**2 + DECISION_RATIO**2)
+        bout_conf[sel & (cls == c)] = share * r_b**2 / (r_b**2 + DECISION_RATIO**2)
+    r = margin / noise
+    own = np.nan_to_num(r**2 / (r**2 + DECISION_RATIO**2), nan=0.0)
+    confidence = np.where(has, np.maximum(own, bout_conf), np.nan)
     names = np.array(FOOT_STRIKES[:3], dtype=object)
     strike = np.where(confidence >= 0.5, names[cls], "uncertain").astype(object)
     strike[~has] = None

@@ -96,6 +96,7 @@ STEP_COLUMNS: dict[str, object] = {
     "impact_peak_mps2": float,
     "loading_rate_mps3": float,
     "impact_transient_bw": float,
+    "stance_background_bw": float,
     "foot_strike": object,
     "foot_strike_confidence": float,
     "rearfoot_score": float,
@@ -376,6 +377,7 @@ def step_table(
             "impact_peak_mps2": impact,
             "loading_rate_mps3": loading,
             "impact_transient_bw": transient,
+            "stance_background_bw": background,
             "foot_strike": strike,
             "foot_strike_confidence": confidence,
             "rearfoot_score": score,
@@ -482,9 +484,11 @@ def classify_foot_strike(
     step's transient to the nearest boundary of its band, ``N`` the bout's background (the
     median over its complete steps of the largest mid-stance difference between the signal and
     its low-pass: the vibration a collision must stand out of) and ``K = DECISION_RATIO``; a
-    class is decided when the transient is at least ``K`` backgrounds from the boundary, or
-    when the bout's median transient is (its confidence ``s r_b^2 / (r_b^2 + K^2)``, ``s`` the
-    share of its steps in that band) and the step is in the same band. On
+    rearfoot or forefoot step is decided when its transient is at least ``K`` backgrounds from
+    the boundary; any step is also decided when its bout's median transient is (confidence
+    ``s r_b^2 / (r_b^2 + K^2)``, ``s`` the share of the bout's steps in that band) and the step
+    is in the same band. Midfoot is decided only that way: a single transient in the middle band
+    is also what a weak heel strike or a soft-tissue bump gives. On
     real sacral recordings the background is 5-20 % of body weight (soft tissue, strap,
     treadmill) and the transient moves with slope and speed as much as with the strike, so
     there only clear cases are decided. Bouts with fewer than `MIN_STRIKE_STEPS` complete
@@ -519,7 +523,10 @@ def classify_foot_strike(
         share = float(np.mean(cls[pick] == c))
         bout_conf[sel & (cls == c)] = share * r_b**2 / (r_b**2 + DECISION_RATIO**2)
     r = margin / noise
-    own = np.nan_to_num(r**2 / (r**2 + DECISION_RATIO**2), nan=0.0)
+    # a single step is decided on its own only at the ends (a clear collision, or none): a
+    # transient in the middle band is also what a weak heel strike or a soft-tissue bump gives,
+    # so midfoot needs the bout's landings to sit there consistently
+    own = np.where(cls == 1, 0.0, np.nan_to_num(r**2 / (r**2 + DECISION_RATIO**2), nan=0.0))
     confidence = np.where(has, np.maximum(own, bout_conf), np.nan)
     names = np.array(FOOT_STRIKES[:3], dtype=object)
     strike = np.where(confidence >= 0.5, names[cls], "uncertain").astype(object)

@@ -164,15 +164,25 @@ class TestFootStrikeOnTheSimulator:
         assert (a.minutes[f"{kind}_share"] == 1.0).all()
 
     def test_mixed_run_step_by_step(self):
-        """Half rearfoot, a quarter midfoot, a quarter forefoot: each step's own class."""
-        sim = _run(Form(rearfoot_share=0.5, midfoot_share=0.25), seed=5)
+        """Heel and forefoot landings mixed in one run: each step's own class (a clear collision
+        or none decides a single step)."""
+        sim = _run(Form(rearfoot_share=0.5), seed=5)
         a = gait.analyze(sim.session)
         p = _pairs(sim, a)
         decided = p["foot_strike_est"] != "uncertain"
-        assert decided.mean() >= 0.95
+        assert decided.mean() >= 0.98
         assert (p.loc[decided, "foot_strike_est"] == p.loc[decided, "foot_strike_ref"]).all()
         assert a.summary["rearfoot_share"] == pytest.approx(0.5, abs=0.08)
-        assert a.summary["midfoot_share"] == pytest.approx(0.25, abs=0.08)
+
+    def test_midfoot_steps_in_a_mixed_run_are_never_wrong(self):
+        """A quarter of the steps midfoot among heel strikes: a lone midfoot-sized transient is
+        not asserted (it is also what a weak heel strike gives), and nothing is called wrong."""
+        sim = _run(Form(rearfoot_share=0.75, midfoot_share=0.25), seed=6)
+        p = _pairs(sim, gait.analyze(sim.session))
+        decided = p["foot_strike_est"] != "uncertain"
+        assert (p.loc[decided, "foot_strike_est"] == p.loc[decided, "foot_strike_ref"]).all()
+        rear = p["foot_strike_ref"] == "rearfoot"
+        assert (p.loc[rear, "foot_strike_est"] == "rearfoot").mean() >= 0.98
 
     def test_vibrating_stance_makes_it_uncertain(self):
         """A midfoot runner on ground that shakes the stance (20-45 Hz, 5 m/s^2 RMS): the small
@@ -282,6 +292,7 @@ def rbds_trials():
             det = a.steps[(a.steps["activity"] == "running") & a.steps["valid"]]
             m = match_events(det["ic_s"].to_numpy(), d.steps["ic_s"].to_numpy(), tolerance_s=0.06)
             out[tr.key] = (det.iloc[m.detected_idx].reset_index(drop=True), d.steps.iloc[m.reference_idx])
+            out[tr.key + " force"] = d.force_n
     return out
 
 
@@ -293,7 +304,7 @@ class TestRbdsVirtualImu:
     def test_no_wrong_foot_strike(self, rbds_trials):
         """The virtual sensor carries little of the landing's transient (markers low-passed at
         20 Hz): most steps are undecided, and no decided step contradicts the foot markers."""
-        for key, (det, tru) in rbds_trials.items():
+        for key, (det, tru) in ((k, v) for k, v in rbds_trials.items() if not k.endswith("force")):
             decided = (det["foot_strike"] != "uncertain").to_numpy()
             called = det["foot_strike"].to_numpy()[decided]
             assert (called == tru["foot_strike_class"].to_numpy()[decided]).all(), key
@@ -308,3 +319,23 @@ class TestRbdsVirtualImu:
             det, tru = rbds_trials[key]
             err = 1000 * (det["contact_time_s"].to_numpy() - tru["contact_time_s"].to_numpy())
             assert abs(err.mean()) <= lim, (key, err.mean())
+
+    def test_the_force_itself_is_not_called_wrong(self, rbds_trials):
+        """The treadmill's force as the signal (a perfect centre-of-mass accelerometer): runner
+        2's heel strike leaves a real but gentle transient (about 0.3 body weights over the 10 Hz
+        low-pass), inside the midfoot band; it must stay undecided, not be called midfoot."""
+        from gait.validation import rbds
+
+        for key in ("r1_2.5", "r2_2.5"):
+            f = rbds_trials[key + " force"]
+            v = np.concatenate([np.full(3000, G), f / f.mean() * G])
+            s = gait.Session(
+                t=np.arange(v.size) / rbds.FORCE_FS_HZ,
+                acc=np.column_stack([v, np.zeros_like(v), np.zeros_like(v)]),
+                gyr=None,
+                frame="body",
+                meta=gait.SessionMetadata(sampling_rate_hz=rbds.FORCE_FS_HZ),
+            )
+            st = gait.analyze(s).running_steps
+            assert len(st) > 50
+            assert set(st["foot_strike"]) == {"uncertain"}, key

@@ -157,8 +157,8 @@ def simulator_part(quick: bool) -> tuple[pd.DataFrame, dict]:
         _, p = compare_steps(det, tru, columns=cols)
         p = p[p["valid_est"].astype(bool)]
         pairs.append(p)
-        strikes.append(p["foot_strike_est"].map({"uncertain": 0}).fillna(1).to_numpy() * 2 - 1)
-        strikes[-1] = np.where(p["foot_strike_est"] == p["foot_strike_ref"], 1, np.minimum(strikes[-1], 0))
+        est = p["foot_strike_est"].to_numpy()
+        strikes.append(np.where(est == p["foot_strike_ref"].to_numpy(), 1, np.where(est == "uncertain", 0, -1)))
         sides.append((p["side_est"] == p["side_ref"]).to_numpy())
     p = pd.concat(pairs, ignore_index=True)
     tp, nd, nr = np.sum(f1, axis=0)

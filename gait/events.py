@@ -167,12 +167,9 @@ def _interval_ids(n: int, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
 
     Intervals must be sorted and disjoint.
     """
-    mark = np.zeros(n + 1, dtype=np.int64)
-    np.add.at(mark, np.clip(start, 0, n), 1)
-    np.add.at(mark, np.clip(stop + 1, 0, n), -1)
+    first = np.bincount(np.clip(start, 0, n), minlength=n + 1)
+    mark = first - np.bincount(np.clip(stop + 1, 0, n), minlength=n + 1)
     inside = np.cumsum(mark[:n]) > 0
-    first = np.zeros(n + 1, dtype=np.int64)
-    np.add.at(first, np.clip(start, 0, n), 1)
     ids = np.cumsum(first[:n]) - 1
     return np.where(inside, ids, -1)
 

@@ -304,7 +304,7 @@ def step_table(
 
     # --- foot strike: the collision transient early in stance ----------------------------
     transient, background = _collision_transient(
-        acc_level[:, V], early_r, ic, tc_samples, segment_id, fs, events["bout"].to_numpy(), running, step_r
+        acc_level[:, V], early_r, ic, tc_samples, segment_id, fs, bout, running, (ic_i, np.where(has_next, nxt_i, ic_i))
     )
     ok_run = running & events["ok"].to_numpy(bool)
     strike, confidence, score = classify_foot_strike(transient, background, bout, ok_run)
@@ -410,7 +410,7 @@ def _collision_transient(
     fs: float,
     bout: np.ndarray,
     running: np.ndarray,
-    step_r: tuple,
+    step_bounds: tuple[np.ndarray, np.ndarray],
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per step, the collision transient and the stance's background vibration, body weights.
 
@@ -431,8 +431,12 @@ def _collision_transient(
         smooth[a:b] = _lowpass(x[a:b], fs, TRANSIENT_LOWPASS_HZ) if b - a > 3 * fs / TRANSIENT_LOWPASS_HZ else x[a:b]
     resid = x - smooth
     # body weight per bout: median of the per-step means of f_v (contact to next contact)
-    idx, owner, offs, ne = step_r
-    step_mean = np.where(np.bincount(owner, minlength=m) >= 0.2 * fs, _mean(x[idx], offs, ne, owner), np.nan)
+    ic_i, nxt_i = step_bounds
+    c = np.concatenate([[0.0], np.cumsum(x)])
+    span = nxt_i - ic_i
+    long_enough = span >= 0.2 * fs
+    a_i, b_i = np.clip(ic_i, 0, n), np.clip(nxt_i, 0, n)
+    step_mean = np.where(long_enough, (c[b_i] - c[a_i]) / np.maximum(span, 1), np.nan)
     unit = np.full(m, np.nan)
     for b in np.unique(bout[running]):  # a few bouts
         sel = running & (bout == b)

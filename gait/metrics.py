@@ -14,10 +14,11 @@ Definitions (level frame, see `gait.frames`):
   between the two contacts.
 - *Impact peak*: the largest vertical acceleration (gravity removed) in the first 25 % of
   stance; *loading rate*: its rise from the flight level divided by the time from contact.
-- *Foot strike*: a rearfoot strike leaves a sharp transient early in stance on top of the
-  smooth spring-mass rise. The excess of the early peak over the half-sine expected at that
-  instant is mapped to a 0..1 score (logistic, midpoint 0.5 g, width 0.12 g); score >= 0.5 is
-  ``rearfoot``.
+- *Foot strike*: the landing's collision transient, the largest excess of the vertical
+  specific force over its own 10 Hz low-pass in the first 25 % of stance, in body weights:
+  ``rearfoot`` from 0.6, ``forefoot`` below 0.2, ``midfoot`` between, each decided only when
+  it stands three times the stance's own vibration (40-80 % of stance) clear of the class
+  boundaries, else ``uncertain`` (`classify_foot_strike`).
 - *Braking*: the antero-posterior acceleration with the step's mean removed; its most negative
   value in stance (peak deceleration) and the forward speed lost from contact to its lowest
   point in stance.
@@ -33,8 +34,14 @@ Notes
 -----
 Vertical oscillation by double integration with per-step drift removal follows REFERENCES.md
 (and the force-plate reference: integrate ``(F / BW - 1) g`` twice per step). There is no
-published method for foot-strike type from a trunk sensor (REFERENCES.md); the transient
-criterion follows the physical basis given there.
+published, validated method for foot-strike type from a trunk sensor. The physical basis:
+heel-first landings produce a distinct impact transient in the vertical force, forefoot
+landings none and midfoot landings a small one (Lieberman et al. 2010, Nature 463:531-535);
+loading rates fall from rearfoot to forefoot (Almeida, Davis & Lopes 2015, J Orthop Sports
+Phys Ther 45:738-755). Deviations: the class bands are this project's, set on its simulator;
+on real sacral recordings the transient moves with slope and speed as much as with the strike,
+which the decision rule (a margin over the stance's own vibration) answers with ``uncertain``
+rather than a class (measured in ``benchmarks/accuracy.py``).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
     python benchmarks/accuracy.py                      # every part (about 2 minutes on 2 cores)
     python benchmarks/accuracy.py --quick              # a smaller simulator grid
-    python benchmarks/accuracy.py --parts rbds         # one or more parts: simulator alcantara rbds
+    python benchmarks/accuracy.py --parts rbds         # one or more parts: simulator alcantara rbds contact_strike
     python benchmarks/accuracy.py --json results.json  # also write every table as JSON
 
 Part 1, simulator: runs over a grid of speeds, sensor mountings (including upside-down and
@@ -14,8 +14,7 @@ accelerometer (one runner, 19 trials of 5 s at 2.5-4.2 m/s on -5, 0 and +5 deg s
 the treadmill's force: contacts from the force (above 0.05 body weights), the centre of mass's
 vertical excursion from integrating ``(F / BW - 1) g`` twice per step. The one constant of the
 event detector calibrated on these data (`gait.events.TO_DESCENT_LEAD`) is also re-estimated
-leave-one-trial-out, so the cross-validated contact-time error is reported beside the in-sample
-one.
+leave-one-trial-out here (leave-one-slope-out and leave-one-runner-out in part 4).
 
 Part 3, RBDS (Fukuchi et al. 2017), ``../shared/data/rbds2017_treadmill_mocap``: three runners
 on a treadmill, five trials, motion capture turned into a virtual sacral IMU
@@ -28,6 +27,16 @@ with a second, random sensor mounting; the marker events against force (in sampl
 leave-one-runner-out); the virtual IMU's self-checks; and diagnostics that separate what the
 analysis gets wrong from what it is given.
 
+Part 4, contact time and foot strike across slopes, stance shapes and runners: contact time
+per Alcantara slope group and trial and per RBDS trial, in sample and with the toe-off descent
+lead (`gait.events.TO_DESCENT_LEAD`) re-fitted leave-one-slope-out (Alcantara) and
+leave-one-runner-out (Alcantara and the two RBDS force trials; each fold is re-analysed with its
+own value); the simulator with a symmetric half-sine stance and the default skewed one, for
+each strike; the foot strike per trial and per runner against shoe sensors (Alcantara) and foot
+markers (RBDS), the lumbar features per runner, and the decision ratio
+(`gait.metrics.DECISION_RATIO`) swept and chosen leave one runner out; the three strike classes
+on the simulator.
+
 A part whose data are absent is skipped with a note. Statistics: bias (estimate - reference),
 mean absolute error, 95 % limits of agreement (bias +- 1.96 SD); events: F1 with a 40 ms
 tolerance on initial contact.
@@ -36,10 +45,12 @@ tolerance on initial contact.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -47,9 +58,10 @@ import pandas as pd
 
 import gait
 from gait import events as ev
+from gait import metrics as gm
 from gait.constants import G
 from gait.errors import GaitDataWarning
-from gait.evaluation import agreement, compare_steps, match_events, pair_with_force_plate
+from gait.evaluation import agreement, compare_steps, force_plate_contacts, match_events, pair_with_force_plate
 from gait.simulator import Form, SensorModel, SimulationConfig
 from gait.validation import rbds
 
@@ -57,7 +69,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
 REAL = SHARED / "alcantara2022_sacral_running"
 RBDS = SHARED / "rbds2017_treadmill_mocap"
-PARTS = ("simulator", "alcantara", "rbds")
+PARTS = ("simulator", "alcantara", "rbds", "contact_strike")
 
 # =======================================================================================
 # Part 1: simulator
@@ -145,7 +157,8 @@ def simulator_part(quick: bool) -> tuple[pd.DataFrame, dict]:
         _, p = compare_steps(det, tru, columns=cols)
         p = p[p["valid_est"].astype(bool)]
         pairs.append(p)
-        strikes.append((p["foot_strike_est"] == p["foot_strike_ref"]).to_numpy())
+        est = p["foot_strike_est"].to_numpy()
+        strikes.append(np.where(est == p["foot_strike_ref"].to_numpy(), 1, np.where(est == "uncertain", 0, -1)))
         sides.append((p["side_est"] == p["side_ref"]).to_numpy())
     p = pd.concat(pairs, ignore_index=True)
     tp, nd, nr = np.sum(f1, axis=0)
@@ -175,15 +188,26 @@ def simulator_part(quick: bool) -> tuple[pd.DataFrame, dict]:
                 "met": (ag["mae"] <= target) if target else None,
             }
         )
-    fs_ok = float(np.concatenate(strikes).mean())
+    fs = np.concatenate(strikes)  # 1 right, 0 undecided (uncertain), -1 wrong
+    fs_ok, fs_wrong = float(np.mean(fs == 1)), float(np.mean(fs == -1))
     rows.append(
         {
-            "metric": "foot strike correct",
-            "n": int(sum(len(x) for x in strikes)),
+            "metric": "foot strike correct (rearfoot / forefoot mix)",
+            "n": int(fs.size),
             "value": 100 * fs_ok,
             "unit": "%",
             "target": ">= 95 %",
             "met": fs_ok >= 0.95,
+        }
+    )
+    rows.append(
+        {
+            "metric": "foot strike wrong (not undecided)",
+            "n": int(fs.size),
+            "value": 100 * fs_wrong,
+            "unit": "%",
+            "target": "<= 1 %",
+            "met": fs_wrong <= 0.01,
         }
     )
     rows.append(
@@ -224,7 +248,14 @@ def alcantara_part(data_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
         ("initial contact", p["ic_est"], p["ic_ref"], 1000, "ms", None),
         ("toe-off", p["to_est"], p["to_ref"], 1000, "ms", None),
         ("contact time", tc_est, tc_ref, 1000, "ms", 15.0),
-        ("contact time, cross-validated", cv["tc_est"], cv["tc_ref"], 1000, "ms", 15.0),
+        (
+            "contact time, lead leave-one-trial-out (part 4: by slope, by runner)",
+            cv["tc_est"],
+            cv["tc_ref"],
+            1000,
+            "ms",
+            15.0,
+        ),
         ("vertical oscillation vs force-derived COM excursion", p["osc_est"], p["osc_ref"], 100, "cm", 1.0),
     ]:
         ag = agreement(est * factor, ref * factor)
@@ -511,13 +542,24 @@ def rbds_part(data_dir: Path) -> dict[str, pd.DataFrame]:
                         "unit": unit,
                     }
                 )
-            known = v["foot_strike_est"].notna()
+            known = np.isin(v["foot_strike_est"], ["rearfoot", "midfoot", "forefoot"])
+            rows.append(
+                {
+                    **base,
+                    "metric": "foot strike decided",
+                    "n": len(v),
+                    "value": 100 * float(known.mean()) if len(v) else float("nan"),
+                    "unit": "%",
+                }
+            )
             rows.append(
                 {
                     **base,
                     "metric": "rearfoot share, analysis",
                     "n": int(known.sum()),
-                    "value": 100 * float((v["foot_strike_est"][known] == "rearfoot").mean()),
+                    "value": 100 * float((v["foot_strike_est"][known] == "rearfoot").mean())
+                    if known.any()
+                    else float("nan"),
                     "unit": "%",
                 }
             )
@@ -535,7 +577,9 @@ def rbds_part(data_dir: Path) -> dict[str, pd.DataFrame]:
                     **base,
                     "metric": "foot strike agreement",
                     "n": int(known.sum()),
-                    "value": 100 * float((v["foot_strike_est"][known] == v["foot_strike_ref"][known]).mean()),
+                    "value": 100 * float((v["foot_strike_est"][known] == v["foot_strike_class_ref"][known]).mean())
+                    if known.any()
+                    else float("nan"),
                     "unit": "%",
                 }
             )
@@ -683,13 +727,14 @@ def print_rbds(t: dict[str, pd.DataFrame]) -> None:
         order = ["steps F1 (40 ms)", "steps F1 (60 ms)", *[lab for _, lab, *_ in RBDS_METRICS]]
         order += [
             "rearfoot share, foot markers",
+            "foot strike decided",
             "rearfoot share, analysis",
             "foot strike agreement",
             "side correct (of decided)",
         ]
         wide = wide[order].reindex(sub["name"].drop_duplicates())
         units = {lab: f"{lab} ({u})" for _, lab, _, u, _ in RBDS_METRICS}
-        units |= {k: f"{k} (%)" for k in order[-4:]}
+        units |= {k: f"{k} (%)" for k in order[-5:]}
         print(
             f"\n{title}, belt clip: bias / MAE (estimate - truth), steps matched within 60 ms; IC and TO against force in r1_2.5 and r2_2.5, foot markers elsewhere\n"
         )
@@ -782,6 +827,445 @@ def _markdown(df: pd.DataFrame) -> str:
 
 
 # =======================================================================================
+# Part 4: contact time and foot strike across slopes, stance shapes and runners
+# =======================================================================================
+#: Alcantara slope groups and the RBDS trials with force: the groups the toe-off lead is fitted on
+STRIKE_CLASSES = ("rearfoot", "midfoot", "forefoot")
+
+
+@contextlib.contextmanager
+def _patched(module: object, **values: float) -> Iterator[None]:
+    """Temporarily set module constants (a fold's fitted value)."""
+    old = {k: getattr(module, k) for k in values}
+    try:
+        for k, v in values.items():
+            setattr(module, k, v)
+        yield
+    finally:
+        for k, v in old.items():
+            setattr(module, k, v)
+
+
+def _real_runs(alc_dir: Path, rbds_dir: Path) -> list[dict]:
+    """Every real trial: its session, reference contacts (force or foot markers), strike truth."""
+    runs: list[dict] = []
+    if (alc_dir / "trials.csv").is_file():
+        from gait.readers import _alcantara
+
+        trials = _alcantara.read_trials(alc_dir)
+        force = _alcantara.read_force(alc_dir)
+        for k, s in enumerate(gait.read_sessions(alc_dir)):
+            c = force_plate_contacts(force[k], _alcantara.FS_HZ)
+            slope = int(trials["Slope"].iloc[k])
+            runs.append(
+                {
+                    "source": "Alcantara",
+                    "runner": "A",
+                    "trial": f"A{int(trials['trial'].iloc[k])}",
+                    "group": f"A {slope:+d} deg",
+                    "slope_deg": slope,
+                    "speed_mps": float(trials["Speed"].iloc[k]),
+                    "reference": "force",
+                    "session": s,
+                    "ref": pd.DataFrame({"ic_s": c[:, 0], "to_s": c[:, 1], "strike": "rearfoot"}),
+                }
+            )
+    if (rbds_dir / rbds.TRIALS[0].markers).is_file():
+        for k, tr in enumerate(rbds.TRIALS):
+            d = rbds.load_trial(tr, rbds_dir, seed=100 + k)
+            st = d.steps
+            runs.append(
+                {
+                    "source": "RBDS",
+                    "runner": f"r{tr.runner}",
+                    "trial": tr.key,
+                    "group": tr.key,
+                    "slope_deg": 0,
+                    "speed_mps": float(d.info["belt_speed_mps"]),
+                    "reference": st["event_source"].iloc[0],
+                    "session": d.session,
+                    "ref": pd.DataFrame(
+                        {"ic_s": st["ic_s"], "to_s": st["to_s"], "strike": st["foot_strike_class"].to_numpy()}
+                    ),
+                }
+            )
+    return runs
+
+
+def _steps_vs_reference(run: dict, tolerance_s: float = 0.06) -> pd.DataFrame:
+    """The run analysed; its valid running steps matched to the reference by contact."""
+    a = gait.analyze(run["session"])
+    det = a.steps[(a.steps["activity"] == "running") & a.steps["valid"]]
+    ref = run["ref"]
+    m = match_events(det["ic_s"].to_numpy(), ref["ic_s"].to_numpy(), tolerance_s=tolerance_s)
+    d = det.iloc[m.detected_idx]
+    r = ref.iloc[m.reference_idx]
+    out = pd.DataFrame(
+        {
+            "ic_err_ms": 1000 * (d["ic_s"].to_numpy() - r["ic_s"].to_numpy()),
+            "to_err_ms": 1000 * (d["to_s"].to_numpy() - r["to_s"].to_numpy()),
+            "tc_est_s": d["contact_time_s"].to_numpy(),
+            "tc_ref_s": (r["to_s"] - r["ic_s"]).to_numpy(),
+            "strike_est": d["foot_strike"].to_numpy(),
+            "strike_ref": r["strike"].to_numpy(),
+            "transient_bw": d["impact_transient_bw"].to_numpy(),
+            "background_bw": d["stance_background_bw"].to_numpy(),
+            "confidence": d["foot_strike_confidence"].to_numpy(),
+            "loading_rate_bw_per_s": d["loading_rate_mps3"].to_numpy() / G,
+        }
+    )
+    out["tc_err_ms"] = 1000 * (out["tc_est_s"] - out["tc_ref_s"])
+    for k in ("source", "runner", "trial", "group", "slope_deg", "speed_mps", "reference"):
+        out[k] = run[k]
+    out["run_call"] = a.summary["foot_strike"]
+    out["run_confidence"] = a.summary["foot_strike_confidence"]
+    return out
+
+
+def _ideal_lead(p: pd.DataFrame) -> pd.Series:
+    """Per step, the descent lead that would give the reference contact time. ``p`` must come
+    from a run with ``TO_DESCENT_LEAD = 0`` (toe-off at the descent's crossing itself)."""
+    return 1.0 - p["tc_est_s"] / p["tc_ref_s"]
+
+
+def _fit_lead(ideal: pd.DataFrame, groups: list[str]) -> float:
+    """The shipped rule: the median over the groups of each group's median ideal lead."""
+    med = ideal[ideal["group"].isin(groups)].groupby("group")["lead"].median()
+    return float(np.median(med.to_numpy()))
+
+
+def _contact_rows(p: pd.DataFrame, fold: str, by: str) -> list[dict]:
+    rows = []
+    for key, g in p.groupby(by, sort=False):
+        ag = agreement(g["tc_est_s"] * 1000, g["tc_ref_s"] * 1000)
+        rows.append(
+            {
+                "fold": fold,
+                by: key,
+                "runner": g["runner"].iloc[0],
+                "reference": g["reference"].iloc[0],
+                "n": ag["n"],
+                "ic_bias_ms": float(g["ic_err_ms"].mean()),
+                "to_bias_ms": float(g["to_err_ms"].mean()),
+                "contact_bias_ms": ag["bias"],
+                "contact_mae_ms": ag["mae"],
+                "loa_low_ms": ag["loa_low"],
+                "loa_high_ms": ag["loa_high"],
+            }
+        )
+    return rows
+
+
+def _simulator_shapes(quick: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Contact time for two stance shapes and three strikes; foot strike per class."""
+    ct, fs_rows = [], []
+    speeds = (2.5, 4.2) if quick else (2.5, 3.5, 4.2)
+    k = 0
+    for skew in (0.0, 0.35):
+        for kind in STRIKE_CLASSES:
+            for fs in (100.0, 200.0):
+                for noise in ("typical", "noisy"):
+                    for speed in speeds:
+                        k += 1
+                        form = Form(
+                            stance_skew=skew,
+                            rearfoot_share=float(kind == "rearfoot"),
+                            midfoot_share=float(kind == "midfoot"),
+                        )
+                        cfg = SimulationConfig(
+                            duration_s=60.0,
+                            seed=5000 + k,
+                            speed_mps=speed,
+                            sampling_rate_hz=fs,
+                            sensor=NOISE[noise],
+                            mounting="random",
+                            form=form,
+                        )
+                        sim = gait.simulate(cfg)
+                        a = gait.analyze(sim.session)
+                        det = a.running_steps
+                        tru = sim.steps[sim.steps["activity"] == "running"]
+                        _, p = compare_steps(
+                            det, tru, columns={"contact_time_s": "contact_time_s", "foot_strike": "foot_strike"}
+                        )
+                        e = 1000 * (p["contact_time_s_est"] - p["contact_time_s_ref"])
+                        shape = "symmetric half sine (skew 0)" if skew == 0 else "default skewed (skew 0.35)"
+                        ct.append(
+                            {
+                                "stance": shape,
+                                "strike": kind,
+                                "fs_hz": fs,
+                                "noise": noise,
+                                "speed_mps": speed,
+                                "n": len(e),
+                                "bias": float(e.mean()),
+                                "mae": float(e.abs().mean()),
+                            }
+                        )
+                        est = p["foot_strike_est"]
+                        fs_rows.append(
+                            {
+                                "strike": kind,
+                                "stance": shape,
+                                "fs_hz": fs,
+                                "noise": noise,
+                                "speed_mps": speed,
+                                "n": len(est),
+                                "correct_pct": 100 * float((est == kind).mean()),
+                                "uncertain_pct": 100 * float((est == "uncertain").mean()),
+                                "wrong_pct": 100 * float((~est.isin([kind, "uncertain"])).mean()),
+                                "run_call": a.summary["foot_strike"],
+                            }
+                        )
+    return pd.DataFrame(ct), pd.DataFrame(fs_rows)
+
+
+def contact_strike_part(alc_dir: Path, rbds_dir: Path, quick: bool) -> dict[str, pd.DataFrame]:
+    """Every table of part 4 (see `print_contact_strike`)."""
+    runs = _real_runs(alc_dir, rbds_dir)
+    out: dict[str, pd.DataFrame] = {}
+    if runs:
+        # --- the toe-off lead: fitted per fold, each fold re-analysed with its own value -------
+        with _patched(ev, TO_DESCENT_LEAD=0.0):
+            zero = pd.concat([_steps_vs_reference(r) for r in runs], ignore_index=True)
+        zero["lead"] = _ideal_lead(zero)
+        force = zero[zero["reference"] == "force"]
+        groups = list(dict.fromkeys(force["group"]))
+        runner_of = dict(zip(force["group"], force["runner"], strict=False))
+        alc_groups = [g for g in groups if runner_of[g] == "A"]
+        folds: list[dict] = []
+        if alc_groups:
+            folds.append({"fold": "shipped (all Alcantara slopes)", "held_out": "", "train": alc_groups, "test": []})
+            for g in alc_groups:
+                folds.append(
+                    {
+                        "fold": "leave one slope out",
+                        "held_out": g,
+                        "train": [h for h in alc_groups if h != g],
+                        "test": [g],
+                    }
+                )
+        for r in sorted(set(runner_of.values())):
+            train = [g for g in groups if runner_of[g] != r]
+            if train:
+                folds.append(
+                    {
+                        "fold": "leave one runner out",
+                        "held_out": r,
+                        "train": train,
+                        "test": [run["group"] for run in runs if run["runner"] == r],
+                    }
+                )
+        lead_rows, per_step = [], []
+        in_sample = pd.concat([_steps_vs_reference(r) for r in runs], ignore_index=True)
+        in_sample["fold"] = "in sample (shipped)"
+        per_step.append(in_sample)
+        for f in folds:
+            lead = _fit_lead(force, f["train"])
+            lead_rows.append(
+                {
+                    "fold": f["fold"],
+                    "held out": f["held_out"],
+                    "fitted on": ", ".join(f["train"]),
+                    "lead": lead,
+                    "shipped": ev.TO_DESCENT_LEAD,
+                }
+            )
+            if f["test"]:
+                with _patched(ev, TO_DESCENT_LEAD=lead):
+                    p = pd.concat([_steps_vs_reference(r) for r in runs if r["group"] in f["test"]], ignore_index=True)
+                p["fold"] = f["fold"]
+                per_step.append(p)
+        steps = pd.concat(per_step, ignore_index=True)
+        rows = []
+        for fold, g in steps.groupby("fold", sort=False):
+            rows += _contact_rows(g, str(fold), "group")
+        out["contact_by_group"] = pd.DataFrame(rows)
+        rows = []
+        for fold, g in steps.groupby("fold", sort=False):
+            rows += _contact_rows(g, str(fold), "trial")
+        out["contact_by_trial"] = pd.DataFrame(rows)
+        out["lead_folds"] = pd.DataFrame(lead_rows)
+        out["ideal_lead_by_group"] = force.groupby("group", sort=False)["lead"].agg(["median", "count"]).reset_index()
+
+        # --- foot strike per trial, per runner, and the decision ratio ------------------------
+        ins = in_sample
+        trial_rows = []
+        for trial, g in ins.groupby("trial", sort=False):
+            truth = g["strike_ref"].value_counts().idxmax()
+            counts = g["strike_est"].value_counts()
+            decided = g[g["strike_est"] != "uncertain"]
+            dominant = decided["strike_est"].value_counts().idxmax() if len(decided) else "uncertain"
+            trial_rows.append(
+                {
+                    "trial": trial,
+                    "runner": g["runner"].iloc[0],
+                    "group": g["group"].iloc[0],
+                    "truth": truth,
+                    "n": len(g),
+                    **{c: int(counts.get(c, 0)) for c in (*STRIKE_CLASSES, "uncertain")},
+                    "dominant decided": dominant,
+                    "run call": g["run_call"].iloc[0],
+                    "confidence": float(g["run_confidence"].iloc[0]),
+                    "transient_p50_bw": float(g["transient_bw"].median()),
+                    "background_p50_bw": float(g["background_bw"].median()),
+                }
+            )
+        out["strike_by_trial"] = pd.DataFrame(trial_rows)
+        feat = []
+        for r, g in ins.groupby("runner", sort=False):
+            feat.append(
+                {
+                    "runner": r,
+                    "truth (share)": ", ".join(
+                        f"{k} {100 * v:.0f} %" for k, v in g["strike_ref"].value_counts(normalize=True).items()
+                    ),
+                    "trials": g["trial"].nunique(),
+                    "steps": len(g),
+                    "transient p10": float(g["transient_bw"].quantile(0.1)),
+                    "transient p50": float(g["transient_bw"].median()),
+                    "transient p90": float(g["transient_bw"].quantile(0.9)),
+                    "trial medians min": float(g.groupby("trial")["transient_bw"].median().min()),
+                    "trial medians max": float(g.groupby("trial")["transient_bw"].median().max()),
+                    "background p50": float(g["background_bw"].median()),
+                    "loading rate p50 (BW/s)": float(g["loading_rate_bw_per_s"].median()),
+                }
+            )
+        out["strike_features_by_runner"] = pd.DataFrame(feat)
+        out["strike_decision_ratio"] = _decision_ratio_table(runs)
+    sim_ct, sim_fs = _simulator_shapes(quick)
+    out["sim_contact"] = sim_ct
+    out["sim_strike"] = sim_fs
+    return out
+
+
+def _decision_ratio_table(runs: list[dict]) -> pd.DataFrame:
+    """Trial calls for several decision ratios, and the ratio chosen leave one runner out (the
+    smallest that makes no wrong trial call on the other runners)."""
+    grid = (2.0, 2.5, 3.0, 4.0)
+    calls = []
+    for k in grid:
+        with _patched(gm, DECISION_RATIO=k):
+            for run in runs:
+                p = _steps_vs_reference(run)
+                decided = p[p["strike_est"] != "uncertain"]
+                truth = p["strike_ref"].value_counts().idxmax() if len(p) else ""
+                call = decided["strike_est"].value_counts().idxmax() if len(decided) >= len(p) / 2 else "uncertain"
+                calls.append(
+                    {
+                        "ratio": k,
+                        "runner": run["runner"],
+                        "trial": run["trial"],
+                        "truth": truth,
+                        "call": call,
+                        "steps": len(p),
+                        "steps_decided": len(decided),
+                        "steps_wrong": int((decided["strike_est"] != decided["strike_ref"]).sum()),
+                    }
+                )
+    c = pd.DataFrame(calls)
+    c["right"] = c["call"] == c["truth"]
+    c["wrong"] = (c["call"] != "uncertain") & ~c["right"]
+    rows = []
+    for (k, r), g in c.groupby(["ratio", "runner"], sort=False):
+        rows.append(
+            {
+                "fold": "every ratio",
+                "ratio": k,
+                "runner": r,
+                "trials": len(g),
+                "right": int(g["right"].sum()),
+                "wrong": int(g["wrong"].sum()),
+                "uncertain": int((g["call"] == "uncertain").sum()),
+                "steps decided": int(g["steps_decided"].sum()),
+                "steps wrong": int(g["steps_wrong"].sum()),
+            }
+        )
+    for r in c["runner"].unique():
+        others = c[c["runner"] != r]
+        ok = [k for k in grid if not others[others["ratio"] == k]["wrong"].any()]
+        k = min(ok) if ok else max(grid)
+        g = c[(c["runner"] == r) & (c["ratio"] == k)]
+        rows.append(
+            {
+                "fold": "leave one runner out",
+                "ratio": k,
+                "runner": r,
+                "trials": len(g),
+                "right": int(g["right"].sum()),
+                "wrong": int(g["wrong"].sum()),
+                "uncertain": int((g["call"] == "uncertain").sum()),
+                "steps decided": int(g["steps_decided"].sum()),
+                "steps wrong": int(g["steps_wrong"].sum()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def print_contact_strike(t: dict[str, pd.DataFrame]) -> None:
+    """Part 4's tables as markdown."""
+    print("\n## Contact time and foot strike across slopes, stance shapes and runners\n")
+    if "contact_by_group" in t:
+        print(
+            "Toe-off descent lead (`gait.events.TO_DESCENT_LEAD`): median of each group's median ideal lead, fitted per fold:\n"
+        )
+        print(_plain(t["lead_folds"], fmt="{:.4f}"))
+        print("\nIdeal lead per group (what each group alone would need):\n")
+        print(_plain(t["ideal_lead_by_group"], fmt="{:.3f}"))
+        print(
+            "\nContact time per group (ms; IC / TO bias against force, or the foot markers for r2_3.5, r2_4.5, r3_3.5; steps matched within 60 ms):\n"
+        )
+        print(_plain(t["contact_by_group"]))
+        print("\nContact time per trial (ms):\n")
+        print(_plain(t["contact_by_trial"]))
+        print("\nFoot strike per trial (steps; truth: shoe sensors for Alcantara, foot markers for RBDS):\n")
+        print(_plain(t["strike_by_trial"]))
+        print("\nFoot-strike evidence per runner (body weights; the lumbar features the classes rest on):\n")
+        print(_plain(t["strike_features_by_runner"]))
+        print("\nDecision ratio: trial calls per runner, and the ratio chosen leave one runner out:\n")
+        print(_plain(t["strike_decision_ratio"]))
+    print("\nSimulator: contact time for two stance shapes and three strikes (ms):\n")
+    sc = t["sim_contact"]
+    summ = (
+        sc.groupby(["stance", "strike"], sort=False)
+        .apply(
+            lambda g: pd.Series(
+                {
+                    "runs": len(g),
+                    "steps": int(g["n"].sum()),
+                    "bias": float(np.average(g["bias"], weights=g["n"])),
+                    "mae": float(np.average(g["mae"], weights=g["n"])),
+                    "worst run |bias|": float(g["bias"].abs().max()),
+                }
+            ),
+            include_groups=False,
+        )
+        .reset_index()
+    )
+    print(_plain(summ))
+    print("\nSimulator: foot strike per class (steps, %):\n")
+    ss = t["sim_strike"]
+    summ = (
+        ss.groupby(["strike", "fs_hz", "noise"], sort=False)
+        .apply(
+            lambda g: pd.Series(
+                {
+                    "runs": len(g),
+                    "steps": int(g["n"].sum()),
+                    "correct": float(np.average(g["correct_pct"], weights=g["n"])),
+                    "uncertain": float(np.average(g["uncertain_pct"], weights=g["n"])),
+                    "wrong": float(np.average(g["wrong_pct"], weights=g["n"])),
+                    "runs called right": int((g["run_call"] == g.name[0]).sum()),
+                }
+            ),
+            include_groups=False,
+        )
+        .reset_index()
+    )
+    print(_plain(summ))
+
+
+# =======================================================================================
 # output
 # =======================================================================================
 def main(argv: list[str] | None = None) -> int:
@@ -828,6 +1312,10 @@ def main(argv: list[str] | None = None) -> int:
             result["rbds"] = {k: v.to_dict(orient="records") for k, v in tables.items()}
         else:
             print(f"\n(RBDS files not found at {args.rbds_data}: part 3 skipped)")
+    if "contact_strike" in args.parts:
+        tables = contact_strike_part(args.real_data, args.rbds_data, args.quick)
+        print_contact_strike(tables)
+        result["contact_strike"] = {k: v.to_dict(orient="records") for k, v in tables.items()}
     print(f"\n({time.perf_counter() - t0:.0f} s)")
     if args.json:
         args.json.write_text(json.dumps(result, indent=1, default=_json_default))

@@ -8,22 +8,33 @@ specific force ``f_v``:
 
 1. *Stances*: peaks of ``f_v`` low-passed at 5 Hz (one per step), with the troughs (flight)
    between them.
-2. *Initial contact*: the first sample, after the trough, whose slope reaches half of the
-   stance's steepest rise; the slope maximum within 15 ms of it; IC is where the tangent at
-   that slope meets the free-fall level (0 g), or the trough level when the trough is above it
-   (no real flight). For a spring-mass stance (half sine) this is exact; a
-   heel-strike transient only steepens the rise; a double-peaked impact does not move IC to
-   the second rise, and a gentle drift before contact (pelvic motion in late swing) does not
-   pull IC early.
-3. *Toe-off*: the first downward crossing, after the stance's smoothed peak (past the impact
-   and its dip), of a level set at 60 % of
-   the stance's own level (the mean of its central 40 %, scaled to a half-sine amplitude); TO
-   is extrapolated from that crossing as a fixed share of the contact:
-   ``TO = (t_cross - IC o) / (1 - o)`` with ``o = TO_DESCENT_LEAD``. This uses the steep
-   middle of the descent, the most repeatable part (within-trial SD about 5 ms on real data),
-   rather than its end, where soft tissue and pelvic motion leave a slow tail that makes
-   "return to 0 g" toe-offs late. ``o`` is the one constant calibrated on real force-plate
-   data (see `TO_DESCENT_LEAD`).
+2. *Body weight in the sensor's units*: the mean of ``f_v`` over the run's whole steps (over
+   a step the vertical impulse equals body weight times the step time), so every level below
+   is relative to the run itself, whatever the sensor's scale error or clipping.
+3. *Initial contact*: where the rise first crosses half a body weight above the flight level
+   (0 g, or the trough when it is above 0 g: no real flight), the tangent there, extrapolated
+   back to the flight level. Low on the rise, before any impact transient peaks: a double
+   impact or a soft-tissue overshoot does not move it to the second rise, and a sensor
+   reading below free fall before contact (the pelvis pulled down in late swing) does not
+   pull it early. Exact for a spring-mass (half-sine) stance.
+4. *Toe-off*, the earlier of two estimates:
+
+   - *descent*: the last downward crossing, before the flight, of 60 % of the stance's level
+     (the mean of its central 40 %, scaled to a half-sine amplitude), extrapolated as a share
+     of the contact, ``TO = (t_cross - IC o) / (1 - o)`` with ``o = TO_DESCENT_LEAD``. The
+     steep middle of the descent is its most repeatable part; its end is not (soft tissue and
+     pelvic motion leave a slow tail on real sensors, seen 20-40 ms past the force's
+     toe-off).
+   - *return to free fall*: the descent's crossing of 0.15 body weights above the flight
+     level, extrapolated along its tangent to that level: the instant the trunk is no longer
+     supported. Used only when the flight reads at the free-fall level (a sensor pulled below
+     0 g in flight is not ballistic, and reaching 0 g then says nothing about support), and
+     only when it comes before the descent's estimate (a late return is the slow tail).
+
+   Where the sensor shows the end of support (a ballistic flight and a clean end), toe-off
+   is measured there, whatever the stance's shape; otherwise the one calibrated share ``o``
+   is used. The toe-off must fall before the next contact (else the stance is not complete,
+   and the step table leaves its contact and flight times missing).
 
 Walking
 -------
@@ -53,15 +64,31 @@ evidence is weak (or there is no medio-lateral information) the side is ``?``.
 
 Notes
 -----
-Compared with published sacral-sensor methods (REFERENCES.md): Lee et al. (2010) place IC at
-the antero-posterior acceleration peak; Auvinet et al. (2002) IC at the vertical minimum plus
-AP maximum and TO when the vertical acceleration falls below -1 g (gravity removed), which on
-real sacral data is late because of the post-toe-off tail. Kiernan (2023) measured limits of
-agreement of about +-120 to 150 ms for those methods. The tangent onset and the half-sine
-extrapolation here are this project's; they were chosen by comparing a small set of
-physically motivated definitions on simulated data and on the real recordings described in
-``benchmarks/accuracy.py``. One constant, the toe-off descent lead, was calibrated on those
-recordings (one runner, 19 trials); its leave-one-trial-out error is reported there.
+Published sacral-sensor methods (Kiernan et al. 2023 compared them on 74 runners against a
+force plate, limits of agreement about +-90 to +-150 ms): Lee et al. (2010) place IC at the
+antero-posterior acceleration peak; Auvinet et al. (2002) IC at the vertical minimum plus AP
+maximum and TO when the vertical acceleration falls to free fall (-1 g with gravity removed),
+which on real sacral data is late because of the post-toe-off tail. Patoz et al. (2021, 2022)
+time the crossings of body weight (effective contact) and reconstruct contact time with the
+sine-wave model of the vertical force (Morin et al. 2005); on real force shapes that model
+alone underestimated contact time by about 35 ms, because the force's descent is not the
+mirror of its rise (the landing-take-off asymmetry, Cavagna 2006). This module keeps the
+sine-wave model's geometry (tangent extrapolation to the flight level, at contact and at the
+return to free fall) and replaces its symmetric descent by one share, ``o``, calibrated on a
+real sacral accelerometer against force (Alcantara et al. 2022: one runner, -5, 0 and +5 deg
+slopes, 2.5-4.2 m/s), the same on every slope; its leave-one-slope-out and leave-one-runner-out
+errors, and the errors on a virtual sacral IMU of three more runners (Fukuchi et al. 2017
+motion capture), are reported by ``benchmarks/accuracy.py``.
+
+Deviations from the cited methods: IC by a tangent at half a body weight rather than at a
+peak; toe-off from the descent's middle with a calibrated share (not the sine model's
+symmetric descent), bounded by the return to free fall only when the flight is ballistic.
+
+References: Auvinet B et al. (2002) Gait Posture 16:124-134. Cavagna GA (2006) J Exp Biol
+209:4051-4060. Kiernan D et al. (2023) Sensors 23(11). Lee JB, Mellifont RB, Burkett BJ
+(2010) J Sci Med Sport 13:270-273. Morin JB et al. (2005) J Appl Biomech 21:167-180. Patoz A
+et al. (2021) Front Bioeng Biotechnol 9:687951; (2022) Sensors 22:784. Alcantara RS et al.
+(2022) PeerJ 10:e12752. Fukuchi RK, Fukuchi CA, Duarte M (2017) PeerJ 5:e3298.
 
 Walking: Zijlstra & Hof (2003), "Assessment of spatio-temporal gait parameters from trunk
 accelerations during human walking", Gait & Posture 18(2). Deviations are listed in
@@ -83,19 +110,23 @@ from .constants import G
 
 __all__ = ["running_events", "walking_events", "walking_ap_sign", "assign_sides", "EVENT_COLUMNS"]
 
-#: a contact's rise is "sharp" from the first sample rising at least this share of the
-#: stance's steepest rise; the tangent is taken at the slope maximum within 15 ms after it
-SHARP_RISE = 0.3
-ONSET_WINDOW_S = 0.015
+#: initial contact: the tangent where the rise crosses this many body weights above the
+#: flight level, extrapolated to that level
+IC_LEVEL = 0.5
+#: toe-off by the return to free fall: the descent's crossing of this many body weights above
+#: the flight level, extrapolated to it
+RETURN_LEVEL = 0.15
 #: after toe-off the signal must come back within this of the pre-contact trough level
 ONSET_RETURN = 0.35 * G
+#: toe-off by the descent: its crossing of this share of the stance's half-sine level
 TO_LEVEL = 0.6
 #: share of the contact time between the descent's crossing of TO_LEVEL and toe-off. A
-#: symmetric half sine gives asin(0.6) / pi = 0.205; real sacral recordings give 0.273 (median
-#: over 266 force-plate steps, Alcantara et al. 2022; leave-one-trial-out cross-validated
-#: contact-time MAE 14 ms): the trunk's vertical acceleration starts its descent before the
-#: force does. The simulator's default stance shape reproduces this timing.
-TO_DESCENT_LEAD = 0.273
+#: symmetric half sine gives asin(0.6) / pi = 0.205. Real sacral recordings give 0.28: the
+#: median over the three slopes (-5, 0, +5 deg) of each slope's median, 256 force-plate steps
+#: of Alcantara et al. (2022); the slopes' own medians are 0.259-0.285, so the share does not
+#: move with slope once contact is placed low on the rise. The simulator's default stance
+#: shape reproduces this timing; other shapes are measured by the return to free fall.
+TO_DESCENT_LEAD = 0.28
 #: mean of sin over the central 40 % of a half sine, to turn a central mean into an amplitude
 _CENTRAL_MEAN_OF_SINE = float(np.mean(np.sin(np.pi * np.linspace(0.3, 0.7, 10001))))
 WALK_DOUBLE_SUPPORT = 0.24
@@ -152,12 +183,9 @@ def _interval_ids(n: int, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
 
     Intervals must be sorted and disjoint.
     """
-    mark = np.zeros(n + 1, dtype=np.int64)
-    np.add.at(mark, np.clip(start, 0, n), 1)
-    np.add.at(mark, np.clip(stop + 1, 0, n), -1)
+    first = np.bincount(np.clip(start, 0, n), minlength=n + 1)
+    mark = first - np.bincount(np.clip(stop + 1, 0, n), minlength=n + 1)
     inside = np.cumsum(mark[:n]) > 0
-    first = np.zeros(n + 1, dtype=np.int64)
-    np.add.at(first, np.clip(start, 0, n), 1)
     ids = np.cumsum(first[:n]) - 1
     return np.where(inside, ids, -1)
 
@@ -215,61 +243,60 @@ def running_events(f_v: np.ndarray, sampling_rate_hz: float, *, t0: float = 0.0)
     off = np.arange(-w, w + 1)
     base_b = x[np.clip(tb[:, None] + off, 0, n - 1)].min(axis=1)
 
-    # --- initial contact: the first sharp rise, tangent at its steepest slope ------------
+    # the run's own unit of force: the mean vertical specific force over whole steps is one
+    # body weight (momentum balance), whatever the sensor's scale or clipping
+    lo, hi = int(tb[0]), int(ta[-1])
+    unit = float(x[lo:hi].mean()) if hi - lo > fs * 0.2 else G
+    unit = unit if np.isfinite(unit) and unit > 0.5 * G else G
+    base = np.maximum(base_b, 0.0)
     d1 = np.gradient(x)  # m/s^2 per sample
-    seg_id = _interval_ids(n, tb, peaks)
-    inside = seg_id >= 0
-    sid = np.clip(seg_id, 0, None)
-    # steepest rise of each stance (between its trough and its peak)
-    steepest = np.full(m, -np.inf)
-    np.maximum.at(steepest, sid[inside], d1[inside])
-    # the earliest sample rising at least half as steeply: the contact's first sharp rise
-    sharp = inside & (d1 >= SHARP_RISE * steepest[sid]) & (x > base_b[sid] + 0.05 * G)
-    cand_idx = np.flatnonzero(sharp)
-    first = np.searchsorted(cand_idx, tb)
-    has_up = first < cand_idx.size
-    onset = (
-        np.where(has_up, cand_idx[np.clip(first, 0, max(cand_idx.size - 1, 0))], peaks)
-        if cand_idx.size
-        else peaks.copy()
-    )
-    has_up &= onset <= peaks
-    # the local slope maximum just after that point
-    win = np.arange(0, max(int(ONSET_WINDOW_S * fs), 1) + 1)
-    cand = np.clip(onset[:, None] + win, 0, n - 1)
-    cand = np.minimum(cand, peaks[:, None])
-    r = cand[np.arange(m), np.argmax(d1[cand], axis=1)]
-    slope = np.maximum(d1[r], 1e-9)  # m/s^2 per sample
-    # the tangent meets the free-fall level (0 g): a trunk sensor can read below it in late
-    # flight (the pelvis is pulled down before contact); without a real flight, the trough
-    ic_idx = r - (x[r] - np.maximum(base_b, 0.0)) / slope
+
+    # --- initial contact: the tangent where the rise first crosses half a body weight ------
+    up = _first_up(x, tb, peaks, base + IC_LEVEL * unit)
+    has_up = np.isfinite(up)
+    j = np.clip(np.floor(np.nan_to_num(up)).astype(np.int64), 0, n - 2)
+    slope_up = np.maximum(np.maximum(d1[j], d1[j + 1]), 1e-9)
+    ic_idx = np.where(has_up, up - (x[j] + (up - j) * (x[j + 1] - x[j]) - base) / slope_up, peaks.astype(float))
     ic_idx = np.maximum(ic_idx, tb)
 
-    # --- toe-off: half-sine extrapolation from the descent --------------------------------
+    # --- toe-off: the descent's crossing of 60 % of the stance's level, extrapolated; or the
+    # return to free fall, when the sensor shows it earlier ----------------------------------
+    # provisional toe-off (half-sine extrapolation from the crossing of half the smoothed peak)
+    # to find the stance's central 40 %, whose mean, scaled to a half-sine amplitude, is the
+    # stance's level
     o50 = np.arcsin(0.5) / np.pi
-    toe = _first_down(x, peaks, ta, 0.5 * sm[peaks])
-    to0 = np.where(np.isfinite(toe), (toe - ic_idx * o50) / (1 - o50), ta.astype(float))
+    half = _first_down(x, peaks, ta, 0.5 * sm[peaks])
+    to0 = np.where(np.isfinite(half), (half - ic_idx * o50) / (1 - o50), ta.astype(float))
     tc0 = np.maximum(to0 - ic_idx, 2.0)
     c = np.concatenate([[0.0], np.cumsum(x)])
     a_i = np.clip(np.round(ic_idx + 0.3 * tc0).astype(int), 0, n)
     b_i = np.clip(np.round(ic_idx + 0.7 * tc0).astype(int), 0, n)
-    central = (c[np.maximum(b_i, a_i + 1)] - c[a_i]) / np.maximum(b_i - a_i, 1)
-    amp = central / _CENTRAL_MEAN_OF_SINE
+    amp = (c[np.maximum(b_i, a_i + 1)] - c[a_i]) / np.maximum(b_i - a_i, 1) / _CENTRAL_MEAN_OF_SINE
+    cross = _last_down(x, peaks, ta, TO_LEVEL * amp)
     o = TO_DESCENT_LEAD
-    cross = _first_down(x, peaks, ta, TO_LEVEL * amp)
-    to_idx = (cross - ic_idx * o) / (1 - o)
+    to_descent = (cross - ic_idx * o) / (1 - o)
+    base_a = x[np.clip(ta[:, None] + off, 0, n - 1)].min(axis=1)
+    base_to = np.maximum(base_a, 0.0)
+    after = np.clip(np.floor(np.nan_to_num(cross, nan=0.0)).astype(np.int64), peaks, ta)
+    down = _first_down(x, after, ta, base_to + RETURN_LEVEL * unit)
+    j = np.clip(np.floor(np.nan_to_num(down)).astype(np.int64), 0, n - 2)
+    slope_dn = np.maximum(-np.minimum(d1[j], d1[j + 1]), 1e-9)
+    to_return = down + (RETURN_LEVEL * unit) / slope_dn
+    # a trunk reading below free fall in flight is pulled down by the body (not ballistic):
+    # its return to 0 g says nothing about the end of support
+    ballistic = base_a > -RETURN_LEVEL * unit
+    to_idx = np.where(ballistic, np.fmin(to_descent, to_return), to_descent)
     # complete: the stance does not overlap its neighbours (toe-off before the next contact,
     # contact after the previous toe-off); the first and last stance must also be bounded by
     # the data: a trough before the contact, and after toe-off a return to a flight-like level
     # (a stance cut off by the end of the recording is not complete)
-    base_a = x[np.clip(ta[:, None] + off, 0, n - 1)].min(axis=1)
     returned = base_a < base_b + ONSET_RETURN
     nxt_ic = np.concatenate([ic_idx[1:], [np.inf]])
     prv_to = np.concatenate([[-np.inf], to_idx[:-1]])
-    ok &= has_up & np.isfinite(to_idx) & (to_idx > ic_idx) & (to_idx < nxt_ic) & (ic_idx > prv_to)
+    ok &= has_up & np.isfinite(cross) & np.isfinite(to_idx) & (to_idx > ic_idx) & (to_idx < nxt_ic) & (ic_idx > prv_to)
     ok[0] &= ic_idx[0] >= tb[0] + 1
     ok[-1] &= bool(returned[-1]) and to_idx[-1] <= ta[-1] - 1
-    to_idx = np.where(np.isfinite(to_idx), to_idx, to0)
+    to_idx = np.where(np.isfinite(to_idx), to_idx, ta.astype(float))
     return pd.DataFrame(
         {
             "ic_s": t0 + ic_idx / fs,
@@ -282,6 +309,25 @@ def running_events(f_v: np.ndarray, sampling_rate_hz: float, *, t0: float = 0.0)
             "stance_level_mps2": amp,
         }
     )
+
+
+def _last_down(x: np.ndarray, start: np.ndarray, stop: np.ndarray, level: np.ndarray) -> np.ndarray:
+    """Fractional index of the last downward crossing of ``level[k]`` in ``(start[k], stop[k]]``."""
+    n = x.size
+    seg = _interval_ids(n, start, stop)
+    thr = np.where(seg >= 0, level[np.clip(seg, 0, None)], np.inf)
+    downs = _crossings_down(x, thr)  # index j: x[j-1] >= thr, x[j] < thr
+    pos = np.searchsorted(downs, stop, side="right") - 1
+    j = downs[np.clip(pos, 0, max(downs.size - 1, 0))] if downs.size else np.zeros(start.size, int)
+    valid = (pos >= 0) & (j > start) & (downs.size > 0)
+    x0, x1 = x[np.clip(j - 1, 0, n - 1)], x[np.clip(j, 0, n - 1)]
+    frac = np.where(x0 != x1, (x0 - level) / np.where(x0 != x1, x0 - x1, 1.0), 0.0)
+    return np.where(valid, j - 1 + frac, np.nan)
+
+
+def _first_up(x: np.ndarray, start: np.ndarray, stop: np.ndarray, level: np.ndarray) -> np.ndarray:
+    """Fractional index of the first upward crossing of ``level[k]`` in ``(start[k], stop[k]]``."""
+    return _first_down(-x, start, stop, -level)
 
 
 def _first_down(x: np.ndarray, start: np.ndarray, stop: np.ndarray, level: np.ndarray) -> np.ndarray:

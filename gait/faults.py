@@ -39,9 +39,11 @@ Metrics derived here from the analysis (``docs/faults.md``):
 - ``derived.late_stance_vibration_mps2``: RMS of the 20-45 Hz band of vertical acceleration
   from 35 % to 85 % of each stance, i.e. after the impact transient, so that heel strikes do not
   read as hard ground (the all-stance ``stance_vibration_mps2`` of the summary mixes the two).
-- ``derived.confident_rearfoot_share``: share of running steps whose rearfoot score is at
-  least 0.8 (the pipeline calls a step rearfoot from 0.5; borderline scores come from hard
-  ground or a very bouncy stride, clear heel strikes score near 1).
+- ``derived.rearfoot_share``: share of the running steps classified ``rearfoot`` among those
+  with a decided class; missing (and the foot strike listed as unavailable, with the run's
+  transient and confidence) when the run's foot strike is ``uncertain``.
+  ``derived.foot_strike_confidence``: the run's foot-strike confidence, which multiplies the
+  confidence of a rule on the rearfoot share.
 - ``derived.stride_time_cv_pct``: coefficient of variation of stride time (two steps, so that
   a steady left/right difference does not count) in moving windows of 31 steps (so that a
   change of pace does not count), median over the run.
@@ -156,11 +158,19 @@ NEEDS: dict[str, str] = {
     "trunk_angles": "a gyroscope or a medio-lateral accelerometer axis",
     "running": "a recording with running in it",
     "duration": "a longer run",
+    "foot_strike": (
+        "a landing whose impact stands clear of the stance's own vibration: a firmly attached sensor at 100 "
+        "samples per second or more, not low-pass filtered (on real sacral recordings rearfoot and midfoot "
+        "landings often look alike, so many runs stay undecided)"
+    ),
 }
 
 #: The first minute of a run counts as easy below this share of the run's full effort (the
 #: confidence of "no warm-up" is the probability that it was above it).
 WARMUP_EASY_RATIO = 0.9
+#: Metrics whose own confidence (0..1, another metric) scales the confidence of a rule on them.
+_METRIC_CONFIDENCE: dict[str, str] = {"derived.rearfoot_share": "derived.foot_strike_confidence"}
+
 #: Typical easy running speed used to estimate the distance of runs without a known speed.
 TYPICAL_SPEED_MPS = 2.9
 
@@ -903,6 +913,27 @@ def _timing_metrics(run: pd.DataFrame, values: dict[str, float], per_step: dict[
             values[key] = float("nan")
 
 
+def _foot_strike_metrics(analysis: Analysis, run: pd.DataFrame, values: dict[str, float], unav: dict[str, str]) -> None:
+    """``derived.rearfoot_share`` and ``derived.foot_strike_confidence``, or why not."""
+    summary = analysis.summary
+    conf = float(summary.get("foot_strike_confidence", 0.0) or 0.0)
+    values["derived.foot_strike_confidence"] = conf
+    strike = np.asarray(run["foot_strike"], dtype=object) if len(run) else np.zeros(0, object)
+    decided = np.isin(strike, ["rearfoot", "midfoot", "forefoot"])
+    if summary.get("foot_strike", "uncertain") != "uncertain" and decided.sum() >= 5:
+        values["derived.rearfoot_share"] = float(np.mean(strike[decided] == "rearfoot"))
+        return
+    values["derived.rearfoot_share"] = float("nan")
+    tr = run["impact_transient_bw"].to_numpy(float) if "impact_transient_bw" in run and len(run) else np.zeros(0)
+    if np.isfinite(tr).sum() >= 5:
+        unav["foot_strike"] = (
+            f"the landing's impact transient (median {np.nanmedian(tr):.2f} body weights) does not stand clear "
+            f"of the stance's own vibration, so this run's foot strike is undecided (confidence {conf:.2f})"
+        )
+    else:
+        unav["foot_strike"] = "too few running steps to tell the foot strike"
+
+
 def derived_metrics(analysis: Analysis) -> _Derived:
     """The metrics this module derives from an analysis (see the module docstring).
 
@@ -922,9 +953,7 @@ def derived_metrics(analysis: Analysis) -> _Derived:
         per_step[key] = vib
         values[key] = float(np.nanmedian(vib)) if np.isfinite(vib).any() else float("nan")
     _timing_metrics(run, values, per_step)
-    score = run["rearfoot_score"].to_numpy(float) if len(run) else np.zeros(0)
-    ok = np.isfinite(score)
-    values["derived.confident_rearfoot_share"] = float((score[ok] >= 0.8).mean()) if ok.sum() >= 5 else float("nan")
+    _foot_strike_metrics(analysis, run, values, unav)
     series = []
     window = int(min(31, max(len(run), 1)))
     for col in ("roll_range_deg", "yaw_range_deg"):
@@ -1181,6 +1210,7 @@ def _eval_threshold(rule: Rule, ctx: _Ctx) -> _Result:
         if not periods and ctx.n >= 2:
             periods = ((float(ctx.t[0]), float(ctx.t[-1])),)
     conf = rule.reliability * _n_factor(ctx.n) * _margin_p(rule, value, steps)
+    conf *= ctx.metrics.get(_METRIC_CONFIDENCE.get(rule.metric, ""), 1.0)
     ev = _make_evidence(rule, value, level)
     return _Result(
         rule,

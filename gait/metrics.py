@@ -14,10 +14,11 @@ Definitions (level frame, see `gait.frames`):
   between the two contacts.
 - *Impact peak*: the largest vertical acceleration (gravity removed) in the first 25 % of
   stance; *loading rate*: its rise from the flight level divided by the time from contact.
-- *Foot strike*: a rearfoot strike leaves a sharp transient early in stance on top of the
-  smooth spring-mass rise. The excess of the early peak over the half-sine expected at that
-  instant is mapped to a 0..1 score (logistic, midpoint 0.5 g, width 0.12 g); score >= 0.5 is
-  ``rearfoot``.
+- *Foot strike*: the landing's collision transient, the largest excess of the vertical
+  specific force over its own 10 Hz low-pass in the first 25 % of stance, in body weights:
+  ``rearfoot`` from 0.6, ``forefoot`` below 0.2, ``midfoot`` between, each decided only when
+  it stands three times the stance's own vibration (40-80 % of stance) clear of the class
+  boundaries, else ``uncertain`` (`classify_foot_strike`).
 - *Braking*: the antero-posterior acceleration with the step's mean removed; its most negative
   value in stance (peak deceleration) and the forward speed lost from contact to its lowest
   point in stance.
@@ -33,8 +34,14 @@ Notes
 -----
 Vertical oscillation by double integration with per-step drift removal follows REFERENCES.md
 (and the force-plate reference: integrate ``(F / BW - 1) g`` twice per step). There is no
-published method for foot-strike type from a trunk sensor (REFERENCES.md); the transient
-criterion follows the physical basis given there.
+published, validated method for foot-strike type from a trunk sensor. The physical basis:
+heel-first landings produce a distinct impact transient in the vertical force, forefoot
+landings none and midfoot landings a small one (Lieberman et al. 2010, Nature 463:531-535);
+loading rates fall from rearfoot to forefoot (Almeida, Davis & Lopes 2015, J Orthop Sports
+Phys Ther 45:738-755). Deviations: the class bands are this project's, set on its simulator;
+on real sacral recordings the transient moves with slope and speed as much as with the strike,
+which the decision rule (a margin over the stance's own vibration) answers with ``uncertain``
+rather than a class (measured in ``benchmarks/accuracy.py``).
 """
 
 from __future__ import annotations
@@ -95,7 +102,10 @@ STEP_COLUMNS: dict[str, object] = {
     "vertical_ratio_pct": float,
     "impact_peak_mps2": float,
     "loading_rate_mps3": float,
+    "impact_transient_bw": float,
+    "stance_background_bw": float,
     "foot_strike": object,
+    "foot_strike_confidence": float,
     "rearfoot_score": float,
     "braking_peak_mps2": float,
     "braking_velocity_loss_mps": float,
@@ -114,8 +124,23 @@ STEP_COLUMNS: dict[str, object] = {
     "valid": bool,
 }
 
-REARFOOT_MID = 0.5 * G
-REARFOOT_WIDTH = 0.12 * G
+#: Foot-strike classes from the collision transient early in stance, in body weights: rearfoot
+#: at or above REARFOOT_ABOVE_BW, forefoot below FOREFOOT_BELOW_BW, midfoot between.
+REARFOOT_ABOVE_BW = 0.6
+FOREFOOT_BELOW_BW = 0.2
+#: width of the logistic rearfoot score around REARFOOT_ABOVE_BW, body weights
+REARFOOT_SCORE_WIDTH_BW = 0.1
+#: the transient is what a 10 Hz low-pass of the stance cannot follow
+TRANSIENT_LOWPASS_HZ = 10.0
+#: a step's class is decided when its transient is this many times the bout's background
+#: vibration away from the nearest class boundary
+DECISION_RATIO = 3.0
+#: smallest background counted, body weights (a perfect signal is not infinitely certain)
+BACKGROUND_FLOOR_BW = 0.005
+#: fewest complete running steps in a bout to measure its background (fewer: undecided)
+MIN_STRIKE_STEPS = 8
+#: the foot-strike classes (``uncertain``: the run's signal cannot decide)
+FOOT_STRIKES = ("rearfoot", "midfoot", "forefoot", "uncertain")
 
 
 # ---------------------------------------------------------------------------------------
@@ -225,6 +250,12 @@ def step_table(
 
     contact = to_s - ic_s
     flight = np.where(running, nxt_s - to_s, 0.0)
+    # a running toe-off must fall inside its own step: after the contact and before the next
+    # one (when there is a next one); otherwise contact, flight and duty factor are unknown and
+    # the step is not valid
+    to_placed = ~running | (np.isfinite(to_s) & (to_s > ic_s) & ~(to_s >= nxt_s))
+    contact = np.where(to_placed, contact, np.nan)
+    flight = np.where(to_placed, flight, np.nan)
     stride = step_time + np.roll(step_time, -1)
     stride[-1] = np.nan
     stride = np.where(same_next2, stride, 2 * step_time)
@@ -278,15 +309,12 @@ def step_table(
     impact = np.where(running & np.isfinite(impact), impact, np.nan)
     loading = np.where(running & np.isfinite(impact), loading, np.nan)
 
-    # --- foot strike: early transient in excess of the smooth stance rise ----------------
-    amp = events["stance_level_mps2"].to_numpy(float) if "stance_level_mps2" in events else np.full(m, np.nan)
-    excess = acc_level[idx, V] - amp[owner] * np.sin(np.pi * phase)  # specific force vs the smooth rise
-    early_excess = _reduce(np.maximum, excess, offs, ne)
-    score = 1.0 / (1.0 + np.exp(-(early_excess - REARFOOT_MID) / REARFOOT_WIDTH))
-    score = np.where(running & np.isfinite(amp), score, np.nan)
-    strike = np.where(score >= 0.5, "rearfoot", "non_rearfoot").astype(object)
-    strike[np.isnan(score)] = None
-
+    # --- foot strike: the collision transient early in stance ----------------------------
+    transient, background = _collision_transient(
+        acc_level[:, V], early_r, ic, tc_samples, segment_id, fs, bout, running, (ic_i, np.where(has_next, nxt_i, ic_i))
+    )
+    ok_run = running & events["ok"].to_numpy(bool)
+    strike, confidence, score = classify_foot_strike(transient, background, bout, ok_run)
     # --- braking --------------------------------------------------------------------------
     idx, owner, offs, ne = stance_r
     ap_st = a_ap[idx] - ap_mean[owner]
@@ -332,7 +360,7 @@ def step_table(
     step_length = speed * step_time
     vratio = 100 * osc / step_length
 
-    valid = events["ok"].to_numpy(bool) & np.isfinite(step_time) & (step_time > 0)
+    valid = events["ok"].to_numpy(bool) & np.isfinite(step_time) & (step_time > 0) & to_placed
     # the first and last step of a bout are edge steps: excluded from medians
     first_in_bout = np.concatenate([[True], bout[1:] != bout[:-1]])
     last_in_bout = np.concatenate([bout[1:] != bout[:-1], [True]])
@@ -355,7 +383,10 @@ def step_table(
             "vertical_ratio_pct": vratio,
             "impact_peak_mps2": impact,
             "loading_rate_mps3": loading,
+            "impact_transient_bw": transient,
+            "stance_background_bw": background,
             "foot_strike": strike,
+            "foot_strike_confidence": confidence,
             "rearfoot_score": score,
             "braking_peak_mps2": braking,
             "braking_velocity_loss_mps": vloss,
@@ -375,6 +406,143 @@ def step_table(
         }
     )
     return df
+
+
+def _collision_transient(
+    f_v: np.ndarray,
+    early_r: tuple,
+    ic: np.ndarray,
+    tc_samples: np.ndarray,
+    segment_id: np.ndarray,
+    fs: float,
+    bout: np.ndarray,
+    running: np.ndarray,
+    step_bounds: tuple[np.ndarray, np.ndarray],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per step, the collision transient and the stance's background vibration, body weights.
+
+    The transient is the largest excess of the vertical specific force over its own
+    `TRANSIENT_LOWPASS_HZ` low-pass in the first 25 % of stance; the background is the largest
+    absolute difference between the two from 40 to 80 % of stance, where no collision happens.
+    Both are divided by the bout's body weight in the sensor's units (the median over its
+    running steps of the mean vertical specific force from a contact to the next).
+    """
+    from .events import _lowpass
+
+    n = f_v.size
+    m = ic.size
+    x = np.nan_to_num(f_v)
+    smooth = np.empty_like(x)
+    starts = np.flatnonzero(np.concatenate([[True], segment_id[1:] != segment_id[:-1]]))
+    for a, b in zip(starts, np.append(starts[1:], n)):  # a few contiguous segments
+        smooth[a:b] = _lowpass(x[a:b], fs, TRANSIENT_LOWPASS_HZ) if b - a > 3 * fs / TRANSIENT_LOWPASS_HZ else x[a:b]
+    resid = x - smooth
+    # body weight per bout: median of the per-step means of f_v (contact to next contact)
+    ic_i, nxt_i = step_bounds
+    c = np.concatenate([[0.0], np.cumsum(x)])
+    span = nxt_i - ic_i
+    long_enough = span >= 0.2 * fs
+    a_i, b_i = np.clip(ic_i, 0, n), np.clip(nxt_i, 0, n)
+    step_mean = np.where(long_enough, (c[b_i] - c[a_i]) / np.maximum(span, 1), np.nan)
+    unit = np.full(m, np.nan)
+    for b in np.unique(bout[running]):  # a few bouts
+        sel = running & (bout == b)
+        vals = step_mean[sel]
+        vals = vals[np.isfinite(vals) & (vals > 0.5 * G)]
+        unit[sel] = float(np.median(vals)) if vals.size else G
+    idx, owner, offs, ne = early_r
+    phase = (idx - ic[owner]) / tc_samples[owner]
+    early = np.where((phase >= 0) & (phase <= 0.25), resid[idx], -np.inf)
+    transient = _reduce(np.maximum, early, offs, ne) / unit
+    mid = _ragged(
+        np.round(ic + 0.4 * tc_samples).astype(np.int64), np.round(ic + 0.8 * tc_samples).astype(np.int64) + 1, n
+    )
+    idx, owner, offs, ne = mid
+    background = _reduce(np.maximum, np.abs(resid[idx]), offs, ne) / unit
+    ok = running & np.isfinite(transient)
+    return np.where(ok, transient, np.nan), np.where(ok, background, np.nan)
+
+
+def classify_foot_strike(
+    transient_bw: np.ndarray, background_bw: np.ndarray, bout: np.ndarray, complete: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Foot-strike class, its confidence and the rearfoot score of every step.
+
+    Parameters
+    ----------
+    transient_bw, background_bw
+        Per step, the collision transient and the background vibration of the stance, body
+        weights (NaN for walking steps).
+    bout
+        Bout of each step; the background is measured per bout.
+    complete
+        Steps whose stance is complete (they set the bout's background).
+
+    Returns
+    -------
+    strike
+        ``rearfoot`` / ``midfoot`` / ``forefoot`` when the step's transient is decided,
+        ``uncertain`` when it is not, None for steps without a transient (walking).
+    confidence
+        Confidence of the step's class, 0..1 (>= 0.5: decided).
+    score
+        Rearfoot score of the step, 0..1: logistic in its transient around `REARFOOT_ABOVE_BW`.
+
+    Notes
+    -----
+    The class is the band the transient falls in (`REARFOOT_ABOVE_BW`, `FOREFOOT_BELOW_BW`).
+    Its confidence is ``r^2 / (r^2 + K^2)`` with ``r = M / N``: ``M`` the distance of the
+    step's transient to the nearest boundary of its band, ``N`` the bout's background (the
+    median over its complete steps of the largest mid-stance difference between the signal and
+    its low-pass: the vibration a collision must stand out of) and ``K = DECISION_RATIO``; a
+    rearfoot or forefoot step is decided when its transient is at least ``K`` backgrounds from
+    the boundary; any step is also decided when its bout's median transient is (confidence
+    ``s r_b^2 / (r_b^2 + K^2)``, ``s`` the share of the bout's steps in that band) and the step
+    is in the same band. Midfoot is decided only that way: a single transient in the middle band
+    is also what a weak heel strike or a soft-tissue bump gives. On
+    real sacral recordings the background is 5-20 % of body weight (soft tissue, strap,
+    treadmill) and the transient moves with slope and speed as much as with the strike, so
+    there only clear cases are decided. Bouts with fewer than `MIN_STRIKE_STEPS` complete
+    steps are not decided.
+    """
+    t = np.asarray(transient_bw, dtype=float)
+    has = np.isfinite(t)
+    cls = np.where(t >= REARFOOT_ABOVE_BW, 0, np.where(t < FOREFOOT_BELOW_BW, 2, 1))
+    margin = np.where(
+        cls == 0,
+        t - REARFOOT_ABOVE_BW,
+        np.where(cls == 2, FOREFOOT_BELOW_BW - t, np.minimum(t - FOREFOOT_BELOW_BW, REARFOOT_ABOVE_BW - t)),
+    )
+    score = np.where(has, 1.0 / (1.0 + np.exp(-(t - REARFOOT_ABOVE_BW) / REARFOOT_SCORE_WIDTH_BW)), np.nan)
+    noise = np.full(t.size, np.nan)
+    bout_conf = np.zeros(t.size)
+    use = has & np.asarray(complete, bool) & np.isfinite(background_bw)
+    for b in np.unique(bout[has]):  # a few bouts
+        sel = has & (bout == b)
+        pick = use & (bout == b)
+        if pick.sum() < MIN_STRIKE_STEPS:
+            continue
+        n_b = max(float(np.median(background_bw[pick])), BACKGROUND_FLOOR_BW)
+        noise[sel] = n_b
+        # the bout as a whole: its median transient, the band it is in, and how many agree
+        e = float(np.median(t[pick]))
+        c = 0 if e >= REARFOOT_ABOVE_BW else 2 if e < FOREFOOT_BELOW_BW else 1
+        m_b = {0: e - REARFOOT_ABOVE_BW, 2: FOREFOOT_BELOW_BW - e}.get(
+            c, min(e - FOREFOOT_BELOW_BW, REARFOOT_ABOVE_BW - e)
+        )
+        r_b = m_b / n_b
+        share = float(np.mean(cls[pick] == c))
+        bout_conf[sel & (cls == c)] = share * r_b**2 / (r_b**2 + DECISION_RATIO**2)
+    r = margin / noise
+    # a single step is decided on its own only at the ends (a clear collision, or none): a
+    # transient in the middle band is also what a weak heel strike or a soft-tissue bump gives,
+    # so midfoot needs the bout's landings to sit there consistently
+    own = np.where(cls == 1, 0.0, np.nan_to_num(r**2 / (r**2 + DECISION_RATIO**2), nan=0.0))
+    confidence = np.where(has, np.maximum(own, bout_conf), np.nan)
+    names = np.array(FOOT_STRIKES[:3], dtype=object)
+    strike = np.where(confidence >= 0.5, names[cls], "uncertain").astype(object)
+    strike[~has] = None
+    return strike, confidence, score
 
 
 def _regularities(x: np.ndarray, window: tuple, lags: list[np.ndarray], n: int) -> list[np.ndarray]:
@@ -421,6 +589,8 @@ MINUTE_COLUMNS = [
     "steps",
     *STEP_METRICS,
     "rearfoot_share",
+    "midfoot_share",
+    "forefoot_share",
     "step_time_cv_pct",
     "contact_time_asymmetry_pct",
     "intensity_mps2",
@@ -467,9 +637,16 @@ def minute_table(
         med = np.nanmedian(padded(vals), axis=1)
         left = np.nanmedian(padded(np.where(side == "L", contact, np.nan)), axis=1)
         right = np.nanmedian(padded(np.where(side == "R", contact, np.nan)), axis=1)
-    known = ~pd.isna(strike)
-    rear = np.bincount(grp, weights=(known & (strike == "rearfoot")).astype(float), minlength=k)
-    n_known = np.bincount(grp, weights=known.astype(float), minlength=k)
+    decided = np.isin(strike, FOOT_STRIKES[:3])
+    n_known = np.bincount(grp, weights=decided.astype(float), minlength=k)
+    shares = [
+        np.where(
+            n_known > 0,
+            np.bincount(grp, weights=(strike == c).astype(float), minlength=k) / np.maximum(n_known, 1),
+            np.nan,
+        )
+        for c in FOOT_STRIKES[:3]
+    ]
     st_sum = np.bincount(grp, weights=np.nan_to_num(step_time), minlength=k)
     st_mean = st_sum / counts
     st_var = np.bincount(grp, weights=np.nan_to_num(step_time - st_mean[grp]) ** 2, minlength=k) / np.maximum(
@@ -480,13 +657,22 @@ def minute_table(
             st_sum,
             counts,
             med,
-            np.where(n_known > 0, rear / np.maximum(n_known, 1), np.nan),
+            *shares,
             np.where(counts > 1, 100 * np.sqrt(st_var) / st_mean, np.nan),
             100 * (left - right) / ((left + right) / 2),
         ]
     )
     data: dict[str, np.ndarray] = {"minute": minutes, "start_s": minutes * 60.0, "end_s": minutes * 60.0 + 60.0}
-    names = ["running_s", "steps", *STEP_METRICS, "rearfoot_share", "step_time_cv_pct", "contact_time_asymmetry_pct"]
+    names = [
+        "running_s",
+        "steps",
+        *STEP_METRICS,
+        "rearfoot_share",
+        "midfoot_share",
+        "forefoot_share",
+        "step_time_cv_pct",
+        "contact_time_asymmetry_pct",
+    ]
     data.update({c: body[:, j] for j, c in enumerate(names)})
     data["steps"] = data["steps"].astype(int)
     for name, col in (
@@ -559,8 +745,18 @@ def run_summary(
             "pelvic_drop_deg",
         )
     }
-    known = ~pd.isna(strike)
-    s["rearfoot_share"] = float(np.mean(strike[known] == "rearfoot")) if known.any() else float("nan")
+    decided = np.isin(strike, FOOT_STRIKES[:3])
+    for c in FOOT_STRIKES[:3]:
+        s[f"{c}_share"] = float(np.mean(strike[decided] == c)) if decided.any() else float("nan")
+    conf = np.asarray(steps["foot_strike_confidence"], dtype=float)[sel] if "foot_strike_confidence" in steps else None
+    s["foot_strike_confidence"] = float(np.nanmedian(conf)) if conf is not None and np.isfinite(conf).any() else 0.0
+    # the run's foot strike: the most common class of its decided steps, when they are most
+    # of its running steps; otherwise the signal could not decide
+    if decided.any() and decided.mean() >= 0.5:
+        counts = [int(np.sum(strike[decided] == c)) for c in FOOT_STRIKES[:3]]
+        s["foot_strike"] = FOOT_STRIKES[int(np.argmax(counts))]
+    else:
+        s["foot_strike"] = "uncertain"
     finite_t = step_time[np.isfinite(step_time)]
     s["step_time_cv_pct"] = (
         float(100 * np.std(finite_t, ddof=1) / np.mean(finite_t)) if finite_t.size > 2 else float("nan")

@@ -10,9 +10,13 @@ Steps alternate left / right; side ``L`` on even step numbers.
 *Vertical (spring-mass).* In stance the vertical specific force follows the spring-mass
 half sine, skewed as real trunk recordings are (`stance_shape`: the peak at 41 % of stance, a
 steep rise and a gradual end; ``stance_skew=0`` gives the symmetric half sine),
-``f_v = A sin(pi (x + k x (1 - x)))``, ``x = tau / tc``, plus for a rearfoot strike a raised-cosine impact transient of
-width ``impact_width_s`` at the start of stance; in flight the sensor is in free fall
-(``f_v = 0``). Each step's amplitude ``A`` balances the impulse so that the vertical velocity
+``f_v = A sin(pi (x + k x (1 - x)))``, ``x = tau / tc``, plus the foot's collision with the
+ground: a raised-cosine transient of width ``impact_width_s`` at the start of stance, of
+amplitude ``impact_mps2`` when the heel lands first (rearfoot), ``midfoot_impact_ratio`` of it
+when the whole sole lands at once (midfoot), and none when the forefoot lands first and the
+ankle's dorsiflexion takes the collision (forefoot; Lieberman et al. 2010). Each step's strike
+is drawn with the probabilities ``rearfoot_share`` and ``midfoot_share`` (the rest forefoot).
+In flight the sensor is in free fall (``f_v = 0``). Each step's amplitude ``A`` balances the impulse so that the vertical velocity
 changes from this landing to the next, and the next landing velocity is chosen so the centre
 of mass returns to its reference height at every initial contact (no drift). The true vertical
 oscillation of a step is max - min of the exact double integral of ``f_v - g`` between its
@@ -21,7 +25,7 @@ every contact).
 
 *Antero-posterior.* Braking in the first part of stance (a half sine of depth
 ``braking_mps2``; longer when overstriding), propulsion after it, balanced so the speed
-follows the profile; a rearfoot impact also has a posterior component. Walking uses
+follows the profile; a collision transient also has a posterior component (35 % of it). Walking uses
 sinusoidal profiles of an inverted pendulum.
 
 *Medio-lateral.* A half sine per stance pushing the centre of mass towards the other side,
@@ -45,6 +49,10 @@ The spring-mass stance profile follows the classic model of Blickhan (1989) and 
 Cheng (1990); vertical oscillation defined as the per-step excursion of the centre of mass, as
 used for force-plate references (integrate ``(F / BW - 1) g`` twice per step; REFERENCES.md).
 Contralateral pelvic drop in stance follows the running kinematics reported by Bramah (2018).
+Foot strikes: rearfoot landings produce a distinct impact transient in the vertical force,
+forefoot landings none and midfoot landings a small one (Lieberman et al. 2010, Nature
+463:531-535; loading rates rearfoot > midfoot, forefoot: Almeida, Davis & Lopes 2015, J Orthop
+Sports Phys Ther 45:738-755). The amplitudes at the sacrum are this model's choice.
 """
 
 from __future__ import annotations
@@ -85,6 +93,12 @@ class Form:
     contact_time_s: float | None = None
     #: probability that a step is a rearfoot strike (1 = always heel first, 0 = never)
     rearfoot_share: float = 0.0
+    #: probability that a step is a midfoot strike; the rest (``1 - rearfoot_share -
+    #: midfoot_share``) land on the forefoot
+    midfoot_share: float = 0.0
+    #: a midfoot landing's collision transient, as a share of a rearfoot one (the whole sole
+    #: meets the ground: a smaller collision; a forefoot landing has none, the ankle takes it)
+    midfoot_impact_ratio: float = 0.4
     #: skew of the stance force: sin(pi (x + k x (1 - x))), x = time / contact time. 0 gives the
     #: symmetric half sine of the spring-mass model; 0.35 (default) puts the peak at 41 % of
     #: stance with a steeper rise and a gradual end, which reproduces the timing of real sacral
@@ -395,7 +409,8 @@ class _Steps:
     speed: np.ndarray
     amp_v: np.ndarray  # stance amplitude (running) / cosine amplitude (walking), m/s^2
     skew: np.ndarray  # stance shape skew (running)
-    impact: np.ndarray  # impact transient amplitude, m/s^2 (0: no heel strike)
+    impact: np.ndarray  # collision transient amplitude, m/s^2 (0: forefoot or walking)
+    strike: np.ndarray  # rearfoot / midfoot / forefoot (running), None (walking)
     impact_w: np.ndarray
     brake: np.ndarray
     brake_share: np.ndarray
@@ -512,9 +527,21 @@ def _build_steps(cfg: SimulationConfig, rng: np.random.Generator) -> tuple[_Step
     tc = np.where(run, tc_run, 1.24 * T)
     speed = np.where(run, prof["speed"], cfg.walking_speed_mps)
 
-    heel = run & (rng.random(n) < f.rearfoot_share)
+    if not (0.0 <= f.rearfoot_share <= 1.0 and 0.0 <= f.midfoot_share <= 1.0 - f.rearfoot_share):
+        raise GaitInputError(
+            "invalid foot-strike shares",
+            expected="rearfoot_share and midfoot_share in [0, 1] adding up to at most 1",
+            found=f"rearfoot_share={f.rearfoot_share}, midfoot_share={f.midfoot_share}",
+            where=Where(parameter="form"),
+        )
+    u = rng.random(n)
+    heel = run & (u < f.rearfoot_share)
+    mid = run & ~heel & (u < f.rearfoot_share + f.midfoot_share)
     imp_asym = np.where(left, 1 + f.impact_asymmetry / 2, 1 - f.impact_asymmetry / 2)
-    impact = np.where(heel, f.impact_mps2 * prof["impact_gain"] * imp_asym * (1 + rng.normal(0, 0.08, n)), 0.0)
+    collision = np.where(heel, 1.0, np.where(mid, f.midfoot_impact_ratio, 0.0))
+    impact = np.where(
+        heel | mid, collision * f.impact_mps2 * prof["impact_gain"] * imp_asym * (1 + rng.normal(0, 0.08, n)), 0.0
+    )
     impact = np.clip(impact, 0, None)
     impact_w = np.full(n, f.impact_width_s)
 
@@ -570,6 +597,7 @@ def _build_steps(cfg: SimulationConfig, rng: np.random.Generator) -> tuple[_Step
         amp_v=amp_v,
         skew=np.full(n, f.stance_skew),
         impact=impact,
+        strike=np.where(run, np.where(heel, "rearfoot", np.where(mid, "midfoot", "forefoot")), "").astype(object),
         impact_w=impact_w,
         brake=brake,
         brake_share=brake_share,
@@ -865,7 +893,7 @@ def _truth_table(s: _Steps, cfg: SimulationConfig, chunk_steps: int = 800) -> pd
             "vertical_oscillation_m": r["osc"],
             "speed_mps": s.speed,
             "step_length_m": s.speed * s.T,
-            "foot_strike": np.where(s.impact > 0, "rearfoot", "non_rearfoot"),
+            "foot_strike": pd.Series(s.strike, dtype=object).where(s.run, None).to_numpy(),
             "impact_mps2": s.impact,
             "braking_peak_mps2": r["bpk"],
             "braking_velocity_loss_mps": r["vloss"],

@@ -335,7 +335,12 @@ def test_cli_on_real_recordings_degrades_gracefully(tmp_path, capsys):
     doc = json.loads((tmp_path / "r.json").read_text())
     _validate(doc)
     level, down, up = doc["runs"]
-    assert "heel_strike" in {f["fault"] for f in level["findings"]}  # 100 % rearfoot in the dataset
+    # 100 % rearfoot in the dataset: decided on the downhill trial's hard landings; on the level
+    # trial the landing does not stand clear of the stance's vibration, so it is not assessed
+    assert "heel_strike" in {f["fault"] for f in down["findings"]}
+    level_notes = {n["fault"]: n for n in level["notes"]}
+    assert level_notes["heel_strike"]["status"] == "cannot_assess"
+    assert "foot strike is undecided" in level_notes["heel_strike"]["reason"]
     assert "downhill" in {f["fault"] for f in down["findings"]}  # -5 deg treadmill (declared slope)
     assert "downhill" not in {f["fault"] for f in up["findings"]}
     for run in doc["runs"]:

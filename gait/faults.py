@@ -76,6 +76,7 @@ from scipy.special import ndtr
 
 from .constants import METRES_PER_MILE, G
 from .errors import GaitInputError, Where
+from .quality import declared_lowpass_hz
 from .tracks import Track as ElevationTrack
 from .tracks import read_elevation
 
@@ -103,6 +104,7 @@ __all__ = [
     "derived_metrics",
     "evaluate",
     "format_value",
+    "implied_requirements",
     "load_catalogue",
     "rank_score",
     "ranked",
@@ -140,22 +142,41 @@ _ROLES = ("primary", "support", "baseline")
 _DIRECTIONS = ("above", "below", "abs_above")
 _DETECTIONS = ("sensor", "elevation", "history")
 
-#: What input makes a missing measurement possible (keys of ``Analysis.unavailable`` and the
-#: virtual requirements used by the catalogue).
+_RAW = "an unclipped recording at 100 samples per second or more that was not low-pass filtered"
+_FORWARD = (
+    "a known forward direction: calibrate the mounting (gait calibrate mounting) or run straight for a few seconds"
+)
+#: What input makes a missing measurement possible (keys of ``Analysis.unavailable``: every
+#: step metric, and the virtual requirements used by the catalogue).
 NEEDS: dict[str, str] = {
     "lean_deg": "stand still for a few seconds before running, or calibrate the mounting (gait calibrate mounting)",
     "yaw_range_deg": "a sensor with a gyroscope",
-    "roll_range_deg": "a three-axis accelerometer (medio-lateral axis) or a gyroscope",
-    "lateral_lean_deg": "a three-axis accelerometer (medio-lateral axis)",
-    "pelvic_drop_deg": "a three-axis accelerometer (medio-lateral axis)",
+    "roll_range_deg": "a sensor with a gyroscope",
+    "lateral_lean_deg": f"a three-axis accelerometer (medio-lateral axis) and {_FORWARD}",
+    "pelvic_drop_deg": "a sensor with a gyroscope and a three-axis accelerometer",
     "side": "a gyroscope or a medio-lateral accelerometer axis, to tell left steps from right",
     "speed_mps": "a known speed: --track FILE (a watch's FIT, TCX or GPX), --pace 5:30/km or --speed-mps",
-    "forward": "walking or running in the recording, or a stored mounting calibration",
+    "forward": _FORWARD,
+    "braking_peak_mps2": _FORWARD,
+    "braking_velocity_loss_mps": _FORWARD,
+    "impact_peak_mps2": _RAW,
+    "loading_rate_mps3": _RAW,
+    "rearfoot_score": _RAW,
+    "vertical_oscillation_m": "an unclipped vertical signal (a sensor range of at least +-8 g)",
+    "vertical_ratio_pct": "a known speed (--track, --pace or --speed-mps) and an unclipped vertical signal",
+    "step_length_m": "a known speed: --track FILE (a watch's FIT, TCX or GPX), --pace 5:30/km or --speed-mps",
+    "contact_time_s": "running steps with a clear flight phase",
+    "flight_time_s": "running steps with a clear flight phase",
+    "duty_factor": "running steps with a clear flight phase",
+    "cadence_spm": "running steps",
+    "step_time_s": "running steps",
+    "step_regularity": "running steps",
+    "stride_regularity": "running steps",
     "vibration": "a recording at 100 samples per second or more that was not low-pass filtered",
     "elevation": "an elevation track: --track FILE (a watch's FIT, TCX or GPX; --elevation FILE is the same and also takes a CSV with t_s and elevation_m)",
     "history": "your run history (leave it on, or point --history-db at it)",
     "shoes": "the name of the shoes: --shoes NAME (or 'shoes' in the session header)",
-    "trunk_angles": "a gyroscope or a medio-lateral accelerometer axis",
+    "trunk_angles": "a sensor with a gyroscope",
     "running": "a recording with running in it",
     "duration": "a longer run",
     "foot_strike": (
@@ -170,6 +191,39 @@ NEEDS: dict[str, str] = {
 WARMUP_EASY_RATIO = 0.9
 #: Metrics whose own confidence (0..1, another metric) scales the confidence of a rule on them.
 _METRIC_CONFIDENCE: dict[str, str] = {"derived.rearfoot_share": "derived.foot_strike_confidence"}
+#: Derived metrics and what each is computed from (see the module docstring).
+DERIVED_REQUIRES: dict[str, tuple[str, ...]] = {
+    "derived.late_stance_vibration_mps2": ("vibration",),
+    "derived.confident_rearfoot_share": ("rearfoot_score",),
+    "derived.rearfoot_share": ("foot_strike", "rearfoot_score"),
+    "derived.stride_time_cv_pct": ("step_time_s",),
+    "derived.step_time_alternation_pct": ("step_time_s",),
+    "derived.contact_time_alternation_pct": ("contact_time_s",),
+    "derived.trunk_angle_variability_pct": ("roll_range_deg", "yaw_range_deg", "trunk_angles"),
+}
+
+
+def implied_requirements(kind: str, metric: str) -> tuple[str, ...]:
+    """The measurements a rule on ``metric`` cannot do without (keys of `NEEDS`).
+
+    A rule on a step metric (``median.X``, ``iqr.X``, ``left.X``, ``right.X``, a drift or a
+    baseline of ``X``) needs ``X``; an asymmetry also needs the side of each step; a derived
+    metric needs what it is computed from (`DERIVED_REQUIRES`). Run-level rules (surges,
+    warm-up, downhill) and history rules need none. The catalogue must list these in each
+    rule's ``requires`` (checked when it is loaded), and `assess` enforces them: a rule whose
+    requirement is in ``Analysis.unavailable`` is never evaluated.
+    """
+    if kind in _HISTORY_KINDS or kind in ("surges", "warmup", "downhill"):
+        return ()
+    if metric in DERIVED_REQUIRES:
+        return DERIVED_REQUIRES[metric]
+    head, _, base = metric.partition(".")
+    if not base:
+        base, head = head, ""
+    if head == "asymmetry_pct":
+        return (base, "side") if base in NEEDS else ("side",)
+    return (base,) if base in NEEDS and base not in ("forward", "side") else ()
+
 
 #: Typical easy running speed used to estimate the distance of runs without a known speed.
 TYPICAL_SPEED_MPS = 2.9
@@ -423,6 +477,14 @@ def _rule(c: _Checker, d: Mapping[str, Any], where: str) -> Rule:
     requires = d.get("requires", [])
     if not isinstance(requires, list) or any(r not in NEEDS for r in requires):
         raise c.fail(f"{where}.requires", "unknown requirement", "a list among " + ", ".join(NEEDS), requires)
+    missing = [r for r in implied_requirements(kind, str(d["metric"])) if r not in requires]
+    if missing:
+        raise c.fail(
+            f"{where}.requires",
+            f"the rule's metric {d['metric']} needs {', '.join(missing)}",
+            "every measurement the metric is computed from listed in 'requires'",
+            requires,
+        )
     only_without = d.get("only_without", [])
     if not isinstance(only_without, list) or any(r not in NEEDS for r in only_without):
         raise c.fail(f"{where}.only_without", "unknown requirement", "a list among " + ", ".join(NEEDS), only_without)
@@ -817,19 +879,6 @@ class _Derived:
     unavailable: dict[str, str]
 
 
-def declared_lowpass_hz(meta: Any) -> float | None:
-    """Cut-off of a low-pass filter the recording declares: ``extra["lowpass_hz"]``, or a note
-    such as "low-passed at 20 Hz" (readers of pre-processed datasets say so)."""
-    v = (meta.extra or {}).get("lowpass_hz")
-    if v is not None:
-        try:
-            return float(v)
-        except (TypeError, ValueError):
-            return None
-    m = re.search(r"low[- ]?pass(?:ed)?(?: filtered)?\s*(?:at|:)?\s*(\d+(?:\.\d+)?)\s*hz", meta.notes or "", re.I)
-    return float(m.group(1)) if m else None
-
-
 def _late_stance_vibration(analysis: Analysis, run: pd.DataFrame) -> tuple[np.ndarray | None, str | None]:
     session = analysis.session
     fs = session.sampling_rate_hz
@@ -956,16 +1005,18 @@ def derived_metrics(analysis: Analysis) -> _Derived:
     _foot_strike_metrics(analysis, run, values, unav)
     series = []
     window = int(min(31, max(len(run), 1)))
-    for col in ("roll_range_deg", "yaw_range_deg"):
-        if col in analysis.unavailable:
-            continue
-        x = run[col].to_numpy(float)
-        if np.isfinite(x).sum() >= 8:
-            series.append(_rolling_robust_cv_pct(x, window))
+    angles = ("roll_range_deg", "yaw_range_deg")
+    # both angles or none: the metric is defined as their average (its evidence names both)
+    if not any(col in analysis.unavailable for col in angles):
+        for col in angles:
+            x = run[col].to_numpy(float)
+            if np.isfinite(x).sum() >= 8:
+                series.append(_rolling_robust_cv_pct(x, window))
     key = "derived.trunk_angle_variability_pct"
     values[key] = float("nan")
-    if not series:
-        reasons = [analysis.unavailable[c] for c in ("roll_range_deg", "yaw_range_deg") if c in analysis.unavailable]
+    if len(series) < len(angles):
+        series = []
+        reasons = [analysis.unavailable[c] for c in angles if c in analysis.unavailable]
         unav["trunk_angles"] = " and ".join(dict.fromkeys(reasons)) if reasons else "too few steps with trunk angles"
     if series:
         with warnings.catch_warnings():
@@ -1669,7 +1720,7 @@ def _assess_fault(spec: FaultSpec, ctx: _Ctx) -> tuple[Finding | None, list[Note
             )
         ]
     results = [
-        _EVALUATORS[r.kind](r, ctx)
+        (_check_requires(r, ctx) or _EVALUATORS[r.kind](r, ctx))
         if not r.only_without or any(k in ctx.unavailable for k in r.only_without)
         else _Result(r, False, skipped=True)
         for r in spec.rules

@@ -183,6 +183,21 @@ class _Coarse:
         sos = _butter_sos(2, self.cutoff, self.fs)
         return sosfiltfilt(sos, xd, axis=0, padlen=min(self.m - 1, int(self.fs / self.cutoff)))
 
+    def lowpass_columns(self, cols: tuple[np.ndarray, ...]) -> np.ndarray:
+        """`lowpass` of the columns ``cols`` (1-D, contiguous), without stacking them first."""
+        if self.short:
+            return np.array([[c.mean() for c in cols]])
+        k = self.m * self.q
+        xd = np.column_stack([c[:k].reshape(self.m, self.q).mean(axis=1) for c in cols])
+        sos = _butter_sos(2, self.cutoff, self.fs)
+        return sosfiltfilt(sos, xd, axis=0, padlen=min(self.m - 1, int(self.fs / self.cutoff)))
+
+    def upsample_columns(self, y: np.ndarray) -> tuple[np.ndarray, ...]:
+        """`upsample` of each column of ``y``, as contiguous 1-D arrays."""
+        if self.short:
+            return tuple(np.full(self.n, float(y[0, c])) for c in range(y.shape[1]))
+        return tuple(np.ascontiguousarray(y[:, c])[self.j] for c in range(y.shape[1]))
+
     def upsample(self, y: np.ndarray) -> np.ndarray:
         """Coarse values back to every sample (each sample takes its block's value)."""
         if self.short:
@@ -218,8 +233,158 @@ def _tilt_rotvec(pitch: np.ndarray, roll: np.ndarray) -> np.ndarray:
     return rv
 
 
-def level_frame(session: Session) -> LevelSignals:
-    """Level-frame specific force and trunk angles for a body-frame session (per segment)."""
+# ---------------------------------------------------------------------------------------
+# quaternions (w, x, y, z) as four arrays, axes forward / left / up; vectorised
+# ---------------------------------------------------------------------------------------
+_Quat = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+#: block length of the prefix product (`_qcumprod`)
+_SCAN_BLOCK = 64
+
+
+def _qmul(a: _Quat, b: _Quat) -> _Quat:
+    """Hamilton product ``a b`` (broadcasting)."""
+    aw, ax, ay, az = a
+    bw, bx, by, bz = b
+    return (
+        aw * bw - ax * bx - ay * by - az * bz,
+        aw * bx + ax * bw + ay * bz - az * by,
+        aw * by - ax * bz + ay * bw + az * bx,
+        aw * bz + ax * by - ay * bx + az * bw,
+    )
+
+
+def _qexp(rx: np.ndarray, ry: np.ndarray, rz: np.ndarray) -> _Quat:
+    """Quaternion of each rotation vector ``(rx, ry, rz)`` (angle = its norm)."""
+    a2 = rx * rx + ry * ry + rz * rz
+    if a2.size and float(a2.max()) <= 0.25:
+        # the increments of one sample are far below 0.5 rad: Taylor series, exact to 1e-12
+        c = 1.0 - a2 / 8.0 * (1.0 - a2 / 48.0 * (1.0 - a2 / 120.0))
+        s = 0.5 - a2 / 48.0 * (1.0 - a2 / 80.0 * (1.0 - a2 / 168.0))
+    else:
+        a = np.sqrt(a2)
+        c = np.cos(a / 2)
+        safe = np.where(a < 1e-8, 1.0, a)
+        s = np.where(a < 1e-8, 0.5, np.sin(a / 2) / safe)
+    return c, s * rx, s * ry, s * rz
+
+
+def _qcumprod(q: _Quat) -> _Quat:
+    """Running product ``q_0 q_1 ... q_k`` for every ``k`` (a prefix scan, vectorised).
+
+    The samples are laid out in blocks of `_SCAN_BLOCK`; products run along the block (one
+    vectorised step per position in the block, over all blocks at once), the block totals are
+    scanned the same way (recursively), and each block is finally left-multiplied by the
+    product of the blocks before it. Work is about three products per sample.
+    """
+    n = q[0].size
+    b = _SCAN_BLOCK
+    if n <= b:
+        out = [np.array(c, dtype=float, copy=True) for c in q]
+        for k in range(1, n):
+            p = _qmul(
+                (out[0][k - 1], out[1][k - 1], out[2][k - 1], out[3][k - 1]),
+                (out[0][k], out[1][k], out[2][k], out[3][k]),
+            )
+            for c in range(4):
+                out[c][k] = p[c]
+        return out[0], out[1], out[2], out[3]
+    m = -(-n // b)
+    A = np.empty((4, b, m))  # component, position in the block, block: rows are contiguous
+    for c, (comp, ident) in enumerate(zip(q, (1.0, 0.0, 0.0, 0.0))):
+        x = np.full(m * b, ident)
+        x[:n] = comp
+        A[c] = x.reshape(m, b).T
+    W, X, Y, Z = A
+    for j in range(1, b):
+        W[j], X[j], Y[j], Z[j] = _qmul((W[j - 1], X[j - 1], Y[j - 1], Z[j - 1]), (W[j], X[j], Y[j], Z[j]))
+    tw, tx, ty, tz = _qcumprod((W[-1].copy(), X[-1].copy(), Y[-1].copy(), Z[-1].copy()))
+    before = tuple(np.concatenate([[ident], t[:-1]]) for t, ident in zip((tw, tx, ty, tz), (1.0, 0.0, 0.0, 0.0)))
+    R = np.stack(_qmul(before, (W, X, Y, Z)))  # type: ignore[arg-type]
+    R = R.transpose(0, 2, 1).reshape(4, -1)[:, :n]
+    return R[0], R[1], R[2], R[3]
+
+
+def _qrotate(q: _Quat, v: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rotate vectors ``v`` by unit quaternions ``q``: ``v + w t + u x t`` with ``t = 2 u x v``."""
+    w, x, y, z = q
+    vx, vy, vz = v
+    tx = 2.0 * (y * vz - z * vy)
+    ty = 2.0 * (z * vx - x * vz)
+    tz = 2.0 * (x * vy - y * vx)
+    return (
+        vx + w * tx + (y * tz - z * ty),
+        vy + w * ty + (z * tx - x * tz),
+        vz + w * tz + (x * ty - y * tx),
+    )
+
+
+def gyro_orientation(w_flu: np.ndarray, sampling_rate_hz: float) -> _Quat:
+    """Orientation (body -> initial body) from body angular rates, as unit quaternions.
+
+    ``w_flu`` holds the rates (rad/s) about the forward, left and up axes, shape ``(n, 3)``.
+    Each increment is the two-sample (trapezoid plus coning) rotation vector
+    ``(w[k-1] + w[k]) dt / 2 + (w[k-1] x w[k]) dt^2 / 12``; the increments are multiplied in
+    order (`_qcumprod`).
+    """
+    wx, wy, wz = (np.ascontiguousarray(w_flu[:, k]) for k in range(3))
+    return _orientation(wx, wy, wz, sampling_rate_hz)
+
+
+def _orientation(wx: np.ndarray, wy: np.ndarray, wz: np.ndarray, sampling_rate_hz: float) -> _Quat:
+    """`gyro_orientation` on the three rate columns."""
+    n = wx.size
+    dt = 1.0 / float(sampling_rate_hz)
+    rx = np.zeros(n)
+    ry = np.zeros(n)
+    rz = np.zeros(n)
+    if n > 1:
+        a = (wx[:-1], wy[:-1], wz[:-1])
+        b = (wx[1:], wy[1:], wz[1:])
+        k2 = dt * dt / 12.0
+        rx[1:] = (a[0] + b[0]) * (dt / 2) + (a[1] * b[2] - a[2] * b[1]) * k2
+        ry[1:] = (a[1] + b[1]) * (dt / 2) + (a[2] * b[0] - a[0] * b[2]) * k2
+        rz[1:] = (a[2] + b[2]) * (dt / 2) + (a[0] * b[1] - a[1] * b[0]) * k2
+    # products of unit quaternions stay unit to rounding (1e-12 after an hour at 200 Hz)
+    return _qcumprod(_qexp(rx, ry, rz))
+
+
+def _linear_upsample(grid: _Coarse, y: np.ndarray) -> np.ndarray:
+    """Coarse values (one per block) back to every sample by linear interpolation between the
+    block centres (used for the heading, which may turn quickly)."""
+    if grid.short:
+        return np.full(grid.n, float(y[0]))
+    centres = (np.arange(grid.m) + 0.5) * grid.q - 0.5
+    return np.interp(np.arange(grid.n, dtype=float), centres, y)
+
+
+def level_frame(
+    session: Session, *, gravity_acc: np.ndarray | None = None, gravity_mps2: float | None = None
+) -> LevelSignals:
+    """Level-frame specific force and trunk angles for a body-frame session (per segment).
+
+    ``gravity_acc`` (body frame, like ``session.acc``) replaces the specific force in the
+    estimate of the gravity magnitude (``LevelSignals.gravity``): a recording clipped at a bound
+    gets its clipped runs bridged there (`gait.quality.bridge_clipped`), so the lost part does
+    not bias the level the vertical acceleration is measured from. The tilt still comes from the
+    signal as recorded: on the clipped Alcantara recordings bridging moves it by about 1 deg,
+    which the event detector (calibrated on them) pays for with two missed steps of 285.
+    ``gravity_mps2`` fixes the magnitude outright (the mean specific force of an unclipped
+    standing period, when the running is clipped).
+
+    With a gyroscope the trunk's orientation is integrated exactly (quaternions) and
+    decomposed as yaw, then pitch, then roll (intrinsic z-y'-x''; see ``docs/tables.md``):
+
+    1. The rates are integrated into an orientation relative to the first sample
+       (`gyro_orientation`); the specific force is rotated into that frame, where gravity is
+       constant but for the gyroscope's drift, and low-passed at `TILT_CUTOFF_HZ`.
+    2. That gravity, rotated back into the body frame sample by sample, gives pitch and roll
+       exactly (no small-angle split, no leak of one into the other).
+    3. Yaw is the integral of the Euler yaw rate ``(w_left sin(roll) + w_up cos(roll)) /
+       cos(pitch)``; its 0.25 Hz low-pass is the heading (turns, drift), and the rest is the
+       rotation swing reported as ``yaw``.
+    4. The specific force is rotated by roll, pitch and the swing: ``ap`` is the horizontal
+       forward direction of the mean heading.
+    """
     if session.frame != "body":
         raise ValueError("level_frame needs a body-frame session (call to_body_frame first)")
     n = session.n_samples
@@ -230,38 +395,65 @@ def level_frame(session: Session) -> LevelSignals:
     grav = np.empty(n)
     biaxial = np.isnan(session.acc[:, ML]).all() if n else False
     fs = session.sampling_rate_hz
+    flu = [AP, ML, V]  # (v, ap, ml) columns in forward, left, up order
     for seg in session.segments():
         # column-contiguous copies: every step below works column by column
-        f = np.asfortranarray(session.acc[seg])
+        f = np.array(session.acc[seg], dtype=float, order="F")
+        fg = f if gravity_acc is None else np.array(gravity_acc[seg], dtype=float, order="F")
         if biaxial:
             f[:, ML] = 0.0
+            fg[:, ML] = 0.0
         k = f.shape[0]
-        w = None if session.gyr is None else np.asfortranarray(session.gyr[seg])
         grid = _Coarse(k, fs, TILT_CUTOFF_HZ)
-        # first pass: slow tilt from the plain low-passed specific force (coarse grid)
-        p0, r0, cs0 = _slow_tilt(grid, grid.lowpass(f))
-        if w is not None:
-            # rates about the slowly tilted axes, integrated, high-passed: the fast swing
-            w_lvl = _untilt(w, cs0)
-            ang = _cumtrapz(w_lvl, 1.0 / fs)
-            delta = ang - grid.upsample(grid.lowpass(ang))
-            swing = _prepare(delta)
-            # second pass: gravity from the de-rotated specific force (no rectification bias)
-            g = grid.lowpass(_apply(f, swing))
-            ps, rs, cs = _slow_tilt(grid, g)
-            grav[seg] = grid.upsample(np.sqrt(np.einsum("ij,ij->i", g, g)))
-            level = _apply(_untilt(f, cs), swing)
-            pitch[seg] = grid.upsample(ps) + delta[:, ML]
-            roll[seg] = grid.upsample(rs) + delta[:, AP]
-            yaw[seg] = delta[:, V]
-        else:
+        if session.gyr is None:
             g0 = grid.lowpass(f)
-            grav[seg] = grid.upsample(np.sqrt(np.einsum("ij,ij->i", g0, g0)))
-            level = _untilt(f, cs0)
+            gm = g0 if gravity_acc is None else grid.lowpass(fg)
+            p0, r0, cs0 = _slow_tilt(grid, g0)
+            grav[seg] = grid.upsample(np.sqrt(np.einsum("ij,ij->i", gm, gm)))
+            acc_out[seg] = _untilt(f, cs0)
             pitch[seg] = grid.upsample(p0)
             roll[seg] = grid.upsample(r0)
-        acc_out[seg] = level
+            continue
+        gyr = session.gyr[seg]
+        wx, wy, wz = (np.ascontiguousarray(gyr[:, c], dtype=float) for c in flu)
+        fx, fy, fz = (np.ascontiguousarray(f[:, c]) for c in flu)
+        q = _orientation(wx, wy, wz, fs)
+        # specific force in the initial body frame: gravity there moves only with gyro drift
+        gx0, gy0, gz0 = grid.upsample_columns(grid.lowpass_columns(_qrotate(q, (fx, fy, fz))))
+        g_mag: np.ndarray | None = None
+        if gravity_acc is not None:
+            src = tuple(np.ascontiguousarray(fg[:, c]) for c in flu)
+            gb = grid.lowpass_columns(_qrotate(q, src))  # type: ignore[arg-type]
+            g_mag = grid.upsample(np.sqrt(np.einsum("ij,ij->i", gb, gb)))
+        qc = (q[0], -q[1], -q[2], -q[3])
+        ux, uy, uz = _qrotate(qc, (gx0, gy0, gz0))  # gravity (up) in the body frame
+        g_norm = np.sqrt(ux * ux + uy * uy + uz * uz)
+        ux, uy, uz = ux / g_norm, uy / g_norm, uz / g_norm
+        grav[seg] = g_norm if g_mag is None else g_mag
+        # exact pitch and roll of R = Rz(yaw) Ry(pitch) Rx(roll): the body's up vector is
+        # (-sin p, cos p sin r, cos p cos r)
+        cp = np.hypot(uy, uz)
+        sp = -ux
+        cr = uz / cp
+        sr = uy / cp
+        pitch[seg] = np.arctan2(sp, cp)
+        roll[seg] = np.arctan2(uy, uz)
+        yaw_rate = (wy * sr + wz * cr) / cp
+        psi = _cumtrapz(yaw_rate, 1.0 / fs)
+        swing = psi - _linear_upsample(grid, grid.lowpass(psi))
+        yaw[seg] = swing
+        # Rx(roll), then Ry(pitch), then Rz(swing)
+        y1 = fy * cr - fz * sr
+        z1 = fy * sr + fz * cr
+        x2 = fx * cp + z1 * sp
+        z2 = z1 * cp - fx * sp
+        cy, sy = np.cos(swing), np.sin(swing)
+        acc_out[seg, AP] = x2 * cy - y1 * sy
+        acc_out[seg, ML] = x2 * sy + y1 * cy
+        acc_out[seg, V] = z2
     if biaxial:
         acc_out[:, ML] = np.nan
         roll[:] = np.nan
+    if gravity_mps2 is not None:
+        grav[:] = float(gravity_mps2)
     return LevelSignals(acc=acc_out, pitch=pitch, roll=roll, yaw=yaw, gravity=grav)

@@ -25,6 +25,7 @@ import io
 import itertools
 import json
 import os
+import math
 import re
 import tempfile
 import warnings

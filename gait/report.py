@@ -58,6 +58,7 @@ __all__ = [
     "report_document",
     "run_report_dict",
     "session_summary",
+    "signal_lines",
     "write_html",
     "write_json",
     "write_table",
@@ -133,9 +134,38 @@ def _fmt(value: float, factor: float, decimals: int) -> str:
     return "n/a" if value is None or not np.isfinite(value) else f"{value * factor:.{decimals}f}"
 
 
+def signal_lines(analysis: Analysis) -> list[str]:
+    """What the analysis found about the input signal and the sensor's mounting, one
+    sentence each: clipping, filtering, the gravity used (``Analysis.quality``), how far the
+    forward direction is trusted, and the metrics shown with a caveat."""
+    out = list(analysis.quality.lines())
+    mount = analysis.frame.get("mounting") or {}
+    h = mount.get("heading")
+    if h:
+        n = len(h.get("segments", []))
+        turns = f", {h['turns']} turn{'s' if h['turns'] != 1 else ''} left out" if h.get("turns") else ""
+        verdict = (
+            "trusted"
+            if h["trusted"]
+            else f"below {h['min_confidence']:g}: lean, lateral lean, pelvic drop and braking are not reported"
+        )
+        out.append(
+            f"forward direction from {n} straight stretch{'es' if n != 1 else ''} of walking or running{turns}: "
+            f"confidence {h['confidence']:.2f} ({verdict})"
+        )
+    by_reason: dict[str, list[str]] = {}
+    for metric, why in analysis.quality.flagged.items():
+        by_reason.setdefault(why, []).append(metric)
+    for why, metrics in by_reason.items():
+        out.append(f"shown with a caveat ({', '.join(metrics)}): {why}")
+    return out
+
+
 def print_analysis_summary(analysis: Analysis, console: Console | None = None, *, split_unit: str = "km") -> None:
     """Print what the analysis found: activity, steps, the medians of every metric, and with a
     known speed the distance, pace and splits (per ``split_unit``: ``"km"`` or ``"mi"``)."""
+    from rich.markup import escape
+
     console = console or Console()
     s = analysis.summary
     bouts = analysis.bouts
@@ -145,6 +175,11 @@ def print_analysis_summary(analysis: Analysis, console: Console | None = None, *
         + ", ".join(f"{k} {v:.0f} s" for k, v in dict(kinds).items())
         + f"; {s['running_steps']} running steps analysed"
     )
+    lines = signal_lines(analysis)
+    if lines:
+        console.print("[bold]Signal[/bold]" + ("" if analysis.quality.ok else " [yellow](damaged input)[/yellow]"))
+        for line in lines:
+            console.print(f" - {escape(line)}")
     if s["running_steps"] == 0:
         console.print("[bold]No running was found in this recording.[/bold]")
         return
@@ -360,6 +395,8 @@ def run_report_dict(rr: RunReport) -> dict[str, Any]:
         },
         "metrics": metrics,
         "unavailable": {k: str(v) for k, v in a.unavailable.items()},
+        "signal_quality": a.quality.to_dict(),
+        "heading": (a.frame.get("mounting") or {}).get("heading"),
         "findings": [{**f.to_dict(), "rank": k} for k, f in enumerate(rr.assessment.findings, start=1)],
         "notes": [n.to_dict() for n in rr.assessment.notes],
         "checked_without_finding": list(rr.assessment.checked),
@@ -563,6 +600,7 @@ td,th{border:1px solid #d5dbdb;padding:.25em .5em;text-align:left;vertical-align
 th{background:#f2f3f4}
 .docs{color:#7b7d7d;font-size:.85em}
 .muted{color:#707b7c}
+.signal{background:#fef9e7;border-left:5px solid #d4ac0d;padding:.3em 1em;margin:.6em 0;font-size:.92em}
 figure{margin:.8em 0}figure svg{max-width:100%;height:auto}
 figcaption{color:#566573;font-size:.9em}
 """
@@ -752,6 +790,12 @@ def _html_run(rr: RunReport, k: int) -> str:
     )
     for m in rr.history.messages:
         parts.append(f'<p class="muted">{_e(m)}</p>')
+    lines = signal_lines(a)
+    if lines:
+        head = "Signal" + ("" if a.quality.ok else " (damaged input)")
+        parts.append(f'<div class="signal"><b>{_e(head)}</b><ul>')
+        parts.extend(f"<li>{_e(line)}</li>" for line in lines)
+        parts.append("</ul></div>")
     if rr.elevation:
         parts.append(f'<p class="muted">Elevation: {_e(rr.elevation)}</p>')
     parts.append(_html_splits(rr))

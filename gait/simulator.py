@@ -122,6 +122,11 @@ class Form:
     step_time_cv: float = 0.012
     contact_time_cv: float = 0.02
     angle_cv: float = 0.05
+    #: phase of the yaw swing relative to the roll swing, deg: 0 (default) puts the largest
+    #: rotation at contact and the largest roll at mid-stance; other values vary that timing
+    yaw_phase_deg: float = 0.0
+    #: growth of the pitch, roll and yaw amplitudes at full fatigue (fractions)
+    angle_fatigue: tuple[float, float, float] = (0.3, 0.4, 0.5)
 
 
 @dataclass(frozen=True)
@@ -180,6 +185,9 @@ class SimulationConfig:
     surface_vibration_mps2: float = 0.0
     #: constant turning rate, deg/s (e.g. running laps)
     turn_rate_dps: float = 0.0
+    #: (start_s into the run, duration_s, angle_deg) of turns (positive: to the left); the
+    #: turning rate follows a raised cosine, e.g. ``(60.0, 2.5, 180.0)`` is a U-turn
+    turns: tuple[tuple[float, float, float], ...] = ()
     #: sensor mounting: a name in MOUNTINGS, "random", or (z, y, x) intrinsic Euler angles in deg
     mounting: str | tuple[float, float, float] = "belt_clip"
     #: per-run mounting jitter in deg (how imperfectly the clip sits)
@@ -271,13 +279,16 @@ def _config_to_dict(cfg: SimulationConfig) -> dict[str, Any]:
 def config_from_dict(d: dict[str, Any]) -> SimulationConfig:
     """Inverse of the config dict stored in a truth JSON."""
     d = dict(d)
-    d["form"] = Form(**d.get("form", {}))
+    form = dict(d.get("form", {}))
+    if "angle_fatigue" in form:
+        form["angle_fatigue"] = tuple(form["angle_fatigue"])
+    d["form"] = Form(**form)
     s = dict(d.get("sensor", {}))
     for k in ("acc_bias_mps2", "gyr_bias_rads", "acc_scale", "acc_misalignment_rad"):
         if k in s:
             s[k] = tuple(s[k])
     d["sensor"] = SensorModel(**s)
-    for k in ("surges", "slopes"):
+    for k in ("surges", "slopes", "turns"):
         d[k] = tuple(tuple(x) for x in d.get(k, ()))
     if isinstance(d.get("mounting"), list):
         d["mounting"] = tuple(d["mounting"])
@@ -454,9 +465,9 @@ def _running_profiles(cfg: SimulationConfig, tr: np.ndarray) -> dict[str, np.nda
         "lean": (f.lean_deg + 4.0 * p - 2.0 * downhill) * RAD_PER_DEG,
         "brake": f.braking_mps2 * (1 + 0.25 * p + 0.5 * downhill),
         "impact_gain": 1.0 + 0.2 * p + 0.4 * downhill,
-        "pitch_amp": f.pitch_amplitude_deg * (1 + 0.3 * p) * RAD_PER_DEG,
-        "roll_amp": f.roll_amplitude_deg * (1 + 0.4 * p) * RAD_PER_DEG,
-        "yaw_amp": f.yaw_amplitude_deg * (1 + 0.5 * p) * RAD_PER_DEG,
+        "pitch_amp": f.pitch_amplitude_deg * (1 + f.angle_fatigue[0] * p) * RAD_PER_DEG,
+        "roll_amp": f.roll_amplitude_deg * (1 + f.angle_fatigue[1] * p) * RAD_PER_DEG,
+        "yaw_amp": f.yaw_amplitude_deg * (1 + f.angle_fatigue[2] * p) * RAD_PER_DEG,
         "variability": 1.0 + 1.5 * p,
     }
 
@@ -746,11 +757,14 @@ def _orientation(t: np.ndarray, s: _Steps, cfg: SimulationConfig, i: np.ndarray)
     roll = env * (rm + ra * s1)
     droll = denv * (rm + ra * s1) + env * (drm + dra * s1 + ra * np.pi * c1 * dphi)
     # yaw: stance-side hip forward at contact (left contact: turned right, yaw < 0)
-    yaw = -env * ya * c1
-    dyaw = -(denv * ya + env * dya) * c1 + env * ya * np.pi * s1 * dphi
+    dl = cfg.form.yaw_phase_deg * RAD_PER_DEG
+    c1y, s1y = (c1, s1) if dl == 0.0 else (np.cos(np.pi * phi + dl), np.sin(np.pi * phi + dl))
+    yaw = -env * ya * c1y
+    dyaw = -(denv * ya + env * dya) * c1y + env * ya * np.pi * s1y * dphi
     turn = cfg.turn_rate_dps * RAD_PER_DEG
     head = turn * np.clip(t - start, 0.0, end - start)
     dhead = np.where((t >= start) & (t < end), turn, 0.0)
+    head, dhead = _add_turns(cfg, t, head, dhead)
     return {
         "roll": roll,
         "pitch": pitch,
@@ -761,6 +775,24 @@ def _orientation(t: np.ndarray, s: _Steps, cfg: SimulationConfig, i: np.ndarray)
         "heading": head,
         "dheading": dhead,
     }
+
+
+def _add_turns(
+    cfg: SimulationConfig, t: np.ndarray, head: np.ndarray, dhead: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Heading and its rate with the configured turns added (raised-cosine turning rate)."""
+    if not cfg.turns:
+        return head, dhead
+    t_run0 = cfg.standing_before_s + cfg.walking_before_s
+    head, dhead = head.copy(), dhead.copy()
+    for start, dur, angle in cfg.turns:
+        a = t_run0 + start
+        x = np.clip((t - a) / dur, 0.0, 1.0)
+        total = angle * RAD_PER_DEG
+        head += total * (x - np.sin(2 * np.pi * x) / (2 * np.pi))
+        inside = (t > a) & (t < a + dur)
+        dhead += np.where(inside, total / dur * (1 - np.cos(2 * np.pi * x)), 0.0)
+    return head, dhead
 
 
 def _body_signals(

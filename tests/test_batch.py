@@ -38,7 +38,7 @@ from gait._batch_task import (
 )
 from gait.batch_runner import BatchResult, read_table
 from gait.cli import main
-from gait.simulator import SensorModel, SimulationConfig
+from gait.simulator import Form, SensorModel, SimulationConfig
 
 BAD_CSV = "t_s,acc_x_m_s2,acc_y_m_s2,acc_z_m_s2\n0,0,0,9.8\n0.01,0,0,nine\n"
 
@@ -83,7 +83,9 @@ def make_inputs(root: Path) -> Path:
     gait.save_session(gait.simulate(duration_s=20, seed=11).session, root / "run_a.csv.gz", decimals=4)
     gait.save_session(gait.simulate(duration_s=20, seed=12, mounting="sideways").session, root / "run_b.parquet")
     (root / "sub").mkdir()
-    gait.simulate(SimulationConfig(duration_s=20, seed=13, sensor=SensorModel(has_gyro=False))).save(
+    # a heel striker without a gyroscope: a finding the accelerometer alone supports
+    heel = Form(rearfoot_share=0.97, impact_mps2=22.0)
+    gait.simulate(SimulationConfig(duration_s=20, seed=13, sensor=SensorModel(has_gyro=False), form=heel)).save(
         root / "sub" / "run_c.csv", decimals=4
     )
     write_dataset(root / "sub" / "dataset")

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import gait
-from gait.errors import GaitInputError
+from gait.errors import GaitDataWarning, GaitInputError
 from gait.faults import (
     CATALOGUE,
     DOCUMENTS,
@@ -26,6 +26,7 @@ from gait.faults import (
     declared_lowpass_hz,
     derived_metrics,
     evaluate,
+    implied_requirements,
     load_catalogue,
     read_elevation,
 )
@@ -463,3 +464,68 @@ class TestWarmup:
         assert f.severity == "moderate" and f.confidence >= 0.5
         assert f.evidence[0].unit == "s" and f.evidence[0].value == pytest.approx(w["warmup_s"])
         assert "min of walking" in f.evidence[0].display
+# ---------------------------------------------------------------------------------------
+# rule requirements: declared in the catalogue, checked when it is loaded, enforced by assess
+# ---------------------------------------------------------------------------------------
+class TestRequirements:
+    def test_every_rule_lists_what_its_metric_needs(self):
+        for spec in CATALOGUE.faults:
+            for rule in spec.rules:
+                assert set(implied_requirements(rule.kind, rule.metric)) <= set(rule.requires), (spec.id, rule.metric)
+
+    @pytest.mark.parametrize(
+        ("kind", "metric", "needs"),
+        [
+            ("threshold", "median.yaw_range_deg", ("yaw_range_deg",)),
+            ("threshold", "asymmetry_pct.braking_peak_mps2", ("braking_peak_mps2", "side")),
+            ("drift", "roll_range_deg", ("roll_range_deg",)),
+            ("baseline", "median.lean_deg", ("lean_deg",)),
+            ("threshold", "derived.trunk_angle_variability_pct", ("roll_range_deg", "yaw_range_deg", "trunk_angles")),
+            ("warmup", "warmup.first_minute_intensity_ratio", ()),
+            ("weekly_volume", "weekly_increase_pct", ()),
+        ],
+    )
+    def test_implied_requirements(self, kind, metric, needs):
+        assert implied_requirements(kind, metric) == needs
+
+    def test_a_rule_missing_one_is_refused(self, tmp_path):
+        text = CATALOGUE_FILE.read_text(encoding="utf-8")
+        old = 'step_column = "yaw_range_deg"\nrequires = ["yaw_range_deg"]'
+        assert old in text
+        p = tmp_path / "faults.toml"
+        p.write_text(text.replace(old, 'step_column = "yaw_range_deg"', 1), encoding="utf-8")
+        with pytest.raises(GaitInputError, match=r"fault 'trunk_rotation'.rules\[0\].requires.*needs yaw_range_deg"):
+            load_catalogue(p)
+
+    def test_an_unavailable_metric_is_never_evaluated(self):
+        """Even with a number in the summary, a rule whose metric is unavailable gives a note."""
+        a = fx.overstride_analysis()
+        assert "overstriding" in {f.fault for f in assess(a).findings}
+        why = "the forward direction is uncertain (test)"
+        hidden = dataclasses.replace(a, unavailable={**a.unavailable, "braking_velocity_loss_mps": why})
+        r = assess(hidden)
+        assert "overstriding" not in {f.fault for f in r.findings}
+        note = next(n for n in r.notes if n.fault == "overstriding")
+        assert note.status == "cannot_assess" and why in note.reason
+
+    def test_no_gyroscope_rotation_sample(self):
+        """The rotation sample without its gyroscope: roll range and pelvic drop used to read
+        0.1 and 0.0 deg, pelvic drop vanished and "Uneven surface: high" appeared on the
+        variability of a rotation listed as unavailable."""
+        with pytest.warns(GaitDataWarning):  # the sample has lost packets and jittered timestamps
+            s = gait.read_session(REPO / "sample_data" / "rotation_lateral_lean.csv.gz")
+        with_gyro = assess(gait.analyze(s))
+        a = gait.analyze(s.replace(gyr=None))
+        for k in ("roll_range_deg", "pelvic_drop_deg", "yaw_range_deg"):
+            assert k in a.unavailable and a.unavailable[k].startswith("no gyroscope")
+            assert a.steps[k].isna().all() and np.isnan(a.summary["median"][k])
+        r = assess(a)
+        found = {f.fault for f in r.findings}
+        assert "uneven_surface" not in found and "uneven_surface" not in {f.fault for f in with_gyro.findings}
+        assert "pelvic_drop" in {f.fault for f in with_gyro.findings}
+        notes = {n.fault: n for n in r.notes}
+        for fid in ("pelvic_drop", "uneven_surface", "trunk_rotation"):
+            assert notes[fid].status == "cannot_assess" and notes[fid].reason.startswith("no gyroscope")
+        # what the accelerometer alone gives, validated against the gyroscope path
+        assert "lateral_lean" in found
+        assert derived_metrics(a).unavailable["trunk_angles"].startswith("no gyroscope")

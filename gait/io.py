@@ -24,8 +24,8 @@ import hashlib
 import io
 import itertools
 import json
-import os
 import math
+import os
 import re
 import tempfile
 import warnings

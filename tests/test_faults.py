@@ -464,6 +464,8 @@ class TestWarmup:
         assert f.severity == "moderate" and f.confidence >= 0.5
         assert f.evidence[0].unit == "s" and f.evidence[0].value == pytest.approx(w["warmup_s"])
         assert "min of walking" in f.evidence[0].display
+
+
 # ---------------------------------------------------------------------------------------
 # rule requirements: declared in the catalogue, checked when it is loaded, enforced by assess
 # ---------------------------------------------------------------------------------------

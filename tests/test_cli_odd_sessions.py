@@ -151,7 +151,7 @@ OPTIONS = [
     ["--speed-mps", "3.2"],
     ["--json", "{out}/r.json", "--html", "{out}/r.html"],
     ["--steps", "{out}/steps.csv", "--minutes", "{out}/minutes.parquet"],
-    ["--shoes", "Pegasus 40 é", "--history-db", "{out}/h.sqlite"],
+    ["--shoes", "Pegasus 40 é", "--history-db", "{out}/h.sqlite", "--store-history"],
     ["--no-calibration", "--no-history", "--steps", "{out}/steps.parquet"],
 ]
 

@@ -294,7 +294,9 @@ def running_events(f_v: np.ndarray, sampling_rate_hz: float, *, t0: float = 0.0)
     nxt_ic = np.concatenate([ic_idx[1:], [np.inf]])
     prv_to = np.concatenate([[-np.inf], to_idx[:-1]])
     ok &= has_up & np.isfinite(cross) & np.isfinite(to_idx) & (to_idx > ic_idx) & (to_idx < nxt_ic) & (ic_idx > prv_to)
-    ok[0] &= ic_idx[0] >= tb[0] + 1
+    # (and the first must follow a flight, not the last step of a walk: its rise starts from a walking
+    # level, so the tangent placed to the flight level would put the contact early)
+    ok[0] &= (ic_idx[0] >= tb[0] + 1) & (base_b[0] < 0.5 * unit)
     ok[-1] &= bool(returned[-1]) and to_idx[-1] <= ta[-1] - 1
     to_idx = np.where(np.isfinite(to_idx), to_idx, ta.astype(float))
     return pd.DataFrame(

@@ -815,11 +815,17 @@ def session_from_dataframe(
         _check_gyr_units(gyr, acc, cols["gyr_unit"], where)
 
     # -- sampling rate -------------------------------------------------------------------
-    median_dt = float(np.median(np.diff(t)))
-    rate_from_t = 1.0 / median_dt
+    dts = np.diff(t)
+    median_dt = float(np.median(dts))
     rate_where = Where(file=where.file, line=(meta_lines or {}).get("sampling_rate_hz")) if where.file else where
     if declared is not None:
         fs = checked["sampling_rate_hz"]
+        # intervals on the declared grid (the others are gaps, declared as such below): a
+        # recording with many lost samples keeps its rate; a wrong rate or unit has none there
+        on_grid = dts[(dts > 0.5 / fs) & (dts < GAP_FACTOR / fs)]
+        if on_grid.size >= max(0.2 * dts.size, 1):
+            median_dt = float(np.median(on_grid))
+        rate_from_t = 1.0 / median_dt
         if abs(rate_from_t - fs) > RATE_TOLERANCE * fs:
             raise GaitInputError(
                 "sampling rate does not match the timestamps",
@@ -829,7 +835,7 @@ def session_from_dataframe(
                 hint="Fix sampling_rate_hz in the header, or the time column's unit",
             )
     else:
-        fs = _round_rate(rate_from_t)
+        fs = _round_rate(1.0 / median_dt)
         warnings.warn(
             f"{where}: no sampling_rate_hz declared; using {fs:g} Hz estimated from the timestamps",
             GaitDataWarning,
@@ -1015,7 +1021,10 @@ def _regularise(
     period = 1.0 / fs
     dt = np.diff(t)
     # a gap is a step in time beyond what the timing jitter explains (1.5 periods when exact)
-    sigma = 1.4826 * float(np.median(np.abs(dt - np.median(dt)))) if dt.size else 0.0
+    # (the jitter is measured on the intervals that are not gaps already, so that many lost
+    # samples do not pass for jitter)
+    on_grid = dt[dt < GAP_FACTOR * period]
+    sigma = 1.4826 * float(np.median(np.abs(on_grid - np.median(on_grid)))) if on_grid.size else 0.0
     cuts = np.flatnonzero(dt > max(GAP_FACTOR * period, period + 8.0 * sigma)) + 1
     bounds = np.concatenate([[0], cuts, [t.size]])
     if cuts.size and report_gaps:
@@ -1038,11 +1047,14 @@ def _regularise(
         return t, acc, gyr
     # resample each segment onto its grid by linear interpolation
     sizes = np.floor((t[bounds[1:] - 1] - t[bounds[:-1]]) / period + 1e-9) + 1
-    if float(sizes.sum()) > (1 + MAX_RESAMPLING_GROWTH) * t.size + 10:
+    grow = float(sizes.sum()) / max(t.size, 1)
+    # jitter moves samples, it neither adds nor removes many: beyond these the grid is not the data's
+    if not (0.8 - 10 / t.size <= grow <= 1 + MAX_RESAMPLING_GROWTH + 10 / t.size):
         raise GaitInputError(
             "timestamps too irregular to resample",
             expected=f"samples every {period * 1000:.4g} ms with some jitter (declared or estimated {fs:g} Hz)",
-            found=f"{t.size} samples whose uniform grid would need {float(sizes.sum()):.4g}: holes, not jitter",
+            found=f"{t.size} samples whose uniform grid would need {float(sizes.sum()):.4g}: "
+            + ("holes, not jitter" if grow > 1 else "samples crowded closer than the rate allows, not jitter"),
             where=where,
             hint="Check the time column; a recording with lost samples keeps them as gaps (intervals beyond "
             f"{GAP_FACTOR} periods)",

@@ -594,12 +594,15 @@ class TestTimesAndMagnitudes:
             load_session(write(tmp_path, "# sampling_rate_hz: 1e8\n" + text))
 
     def test_timestamps_too_irregular_to_resample(self, tmp_path):
-        # median interval 10 ms (100 Hz as declared), but holes of 63 ms that the spread of the
-        # intervals does not mark as gaps: a uniform grid would need 1.57 times the samples
+        # median interval 10 ms (100 Hz as declared), holes of 63 ms (gaps), and between them
+        # samples 0.5 ms apart: a uniform grid would hold two thirds of them: not jitter
         dt = np.tile([0.0005, 0.0005, 0.01, 0.01, 0.01, 0.063], 100)
         t = np.concatenate([[0.0], np.cumsum(dt)])
         text = HEADER + COLS + "".join(f"{x!r},0,0,9.8,0,0,0\n" for x in t.tolist())
-        with pytest.raises(GaitInputError, match="timestamps too irregular to resample"):
+        with (
+            pytest.warns(GaitDataWarning, match="100 gaps"),
+            pytest.raises(GaitInputError, match="timestamps too irregular to resample.*crowded"),
+        ):
             load_session(write(tmp_path, text))
 
     def test_deg_s_beyond_2000_is_refused(self, tmp_path):

@@ -17,7 +17,7 @@ Properties:
   decode exactly as they would have without it;
 - **a bad configuration or control response never poisons later frames**.
 
-Example counts come from ``tests/fuzz_settings.py`` (300 per property and decoder; 3000 with
+Example counts come from ``tests/fuzz_settings.py`` (300 per property and decoder; 1000 on CI; 3000 with
 ``GAIT_FUZZ=slow``). ``GAIT_FUZZ_REPORT=path.json`` writes the tally of cases, notifications,
 samples and non-finite samples (emitted: must be 0; dropped and counted by the decoders).
 """

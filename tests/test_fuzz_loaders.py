@@ -12,7 +12,7 @@ case must end in one of two ways:
   empty on every row), a finite positive sampling rate and metadata of the documented types,
   which the writer saves and the loader reads back exactly (CSV and Parquet).
 
-Each test runs `tests.fuzz_settings.fuzz` examples (300; 3000 with ``GAIT_FUZZ=slow`` or on CI).
+Each test runs `tests.fuzz_settings.fuzz` examples (300; 1000 on CI; 3000 with ``GAIT_FUZZ=slow``).
 The same strategies run as a campaign that counts outcomes instead of stopping at the first
 failure (for comparing two versions of the code)::
 

@@ -601,7 +601,7 @@ class TestTimesAndMagnitudes:
         text = HEADER + COLS + "".join(f"{x!r},0,0,9.8,0,0,0\n" for x in t.tolist())
         with (
             pytest.warns(GaitDataWarning, match="100 gaps"),
-            pytest.raises(GaitInputError, match="timestamps too irregular to resample.*crowded"),
+            pytest.raises(GaitInputError, match=r"timestamps too irregular to resample.*crowded"),
         ):
             load_session(write(tmp_path, text))
 

@@ -63,7 +63,7 @@ import re
 import tomllib
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
@@ -91,6 +91,7 @@ __all__ = [
     "SEVERITIES",
     "Assessment",
     "Catalogue",
+    "Document",
     "ElevationTrack",
     "Evidence",
     "FaultSpec",
@@ -113,7 +114,9 @@ __all__ = [
 
 #: Severity levels, in order.
 SEVERITIES: tuple[str, ...] = ("none", "low", "moderate", "high")
-#: The knowledge-base documents (../shared/seeds/000-004).
+#: The ids of the knowledge-base documents: five articles on running and low back pain, each
+#: identified by its title and publisher in the catalogue's ``[[document]]`` table
+#: (`Catalogue.documents`; ``docs/references.md``).
 DOCUMENTS: tuple[str, ...] = ("000", "001", "002", "003", "004")
 
 #: How a metric is shown: key -> (factor from the SI value, unit shown, decimals, SI unit).
@@ -245,6 +248,25 @@ class Text:
 
 
 @dataclass(frozen=True)
+class Document:
+    """A knowledge-base document: its id (``"000"``...), title, publisher and address where
+    they are known, and a one-line description in the product's own words."""
+
+    id: str
+    title: str
+    publisher: str | None
+    url: str | None
+    topic: str
+
+    @property
+    def label(self) -> str:
+        """Title, publisher and id, e.g. ``"Why Do I Have Lower Back Pain When Jogging? (Biology
+        Insights) [004]"``."""
+        by = f" ({self.publisher})" if self.publisher else ""
+        return f"{self.title}{by} [{self.id}]"
+
+
+@dataclass(frozen=True)
 class UnseenCause:
     """A cause no sensor can see: something for the runner to check."""
 
@@ -356,6 +378,8 @@ class Catalogue:
     unseen_causes: tuple[UnseenCause, ...]
     document_topics: Mapping[str, str]
     path: str
+    #: The knowledge-base documents by id (title, publisher, address, description).
+    documents: Mapping[str, Document] = field(default_factory=dict)
 
     def __getitem__(self, fault_id: str) -> FaultSpec:
         for f in self.faults:
@@ -631,11 +655,24 @@ def load_catalogue(path: str | Path | None = None) -> Catalogue:
         unseen.append(
             UnseenCause(c.text(u, "topic", w), c.text(u, "text", w), c.docs(u["documents"], f"{w}.documents"))
         )
-    topics: dict[str, str] = {}
+    documents: dict[str, Document] = {}
     for k, d in enumerate(doc["document"]):
         w = f"document[{k}]"
-        c.keys(d, w, ("id", "topic"), ())
-        topics[c.choice(d["id"], f"{w}.id", DOCUMENTS)] = c.text(d, "topic", w)
+        c.keys(d, w, ("id", "title", "topic"), ("publisher", "url"))
+        i = c.choice(d["id"], f"{w}.id", DOCUMENTS)
+        if i in documents:
+            raise c.fail(f"{w}.id", "duplicate id", "each document once", i)
+        url = c.text(d, "url", w) if "url" in d else None
+        if url is not None and not re.fullmatch(r"https?://\S+", url):
+            raise c.fail(f"{w}.url", "not a web address", "an address starting with http:// or https://", url)
+        documents[i] = Document(
+            id=i,
+            title=c.text(d, "title", w),
+            publisher=c.text(d, "publisher", w) if "publisher" in d else None,
+            url=url,
+            topic=c.text(d, "topic", w),
+        )
+    topics = {i: d.topic for i, d in documents.items()}
     if sorted(topics) != list(DOCUMENTS):
         raise c.fail(
             "document", "documents missing", "one [[document]] for each of " + ", ".join(DOCUMENTS), sorted(topics)
@@ -648,6 +685,7 @@ def load_catalogue(path: str | Path | None = None) -> Catalogue:
         unseen_causes=tuple(unseen),
         document_topics=topics,
         path=name,
+        documents=dict(sorted(documents.items())),
     )
 
 

@@ -13,7 +13,11 @@ A report is built from `RunReport` objects (one per analysed session: the `Analy
   forbids it): health data stay on the machine.
 
 Every rendering shows the warning signs that need a clinician, the causes no sensor can see,
-and says plainly that the product coaches form and does not diagnose.
+and says plainly that the product coaches form and does not diagnose. Causes, advice and
+warning signs carry the ids of the knowledge-base documents they come from; each rendering
+ends with its "Sources": every document by title, publisher and address where known (the
+catalogue's ``[[document]]`` table). The published studies behind the fault levels are named
+in each rule's ``source`` and listed in full in ``docs/references.md``.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from .history import HistoryStatus
 from .session import Session
 
 if TYPE_CHECKING:
-    from .faults import Assessment, Catalogue
+    from .faults import Assessment, Catalogue, Document
     from .pipeline import Analysis
 
 __all__ = [
@@ -445,9 +449,29 @@ def report_document(
         "unseen_causes": [
             {"topic": u.topic, "text": u.text, "documents": list(u.documents)} for u in cat.unseen_causes
         ],
-        "documents": [{"id": k, "topic": v} for k, v in sorted(cat.document_topics.items())],
+        "documents": [
+            {"id": d.id, "title": d.title, "publisher": d.publisher, "url": d.url, "topic": d.topic}
+            for d in _documents(cat)
+        ],
         "runs": [run_report_dict(r) for r in reports],
     }
+
+
+def _documents(cat: Catalogue) -> list[Document]:
+    """The catalogue's knowledge-base documents, by id (a catalogue built without the table
+    gets one untitled entry per described id)."""
+    from .faults import Document
+
+    if cat.documents:
+        return [cat.documents[k] for k in sorted(cat.documents)]
+    return [Document(k, f"document {k}", None, None, v) for k, v in sorted(cat.document_topics.items())]
+
+
+#: Where the published studies cited by the reports are listed in full.
+_REFERENCES_NOTE = (
+    "The published studies behind each fault's levels are named in the evidence (its source) and "
+    "listed in full in docs/references.md of gait-lumbar."
+)
 
 
 def _tool_version() -> str:
@@ -493,7 +517,10 @@ def print_report(
 
 def print_report_footer(console: Console | None = None, *, catalogue: Catalogue | None = None) -> None:
     """The part every terminal report ends with: the warning signs that need a clinician, the
-    causes no sensor can see, the disclaimer and the documents cited."""
+    causes no sensor can see, the disclaimer, and the sources: every knowledge-base document
+    by id, title, publisher and address where known."""
+    from rich.markup import escape
+
     from .faults import CATALOGUE
 
     cat = catalogue or CATALOGUE
@@ -505,9 +532,12 @@ def print_report_footer(console: Console | None = None, *, catalogue: Catalogue 
     for u in cat.unseen_causes:
         console.print(f" - [bold]{u.topic}[/bold]: {u.text} [dim]\\[{', '.join(u.documents)}][/dim]")
     console.print(f"\n[italic]{cat.disclaimer}[/italic]")
-    console.print(
-        "[dim]Documents: " + "; ".join(f"{k}: {v}" for k, v in sorted(cat.document_topics.items())) + "[/dim]"
-    )
+    console.rule("[bold]Sources[/bold]")
+    for d in _documents(cat):
+        by = f", {escape(d.publisher)}" if d.publisher else ""
+        at = f" ({escape(d.url)})" if d.url else ""
+        console.print(f" \\[{d.id}] [italic]{escape(d.title)}[/italic]{by}{at}: [dim]{escape(d.topic)}[/dim]")
+    console.print(f"[dim]{escape(_REFERENCES_NOTE)}[/dim]")
 
 
 def print_findings(rr: RunReport, console: Console | None = None) -> None:
@@ -767,8 +797,22 @@ def _e(x: Any) -> str:
     return html.escape(str(x), quote=True)
 
 
-def _docs(docs: tuple[str, ...] | list[str]) -> str:
-    return f'<span class="docs">[{_e(", ".join(docs))}]</span>'
+def _docs(docs: tuple[str, ...] | list[str], cat: Catalogue | None = None, *, link: bool = False) -> str:
+    """Document ids as a bracketed list; each id shows its document's title on hover and, with
+    ``link`` (a page with a "Sources" part), links to its entry there (``#doc-000``)."""
+    from .faults import CATALOGUE
+
+    known = (cat or CATALOGUE).documents
+    ids = []
+    for k in docs:
+        d = known.get(k)
+        if d is None:
+            ids.append(_e(k))
+        elif link:
+            ids.append(f'<a href="#doc-{_e(k)}" title="{_e(d.label)}">{_e(k)}</a>')
+        else:
+            ids.append(f'<span title="{_e(d.label)}">{_e(k)}</span>')
+    return f'<span class="docs">[{", ".join(ids)}]</span>'
 
 
 def _html_run(rr: RunReport, k: int) -> str:
@@ -812,8 +856,8 @@ def _html_run(rr: RunReport, k: int) -> str:
         )
         when = _e(f.when) if f.when else "the whole run"
         share = f"; {100 * f.share_of_steps:.0f} % of steps" if f.share_of_steps is not None else ""
-        causes = "".join(f"<li>{_e(c.text)} {_docs(c.documents)}</li>" for c in f.causes)
-        advice = "".join(f"<li>{_e(t.text)} {_docs(t.documents)}</li>" for t in f.advice)
+        causes = "".join(f"<li>{_e(c.text)} {_docs(c.documents, link=True)}</li>" for c in f.causes)
+        advice = "".join(f"<li>{_e(t.text)} {_docs(t.documents, link=True)}</li>" for t in f.advice)
         parts.append(
             f'<div class="card" style="border-left-color:{colour}">'
             f'<h3>{n}. {_e(f.name)} <span class="sev" style="background:{colour}">{_e(f.severity)}</span> '
@@ -913,9 +957,17 @@ def render_html(
     from .faults import CATALOGUE
 
     cat = catalogue or CATALOGUE
-    warn = "".join(f"<li>{_e(w.text)} {_docs(w.documents)}</li>" for w in cat.warning_signs)
-    unseen = "".join(f"<li><b>{_e(u.topic)}</b>: {_e(u.text)} {_docs(u.documents)}</li>" for u in cat.unseen_causes)
-    docs = "".join(f"<li><b>{_e(k)}</b>: {_e(v)}</li>" for k, v in sorted(cat.document_topics.items()))
+    warn = "".join(f"<li>{_e(w.text)} {_docs(w.documents, cat, link=True)}</li>" for w in cat.warning_signs)
+    unseen = "".join(
+        f"<li><b>{_e(u.topic)}</b>: {_e(u.text)} {_docs(u.documents, cat, link=True)}</li>" for u in cat.unseen_causes
+    )
+    docs = "".join(
+        f'<li id="doc-{_e(d.id)}"><b>[{_e(d.id)}]</b> <cite>{_e(d.title)}</cite>'
+        + (f", {_e(d.publisher)}" if d.publisher else "")
+        + (f' <span class="muted">({_e(d.url)})</span>' if d.url else "")
+        + f": {_e(d.topic)}</li>"
+        for d in _documents(cat)
+    )
     toc = ""
     if len(reports) > 1:
         toc = (
@@ -940,7 +992,8 @@ def render_html(
 {toc}
 {runs}
 <h2>What no sensor can see: worth checking</h2><ul>{unseen}</ul>
-<h2>Documents cited</h2><ul>{docs}</ul>
+<h2>Sources</h2><p>Causes, advice and warning signs cite these articles on running and low back pain by number (in the product's own words):</p><ul>{docs}</ul>
+<p class="muted">{_e(_REFERENCES_NOTE)}</p>
 <p class="muted">Generated {_e(generated)} by gait-lumbar {_e(_tool_version())}. This page was built on your machine and loads nothing from the network.</p>
 </main></body></html>
 """

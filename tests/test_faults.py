@@ -135,6 +135,17 @@ class TestCatalogue:
         }
         assert sorted(CATALOGUE.document_topics) == list(DOCUMENTS)
 
+    def test_every_document_is_identified_by_title(self):
+        assert list(CATALOGUE.documents) == list(DOCUMENTS)
+        for k, d in CATALOGUE.documents.items():
+            assert d.id == k and d.title and d.topic == CATALOGUE.document_topics[k]
+            assert d.label.startswith(d.title) and d.label.endswith(f"[{k}]")
+        # the publishers found for the documents (docs/references.md says how)
+        assert CATALOGUE.documents["002"].publisher == "RunDreamAchieve"
+        assert (
+            CATALOGUE.documents["004"].label == "Why Do I Have Lower Back Pain When Jogging? (Biology Insights) [004]"
+        )
+
     def test_docs_list_every_entry(self):
         doc = (REPO / "docs" / "faults.md").read_text(encoding="utf-8")
         missing = [f.id for f in CATALOGUE.faults if f"`{f.id}`" not in doc]
@@ -170,6 +181,10 @@ def _strings(obj) -> list[str]:
 class TestNoCopiedSentences:
     def test_catalogue_shares_no_run_of_eight_words_with_a_seed(self, seed_ngrams):
         doc = tomllib.loads(CATALOGUE_FILE.read_text(encoding="utf-8"))
+        for d in doc["document"]:
+            # a document's title (and an address that spells it) identifies it, as in any
+            # citation; its description is checked like every other text
+            assert d.pop("title") and d.pop("url", True)
         copied = []
         for s in _strings(doc):
             copied += [" ".join(g) for g in _ngrams(_words(s)) & seed_ngrams]
@@ -225,6 +240,18 @@ class TestCatalogueValidation:
                 'detection = "sensor"\ncolour = "red"\nsummary = "Each landing',
                 r"fault 'overstriding'.colour.*unknown field",
             ),
+            (
+                'id = "004"\ntitle = "Why Do I Have Lower Back Pain When Jogging?"\n',
+                'id = "004"\n',
+                r"document\[4\].title.*missing field",
+            ),
+            ('id = "003"\ntitle', 'id = "002"\ntitle', r"document\[3\].id.*duplicate id"),
+            (
+                'url = "https://biologyinsights.com/',
+                'url = "biologyinsights.com/',
+                r"document\[4\].url.*not a web address",
+            ),
+            ('publisher = "RunDreamAchieve"', 'author = "RunDreamAchieve"', r"document\[2\].author.*unknown field"),
         ],
     )
     def test_bad_entries_name_the_entry_and_field(self, tmp_path, old, new, match):

@@ -4,6 +4,7 @@ every sample session and on the real recordings."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
@@ -120,6 +121,15 @@ class TestJson:
         assert notes["trunk_rotation"]["message"].startswith("Excessive trunk rotation: cannot be assessed")
         assert nogyro["session"]["gyroscope"] is False
 
+    def test_documents_are_identified(self, reports):
+        docs = report_document(reports)["documents"]
+        assert [d["id"] for d in docs] == ["000", "001", "002", "003", "004"]
+        by_id = {d["id"]: d for d in docs}
+        for k, d in CATALOGUE.documents.items():
+            assert by_id[k] == {"id": k, "title": d.title, "publisher": d.publisher, "url": d.url, "topic": d.topic}
+        assert by_id["002"]["publisher"] == "RunDreamAchieve" and by_id["002"]["url"] is None
+        assert by_id["003"]["publisher"] is None  # not identified: null, never guessed
+
     def test_schema_rejects_a_bad_document(self, reports):
         doc = report_document(reports)
         doc["runs"][1]["findings"][0]["severity"] = "catastrophic"
@@ -153,6 +163,17 @@ class TestHtml:
         assert "Left versus right: not available" not in page.split('id="run-2"')[0]
         assert "Overstriding" in page and "shorten your step" in page
 
+    def test_sources_list_every_document_by_title(self, page):
+        sources = page.split("<h2>Sources</h2>")[1]
+        for k, d in CATALOGUE.documents.items():
+            assert f'<li id="doc-{k}"><b>[{k}]</b> <cite>{html.escape(d.title)}</cite>' in sources
+            if d.url:
+                assert d.url in sources  # shown, never fetched (no link to it)
+        assert "docs/references.md" in sources
+        # every cited id links to its entry and names the document on hover
+        before = page.split("<h2>Sources</h2>")[0]
+        assert f'<a href="#doc-004" title="{html.escape(CATALOGUE.documents["004"].label)}">004</a>' in before
+
     def test_no_findings_still_shows_warnings(self):
         a = fx.clean_analysis()
         empty = type(assess(a))(findings=(), notes=(), checked=())
@@ -167,6 +188,11 @@ class TestHtml:
         assert "Excessive trunk rotation: cannot be assessed: no gyroscope" in text
         assert "overstriding: shorten your step" in text
         assert "[004]" in text  # document ids are shown, not swallowed as markup
+        sources = text.split("Sources")[-1]
+        for k, d in CATALOGUE.documents.items():
+            assert f"[{k}] {d.title}" in sources
+        assert "Why Do I Have Lower Back Pain When Jogging?, Biology Insights" in sources
+        assert "docs/references.md" in sources
 
 
 def _chromium() -> str | None:

@@ -9,15 +9,15 @@ Part 1, simulator: runs over a grid of speeds, sensor mountings (including upsid
 sideways clips), noise levels and sampling rates, analysed with `gait.analyze`; every valid
 running step against the simulator's exact truth.
 
-Part 2, Alcantara et al. (2022), ``../shared/data/alcantara2022_sacral_running``: a real sacral
-accelerometer (one runner, 19 trials of 5 s at 2.5-4.2 m/s on -5, 0 and +5 deg slopes) against
-the treadmill's force: contacts from the force (above 0.05 body weights), the centre of mass's
+Part 2, Alcantara et al. (2022) (folder ``alcantara2022_sacral_running`` of the real-data folder,
+``GAIT_SHARED_DATA``: docs/validation.md): a real sacral accelerometer (one runner, 19 trials
+of 5 s at 2.5-4.2 m/s on -5, 0 and +5 deg slopes) against the treadmill's force: contacts from the force (above 0.05 body weights), the centre of mass's
 vertical excursion from integrating ``(F / BW - 1) g`` twice per step. The one constant of the
 event detector calibrated on these data (`gait.events.TO_DESCENT_LEAD`) is also re-estimated
 leave-one-trial-out here (leave-one-slope-out and leave-one-runner-out in part 4).
 
-Part 3, RBDS (Fukuchi et al. 2017), ``../shared/data/rbds2017_treadmill_mocap``: three runners
-on a treadmill, five trials, motion capture turned into a virtual sacral IMU
+Part 3, RBDS (Fukuchi et al. 2017; folder ``rbds2017_treadmill_mocap``): three runners on a
+treadmill, five trials, motion capture turned into a virtual sacral IMU
 (`gait.validation.rbds`), against the markers (and the force of two trials). Per trial and per
 runner: steps, contact and toe-off, contact time (against force where present, else the foot
 markers), vertical oscillation (the sacral point), forward lean against standing, lateral lean,
@@ -47,6 +47,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 import time
 import warnings
@@ -66,7 +67,8 @@ from gait.simulator import Form, SensorModel, SimulationConfig
 from gait.validation import rbds
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared" / "data"
+#: The real datasets (docs/validation.md: where the real data live).
+SHARED = Path(os.environ.get("GAIT_SHARED_DATA", REPO.parent / "shared" / "data"))
 REAL = SHARED / "alcantara2022_sacral_running"
 RBDS = SHARED / "rbds2017_treadmill_mocap"
 PARTS = ("simulator", "alcantara", "rbds", "contact_strike")
@@ -1273,8 +1275,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="a smaller simulator grid")
     ap.add_argument("--json", type=Path, help="also write the tables as JSON")
     ap.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS), help="which parts to run")
-    ap.add_argument("--real-data", type=Path, default=REAL, help="folder of the Alcantara recordings")
-    ap.add_argument("--rbds-data", type=Path, default=RBDS, help="folder of the RBDS motion-capture files")
+    ap.add_argument(
+        "--real-data",
+        type=Path,
+        default=REAL,
+        help="folder of the Alcantara et al. (2022) recordings (default: in GAIT_SHARED_DATA)",
+    )
+    ap.add_argument(
+        "--rbds-data",
+        type=Path,
+        default=RBDS,
+        help="folder of the RBDS (Fukuchi et al. 2017) motion-capture files (default: in GAIT_SHARED_DATA)",
+    )
     args = ap.parse_args(argv)
     warnings.simplefilter("ignore", GaitDataWarning)
     t0 = time.perf_counter()

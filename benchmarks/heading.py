@@ -5,8 +5,8 @@
                                                  # running, nogyro, quality
     python benchmarks/heading.py --json out.json
 
-1. **Voisard recordings** (``../shared/data/voisard2023_lowback_walking``: real L5 IMU, stand,
-   walk 10 m, U-turn, walk back; the mounting differs between trials). Per recording: the
+1. **Voisard recordings** (Voisard et al. 2023, folder ``voisard2023_lowback_walking`` of the
+   real-data folder ``GAIT_SHARED_DATA``, docs/validation.md: real L5 IMU, stand, walk 10 m, U-turn, walk back; the mounting differs between trials). Per recording: the
    forward direction the analysis estimates, its error against an independent truth, the
    confidence, and the decision (trusted, or the forward-dependent metrics withheld).
 
@@ -27,7 +27,7 @@
    comes with a wrong direction.
 3. **Simulator** runs with U-turns, at two speeds, with and without a gyroscope, typical and
    noisy sensors, random mountings.
-4. **Real running** (``../shared/data/rbds2017_treadmill_mocap``): the sign rule for running
+4. **Real running** (Fukuchi et al. 2017, folder ``rbds2017_treadmill_mocap``): the sign rule for running
    on the motion of real pelvises (the specific force of the point between the two posterior
    iliac spines from the markers, 15 Hz low-pass; truth: the pelvis' forward, from the
    posterior to the anterior iliac spines).
@@ -45,6 +45,7 @@ import dataclasses
 import gzip
 import itertools
 import json
+import os
 import sys
 import warnings
 from dataclasses import dataclass
@@ -64,7 +65,8 @@ from gait.session import Session, SessionMetadata
 from gait.simulator import Form, SensorModel, SimulationConfig, simulate
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data"
+#: The real datasets (docs/validation.md: where the real data live).
+DATA = Path(os.environ.get("GAIT_SHARED_DATA", REPO.parent / "shared" / "data"))
 VOISARD = DATA / "voisard2023_lowback_walking"
 RBDS = DATA / "rbds2017_treadmill_mocap"
 ALCANTARA = DATA / "alcantara2022_sacral_running"

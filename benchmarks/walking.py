@@ -3,9 +3,10 @@
     python benchmarks/walking.py                    # the table of docs/walking.md (about 1 minute)
     python benchmarks/walking.py --json out.json    # every trial as JSON
 
-Data: ``../shared/data/voisard2023_lowback_walking`` (10 healthy adults, 58 trials: stand, walk
-10 m, U-turn, walk back, stop; XSens MTw at L5, 100 Hz; initial contacts and toe-offs from
-sensors on both feet, checked by hand). Skipped, with a message, when the folder is absent.
+Data: Voisard et al. (2023), folder ``voisard2023_lowback_walking`` of the real-data folder
+(``GAIT_SHARED_DATA``, docs/validation.md; 10 healthy adults, 58 trials: stand, walk 10 m,
+U-turn, walk back, stop; XSens MTw at L5, 100 Hz; initial contacts and toe-offs from sensors
+on both feet, checked by hand). Skipped, with a message, when the folder is absent.
 
 What is compared, per trial, inside the trial's ``TrialBoundaries``:
 
@@ -40,6 +41,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import sys
 import time
 import warnings
@@ -56,7 +58,8 @@ from gait.errors import GaitDataWarning
 from gait.evaluation import match_events
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data" / "voisard2023_lowback_walking"
+#: Voisard et al. (2023), in the real-data folder (docs/validation.md: where the real data live).
+DATA = Path(os.environ.get("GAIT_SHARED_DATA", REPO.parent / "shared" / "data")) / "voisard2023_lowback_walking"
 FS_HZ = 100.0
 TOLERANCES_S = (0.05, 0.1, 0.2)
 #: the grid the leave-one-subject-out selection picks from (step low-pass Hz, peak low-pass
@@ -294,7 +297,9 @@ def markdown(summary: pd.DataFrame, loso: pd.DataFrame) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", type=Path, default=DATA, help="the Voisard 2023 folder")
+    p.add_argument(
+        "--data", type=Path, default=DATA, help="the Voisard et al. (2023) folder (default: in GAIT_SHARED_DATA)"
+    )
     p.add_argument("--json", type=Path, help="write every trial as JSON")
     p.add_argument("--no-loso", action="store_true", help="skip the leave-one-subject-out selection")
     args = p.parse_args(argv)

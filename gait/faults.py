@@ -29,10 +29,12 @@ Thresholds and their sources are listed in the catalogue and in ``docs/faults.md
 and COROS zones for a waist-worn pod (oscillation, ratio, contact time, cadence), Heiderscheit
 2011 (cadence), Napier 2018 (braking), Teng & Powers 2015 (lean), Bramah 2018 (pelvic drop),
 Seay 2011 (rotation and rigidity), Schuette 2015 / 2016 (fatigue and surface signatures),
-Clermont 2019 and Meyer 2021 (marathon drift), Levine 2007 (downhill), document 004 (weekly
-volume), documents 000, 002 and 004 (shoes). Where no published lumbar-sensor norm exists the
-catalogue says so and the levels are project conventions calibrated on the simulator
-(``benchmarks/faults.py``).
+Clermont 2019 and Meyer 2021 (marathon drift), Levine 2007 (downhill), Lee 2010 (asymmetry),
+document 004 (weekly volume), documents 000, 002 and 004 (shoes); full references in
+``docs/references.md``. Where no published lumbar-sensor norm exists the catalogue says so and
+the levels are project conventions calibrated on the simulator (``benchmarks/faults.py``). The
+knowledge-base documents are identified by title and publisher in the catalogue's
+``[[document]]`` table (`Catalogue.documents`).
 
 Metrics derived here from the analysis (``docs/faults.md``):
 

@@ -32,9 +32,10 @@ Definitions (level frame, see `gait.frames`):
 
 Notes
 -----
-Vertical oscillation by double integration with per-step drift removal follows REFERENCES.md
-(and the force-plate reference: integrate ``(F / BW - 1) g`` twice per step). There is no
-published, validated method for foot-strike type from a trunk sensor. The physical basis:
+Vertical oscillation by double integration of the vertical acceleration, as Zijlstra & Hof
+(2003) did for walking, with the drift removed per step instead of by their high-pass filter;
+the force-plate reference integrates ``(F / BW - 1) g`` twice per step (Cavagna 1975). There
+is no published, validated method for foot-strike type from a trunk sensor. The physical basis:
 heel-first landings produce a distinct impact transient in the vertical force, forefoot
 landings none and midfoot landings a small one (Lieberman et al. 2010, Nature 463:531-535);
 loading rates fall from rearfoot to forefoot (Almeida, Davis & Lopes 2015, J Orthop Sports

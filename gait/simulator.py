@@ -47,7 +47,7 @@ Notes
 -----
 The spring-mass stance profile follows the classic model of Blickhan (1989) and McMahon &
 Cheng (1990); vertical oscillation defined as the per-step excursion of the centre of mass, as
-used for force-plate references (integrate ``(F / BW - 1) g`` twice per step; REFERENCES.md).
+used for force-plate references (integrate ``(F / BW - 1) g`` twice per step; Cavagna 1975).
 Contralateral pelvic drop in stance follows the running kinematics reported by Bramah (2018).
 Foot strikes: rearfoot landings produce a distinct impact transient in the vertical force,
 forefoot landings none and midfoot landings a small one (Lieberman et al. 2010, Nature

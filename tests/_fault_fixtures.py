@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import os
 import sys
 from functools import cache
 from pathlib import Path
@@ -19,7 +20,8 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 SEEDS_DIR = SHARED / "seeds"
 DESIGN = SHARED / "DESIGN.md"
-ALCANTARA = SHARED / "data" / "alcantara2022_sacral_running"
+SHARED_DATA = Path(os.environ.get("GAIT_SHARED_DATA", SHARED / "data"))
+ALCANTARA = SHARED_DATA / "alcantara2022_sacral_running"
 
 #: A good-form run (3 min at 3.2 m/s, belt clip, 100 Hz, typical sensor noise).
 CLEAN = SimulationConfig(duration_s=180.0, seed=21, speed_mps=3.2, sampling_rate_hz=100.0)

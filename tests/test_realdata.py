@@ -1,4 +1,4 @@
-"""The real recordings in ../shared/data: documented bounds (skipped when absent).
+"""The real recordings (GAIT_SHARED_DATA, docs/validation.md): documented bounds (skipped when absent).
 
 Alcantara et al. (2022): one runner, 19 five-second treadmill trials at 2.5-4.2 m/s on -5, 0 and
 +5 deg slopes; sacral accelerometer (vertical and antero-posterior, 500 Hz, 20 Hz low-passed,

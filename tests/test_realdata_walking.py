@@ -16,11 +16,11 @@ import json
 import numpy as np
 import pytest
 
-from tests._fault_fixtures import SHARED, load_benchmark
+from tests._fault_fixtures import SHARED_DATA, load_benchmark
 
 pytestmark = pytest.mark.realdata
 
-VOISARD = SHARED / "data" / "voisard2023_lowback_walking"
+VOISARD = SHARED_DATA / "voisard2023_lowback_walking"
 
 
 @pytest.fixture(scope="module")

@@ -71,7 +71,7 @@ class TestVerticalMotion:
 
     def test_oscillation_is_realistic(self, short_run):
         st = running(short_run.steps)
-        assert 0.06 < st.vertical_oscillation_m.median() < 0.11  # waist-pod norms, REFERENCES.md
+        assert 0.06 < st.vertical_oscillation_m.median() < 0.11  # Garmin waist-pod norms (docs/references.md)
 
 
 class TestOrientation:

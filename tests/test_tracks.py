@@ -825,3 +825,16 @@ def test_fuzz_arbitrary_bytes(tmp_path_factory, suffix, raw):
             assert str(p) in str(e)
             return
     _check(tr)
+
+
+@pytest.mark.parametrize("bad", [-3.0, 0.0, 300.0, float("nan"), "fast"])
+def test_a_speed_from_python_is_checked_like_the_cli(bad):
+    s = gait.simulate(duration_s=20.0, seed=3).session
+    with pytest.raises(GaitInputError, match="speed"):
+        gait.analyze(s, speed_mps=bad)
+
+
+def test_a_speed_in_km_h_from_python_gets_the_conversion():
+    s = gait.simulate(duration_s=20.0, seed=3).session
+    with pytest.raises(GaitInputError, match=r"15 km/h is 4.17 m/s"):
+        gait.analyze(s, speed=15.0)

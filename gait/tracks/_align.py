@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy.ndimage import uniform_filter1d
 
-from ..errors import GaitDataWarning, GaitInputError, Where
+from ..errors import GaitDataWarning, GaitInputError, Where, check_speed_mps
 from ..units import format_duration
 from ._readers import read_track
 from ._track import (
@@ -366,14 +366,7 @@ def resolve_speed(
         value = float(session.meta.extra["speed_mps"])
     if value is None:
         return None, None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not (0 < float(value) < math.inf):
-        raise GaitInputError(
-            "not a speed",
-            expected="a speed in m/s > 0, or a Track",
-            found=repr(value),
-            where=Where(parameter="speed" if speed is not None else "speed_mps"),
-        )
-    return float(value), None
+    return check_speed_mps(value, "speed" if speed is not None else "speed_mps"), None
 
 
 def running_distance_m(track: Track, bouts: pd.DataFrame) -> float:

@@ -11,10 +11,10 @@ running step against the simulator's exact truth.
 
 Part 2, Alcantara et al. (2022) (folder ``alcantara2022_sacral_running`` of the real-data folder,
 ``GAIT_SHARED_DATA``: docs/validation.md): a real sacral accelerometer (one runner, 19 trials
-of 5 s at 2.5-4.2 m/s on -5, 0 and +5 deg slopes) against the treadmill's force: contacts from the force (above 0.05 body weights), the centre of mass's
-vertical excursion from integrating ``(F / BW - 1) g`` twice per step. The one constant of the
-event detector calibrated on these data (`gait.events.TO_DESCENT_LEAD`) is also re-estimated
-leave-one-trial-out here (leave-one-slope-out and leave-one-runner-out in part 4).
+of 5 s at 2.5-4.2 m/s on -5, 0 and +5 deg slopes) against the treadmill's force: contacts from
+the force (above 0.05 body weights, with hysteresis), the centre of mass's vertical excursion
+from integrating ``(F / BW - 1) g`` twice per step. The toe-off constants fitted on these data
+are re-fitted leave one slope out and leave one runner out in part 4.
 
 Part 3, RBDS (Fukuchi et al. 2017; folder ``rbds2017_treadmill_mocap``): three runners on a
 treadmill, five trials, motion capture turned into a virtual sacral IMU
@@ -28,11 +28,16 @@ leave-one-runner-out); the virtual IMU's self-checks; and diagnostics that separ
 analysis gets wrong from what it is given.
 
 Part 4, contact time and foot strike across slopes, stance shapes and runners: contact time
-per Alcantara slope group and trial and per RBDS trial, in sample and with the toe-off descent
-lead (`gait.events.TO_DESCENT_LEAD`) re-fitted leave-one-slope-out (Alcantara) and
-leave-one-runner-out (Alcantara and the two RBDS force trials; each fold is re-analysed with its
-own value); the simulator with a symmetric half-sine stance and the default skewed one, for
-each strike; the foot strike per trial and per runner against shoe sensors (Alcantara) and foot
+per Alcantara slope group, per trial and per runner, for every RBDS trial, and for a third kind
+of signal with exact timing, the centre of mass's vertical specific force ``F / BW * g`` of the
+force trials (Alcantara and RBDS), in sample and with the three toe-off constants
+(`gait.events.TO_DESCENT_LEAD`, `TO_AP_LEAD`, `TO_AP_WEIGHT`) re-fitted leave one slope out
+(Alcantara) and leave one runner out (each fold re-analysed with its own values), with and
+without the forward axis; the evidence on the sacral signal at contact (real, virtual and
+force-derived: levels after the force's contact, the rise's lag, the flight level, the
+cutoff of the marker filter, a segment model of the centre of mass from the markers, the raw
+triaxial recording); the simulator with a symmetric half-sine stance and the default skewed
+one, for each strike, with the shipped and every fold's constants; the foot strike per trial and per runner against shoe sensors (Alcantara) and foot
 markers (RBDS), the lumbar features per runner, and the decision ratio
 (`gait.metrics.DECISION_RATIO`) swept and chosen leave one runner out; the three strike classes
 on the simulator.
@@ -242,22 +247,13 @@ def alcantara_part(data_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     f1, nr = match.f1, match.n_reference
     tc_est = p["to_est"] - p["ic_est"]
     tc_ref = p["to_ref"] - p["ic_ref"]
-    cv = _loto_contact_time(p)
     out = [
         {"metric": "steps (F1, 40 ms)", "n": int(nr), "value": f1, "unit": "", "target": ">= 0.99", "met": f1 >= 0.99}
     ]
     for label, est, ref, factor, unit, target in [
         ("initial contact", p["ic_est"], p["ic_ref"], 1000, "ms", None),
         ("toe-off", p["to_est"], p["to_ref"], 1000, "ms", None),
-        ("contact time", tc_est, tc_ref, 1000, "ms", 15.0),
-        (
-            "contact time, lead leave-one-trial-out (part 4: by slope, by runner)",
-            cv["tc_est"],
-            cv["tc_ref"],
-            1000,
-            "ms",
-            15.0,
-        ),
+        ("contact time (leave one slope / runner out: part 4)", tc_est, tc_ref, 1000, "ms", 15.0),
         ("vertical oscillation vs force-derived COM excursion", p["osc_est"], p["osc_ref"], 100, "cm", 1.0),
     ]:
         ag = agreement(est * factor, ref * factor)
@@ -297,29 +293,7 @@ def alcantara_part(data_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
         .agg(lambda x: float(np.nanmean(np.abs(x))))
         .rename(columns=lambda c: c.replace("_err", " MAE"))
     )
-    return pd.DataFrame(out), by_slope, {"trials": len(sessions), "toe_off_constant_folds": cv["constants"]}
-
-
-def _loto_contact_time(p: pd.DataFrame) -> dict:
-    """Leave-one-trial-out re-estimate of the toe-off descent lead; contact times it gives."""
-    o = ev.TO_DESCENT_LEAD
-    # the crossing time the detector used, recovered from its toe-off
-    cross = p["to_est"] * (1 - o) + p["ic_est"] * o
-    ideal = (p["to_ref"] - cross) / (p["to_ref"] - p["ic_est"])
-    est, ref, consts = [], [], []
-    for k in p["trial"].unique():
-        train = p["trial"] != k
-        ok = float(np.median(ideal[train]))
-        consts.append(ok)
-        test = ~train
-        to = (cross[test] - ok * p["ic_est"][test]) / (1 - ok)
-        est.append(to - p["ic_est"][test])
-        ref.append(p["to_ref"][test] - p["ic_ref"][test])
-    return {
-        "tc_est": pd.concat(est),
-        "tc_ref": pd.concat(ref),
-        "constants": [round(c, 4) for c in (min(consts), max(consts))],
-    }
+    return pd.DataFrame(out), by_slope, {"trials": len(sessions)}
 
 
 # =======================================================================================
@@ -849,7 +823,9 @@ def _patched(module: object, **values: float) -> Iterator[None]:
 
 
 def _real_runs(alc_dir: Path, rbds_dir: Path) -> list[dict]:
-    """Every real trial: its session, reference contacts (force or foot markers), strike truth."""
+    """Every real trial: its session, reference contacts (force or foot markers), strike truth;
+    and for every trial with force, a second run whose signal is the force itself as the
+    centre of mass's vertical specific force (``signal`` "COM (force)")."""
     runs: list[dict] = []
     if (alc_dir / "trials.csv").is_file():
         from gait.readers import _alcantara
@@ -859,39 +835,60 @@ def _real_runs(alc_dir: Path, rbds_dir: Path) -> list[dict]:
         for k, s in enumerate(gait.read_sessions(alc_dir)):
             c = force_plate_contacts(force[k], _alcantara.FS_HZ)
             slope = int(trials["Slope"].iloc[k])
-            runs.append(
-                {
-                    "source": "Alcantara",
-                    "runner": "A",
-                    "trial": f"A{int(trials['trial'].iloc[k])}",
-                    "group": f"A {slope:+d} deg",
-                    "slope_deg": slope,
-                    "speed_mps": float(trials["Speed"].iloc[k]),
-                    "reference": "force",
-                    "session": s,
-                    "ref": pd.DataFrame({"ic_s": c[:, 0], "to_s": c[:, 1], "strike": "rearfoot"}),
-                }
-            )
+            base = {
+                "source": "Alcantara",
+                "runner": "A",
+                "trial": f"A{int(trials['trial'].iloc[k])}",
+                "group": f"A {slope:+d} deg",
+                "slope_deg": slope,
+                "speed_mps": float(trials["Speed"].iloc[k]),
+                "reference": "force",
+            }
+            ref = pd.DataFrame({"ic_s": c[:, 0], "to_s": c[:, 1], "strike": "rearfoot"})
+            runs.append({**base, "signal": "sensor", "session": s, "ref": ref})
+            runs.append({**base, **_com_run(force[k], _alcantara.FS_HZ, ref, 0.0)})
     if (rbds_dir / rbds.TRIALS[0].markers).is_file():
         for k, tr in enumerate(rbds.TRIALS):
             d = rbds.load_trial(tr, rbds_dir, seed=100 + k)
             st = d.steps
-            runs.append(
-                {
-                    "source": "RBDS",
-                    "runner": f"r{tr.runner}",
-                    "trial": tr.key,
-                    "group": tr.key,
-                    "slope_deg": 0,
-                    "speed_mps": float(d.info["belt_speed_mps"]),
-                    "reference": st["event_source"].iloc[0],
-                    "session": d.session,
-                    "ref": pd.DataFrame(
-                        {"ic_s": st["ic_s"], "to_s": st["to_s"], "strike": st["foot_strike_class"].to_numpy()}
-                    ),
-                }
-            )
+            base = {
+                "source": "RBDS",
+                "runner": f"r{tr.runner}",
+                "trial": tr.key,
+                "group": tr.key,
+                "slope_deg": 0,
+                "speed_mps": float(d.info["belt_speed_mps"]),
+                "reference": st["event_source"].iloc[0],
+            }
+            ref = pd.DataFrame({"ic_s": st["ic_s"], "to_s": st["to_s"], "strike": st["foot_strike_class"].to_numpy()})
+            runs.append({**base, "signal": "sensor", "session": d.session, "ref": ref, "data": d})
+            if d.force_n is not None:
+                fc = rbds.force_contacts(d.force_n, sampling_rate_hz=rbds.FORCE_FS_HZ)
+                fref = pd.DataFrame({"ic_s": fc[:, 0], "to_s": fc[:, 1], "strike": None})
+                runs.append({**base, **_com_run(d.force_n, rbds.FORCE_FS_HZ, fref, 0.0)})
     return runs
+
+
+#: standing before a force-derived signal, s (the analysis wants a still posture first)
+COM_STANDING_S = 10.0
+
+
+def _com_run(force: np.ndarray, fs: float, ref: pd.DataFrame, t0: float) -> dict:
+    """The force as a body-frame vertical signal, ``F / BW * g`` (the centre of mass's vertical
+    specific force; body weight = the mean force over the trial), after `COM_STANDING_S` of
+    standing, with its force contacts on the same clock. No forward axis: the toe-off is the
+    descent's estimate alone."""
+    k = round(COM_STANDING_S * fs)
+    v = np.concatenate([np.full(k, G), np.asarray(force, float) / float(np.mean(force)) * G])
+    s = gait.Session(
+        t=t0 + np.arange(v.size) / fs,
+        acc=np.column_stack([v, np.zeros_like(v), np.zeros_like(v)]),
+        gyr=None,
+        frame="body",
+        meta=gait.SessionMetadata(sampling_rate_hz=fs),
+    )
+    shifted = ref.assign(ic_s=ref["ic_s"] + t0 + k / fs, to_s=ref["to_s"] + t0 + k / fs)
+    return {"signal": "COM (force)", "session": s, "ref": shifted}
 
 
 def _steps_vs_reference(run: dict, tolerance_s: float = 0.06) -> pd.DataFrame:
@@ -904,6 +901,7 @@ def _steps_vs_reference(run: dict, tolerance_s: float = 0.06) -> pd.DataFrame:
     r = ref.iloc[m.reference_idx]
     out = pd.DataFrame(
         {
+            "ic_est_s": d["ic_s"].to_numpy(),
             "ic_err_ms": 1000 * (d["ic_s"].to_numpy() - r["ic_s"].to_numpy()),
             "to_err_ms": 1000 * (d["to_s"].to_numpy() - r["to_s"].to_numpy()),
             "tc_est_s": d["contact_time_s"].to_numpy(),
@@ -917,35 +915,88 @@ def _steps_vs_reference(run: dict, tolerance_s: float = 0.06) -> pd.DataFrame:
         }
     )
     out["tc_err_ms"] = 1000 * (out["tc_est_s"] - out["tc_ref_s"])
-    for k in ("source", "runner", "trial", "group", "slope_deg", "speed_mps", "reference"):
+    for k in ("source", "runner", "trial", "group", "slope_deg", "speed_mps", "reference", "signal"):
         out[k] = run[k]
+    out["forward"] = "forward" not in a.unavailable
     out["run_call"] = a.summary["foot_strike"]
     out["run_confidence"] = a.summary["foot_strike_confidence"]
     return out
 
 
-def _ideal_lead(p: pd.DataFrame) -> pd.Series:
-    """Per step, the descent lead that would give the reference contact time. ``p`` must come
-    from a run with ``TO_DESCENT_LEAD = 0`` (toe-off at the descent's crossing itself)."""
-    return 1.0 - p["tc_est_s"] / p["tc_ref_s"]
+#: the toe-off constants a fold fits
+TOE_OFF_CONSTANTS = ("TO_DESCENT_LEAD", "TO_AP_LEAD", "TO_AP_WEIGHT")
 
 
-def _fit_lead(ideal: pd.DataFrame, groups: list[str]) -> float:
-    """The shipped rule: the median over the groups of each group's median ideal lead."""
-    med = ideal[ideal["group"].isin(groups)].groupby("group")["lead"].median()
-    return float(np.median(med.to_numpy()))
+def _ideal_shares(runs: list[dict]) -> pd.DataFrame:
+    """Per step, the toe-off shares that would give the reference contact time.
+
+    Two passes with the shares at 0: the descent's estimate alone (``TO_AP_WEIGHT = 0``: the
+    toe-off is the descent's crossing) and the forward acceleration's alone (weight 1: its end
+    of propulsion). For contact time ``tc``, a landmark ``x`` after the contact ``ic`` needs
+    the share ``1 - (x - ic) / tc``. Steps are paired between the passes by their contact
+    (the contact does not depend on these constants)."""
+    with _patched(ev, TO_DESCENT_LEAD=0.0, TO_AP_WEIGHT=0.0):
+        v = pd.concat([_steps_vs_reference(r) for r in runs], ignore_index=True)
+    with _patched(ev, TO_AP_LEAD=0.0, TO_AP_WEIGHT=1.0):
+        a = pd.concat([_steps_vs_reference(r) for r in runs], ignore_index=True)
+    key = ["trial", "signal", "ic_est_s"]
+    p = v.merge(a[[*key, "tc_est_s"]].rename(columns={"tc_est_s": "tc_ap0_s"}), on=key, how="left")
+    p = p.rename(columns={"tc_est_s": "tc_v0_s"})
+    p["ideal_descent"] = 1.0 - p["tc_v0_s"] / p["tc_ref_s"]
+    # without a forward axis the second pass fell back on the descent: no antero-posterior share
+    p["ideal_ap"] = np.where(p["forward"], 1.0 - p["tc_ap0_s"] / p["tc_ref_s"], np.nan)
+    return p
+
+
+def _fit_set(ideal: pd.DataFrame) -> pd.DataFrame:
+    """The steps the constants are fitted on: the sensor's, against force."""
+    return ideal[(ideal["reference"] == "force") & (ideal["signal"] == "sensor")]
+
+
+def _fit_shares(ideal: pd.DataFrame, groups: list[str]) -> tuple[float, float]:
+    """The two shares: the median over ``groups`` of each group's median ideal share."""
+    fit = _fit_set(ideal)
+    g = fit[fit["group"].isin(groups)].groupby("group")
+    return float(np.median(g["ideal_descent"].median())), float(np.nanmedian(g["ideal_ap"].median()))
+
+
+def _fit_constants(ideal: pd.DataFrame, groups: list[str]) -> dict[str, float]:
+    """The three toe-off constants from the force-referenced sensor groups ``groups``.
+
+    The shares as `_fit_shares`; the weight of the forward estimate from the evidence: for
+    each training runner, the shares fitted without it give each estimate's contact-time bias
+    on it; the weight is the descent's mean squared runner bias over the sum of both (inverse-
+    variance weighting of two estimates). With fewer than two training runners there is no
+    evidence and the weight is 0.5. (Slope groups as the unit instead of runners: weight 0.94
+    in sample, but 0.62 without runner 2, whose contact time is then 16 ms short.)
+    """
+    o, q = _fit_shares(ideal, groups)
+    fit = _fit_set(ideal)
+    train = fit[fit["group"].isin(groups)]
+    ms_v, ms_a = [], []
+    for r in dict.fromkeys(train["runner"]):
+        inner = [g for g in groups if g not in set(train.loc[train["runner"] == r, "group"])]
+        if not inner:
+            continue
+        oi, qi = _fit_shares(ideal, inner)
+        t = train[(train["runner"] == r) & train["forward"]]
+        ms_v.append(float((t["tc_v0_s"] / (1 - oi) - t["tc_ref_s"]).mean()) ** 2)
+        ms_a.append(float((t["tc_ap0_s"] / (1 - qi) - t["tc_ref_s"]).mean()) ** 2)
+    w = float(np.mean(ms_v) / (np.mean(ms_v) + np.mean(ms_a))) if len(ms_v) >= 2 else 0.5
+    return {"TO_DESCENT_LEAD": o, "TO_AP_LEAD": q, "TO_AP_WEIGHT": w}
 
 
 def _contact_rows(p: pd.DataFrame, fold: str, by: str) -> list[dict]:
     rows = []
-    for key, g in p.groupby(by, sort=False):
+    for key, g in p.groupby([by, "signal", "reference"], sort=False):
         ag = agreement(g["tc_est_s"] * 1000, g["tc_ref_s"] * 1000)
         rows.append(
             {
                 "fold": fold,
-                by: key,
+                by: key[0],
+                "signal": key[1],
                 "runner": g["runner"].iloc[0],
-                "reference": g["reference"].iloc[0],
+                "reference": key[2],
                 "n": ag["n"],
                 "ic_bias_ms": float(g["ic_err_ms"].mean()),
                 "to_bias_ms": float(g["to_err_ms"].mean()),
@@ -958,8 +1009,277 @@ def _contact_rows(p: pd.DataFrame, fold: str, by: str) -> list[dict]:
     return rows
 
 
-def _simulator_shapes(quick: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Contact time for two stance shapes and three strikes; foot strike per class."""
+def _contact_folds(runs: list[dict], ideal: pd.DataFrame) -> list[dict]:
+    """The folds: shipped constants (everything in sample), each Alcantara slope left out, each
+    runner left out (a runner with no force trial is never fitted on: its fold is the shipped
+    one). Each fold: its training groups, its constants, the runs it is tested on."""
+    force = _fit_set(ideal)
+    groups = list(dict.fromkeys(force["group"]))
+    runner_of = dict(zip(force["group"], force["runner"], strict=False))
+    folds = [{"fold": "in sample (shipped)", "held_out": "", "train": groups, "test": runs}]
+    alc = [g for g in groups if runner_of[g] == "A"]
+    for g in alc:
+        train = [h for h in groups if h != g]
+        folds.append(
+            {"fold": "leave one slope out", "held_out": g, "train": train, "test": [r for r in runs if r["group"] == g]}
+        )
+    for r in list(dict.fromkeys(run["runner"] for run in runs)):
+        train = [g for g in groups if runner_of[g] != r]
+        folds.append(
+            {
+                "fold": "leave one runner out",
+                "held_out": r,
+                "train": train,
+                "test": [run for run in runs if run["runner"] == r],
+            }
+        )
+    for f in folds:
+        f["constants"] = _fit_constants(ideal, f["train"])
+    return folds
+
+
+def _contact_tables(runs: list[dict]) -> dict[str, pd.DataFrame]:
+    """Contact time per group, trial and runner for every fold, with and without the forward axis."""
+    ideal = _ideal_shares(runs)
+    folds = _contact_folds(runs, ideal)
+    per_step, const_rows = [], []
+    for f in folds:
+        c = f["constants"]
+        const_rows.append(
+            {
+                "fold": f["fold"],
+                "held out": f["held_out"],
+                "fitted on": ", ".join(f["train"]),
+                **{k.lower(): v for k, v in c.items()},
+            }
+        )
+        for variant, extra in (("with forward axis", {}), ("vertical only", {"TO_AP_WEIGHT": 0.0})):
+            with _patched(ev, **{**c, **extra}):
+                p = pd.concat([_steps_vs_reference(r) for r in f["test"]], ignore_index=True)
+            p["fold"] = f["fold"]
+            p["variant"] = variant
+            per_step.append(p)
+    steps = pd.concat(per_step, ignore_index=True)
+    out: dict[str, pd.DataFrame] = {}
+    for by, name in (("group", "contact_by_group"), ("trial", "contact_by_trial"), ("runner", "contact_by_runner")):
+        rows = []
+        for (variant, fold), g in steps.groupby(["variant", "fold"], sort=False):
+            rows += [{"variant": variant, **r} for r in _contact_rows(g, str(fold), by)]
+        out[name] = pd.DataFrame(rows)
+    shipped = {k: getattr(ev, k) for k in TOE_OFF_CONSTANTS}
+    const = pd.DataFrame(const_rows)
+    const.loc[len(const)] = {
+        "fold": "shipped in gait.events",
+        "held out": "",
+        "fitted on": "",
+        **{k.lower(): v for k, v in shipped.items()},
+    }
+    out["toe_off_constants"] = const
+    force = ideal[(ideal["reference"] == "force")]
+    out["ideal_shares"] = (
+        force.groupby(["signal", "group"], sort=False)
+        .agg(
+            steps=("ideal_descent", "size"),
+            descent=("ideal_descent", "median"),
+            forward=("ideal_ap", "median"),
+        )
+        .reset_index()
+    )
+    out["_folds"] = pd.DataFrame([{"fold": f["fold"], "held_out": f["held_out"], **f["constants"]} for f in folds])
+    return out
+
+
+# --- the evidence on the sacral signal at contact ----------------------------------------
+#: offsets after the force's contact at which the signals are compared, ms
+EVIDENCE_OFFSETS_MS = (10, 20)
+#: de Leva (1996) segment masses (share of body mass, male): thigh, shank, foot; the rest
+#: (head, arms, trunk) is taken to move with the pelvis
+SEGMENT_MASS = {"Thigh": 0.1416, "Shank": 0.0433, "Foot": 0.0137}
+
+
+def _rise_stats(sig: np.ndarray, t: np.ndarray, ics: np.ndarray, tos: np.ndarray) -> dict[str, float]:
+    """A vertical signal (g) around the force's contacts: its median at `EVIDENCE_OFFSETS_MS`
+    after them, the median delay of its first rise through 0.5 g, its median at toe-off."""
+    out = {}
+    for o in EVIDENCE_OFFSETS_MS:
+        out[f"at +{o} ms (g)"] = float(np.median(np.interp(ics + o / 1000, t, sig)))
+    grid = np.arange(-0.06, 0.15, 0.0005)
+    seg = np.interp(ics[:, None] + grid[None, :], t, sig)
+    above = seg > 0.5
+    # the first crossing after the last time it was below 0.5 g before the contact's window start
+    first = np.argmax(above & (np.cumsum(~above, axis=1) > 0), axis=1)
+    ok = above.any(axis=1) & (first > 0)
+    out["0.5 g crossing after contact (ms)"] = float(np.median(1000 * grid[first[ok]])) if ok.any() else float("nan")
+    out["at toe-off (g)"] = float(np.median(np.interp(tos, t, sig)))
+    return out
+
+
+def _stance_lag_ms(sig: np.ndarray, t: np.ndarray, ref: np.ndarray, tr: np.ndarray, ics: np.ndarray) -> float:
+    """Lag (ms, + = ``sig`` later) that best aligns ``sig`` with ``ref`` over the stances (-60
+    to +300 ms of each contact), by correlation."""
+    grid = np.arange(-0.06, 0.30, 0.001)
+    r0 = np.interp(ics[:, None] + grid[None, :], tr, ref).ravel()
+    lags = np.arange(-40, 41) / 1000
+    cc = [np.corrcoef(r0, np.interp(ics[:, None] + grid[None, :] + lag, t, sig).ravel())[0, 1] for lag in lags]
+    return float(1000 * lags[int(np.argmax(cc))])
+
+
+def _flight_level(sig_g: np.ndarray, fs: float) -> float:
+    """The flight level as the event detector estimates it (g): the median over the flights of
+    the signal within `gait.events.FLIGHT_HALF_WINDOW_S` of each 5 Hz trough."""
+    from scipy.signal import find_peaks
+
+    sm = ev._lowpass(sig_g, fs, 5.0)
+    pk, _ = find_peaks(sm, height=1.2, distance=int(0.2 * fs), prominence=0.4)
+    if pk.size < 3:
+        return float("nan")
+    tr = ev._ranges_argmin(sm, pk[:-1], pk[1:])
+    hw = max(int(ev.FLIGHT_HALF_WINDOW_S * fs), 1)
+    return float(np.median(np.median(sig_g[np.clip(tr[:, None] + np.arange(-hw, hw + 1), 0, sig_g.size - 1)], axis=1)))
+
+
+def _marker_com_vertical(d: rbds.RbdsData, data_dir: Path, cutoff_hz: float) -> tuple[np.ndarray, np.ndarray]:
+    """Vertical specific force (g) of the sacral point and of a segment model of the centre of
+    mass from the markers (the pelvis carrying head, arms and trunk; thighs, shanks and feet
+    from their marker clusters, `SEGMENT_MASS`), run clock, at `rbds.FS_HZ`."""
+    from scipy.interpolate import make_interp_spline
+
+    from gait.validation.virtual_imu import zero_lag_lowpass
+
+    lab = rbds.read_markers(data_dir / d.trial.markers)
+    W, _ = rbds.world_frame(lab)
+    w = {k: v @ W.T for k, v in lab.items()}
+
+    def filled(x: np.ndarray) -> np.ndarray:
+        x = x.copy()
+        for j in range(3):
+            bad = ~np.isfinite(x[:, j])
+            if bad.any():
+                x[bad, j] = np.interp(np.flatnonzero(bad), np.flatnonzero(~bad), x[~bad, j])
+        return x
+
+    def acc_up(names: list[str]) -> np.ndarray:
+        p = np.mean([filled(w[k]) for k in names if k in w], axis=0)[:, 2]
+        f = zero_lag_lowpass(p, sampling_rate_hz=rbds.FS_HZ, cutoff_hz=cutoff_hz)
+        tt = np.arange(f.size) / rbds.FS_HZ
+        return make_interp_spline(tt, f, k=5).derivative(2)(tt)
+
+    sac = acc_up(["R.PSIS", "L.PSIS"])
+    com = (1 - 2 * sum(SEGMENT_MASS.values())) * sac
+    for side in "RL":
+        com = com + SEGMENT_MASS["Thigh"] * acc_up(
+            [f"{side}.Thigh.{a}.{b}" for a in ("Top", "Bottom") for b in ("Lateral", "Medial")]
+        )
+        com = com + SEGMENT_MASS["Shank"] * acc_up(
+            [f"{side}.Shank.{a}.{b}" for a in ("Top", "Bottom") for b in ("Lateral", "Medial")]
+        )
+        com = com + SEGMENT_MASS["Foot"] * acc_up(
+            [f"{side}.Heel.Top", f"{side}.Heel.Bottom", f"{side}.MT1", f"{side}.MT5"]
+        )
+    return (sac + G) / G, (com + G) / G
+
+
+def _contact_evidence(runs: list[dict], alc_dir: Path, rbds_dir: Path) -> pd.DataFrame:
+    """What the sacral signal does at contact, against the force (every signal on the force's
+    contacts): the real accelerometer (Alcantara, per slope), the virtual one (RBDS force
+    trials, the analysis' level vertical), the force itself, the sacral point's marker motion
+    at three filter cutoffs, a segment model of the centre of mass from the markers, and the
+    raw triaxial recording (no reference: its flight level only)."""
+    rows: list[dict] = []
+    for run in runs:
+        if run["signal"] != "sensor" or run["reference"] != "force":
+            continue
+        a = gait.analyze(run["session"])
+        fs = run["session"].meta.sampling_rate_hz
+        v = a.signals.acc[:, 0] / G
+        t = run["session"].t
+        ref = run["ref"]
+        ics, tos = ref["ic_s"].to_numpy(), ref["to_s"].to_numpy()
+        ics, tos = ics[2:-2], tos[2:-2]
+        if run["source"] == "Alcantara":
+            from gait.readers import _alcantara
+
+            k = int(run["trial"][1:])
+            trials = _alcantara.read_trials(alc_dir)
+            row = int(np.flatnonzero(trials["trial"].to_numpy() == k)[0])
+            f = _alcantara.read_force(alc_dir)[row]
+            tf = np.arange(f.size) / _alcantara.FS_HZ
+        else:
+            d = run["data"]
+            f = d.force_n / d.force_n.mean()
+            tf = d.info["run_t0_s"] + np.arange(f.size) / rbds.FORCE_FS_HZ
+            ics, tos = ics, tos
+        run_sel = (t >= tf[0]) & (t <= tf[-1])
+        base = {"source": run["source"], "group": run["group"], "trial": run["trial"]}
+        rows.append(
+            {
+                **base,
+                "signal": "sensor (analysis' level vertical)",
+                **_rise_stats(v, t, ics, tos),
+                "stance lag vs force (ms)": _stance_lag_ms(v, t, f, tf, ics),
+                "flight level (g)": _flight_level(v[run_sel], fs),
+            }
+        )
+        rows.append(
+            {
+                **base,
+                "signal": "force, F / BW",
+                **_rise_stats(f, tf, ics, tos),
+                "stance lag vs force (ms)": 0.0,
+                "flight level (g)": _flight_level(f, 1.0 / (tf[1] - tf[0])),
+            }
+        )
+        if run["source"] == "RBDS":
+            d = run["data"]
+            for cutoff in (12.0, 20.0, 30.0):
+                sac, com = _marker_com_vertical(d, rbds_dir, cutoff)
+                tm = d.info["run_t0_s"] + np.arange(sac.size) / rbds.FS_HZ
+                rows.append(
+                    {
+                        **base,
+                        "signal": f"sacral point, markers at {cutoff:g} Hz",
+                        **_rise_stats(sac, tm, ics, tos),
+                        "stance lag vs force (ms)": _stance_lag_ms(sac, tm, f, tf, ics),
+                        "flight level (g)": _flight_level(sac, rbds.FS_HZ),
+                    }
+                )
+                if cutoff == 20.0:
+                    rows.append(
+                        {
+                            **base,
+                            "signal": "segment model of the centre of mass, markers at 20 Hz",
+                            **_rise_stats(com, tm, ics, tos),
+                            "stance lag vs force (ms)": _stance_lag_ms(com, tm, f, tf, ics),
+                            "flight level (g)": _flight_level(com, rbds.FS_HZ),
+                        }
+                    )
+    ev_rows = pd.DataFrame(rows)
+    if len(ev_rows):
+        num = [c for c in ev_rows.columns if c not in ("source", "group", "trial", "signal")]
+        ev_rows = ev_rows.groupby(["source", "group", "signal"], sort=False)[num].median().reset_index()
+    raw = alc_dir / "raw_triaxial_unlabelled_512hz.csv"
+    if raw.is_file():
+        d = pd.read_csv(raw)
+        acc = np.column_stack([-d["Accel_LN_X"], d["Accel_LN_Y"], -d["Accel_LN_Z"]]) / G
+        up = acc.mean(axis=0) / np.linalg.norm(acc.mean(axis=0))
+        v = acc @ up
+        ev_rows.loc[len(ev_rows)] = {
+            "source": "raw triaxial (unclipped, no reference)",
+            "group": "",
+            "signal": "level vertical, mean gravity direction",
+            "flight level (g)": _flight_level(v, 512.0),
+        }
+    return ev_rows
+
+
+def _simulator_shapes(quick: bool, constants: dict[str, float] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Contact time for two stance shapes and three strikes; foot strike per class (with the
+    toe-off ``constants`` of a fold, else the shipped ones)."""
+    with _patched(ev, **(constants or {})):
+        return _simulator_shapes_run(quick)
+
+
+def _simulator_shapes_run(quick: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
     ct, fs_rows = [], []
     speeds = (2.5, 4.2) if quick else (2.5, 3.5, 4.2)
     k = 0
@@ -1027,68 +1347,13 @@ def contact_strike_part(alc_dir: Path, rbds_dir: Path, quick: bool) -> dict[str,
     runs = _real_runs(alc_dir, rbds_dir)
     out: dict[str, pd.DataFrame] = {}
     if runs:
-        # --- the toe-off lead: fitted per fold, each fold re-analysed with its own value -------
-        with _patched(ev, TO_DESCENT_LEAD=0.0):
-            zero = pd.concat([_steps_vs_reference(r) for r in runs], ignore_index=True)
-        zero["lead"] = _ideal_lead(zero)
-        force = zero[zero["reference"] == "force"]
-        groups = list(dict.fromkeys(force["group"]))
-        runner_of = dict(zip(force["group"], force["runner"], strict=False))
-        alc_groups = [g for g in groups if runner_of[g] == "A"]
-        folds: list[dict] = []
-        if alc_groups:
-            folds.append({"fold": "shipped (all Alcantara slopes)", "held_out": "", "train": alc_groups, "test": []})
-            for g in alc_groups:
-                folds.append(
-                    {
-                        "fold": "leave one slope out",
-                        "held_out": g,
-                        "train": [h for h in alc_groups if h != g],
-                        "test": [g],
-                    }
-                )
-        for r in sorted(set(runner_of.values())):
-            train = [g for g in groups if runner_of[g] != r]
-            if train:
-                folds.append(
-                    {
-                        "fold": "leave one runner out",
-                        "held_out": r,
-                        "train": train,
-                        "test": [run["group"] for run in runs if run["runner"] == r],
-                    }
-                )
-        lead_rows, per_step = [], []
+        # --- contact time: the toe-off constants fitted per fold, each fold re-analysed ----------
+        tables = _contact_tables(runs)
+        folds = tables.pop("_folds")
+        out |= tables
+        out["contact_evidence"] = _contact_evidence(runs, alc_dir, rbds_dir)
+        runs = [r for r in runs if r["signal"] == "sensor"]
         in_sample = pd.concat([_steps_vs_reference(r) for r in runs], ignore_index=True)
-        in_sample["fold"] = "in sample (shipped)"
-        per_step.append(in_sample)
-        for f in folds:
-            lead = _fit_lead(force, f["train"])
-            lead_rows.append(
-                {
-                    "fold": f["fold"],
-                    "held out": f["held_out"],
-                    "fitted on": ", ".join(f["train"]),
-                    "lead": lead,
-                    "shipped": ev.TO_DESCENT_LEAD,
-                }
-            )
-            if f["test"]:
-                with _patched(ev, TO_DESCENT_LEAD=lead):
-                    p = pd.concat([_steps_vs_reference(r) for r in runs if r["group"] in f["test"]], ignore_index=True)
-                p["fold"] = f["fold"]
-                per_step.append(p)
-        steps = pd.concat(per_step, ignore_index=True)
-        rows = []
-        for fold, g in steps.groupby("fold", sort=False):
-            rows += _contact_rows(g, str(fold), "group")
-        out["contact_by_group"] = pd.DataFrame(rows)
-        rows = []
-        for fold, g in steps.groupby("fold", sort=False):
-            rows += _contact_rows(g, str(fold), "trial")
-        out["contact_by_trial"] = pd.DataFrame(rows)
-        out["lead_folds"] = pd.DataFrame(lead_rows)
-        out["ideal_lead_by_group"] = force.groupby("group", sort=False)["lead"].agg(["median", "count"]).reset_index()
 
         # --- foot strike per trial, per runner, and the decision ratio ------------------------
         ins = in_sample
@@ -1136,7 +1401,13 @@ def contact_strike_part(alc_dir: Path, rbds_dir: Path, quick: bool) -> dict[str,
         out["strike_features_by_runner"] = pd.DataFrame(feat)
         out["strike_decision_ratio"] = _decision_ratio_table(runs)
     sim_ct, sim_fs = _simulator_shapes(quick)
-    out["sim_contact"] = sim_ct
+    sim_ct["constants"] = "shipped"
+    parts = [sim_ct]
+    if runs:
+        for f in folds[folds["fold"] == "leave one runner out"].to_dict("records"):
+            c = {k: float(f[k]) for k in TOE_OFF_CONSTANTS}
+            parts.append(_simulator_shapes(True, c)[0].assign(constants=f"leave {f['held_out']} out"))
+    out["sim_contact"] = pd.concat(parts, ignore_index=True)
     out["sim_strike"] = sim_fs
     return out
 
@@ -1209,27 +1480,46 @@ def print_contact_strike(t: dict[str, pd.DataFrame]) -> None:
     print("\n## Contact time and foot strike across slopes, stance shapes and runners\n")
     if "contact_by_group" in t:
         print(
-            "Toe-off descent lead (`gait.events.TO_DESCENT_LEAD`): median of each group's median ideal lead, fitted per fold:\n"
+            "Toe-off constants (`gait.events.TO_DESCENT_LEAD`, `TO_AP_LEAD`: median over the training groups of each "
+            "group's median ideal share; `TO_AP_WEIGHT`: inverse-variance weight of the two estimates from their "
+            "runner-level biases, leave one runner out within the training runners), fitted per fold:\n"
         )
-        print(_plain(t["lead_folds"], fmt="{:.4f}"))
-        print("\nIdeal lead per group (what each group alone would need):\n")
-        print(_plain(t["ideal_lead_by_group"], fmt="{:.3f}"))
+        print(_plain(t["toe_off_constants"], fmt="{:.3f}"))
+        print("\nIdeal shares per group (what each group alone would need; sensor and force-derived signal):\n")
+        print(_plain(t["ideal_shares"], fmt="{:.3f}"))
         print(
-            "\nContact time per group (ms; IC / TO bias against force, or the foot markers for r2_3.5, r2_4.5, r3_3.5; steps matched within 60 ms):\n"
+            "\nContact time per group (ms; IC / TO bias against force, or the foot markers for r2_3.5, r2_4.5, r3_3.5; "
+            "steps matched within 60 ms; signal: the sensor, or the force itself as the centre of mass's vertical "
+            "specific force):\n"
         )
-        print(_plain(t["contact_by_group"]))
-        print("\nContact time per trial (ms):\n")
-        print(_plain(t["contact_by_trial"]))
+        cg = t["contact_by_group"]
+        print(_plain(cg[cg["variant"] == "with forward axis"].drop(columns="variant")))
+        print("\nContact time per runner (trials pooled per reference, ms):\n")
+        cr = t["contact_by_runner"]
+        print(_plain(cr[cr["variant"] == "with forward axis"].drop(columns="variant")))
+        print("\nWithout a forward axis (the descent's estimate alone), per group (ms):\n")
+        print(_plain(cg[(cg["variant"] == "vertical only") & (cg["signal"] == "sensor")].drop(columns="variant")))
+        print("\nContact time per trial (ms, with forward axis):\n")
+        ct = t["contact_by_trial"]
+        print(_plain(ct[ct["variant"] == "with forward axis"].drop(columns="variant")))
+        print(
+            "\nThe sacral signal at contact, against the force's contact (medians over steps and trials; "
+            "g; + lag = later than the force):\n"
+        )
+        print(_plain(t["contact_evidence"]))
         print("\nFoot strike per trial (steps; truth: shoe sensors for Alcantara, foot markers for RBDS):\n")
         print(_plain(t["strike_by_trial"]))
         print("\nFoot-strike evidence per runner (body weights; the lumbar features the classes rest on):\n")
         print(_plain(t["strike_features_by_runner"]))
         print("\nDecision ratio: trial calls per runner, and the ratio chosen leave one runner out:\n")
         print(_plain(t["strike_decision_ratio"]))
-    print("\nSimulator: contact time for two stance shapes and three strikes (ms):\n")
+    print(
+        "\nSimulator: contact time for two stance shapes and three strikes (ms; shipped constants on the full grid, "
+        "each leave-one-runner-out fold's on the quick grid):\n"
+    )
     sc = t["sim_contact"]
     summ = (
-        sc.groupby(["stance", "strike"], sort=False)
+        sc.groupby(["constants", "stance", "strike"], sort=False)
         .apply(
             lambda g: pd.Series(
                 {
@@ -1307,9 +1597,6 @@ def main(argv: list[str] | None = None) -> int:
             print(_markdown(real))
             print("\nMean absolute error by slope (deg):\n")
             print(by_slope.round(2).to_markdown() if _has_tabulate() else by_slope.round(2).to_string())
-            print(
-                f"\nToe-off descent lead re-estimated leave-one-trial-out: {rinfo['toe_off_constant_folds'][0]} to {rinfo['toe_off_constant_folds'][1]} (shipped: {ev.TO_DESCENT_LEAD})"
-            )
             result |= {
                 "real": real.to_dict(orient="records"),
                 "real_by_slope": by_slope.reset_index().to_dict(orient="records"),

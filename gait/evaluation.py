@@ -130,15 +130,23 @@ def force_plate_contacts(
     sampling_rate_hz: float,
     *,
     threshold_bw: float = 0.05,
+    hysteresis_bw: float = 0.03,
     min_contact_s: float = 0.08,
     min_flight_s: float = 0.02,
 ) -> np.ndarray:
     """Ground contacts from a vertical (or belt-normal) force in body weights.
 
-    Contact is force above ``threshold_bw``; flights shorter than ``min_flight_s`` (chatter
-    near zero) are merged, contacts shorter than ``min_contact_s`` dropped, and contacts
-    touching either end of the recording left out (incomplete). Crossing times are
-    interpolated between samples.
+    Contact is force above ``threshold_bw``, with hysteresis: the state (contact or flight)
+    changes only when the force crosses ``threshold_bw +- hysteresis_bw``, and each change is
+    timed at the interpolated crossing of ``threshold_bw`` itself just before it. Flights
+    shorter than ``min_flight_s`` (chatter near zero) are merged, contacts shorter than
+    ``min_contact_s`` dropped, and contacts touching either end of the recording left out
+    (incomplete).
+
+    The hysteresis keeps a zero-lag filter's pre-ringing out of the contact: a force
+    low-passed forward and backward rings ahead of a steep landing (on the Alcantara et al.
+    2022 recordings, a bump to 0.06 body weights and a dip to -0.05 about 20 ms before the
+    rise, in three of 19 trials), which crosses 0.05 body weights without being a contact.
 
     Returns
     -------
@@ -147,25 +155,38 @@ def force_plate_contacts(
     """
     f = np.asarray(force_bw, dtype=float)
     fs = float(sampling_rate_hz)
-    above = f > threshold_bw
-    edges = np.diff(above.astype(np.int8))
-    starts = np.flatnonzero(edges == 1) + 1
-    ends = np.flatnonzero(edges == -1) + 1
-    if above[0]:
-        starts = np.concatenate([[0], starts])
-    if above[-1]:
-        ends = np.concatenate([ends, [f.size]])
-    if starts.size == 0:
+    n = f.size
+    if n < 2:
         return np.zeros((0, 2))
+    # Schmitt trigger: 1 above the upper level, 0 below the lower one, the last state between
+    code = np.where(f > threshold_bw + hysteresis_bw, 1, np.where(f < threshold_bw - hysteresis_bw, 0, -1))
+    known = np.flatnonzero(code >= 0)
+    if known.size == 0:
+        return np.zeros((0, 2))
+    last = np.maximum.accumulate(np.where(code >= 0, np.arange(n), -1))
+    state = np.where(last >= 0, code[np.maximum(last, 0)], -1)
+    rise = np.flatnonzero((state[1:] == 1) & (state[:-1] == 0)) + 1
+    fall = np.flatnonzero((state[1:] == 0) & (state[:-1] == 1)) + 1
+    if rise.size == 0 or fall.size == 0:
+        return np.zeros((0, 2))
+    fall = fall[fall > rise[0]]
+    rise = rise[: fall.size]  # states alternate: rise k pairs with fall k; an unfinished one goes
+    if rise.size == 0:
+        return np.zeros((0, 2))
+    above = f > threshold_bw
+    up_x = np.flatnonzero(~above[:-1] & above[1:]) + 1  # f[i-1] <= thr < f[i]
+    dn_x = np.flatnonzero(above[:-1] & ~above[1:]) + 1  # f[i-1] > thr >= f[i]
+    iu = up_x[np.clip(np.searchsorted(up_x, rise, side="right") - 1, 0, None)]
+    idn = dn_x[np.clip(np.searchsorted(dn_x, fall, side="right") - 1, 0, None)]
+    t_on = (iu - 1 + (threshold_bw - f[iu - 1]) / (f[iu] - f[iu - 1])) / fs
+    t_off = (idn - 1 + (f[idn - 1] - threshold_bw) / (f[idn - 1] - f[idn])) / fs
     # merge chatter: a flight shorter than min_flight_s joins its neighbours
-    keep = np.concatenate([[True], (starts[1:] - ends[:-1]) / fs >= min_flight_s])
-    starts = starts[keep]
-    ends = np.concatenate([ends[:-1][keep[1:]], [ends[-1]]])
-    ok = ((ends - starts) / fs >= min_contact_s) & (starts > 0) & (ends < f.size)
-    s, e = starts[ok], ends[ok]
-    t_on = (s - 1 + (threshold_bw - f[s - 1]) / (f[s] - f[s - 1])) / fs
-    t_off = (e - 1 + (f[e - 1] - threshold_bw) / (f[e - 1] - f[e])) / fs
-    return np.column_stack([t_on, t_off])
+    first = np.flatnonzero(np.concatenate([[True], t_on[1:] - t_off[:-1] >= min_flight_s]))
+    lastc = np.append(first[1:] - 1, t_on.size - 1)
+    t_on, t_off = t_on[first], t_off[lastc]
+    # a contact must start after the first known flight sample and end before the last sample
+    ok = (t_off - t_on >= min_contact_s) & (t_on * fs > known[0]) & (t_off < (n - 1) / fs)
+    return np.column_stack([t_on[ok], t_off[ok]])
 
 
 def com_excursion_from_force(force_bw: np.ndarray, sampling_rate_hz: float, contact_times_s: np.ndarray) -> np.ndarray:

@@ -2,39 +2,52 @@
 
 Running
 -------
-In flight a sensor on the trunk is close to free fall (vertical specific force near 0); in
-stance the vertical specific force rises to 2-3 g and falls again. On the level-frame vertical
+In flight the centre of mass is in free fall (vertical specific force 0); in stance the vertical
+specific force rises to 2-3 g and falls again. A sensor on the sacrum follows it closely but not
+exactly: in flight it reads below free fall (the swinging legs pull the pelvis down: -0.2 to
+-0.3 g on the three RBDS runners' pelvis motion, -0.7 g on a raw unclipped sacral recording),
+and correspondingly more than the centre of mass in stance. On the level-frame vertical
 specific force ``f_v``:
 
 1. *Stances*: peaks of ``f_v`` low-passed at 5 Hz (one per step), with the troughs (flight)
    between them.
-2. *Body weight in the sensor's units*: the mean of ``f_v`` over the run's whole steps (over
-   a step the vertical impulse equals body weight times the step time), so every level below
-   is relative to the run itself, whatever the sensor's scale error or clipping.
-3. *Initial contact*: where the rise first crosses half a body weight above the flight level
-   (0 g, or the trough when it is above 0 g: no real flight), the tangent there, extrapolated
-   back to the flight level. Low on the rise, before any impact transient peaks: a double
-   impact or a soft-tissue overshoot does not move it to the second rise, and a sensor
-   reading below free fall before contact (the pelvis pulled down in late swing) does not
-   pull it early. Exact for a spring-mass (half-sine) stance.
-4. *Toe-off*, the earlier of two estimates:
+2. *Body weight and flight level in the sensor's units*, from the run itself: body weight is
+   the mean of ``f_v`` over the run's whole steps (over a step the vertical impulse equals
+   body weight times the step time), whatever the sensor's scale error or clipping; the flight
+   level is the median over the flights of the signal within 20 ms of each trough, when below
+   free fall (else 0 g). The signal is rescaled so that the flight level reads 0 and the mean
+   one body weight, ``u = (f_v - b) / (BW - b)``: to first order the centre of mass's specific
+   force (the pelvis is close to an affine image of it: on the two RBDS force trials,
+   ``1.11 F - 0.11`` and ``1.22 F - 0.22`` in body weights). Every level below is on ``u``.
+3. *Initial contact*: where the rise first crosses half a body weight above the flight level,
+   the tangent there, extrapolated back to the flight level. Low on the rise, before any
+   impact transient peaks: a double impact or a soft-tissue overshoot does not move it to the
+   second rise. Exact for a spring-mass (half-sine) stance.
+4. *Toe-off*: two estimates, each a landmark that precedes toe-off by a share of the contact
+   (``TO = (t - IC s) / (1 - s)``), weighted, and bounded by the return to free fall:
 
    - *descent*: the last downward crossing, before the flight, of 60 % of the stance's level
-     (the mean of its central 40 %, scaled to a half-sine amplitude), extrapolated as a share
-     of the contact, ``TO = (t_cross - IC o) / (1 - o)`` with ``o = TO_DESCENT_LEAD``. The
-     steep middle of the descent is its most repeatable part; its end is not (soft tissue and
-     pelvic motion leave a slow tail on real sensors, seen 20-40 ms past the force's
-     toe-off).
+     (the mean of its central 40 %, scaled to a half-sine amplitude), share
+     ``TO_DESCENT_LEAD``. The steep middle of the descent is its most repeatable part; its
+     end is not (real sensors leave a slow tail or a shelf past the force's toe-off, and the
+     runner's own unloading makes it longer or shorter).
+   - *end of propulsion* (with a forward axis): the forward acceleration (its mean over the
+     bout removed, low-passed at 10 Hz) falls through zero after its stance maximum, share
+     ``TO_AP_LEAD``: the push that ends at toe-off, seen at the sacrum 25-45 ms before it.
+     Weighted ``TO_AP_WEIGHT`` against the descent (it transfers between runners better:
+     the share a runner needs varies by 0.06 between the runners and slopes here against 0.12
+     for the descent's; the weight is the inverse-variance one from their leave-one-runner-out
+     biases).
    - *return to free fall*: the descent's crossing of 0.15 body weights above the flight
      level, extrapolated along its tangent to that level: the instant the trunk is no longer
      supported. Used only when the flight reads at the free-fall level (a sensor pulled below
      0 g in flight is not ballistic, and reaching 0 g then says nothing about support), and
-     only when it comes before the descent's estimate (a late return is the slow tail).
+     only when it comes before the estimate (a late return is the slow tail).
 
    Where the sensor shows the end of support (a ballistic flight and a clean end), toe-off
-   is measured there, whatever the stance's shape; otherwise the one calibrated share ``o``
-   is used. The toe-off must fall before the next contact (else the stance is not complete,
-   and the step table leaves its contact and flight times missing).
+   is measured there, whatever the stance's shape. The toe-off must fall before the next
+   contact (else the stance is not complete, and the step table leaves its contact and flight
+   times missing).
 
 Walking
 -------
@@ -66,23 +79,37 @@ Notes
 -----
 Published sacral-sensor methods (Kiernan et al. 2023 compared them on 74 runners against a
 force plate, limits of agreement about +-90 to +-150 ms): Lee et al. (2010) place IC at the
-antero-posterior acceleration peak; Auvinet et al. (2002) IC at the vertical minimum plus AP
-maximum and TO when the vertical acceleration falls to free fall (-1 g with gravity removed),
-which on real sacral data is late because of the post-toe-off tail. Patoz et al. (2021, 2022)
-time the crossings of body weight (effective contact) and reconstruct contact time with the
-sine-wave model of the vertical force (Morin et al. 2005); on real force shapes that model
-alone underestimated contact time by about 35 ms, because the force's descent is not the
-mirror of its rise (the landing-take-off asymmetry, Cavagna 2006). This module keeps the
-sine-wave model's geometry (tangent extrapolation to the flight level, at contact and at the
-return to free fall) and replaces its symmetric descent by one share, ``o``, calibrated on a
-real sacral accelerometer against force (Alcantara et al. 2022: one runner, -5, 0 and +5 deg
-slopes, 2.5-4.2 m/s), the same on every slope; its leave-one-slope-out and leave-one-runner-out
-errors, and the errors on a virtual sacral IMU of three more runners (Fukuchi et al. 2017
-motion capture), are reported by ``benchmarks/accuracy.py``.
+antero-posterior acceleration peak and TO at the following smaller one; Auvinet et al. (2002)
+IC at the vertical minimum plus AP maximum and TO when the vertical acceleration falls to free
+fall (-1 g with gravity removed), which on real sacral data is late because of the
+post-toe-off tail. Patoz et al. (2021, 2022) time the crossings of body weight (effective
+contact) and reconstruct contact time with the sine-wave model of the vertical force (Morin et
+al. 2005); on real force shapes that model alone underestimated contact time by about 35 ms,
+because the force's descent is not the mirror of its rise (the landing-take-off asymmetry,
+Cavagna 2006). This module keeps the sine-wave model's geometry (tangent extrapolation to the
+flight level, at contact and at the return to free fall), measures the flight level and body
+weight on the run itself (the pelvis as an affine image of the centre of mass: the impulse
+balance fixes the mean, the flight fixes the zero), and replaces the symmetric descent by two
+landmarks at calibrated shares of the contact: the descent's middle, and the end of
+propulsion in the forward acceleration (after Lee et al.'s use of the forward signal; the
+zero crossing rather than a peak, as it moved least between runners and slopes here).
+
+Calibration and validation (``benchmarks/accuracy.py``, part 4): the shares are the median
+over five force-referenced groups (Alcantara et al. 2022: one runner, a real sacral
+accelerometer, -5, 0 and +5 deg, 2.5-4.2 m/s; RBDS, Fukuchi et al. 2017: two more runners as
+a virtual sacral IMU from motion capture, 2.5 m/s) of each group's median ideal share; the
+weight is set by the two estimates' runner-level biases leave one runner out. Every figure is
+reported in sample, leaving each slope and each runner out, on the force itself as a signal,
+and on the simulator with every fold's constants. Measured limits: downhill (-5 deg) the end
+of propulsion comes later in the contact (share 0.11 against 0.15-0.17), so contact time is
+about 8 ms long there; the RBDS pelvis rises 12-14 ms after the force (rigid pelvis motion,
+unlike a strapped accelerometer), so its contact is late; without a forward axis the descent
+alone misses a runner with a long unloading tail (runner 2: 45 ms short).
 
 Deviations from the cited methods: IC by a tangent at half a body weight rather than at a
-peak; toe-off from the descent's middle with a calibrated share (not the sine model's
-symmetric descent), bounded by the return to free fall only when the flight is ballistic.
+peak; toe-off from two landmarks with calibrated shares (not the sine model's symmetric
+descent), bounded by the return to free fall only when the flight is ballistic; the flight
+level and body weight from the run itself.
 
 References: Auvinet B et al. (2002) Gait Posture 16:124-134. Cavagna GA (2006) J Exp Biol
 209:4051-4060. Kiernan D et al. (2023) Sensors 23(11). Lee JB, Mellifont RB, Burkett BJ
@@ -120,13 +147,28 @@ RETURN_LEVEL = 0.15
 ONSET_RETURN = 0.35 * G
 #: toe-off by the descent: its crossing of this share of the stance's half-sine level
 TO_LEVEL = 0.6
-#: share of the contact time between the descent's crossing of TO_LEVEL and toe-off. A
-#: symmetric half sine gives asin(0.6) / pi = 0.205. Real sacral recordings give 0.28: the
-#: median over the three slopes (-5, 0, +5 deg) of each slope's median, 256 force-plate steps
-#: of Alcantara et al. (2022); the slopes' own medians are 0.259-0.285, so the share does not
-#: move with slope once contact is placed low on the rise. The simulator's default stance
-#: shape reproduces this timing; other shapes are measured by the return to free fall.
-TO_DESCENT_LEAD = 0.28
+#: the run's flight level: the median, over its flights, of the signal within this of each
+#: flight's lowest (5 Hz low-passed) point, s
+FLIGHT_HALF_WINDOW_S = 0.02
+#: a flight level below free fall by more than this share of a body weight is not taken as one
+#: (a sensor that reads so low in flight is not measuring the trunk's support)
+FLIGHT_LEVEL_MAX_BELOW = 0.5
+#: share of the contact time between the descent's crossing of TO_LEVEL and toe-off (a
+#: symmetric half sine: asin(0.6) / pi = 0.205). Fitted by ``benchmarks/accuracy.py`` (part 4):
+#: the median over the force-referenced groups (Alcantara et al. 2022 at -5, 0 and +5 deg; the
+#: two RBDS force trials) of each group's median; its leave-one-runner-out and
+#: leave-one-slope-out values and errors are printed there.
+TO_DESCENT_LEAD = 0.270
+#: antero-posterior acceleration low-pass before its zero crossing is found, Hz
+AP_LOWPASS_HZ = 10.0
+#: share of the contact time between the end of propulsion at the sensor (the forward
+#: acceleration's downward zero crossing after its stance maximum) and toe-off; fitted like
+#: `TO_DESCENT_LEAD`
+TO_AP_LEAD = 0.151
+#: weight of the antero-posterior estimate of toe-off against the descent's (when both exist):
+#: the descent's mean squared runner-level error over the two's, from leave-one-runner-out
+#: fits (``benchmarks/accuracy.py``, part 4)
+TO_AP_WEIGHT = 0.983
 #: mean of sin over the central 40 % of a half sine, to turn a central mean into an amplitude
 _CENTRAL_MEAN_OF_SINE = float(np.mean(np.sin(np.pi * np.linspace(0.3, 0.7, 10001))))
 WALK_DOUBLE_SUPPORT = 0.24
@@ -165,8 +207,14 @@ def _empty(t0: float = 0.0) -> pd.DataFrame:
 
 def _block_argmin(x: np.ndarray, bounds: np.ndarray) -> np.ndarray:
     """Index of the minimum of ``x`` in each block ``[bounds[j], bounds[j+1])`` (first if tied)."""
-    starts = bounds[:-1]
-    lengths = np.maximum(np.diff(bounds), 1)
+    return _ranges_argmin(x, bounds[:-1], bounds[1:])
+
+
+def _ranges_argmin(x: np.ndarray, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
+    """Index of the minimum of ``x`` in each range ``[start[k], stop[k])`` (first if tied; a
+    range shorter than one sample is read as one sample)."""
+    starts = np.asarray(start, dtype=np.int64)
+    lengths = np.maximum(np.asarray(stop, dtype=np.int64) - starts, 1)
     offs = np.concatenate([[0], np.cumsum(lengths)[:-1]])
     owner = np.repeat(np.arange(starts.size), lengths)
     idx = np.clip(starts[owner] + np.arange(int(lengths.sum())) - offs[owner], 0, x.size - 1)
@@ -200,7 +248,24 @@ def _crossings_down(x: np.ndarray, thr: np.ndarray) -> np.ndarray:
     return np.flatnonzero(a[:-1] & ~a[1:]) + 1
 
 
-def running_events(f_v: np.ndarray, sampling_rate_hz: float, *, t0: float = 0.0) -> pd.DataFrame:
+def _propulsion_end(acc_ap: np.ndarray | None, fs: float, peaks: np.ndarray, stop: np.ndarray) -> np.ndarray:
+    """Per stance, the fractional sample where the forward acceleration (its mean over the bout
+    removed, low-passed at `AP_LOWPASS_HZ`) falls through zero after its maximum between the
+    stance's peak and ``stop``; NaN without a usable forward signal."""
+    m = peaks.size
+    if acc_ap is None:
+        return np.full(m, np.nan)
+    ap = np.asarray(acc_ap, dtype=float)
+    if ap.ndim != 1 or ap.size < 2 or not np.isfinite(ap).all() or float(np.std(ap)) < 0.05 * G:
+        return np.full(m, np.nan)
+    aps = _lowpass(ap - ap.mean(), fs, AP_LOWPASS_HZ)
+    top = _ranges_argmin(-aps, peaks, stop)
+    return _first_down(aps, top, stop, np.zeros(m))
+
+
+def running_events(
+    f_v: np.ndarray, sampling_rate_hz: float, *, t0: float = 0.0, acc_ap: np.ndarray | None = None
+) -> pd.DataFrame:
     """Initial contacts and toe-offs of running steps in a contiguous signal.
 
     Parameters
@@ -211,13 +276,19 @@ def running_events(f_v: np.ndarray, sampling_rate_hz: float, *, t0: float = 0.0)
         Sampling rate.
     t0
         Time of the first sample, s.
+    acc_ap
+        Forward (antero-posterior) specific force in the level frame, m/s^2, the same samples,
+        + forward; None when the forward direction is unknown. Its end of propulsion is the
+        second estimate of toe-off (module docstring).
 
     Returns
     -------
     DataFrame
         One row per stance with ``ic_s``, ``to_s`` (s), ``ic_idx``, ``to_idx`` (fractional
-        sample positions), ``stance_peak_idx``, ``to_measured`` (True) and ``ok`` (False when
-        the stance is not bounded by flight troughs on both sides within the signal).
+        sample positions), ``stance_peak_idx``, ``to_measured`` (True), ``ok`` (False when
+        the stance is not bounded by flight troughs on both sides within the signal, or its
+        toe-off does not fall between its contact and the next) and ``stance_level_mps2``
+        (the stance's half-sine amplitude above the run's flight level).
     """
     fs = float(sampling_rate_hz)
     x = np.asarray(f_v, dtype=float)
@@ -242,50 +313,65 @@ def running_events(f_v: np.ndarray, sampling_rate_hz: float, *, t0: float = 0.0)
     w = max(int(0.03 * fs), 1)
     off = np.arange(-w, w + 1)
     base_b = x[np.clip(tb[:, None] + off, 0, n - 1)].min(axis=1)
+    base_a = x[np.clip(ta[:, None] + off, 0, n - 1)].min(axis=1)
 
     # the run's own unit of force: the mean vertical specific force over whole steps is one
     # body weight (momentum balance), whatever the sensor's scale or clipping
     lo, hi = int(tb[0]), int(ta[-1])
     unit = float(x[lo:hi].mean()) if hi - lo > fs * 0.2 else G
     unit = unit if np.isfinite(unit) and unit > 0.5 * G else G
-    base = np.maximum(base_b, 0.0)
-    d1 = np.gradient(x)  # m/s^2 per sample
+    # the run's own flight level: a pelvis reads below free fall in flight (the legs swing
+    # relative to it); the signal rescaled so that this level is 0 and the mean stays one body
+    # weight is, to first order, the centre of mass's vertical specific force
+    hw = max(int(FLIGHT_HALF_WINDOW_S * fs), 1)
+    near = x[np.clip(troughs[:, None] + np.arange(-hw, hw + 1), 0, n - 1)]
+    flight = float(np.median(np.median(near, axis=1)))
+    flight = min(flight, 0.0) if np.isfinite(flight) else 0.0
+    flight = max(flight, -FLIGHT_LEVEL_MAX_BELOW * unit)
+    scale = G / (unit - flight)
+    u = (x - flight) * scale
+    d1 = np.gradient(u)  # m/s^2 per sample
+    base = np.maximum((base_b - flight) * scale, 0.0)
 
     # --- initial contact: the tangent where the rise first crosses half a body weight ------
-    up = _first_up(x, tb, peaks, base + IC_LEVEL * unit)
+    up = _first_up(u, tb, peaks, base + IC_LEVEL * G)
     has_up = np.isfinite(up)
     j = np.clip(np.floor(np.nan_to_num(up)).astype(np.int64), 0, n - 2)
     slope_up = np.maximum(np.maximum(d1[j], d1[j + 1]), 1e-9)
-    ic_idx = np.where(has_up, up - (x[j] + (up - j) * (x[j + 1] - x[j]) - base) / slope_up, peaks.astype(float))
+    ic_idx = np.where(has_up, up - (u[j] + (up - j) * (u[j + 1] - u[j]) - base) / slope_up, peaks.astype(float))
     ic_idx = np.maximum(ic_idx, tb)
 
-    # --- toe-off: the descent's crossing of 60 % of the stance's level, extrapolated; or the
-    # return to free fall, when the sensor shows it earlier ----------------------------------
+    # --- toe-off --------------------------------------------------------------------------
     # provisional toe-off (half-sine extrapolation from the crossing of half the smoothed peak)
     # to find the stance's central 40 %, whose mean, scaled to a half-sine amplitude, is the
     # stance's level
     o50 = np.arcsin(0.5) / np.pi
-    half = _first_down(x, peaks, ta, 0.5 * sm[peaks])
+    half = _first_down(u, peaks, ta, 0.5 * (sm[peaks] - flight) * scale)
     to0 = np.where(np.isfinite(half), (half - ic_idx * o50) / (1 - o50), ta.astype(float))
     tc0 = np.maximum(to0 - ic_idx, 2.0)
-    c = np.concatenate([[0.0], np.cumsum(x)])
+    c = np.concatenate([[0.0], np.cumsum(u)])
     a_i = np.clip(np.round(ic_idx + 0.3 * tc0).astype(int), 0, n)
     b_i = np.clip(np.round(ic_idx + 0.7 * tc0).astype(int), 0, n)
     amp = (c[np.maximum(b_i, a_i + 1)] - c[a_i]) / np.maximum(b_i - a_i, 1) / _CENTRAL_MEAN_OF_SINE
-    cross = _last_down(x, peaks, ta, TO_LEVEL * amp)
+    # (1) the descent's crossing of 60 % of the level, as a share of the contact
+    cross = _last_down(u, peaks, ta, TO_LEVEL * amp)
     o = TO_DESCENT_LEAD
     to_descent = (cross - ic_idx * o) / (1 - o)
-    base_a = x[np.clip(ta[:, None] + off, 0, n - 1)].min(axis=1)
-    base_to = np.maximum(base_a, 0.0)
+    # (2) the end of propulsion, as a share of the contact; the two weighted
+    q = TO_AP_LEAD
+    to_ap = (_propulsion_end(acc_ap, fs, peaks, ta) - ic_idx * q) / (1 - q)
+    to_est = np.where(np.isfinite(to_ap), TO_AP_WEIGHT * to_ap + (1 - TO_AP_WEIGHT) * to_descent, to_descent)
+    # (3) the return to free fall bounds it, when the flight reads at the free-fall level
+    base_to = np.maximum((base_a - flight) * scale, 0.0)
     after = np.clip(np.floor(np.nan_to_num(cross, nan=0.0)).astype(np.int64), peaks, ta)
-    down = _first_down(x, after, ta, base_to + RETURN_LEVEL * unit)
+    down = _first_down(u, after, ta, base_to + RETURN_LEVEL * G)
     j = np.clip(np.floor(np.nan_to_num(down)).astype(np.int64), 0, n - 2)
     slope_dn = np.maximum(-np.minimum(d1[j], d1[j + 1]), 1e-9)
-    to_return = down + (RETURN_LEVEL * unit) / slope_dn
+    to_return = down + (RETURN_LEVEL * G) / slope_dn
     # a trunk reading below free fall in flight is pulled down by the body (not ballistic):
     # its return to 0 g says nothing about the end of support
     ballistic = base_a > -RETURN_LEVEL * unit
-    to_idx = np.where(ballistic, np.fmin(to_descent, to_return), to_descent)
+    to_idx = np.where(ballistic, np.fmin(to_est, to_return), to_est)
     # complete: the stance does not overlap its neighbours (toe-off before the next contact,
     # contact after the previous toe-off); the first and last stance must also be bounded by
     # the data: a trough before the contact, and after toe-off a return to a flight-like level
@@ -308,7 +394,7 @@ def running_events(f_v: np.ndarray, sampling_rate_hz: float, *, t0: float = 0.0)
             "to_idx": to_idx,
             "to_measured": np.ones(m, bool),
             "ok": ok,
-            "stance_level_mps2": amp,
+            "stance_level_mps2": amp / scale,
         }
     )
 

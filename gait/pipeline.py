@@ -247,7 +247,7 @@ def analyze(
         sl = slice(b.start_idx, b.end_idx)
         t_b = float(session.t[b.start_idx])
         if b.kind == "running":
-            ev = running_events(f_v[sl], fs, t0=t_b)
+            ev = running_events(f_v[sl], fs, t0=t_b, acc_ap=level.acc[sl, AP] if has_forward else None)
         else:
             ev = walking_events(f_v[sl], fs, t0=t_b, acc_ap=level.acc[sl, AP] if has_forward else None)
         if ev.empty:

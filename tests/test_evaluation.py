@@ -67,3 +67,28 @@ class TestForcePlate:
         v -= np.trapezoid(v, tt) / T
         z = np.concatenate([[0], np.cumsum((v[1:] + v[:-1]) / 2 * np.diff(tt))])
         np.testing.assert_allclose(ex, z.max() - z.min(), atol=2e-5)
+
+
+class TestForcePlatePreRinging:
+    """A treadmill force low-passed forward and backward can ring ahead of a steep landing: a
+    bump above 0.05 body weights about 20 ms before the rise, then a dip below zero (recorded in
+    three of the 19 Alcantara et al. 2022 trials). The bump is not a contact."""
+
+    def test_ring_before_the_landing_is_not_a_contact(self):
+        fs = 500.0
+        t = np.arange(0, 3.0, 1 / fs)
+        f = np.zeros_like(t)
+        truth = np.array([(0.4, 0.62), (1.0, 1.22), (1.6, 1.82), (2.2, 2.42)])
+        for a, b in truth:
+            m = (t >= a) & (t < b)
+            f[m] = 2.3 * np.sin(np.pi * (t[m] - a) / (b - a))
+            # the recorded pattern: +0.06 BW 18 ms before, -0.055 BW 6 ms before the rise
+            f += 0.06 * np.exp(-((((t - a) + 0.018) / 0.005) ** 2)) - 0.055 * np.exp(
+                -((((t - a) + 0.006) / 0.003) ** 2)
+            )
+        c = force_plate_contacts(f, fs)
+        assert c.shape == (4, 2)
+        np.testing.assert_allclose(c, truth, atol=0.004)
+        # without hysteresis the bump starts the contact about 20 ms early (the previous behaviour)
+        early = force_plate_contacts(f, fs, hysteresis_bw=0.0)[:, 0] - truth[:, 0]
+        assert (early < -0.015).all()

@@ -50,9 +50,11 @@ class TestRunningEvents:
         assert m.recall > 0.99 and m.precision == 1.0
         ic_err = ev["ic_s"].to_numpy()[m.detected_idx] - tru["ic_s"].to_numpy()[m.reference_idx]
         to_err = ev["to_s"].to_numpy()[m.detected_idx] - tru["to_s"].to_numpy()[m.reference_idx]
-        # sub-sample: within a millisecond at 200 Hz (heel strikes shift IC by < 3 ms)
+        # sub-sample: within a millisecond at 200 Hz (heel strikes shift IC by < 3 ms); toe-off
+        # at the return to free fall, or up to 3 ms before it where the descent's share (fitted
+        # on real sensors, 0.270) is earlier on the model's default shape (measured 2.5 ms)
         assert np.abs(np.median(ic_err)) < (0.003 if rearfoot else 0.001)
-        assert np.percentile(np.abs(to_err), 95) < 0.002
+        assert np.percentile(np.abs(to_err), 95) < 0.003
 
     def test_double_peaked_impact_keeps_contact_at_the_first_rise(self):
         fs = 500.0

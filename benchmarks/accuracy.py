@@ -58,6 +58,7 @@ import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -944,7 +945,8 @@ def _ideal_shares(runs: list[dict]) -> pd.DataFrame:
     p = p.rename(columns={"tc_est_s": "tc_v0_s"})
     p["ideal_descent"] = 1.0 - p["tc_v0_s"] / p["tc_ref_s"]
     # without a forward axis the second pass fell back on the descent: no antero-posterior share
-    p["ideal_ap"] = np.where(p["forward"], 1.0 - p["tc_ap0_s"] / p["tc_ref_s"], np.nan)
+    # (and a force-derived signal has no forward axis)
+    p["ideal_ap"] = np.where(p["forward"] & (p["signal"] == "sensor"), 1.0 - p["tc_ap0_s"] / p["tc_ref_s"], np.nan)
     return p
 
 
@@ -1016,7 +1018,7 @@ def _contact_folds(runs: list[dict], ideal: pd.DataFrame) -> list[dict]:
     force = _fit_set(ideal)
     groups = list(dict.fromkeys(force["group"]))
     runner_of = dict(zip(force["group"], force["runner"], strict=False))
-    folds = [{"fold": "in sample (shipped)", "held_out": "", "train": groups, "test": runs}]
+    folds: list[dict[str, Any]] = [{"fold": "in sample (shipped)", "held_out": "", "train": groups, "test": runs}]
     alc = [g for g in groups if runner_of[g] == "A"]
     for g in alc:
         train = [h for h in groups if h != g]
@@ -1211,6 +1213,9 @@ def _contact_evidence(runs: list[dict], alc_dir: Path, rbds_dir: Path) -> pd.Dat
             ics, tos = ics, tos
         run_sel = (t >= tf[0]) & (t <= tf[-1])
         base = {"source": run["source"], "group": run["group"], "trial": run["trial"]}
+        # the sensor as an affine image of the force with the same mean, s - 1 = a (F - 1)
+        fi = np.interp(t[run_sel], tf, f)
+        a_fit = float(np.sum((v[run_sel] - 1) * (fi - 1)) / np.sum((fi - 1) ** 2))
         rows.append(
             {
                 **base,
@@ -1218,6 +1223,7 @@ def _contact_evidence(runs: list[dict], alc_dir: Path, rbds_dir: Path) -> pd.Dat
                 **_rise_stats(v, t, ics, tos),
                 "stance lag vs force (ms)": _stance_lag_ms(v, t, f, tf, ics),
                 "flight level (g)": _flight_level(v[run_sel], fs),
+                "a in s = a F + 1 - a": a_fit,
             }
         )
         rows.append(

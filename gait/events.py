@@ -5,7 +5,7 @@ Running
 In flight the centre of mass is in free fall (vertical specific force 0); in stance the vertical
 specific force rises to 2-3 g and falls again. A sensor on the sacrum follows it closely but not
 exactly: in flight it reads below free fall (the swinging legs pull the pelvis down: -0.2 to
--0.3 g on the three RBDS runners' pelvis motion, -0.7 g on a raw unclipped sacral recording),
+-0.5 g on the three RBDS runners' pelvis motion, -0.7 g on a raw unclipped sacral recording),
 and correspondingly more than the centre of mass in stance. On the level-frame vertical
 specific force ``f_v``:
 
@@ -102,7 +102,7 @@ weight is set by the two estimates' runner-level biases leave one runner out. Ev
 reported in sample, leaving each slope and each runner out, on the force itself as a signal,
 and on the simulator with every fold's constants. Measured limits: downhill (-5 deg) the end
 of propulsion comes later in the contact (share 0.11 against 0.15-0.17), so contact time is
-about 8 ms long there; the RBDS pelvis rises 12-14 ms after the force (rigid pelvis motion,
+about 9 ms long there; the RBDS pelvis rises 11-14 ms after the force (rigid pelvis motion,
 unlike a strapped accelerometer), so its contact is late; without a forward axis the descent
 alone misses a runner with a long unloading tail (runner 2: 45 ms short).
 

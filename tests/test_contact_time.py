@@ -307,8 +307,8 @@ class TestSacralSignalAtContact:
         return float(np.median(1000 * grid[first]))
 
     def test_the_rigid_pelvis_rises_after_the_force_whatever_the_marker_filter(self, real_runs):
-        """The sacral point's vertical specific force from the markers crosses 0.5 g 12-17 ms
-        after the force does (measured 15-16 ms on runner 1, 11-14 ms on runner 2), and the
+        """The sacral point's vertical specific force from the markers crosses 0.5 g 11-14 ms
+        after the force does (measured 13.5-14 ms on runner 1, 11-13 ms on runner 2), and the
         marker low-pass (12, 20, 30 Hz) moves that by under 3 ms: it is the pelvis' motion,
         not the filter."""
         from gait.validation import rbds
@@ -329,8 +329,8 @@ class TestSacralSignalAtContact:
 
     def test_the_real_accelerometer_rises_with_the_force(self, real_runs):
         """On the real strapped sacral accelerometer the rise through 0.5 g comes before the
-        force's (measured 6-9 ms before): unlike the rigid pelvis, it registers the landing at
-        once."""
+        force's (median over the 19 trials 7 ms before, every trial before): unlike the rigid
+        pelvis, it registers the landing at once."""
         from gait.readers import _alcantara
 
         force = _alcantara.read_force(ALC)
@@ -341,7 +341,7 @@ class TestSacralSignalAtContact:
             v = a.signals.acc[:, 0] / G
             tf = np.arange(force.shape[1]) / _alcantara.FS_HZ
             leads.append(self.crossing_ms(v, r["session"].t, ics) - self.crossing_ms(force[k], tf, ics))
-        assert np.median(leads) <= 0.0
+        assert np.median(leads) <= -3.0 and max(leads) < 0.0
 
     def test_a_real_unclipped_sacral_sensor_reads_below_free_fall_in_flight(self):
         """The raw triaxial recording (no reference): its level vertical reads -0.5 to -0.9 g in

@@ -7,7 +7,7 @@ import pytest
 
 from gait.constants import G
 from gait.evaluation import match_events
-from gait.events import EVENT_COLUMNS, _block_argmin, _interval_ids, assign_sides, running_events, walking_events
+from gait.events import EVENT_COLUMNS, _block_argmin, _interval_ids, running_events, walking_events
 from gait.simulator import Form, SimulationConfig, simulate
 
 from .conftest import IDEAL_SENSOR
@@ -152,87 +152,6 @@ class TestWalkingEvents:
         err = ev["ic_s"].to_numpy()[m.detected_idx] - tru["ic_s"].to_numpy()[m.reference_idx]
         assert m.true_positives == ev.shape[0] >= 60  # every step of the 40 s walk
         assert abs(np.median(err)) <= 0.02 and np.abs(err).max() <= 0.03
-
-
-class TestSides:
-    """`gait.sides.assign_sides` on signals with a known answer."""
-
-    @staticmethod
-    def roll_of(sides, *, step=100, shape="cycle"):
-        """Roll per sample for steps of ``step`` samples with the given sides (+ = right side
-        down). ``cycle``: the swing side drops to a quarter of the step and rises to three
-        quarters (a full sine per step, sign by side); ``drop_only``: it drops through the
-        whole step (a half sine), so it still drops in late stance."""
-        tau = np.arange(step) / step
-        wave = np.sin(2 * np.pi * tau) if shape == "cycle" else np.sin(np.pi * tau)
-        return np.concatenate([(1.0 if sd == "L" else -1.0) * wave for sd in sides] + [np.zeros(step)])
-
-    def test_alternating_from_the_roll(self):
-        sides = ["L", "R"] * 5
-        ic = np.arange(10) * 100.0
-        side, conf = assign_sides(ic, ic + 60, np.zeros(10, int), roll_rad=self.roll_of(sides), acc_level_ml=None)
-        assert side.tolist() == sides
-        np.testing.assert_allclose(conf, 1.0)
-        # the other parity: the first step is a right one
-        side, _ = assign_sides(ic, ic + 60, np.zeros(10, int), roll_rad=self.roll_of(["R", "L"] * 5), acc_level_ml=None)
-        assert side.tolist() == ["R", "L"] * 5
-
-    def test_cues_that_disagree_leave_the_side_undecided(self):
-        # the swing side keeps dropping to toe-off: the drop says left, the rise says right
-        ic = np.arange(10) * 100.0
-        roll = self.roll_of(["L", "R"] * 5, shape="drop_only")
-        side, conf = assign_sides(ic, ic + 60, np.zeros(10, int), roll_rad=roll, acc_level_ml=None)
-        assert set(side) == {"?"} and (conf == 0.0).all()
-
-    def test_running_without_a_roll_is_undecided(self):
-        # the sideways acceleration alone does not decide running steps
-        ic = np.arange(10) * 100.0
-        ml = np.concatenate([np.full(100, -1.0 if k % 2 == 0 else 1.0) for k in range(11)])
-        side, conf = assign_sides(ic, ic + 60, np.zeros(10, int), roll_rad=None, acc_level_ml=ml)
-        assert set(side) == {"?"} and (conf == 0.0).all()
-        side, _ = assign_sides(np.arange(4.0), np.arange(4.0) + 1, np.zeros(4, int), roll_rad=None, acc_level_ml=None)
-        assert side.tolist() == ["?"] * 4
-
-    def test_walking_sides_from_the_sway_and_a_missed_step(self):
-        """Walking: minus the mean medio-lateral acceleration over each step (+ = left). A missed
-        step halfway flips the alternation; the local fit follows it and decides the rest."""
-        ic = np.arange(20) * 100.0
-        ml = np.zeros(2100)
-        sides = ["L", "R"] * 5 + ["R", "L"] * 5  # a step lost between 9 and 10
-        for a, sd in zip(ic.astype(int), sides):
-            ml[a : a + 100] = -1.0 if sd == "L" else 1.0
-        walk = np.ones(20, bool)
-        side, _ = assign_sides(ic, ic + 124, np.zeros(20, int), roll_rad=None, acc_level_ml=ml, walking=walk)
-        decided = side != "?"
-        assert decided.sum() >= 14
-        assert (side[decided] == np.array(sides)[decided]).all()
-        # with the roll too (its drop agrees): the same sides
-        roll = self.roll_of(sides)
-        side_r, _ = assign_sides(ic, ic + 124, np.zeros(20, int), roll_rad=roll, acc_level_ml=ml, walking=walk)
-        assert (side_r[decided] == side[decided]).all()
-        # the forward axis was backward: the medio-lateral axis and the roll too, said by ml_sign
-        side_f, _ = assign_sides(
-            ic, ic + 124, np.zeros(20, int), roll_rad=-roll, acc_level_ml=-ml, walking=walk, ml_sign=-np.ones(20)
-        )
-        assert (side_f == side_r).all()
-        # a roll whose drop contradicts the sway: undecided
-        side_c, conf_c = assign_sides(ic, ic + 124, np.zeros(20, int), roll_rad=-roll, acc_level_ml=ml, walking=walk)
-        assert set(side_c) == {"?"} and (conf_c == 0.0).all()
-
-    def test_inconsistent_evidence_is_undecided(self):
-        ic = np.arange(10) * 100.0
-        rng = np.random.default_rng(0)
-        roll = np.cumsum(rng.normal(size=1100)) * 0.01
-        side, conf = assign_sides(ic, ic + 60, np.zeros(10, int), roll_rad=roll, acc_level_ml=None)
-        assert set(side) == {"?"} and (conf < 0.5).all()
-
-    def test_each_bout_alternates_on_its_own(self):
-        # the second bout starts with a right step: its parity is its own
-        sides = ["L", "R"] * 5 + ["R", "L"] * 5
-        ic = np.arange(20) * 100.0
-        bout = np.repeat([0, 1], 10)
-        side, _ = assign_sides(ic, ic + 60, bout, roll_rad=self.roll_of(sides), acc_level_ml=None)
-        assert side.tolist() == sides
 
 
 def test_interval_ids():

@@ -38,9 +38,10 @@ Tables:
    `RISE_FROM_SHARE`, `DROP_SHARE_WALKING`) are the only constants chosen on these data. Each
    is re-picked from a small grid on the other runners (RBDS) or subjects (Voisard), by the
    weakest used cue's pooled consistency, and the held-out one is scored with it.
-4. *Simulator variants*: sides decided and right over yaw timings 0 / 105 / 160 / 180 deg, roll
-   timings (the default, the old half sine per step, runner 3's strong third harmonic), 2.5 and
-   4.2 m/s, typical sensor at 200 Hz and noisy at 100 Hz, random mounting.
+4. *Simulator variants*: sides decided and right, and each cue's consistency, over yaw timings
+   0 / 105 / 160 / 180 deg, roll timings (the default, the old half sine per step, runner 3's
+   strong third harmonic), 2.5 and 4.2 m/s, typical sensor at 200 Hz and noisy at 100 Hz,
+   random mounting.
 """
 
 from __future__ import annotations
@@ -419,6 +420,9 @@ def simulator_table(quick: bool) -> pd.DataFrame:
         side, ref_side = side[valid], tru["side"].to_numpy()[ref][valid]
         dec = np.isin(side, ["L", "R"])
         run_truth = tru[tru["activity"] == "running"]
+        cues = cue_values(a, side_inputs(a))
+        sign = np.where(ref_side == "L", 1.0, -1.0)
+        shares_ = {c: float(np.mean(np.sign(cues[c][rows_r][valid]) == sign)) for c in CUES if c != "sway"}
         rows.append(
             {
                 "roll timing": shape,
@@ -429,6 +433,7 @@ def simulator_table(quick: bool) -> pd.DataFrame:
                 "steps": len(side),
                 "decided": float(dec.mean()),
                 "right_of_decided": float((side[dec] == ref_side[dec]).mean()) if dec.any() else float("nan"),
+                **shares_,
             }
         )
     return pd.DataFrame(rows)
@@ -489,7 +494,10 @@ def print_tables(t: dict[str, pd.DataFrame]) -> None:
     if len(t.get("alcantara", [])):
         print("\n## Alcantara et al. (2022): no cue applies\n")
         print(_md(t["alcantara"]))
-    print("\n## Simulator variants (random mounting, 60 s each): % of valid running steps decided, % right\n")
+    print(
+        "\n## Simulator variants (random mounting, 60 s each): % of valid running steps decided, % right, and "
+        "each cue's % of steps with its predicted sign\n"
+    )
     print(_md(t["simulator"], pct))
 
 

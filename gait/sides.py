@@ -29,13 +29,16 @@ Not used, measured in ``benchmarks/accuracy.py`` and ``benchmarks/walking.py``:
 
 - the yaw rate in stance. Its sign differs between runners: of the three RBDS runners
   (Fukuchi et al. 2017, virtual sacral IMU) two turn towards the stance side through stance
-  (mean yaw rate in left stances -17 to -45 deg/s) and one not measurably; in running the
-  pelvis' transverse rotation can be out of phase with walking's (Schache et al. 1999,
-  Novacheck 1998). In walking it separates the sides of 76 % of single steps.
+  (mean yaw rate in left stances -17 to -45 deg/s; the sign of a left step on 0 % of their
+  steps) and one not measurably (57 %); in running the pelvis' transverse rotation can be out
+  of phase with walking's (Schache et al. 1999, Novacheck 1998). In walking it gives the right
+  sign on 31-97 % of a subject's steps. The yaw rate at contact (McCamley et al. 2012's walking
+  rule) is right on 57-99 % of a walking subject's steps and inverted in running (0-28 %).
 - the medio-lateral acceleration in running stance: at the sacrum it is the pelvis' rotation
   about the hips as much as the ground's sideways force, and its mean in stance changed sign
-  between trials of the same RBDS runner (left stances right-signed on 0-94 % of steps).
-  Without a gyroscope, running steps are therefore undecided.
+  between trials of the same RBDS runner (right-signed on 0-69 % of a trial's steps); its
+  largest value just after contact (Lee et al. 2010) on 57-93 %. Without a gyroscope, running
+  steps are therefore undecided.
 
 Decision
 --------
@@ -56,8 +59,8 @@ contact (walking; both in the mobgap package); Lee et al. (2010), the medio-late
 acceleration spike at contact (running), which identified the foot in 81.9 % of steps of 74
 runners against a force plate (Kiernan et al. 2023); Wixted et al. (2010), the sign of the roll
 rate around contact (running). Deviations: the roll is used over loading and late stance
-rather than at the contact (the roll rate at the contact itself was right-signed on 0-97 % of
-RBDS steps, depending on the runner, as the drop begins after contact); the yaw and the
+rather than at the contact (the roll rate around the contact itself was right-signed on
+31-100 % of a trial's RBDS steps, as the drop begins after contact); the yaw and the
 medio-lateral acceleration are not used in running (above); no classifier is trained; the
 sides of nine steps are fitted together, and a step whose cues disagree is left undecided.
 
@@ -66,7 +69,7 @@ Fukuchi RK, Fukuchi CA, Duarte M (2017) PeerJ 5:e3298. Kiernan D, Dunn Siino K, 
 (2023) Sensors 23:5022. Lee JB, Mellifont RB, Burkett BJ (2010) J Sci Med Sport 13:270-273.
 McCamley J, Donati M, Grimpampi E, Mazzà C (2012) Gait Posture 36:316-318. Novacheck TF
 (1998) Gait Posture 7:77-95. Schache AG, Bennell KL, Blanch PD, Wrigley TV (1999) Gait
-Posture 10:30-47. Ullrich M et al. (2021) Annu Int Conf IEEE Eng Med Biol Soc 2021:2204-2207.
+Posture 10:30-47. Ullrich M et al. (2021) Annu Int Conf IEEE Eng Med Biol Soc 2021.
 Wixted AJ, Billing DC, James DA (2010) Sports Eng 12:207-212.
 """
 

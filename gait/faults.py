@@ -159,7 +159,10 @@ NEEDS: dict[str, str] = {
     "roll_range_deg": "a sensor with a gyroscope",
     "lateral_lean_deg": f"a three-axis accelerometer (medio-lateral axis) and {_FORWARD}",
     "pelvic_drop_deg": "a sensor with a gyroscope and a three-axis accelerometer",
-    "side": "a gyroscope or a medio-lateral accelerometer axis, to tell left steps from right",
+    "side": (
+        "a gyroscope and a known forward direction, to tell left running steps from right by the pelvis' roll "
+        "(walking steps: a medio-lateral accelerometer axis is enough)"
+    ),
     "speed_mps": "a known speed: --track FILE (a watch's FIT, TCX or GPX), --pace 5:30/km or --speed-mps",
     "forward": _FORWARD,
     "braking_peak_mps2": _FORWARD,

@@ -17,8 +17,10 @@ A metric the data cannot support is reported in ``Analysis.unavailable`` (metric
 what would make it possible) and is NaN in every table, never a guess: without a gyroscope the
 stride-by-stride trunk angles (roll and rotation ranges, pelvic drop); with a forward direction
 below `calibration.mounting.FORWARD_MIN_CONFIDENCE` everything whose value or sign depends on
-it (lean, lateral lean, pelvic drop, braking, and the side when it comes from the medio-lateral
-axis); with clipped or filtered input what `gait.quality.consequences` lists.
+it (lean, lateral lean, pelvic drop, braking, and the side); with clipped or filtered input what
+`gait.quality.consequences` lists. The side of running steps needs a gyroscope (`gait.sides`);
+when fewer than `MIN_SIDE_SHARE` of the valid running steps have one, the pelvic drop and every
+left/right asymmetry are unavailable too.
 """
 
 from __future__ import annotations

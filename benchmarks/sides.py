@@ -1,19 +1,20 @@
 """The side (left / right) of each step: which cues carry it, and how often the analysis is right.
 
-    python benchmarks/sides.py                   # every table (about 2 minutes on 2 cores)
+    python benchmarks/sides.py                   # every table (under a minute)
     python benchmarks/sides.py --quick           # a smaller simulator grid
     python benchmarks/sides.py --json out.json   # also write the tables as JSON
 
-Sources (each skipped, with a note, when its data are absent):
+Sources (each skipped, with a note, when its data are absent; the shared data folder is
+``GAIT_SHARED_DATA``, docs/validation.md):
 
-- *RBDS* (Fukuchi et al. 2017, ``../shared/data/rbds2017_treadmill_mocap``): three runners, five
-  treadmill trials, motion capture turned into a virtual sacral IMU (`gait.validation.rbds`);
-  the side of each step is the foot whose markers (or force) gave the contact.
-- *Voisard et al. (2023)* (``../shared/data/voisard2023_lowback_walking``): a real lower-back
-  IMU, ten walking subjects, 58 trials; sides from foot sensors (``benchmarks/walking.py``).
-- *Alcantara et al. (2022)* (``../shared/data/alcantara2022_sacral_running``): a real sacral
-  accelerometer without a medio-lateral axis or a gyroscope, and one raw triaxial recording
-  without a gyroscope: no cue applies, every running step must stay ``?`` (with the reason).
+- *RBDS* (Fukuchi et al. 2017): three runners, five treadmill trials, motion capture turned
+  into a virtual sacral IMU (`gait.validation.rbds`); the side of each step is the foot whose
+  markers (or force) gave the contact.
+- *Voisard et al. (2023)*: a real lower-back IMU, ten walking subjects, 58 trials; sides from
+  foot sensors (``benchmarks/walking.py``).
+- *Alcantara et al. (2022)*: a real sacral accelerometer without a medio-lateral axis or a
+  gyroscope, and one raw triaxial recording without a gyroscope: no cue applies, every running
+  step must stay ``?`` (with the reason).
 - *The simulator*, with its pelvis' roll and yaw timing varied (`gait.simulator.Form`:
   ``roll_phase_deg``, ``roll_third_harmonic``, ``yaw_phase_deg``) over speeds, noise, sampling
   rates and a random mounting: exact truth.
@@ -27,11 +28,11 @@ Tables:
    ``sway``: minus the mean medio-lateral acceleration over the step, walking) and five it does
    not: ``yaw_stance`` (mean yaw rate in stance, + = turning left: the previous running rule),
    ``yaw_contact`` (minus the 0.5-2 Hz band-passed yaw rate at contact: McCamley et al. 2012's
-   walking rule, a left contact while turning right, with Ullrich et al. 2021's filter), ``roll_contact`` (the roll rate over 40 ms either side
-   of contact, Wixted et al. 2010), ``ml_stance`` (minus the mean medio-lateral acceleration in
-   stance: the previous running rule without a gyroscope) and ``ml_spike`` (minus the
-   medio-lateral acceleration of largest magnitude in the first 60 ms of stance, Lee et al.
-   2010). A cue is usable only if its share is high on every runner.
+   walking rule, a left contact while turning right, with Ullrich et al. 2021's filter),
+   ``roll_contact`` (the roll rate over 40 ms either side of contact, Wixted et al. 2010),
+   ``ml_stance`` (minus the mean medio-lateral acceleration in stance: the previous running rule
+   without a gyroscope) and ``ml_spike`` (minus the medio-lateral acceleration of largest
+   magnitude in the first 60 ms of stance, Lee et al. 2010). A cue is usable only if its share is high on every runner.
 2. *The assignment*: per trial, the share of matched steps given a side and the share of those
    that are right; whether any trial is wrong by majority.
 3. *Leave one out*: the window shares of the cues (`gait.sides.DROP_SHARE_RUNNING`,
@@ -50,6 +51,7 @@ import argparse
 import contextlib
 import itertools
 import json
+import os
 import sys
 import time
 import warnings
@@ -73,7 +75,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import walking as voisard
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared" / "data"
+SHARED = Path(os.environ.get("GAIT_SHARED_DATA", REPO.parent / "shared" / "data"))
 RBDS = SHARED / "rbds2017_treadmill_mocap"
 VOISARD = SHARED / "voisard2023_lowback_walking"
 ALCANTARA = SHARED / "alcantara2022_sacral_running"

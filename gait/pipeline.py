@@ -269,7 +269,9 @@ def analyze(
         else pd.DataFrame(columns=["ic_idx", "to_idx", "bout", "activity", "ok", "to_measured", "stance_level_mps2"])
     )
     ml = None if np.isnan(level.acc[:, ML]).all() else level.acc[:, ML]
-    roll = None if body.gyr is None or ml is None else level.roll
+    # the roll within a stride needs the gyroscope, unsaturated (`gait.quality.consequences`)
+    roll_lost = NO_GYRO if body.gyr is None else unavailable.get("roll_range_deg")
+    roll = None if roll_lost is not None or ml is None else level.roll
     side, side_conf = assign_sides(
         events["ic_idx"].to_numpy(float),
         events["to_idx"].to_numpy(float),
@@ -307,7 +309,7 @@ def analyze(
     )
     steps = _flag_filled(steps, session.t, filled)
     steps = _blank_unavailable(steps, unavailable)
-    steps = _running_sides(steps, unavailable, has_gyro=body.gyr is not None)
+    steps = _running_sides(steps, unavailable, roll_lost=roll_lost)
     if filled.any():
         frame_info["bridged_gaps"] = {
             "gaps": len(original.gaps) - len(session.gaps),
@@ -407,21 +409,24 @@ def _blank_unavailable(steps: pd.DataFrame, unavailable: dict[str, str]) -> pd.D
     return steps
 
 
-def _running_sides(steps: pd.DataFrame, unavailable: dict[str, str], *, has_gyro: bool) -> pd.DataFrame:
+def _running_sides(steps: pd.DataFrame, unavailable: dict[str, str], *, roll_lost: str | None) -> pd.DataFrame:
     """The run's left/right measures are unavailable, with the reason, when fewer than
     `MIN_SIDE_SHARE` of its valid running steps have a side; the running steps' sides are then
-    blanked (their pelvic drop and every left/right asymmetry with them)."""
+    blanked (their pelvic drop and every left/right asymmetry with them). ``roll_lost``: why the
+    roll within a stride is unknown (no gyroscope, or a saturated one), or None."""
     run = (steps["activity"] == "running").to_numpy(bool) & steps["valid"].to_numpy(bool)
     if "side" in unavailable or not run.any():
         return steps
     share = float(np.isin(steps["side"].to_numpy(object)[run], ["L", "R"]).mean())
     if share >= MIN_SIDE_SHARE:
         return steps
-    if not has_gyro:
+    if roll_lost == NO_GYRO:
         why = (
             "no gyroscope: the side of a running step comes from the pelvis' roll in stance (the sideways "
             "acceleration at the sacrum changes sign between runners); record with a gyroscope"
         )
+    elif roll_lost is not None:
+        why = f"the side of a running step comes from the pelvis' roll in stance, and {roll_lost}"
     else:
         why = (
             f"left and right steps could not be told apart ({100 * share:.0f} % of running steps decided): the "

@@ -215,3 +215,12 @@ def test_side_cues_signs_on_the_simulator():
     for name, rows in (("drop", slice(None)), ("rise", ~walk), ("sway", walk)):
         v = cues[name][m.detected_idx][rows]
         assert np.mean(np.sign(v) == sign[rows]) > 0.97, name
+
+
+def test_a_saturated_gyroscope_withholds_the_side():
+    # the roll within a stride is lost with the gyroscope's range: the side is not guessed
+    sim = simulate(SimulationConfig(duration_s=30.0, seed=26, sensor=SensorModel(gyr_range_dps=30.0)))
+    a = gait.analyze(sim.session)
+    assert any(c.sensor == "gyr" for c in a.quality.clipped)
+    assert (a.running_steps["side"] == "?").all()
+    assert "gyroscope saturated" in a.unavailable["side"] and "pelvic_drop_deg" in a.unavailable

@@ -33,9 +33,12 @@ plus the centripetal acceleration of any turn.
 
 *Trunk orientation.* ``R = Rz(yaw) Ry(pitch) Rx(roll)`` in the heading frame (forward, left,
 up). Pitch is the standing posture plus the forward lean plus an oscillation once per step;
-roll (pelvic obliquity) swings once per stride, the contralateral side dropping in stance;
-yaw swings once per stride, the stance-side hip forward at contact. Angular rates are the
-exact derivatives (body frame), so gyroscope and accelerometer are consistent.
+roll (pelvic obliquity) of running steps follows the stride's first and third harmonics, the
+contralateral side dropping to its lowest in mid-stance and rising to its highest around
+toe-off (`Form.roll_phase_deg`, `Form.roll_third_harmonic`; walking steps: a half sine per
+step); yaw swings once per stride, the stance-side hip forward at contact (`Form.yaw_phase_deg`
+moves it for running steps). Angular rates are the exact derivatives (body frame), so
+gyroscope and accelerometer are consistent.
 
 *Sensor.* The specific force and angular rate are rotated into a sensor mounted at any
 rotation (``mounting``), then scaled, misaligned, biased, made noisy, saturated and quantised
@@ -48,7 +51,9 @@ Notes
 The spring-mass stance profile follows the classic model of Blickhan (1989) and McMahon &
 Cheng (1990); vertical oscillation defined as the per-step excursion of the centre of mass, as
 used for force-plate references (integrate ``(F / BW - 1) g`` twice per step; Cavagna 1975).
-Contralateral pelvic drop in stance follows the running kinematics reported by Bramah (2018).
+Contralateral pelvic drop in stance follows the running kinematics reported by Bramah (2018);
+its timing (and the rotation's) was measured on the RBDS runners (Fukuchi et al. 2017,
+``benchmarks/sides.py``).
 Foot strikes: rearfoot landings produce a distinct impact transient in the vertical force,
 forefoot landings none and midfoot landings a small one (Lieberman et al. 2010, Nature
 463:531-535; loading rates rearfoot > midfoot, forefoot: Almeida, Davis & Lopes 2015, J Orthop

@@ -77,7 +77,7 @@ class _Epoch:
     is (a superset of the hull is as good).
     """
 
-    __slots__ = ("_hold_host", "_hold_tau", "_n", "_open_k", "_tau", "_host", "n_added", "window_s")
+    __slots__ = ("_hold_host", "_hold_tau", "_host", "_n", "_open_k", "_tau", "n_added", "window_s")
 
     def __init__(self, window_s: float) -> None:
         self.window_s = window_s

@@ -116,6 +116,7 @@ async def _record_with_view(recorder: Any, *, dashboard: bool, console: Console)
             while not task.done():
                 await asyncio.wait({task}, timeout=0.5)
                 live.update(render(recorder.view()))
+            live.update(render(recorder.view()))  # the final status, in its colour
     else:
         last = time.monotonic()
         while not task.done():

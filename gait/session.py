@@ -64,9 +64,7 @@ def parse_gaps(value: Any, *, where: Where | None = None) -> tuple[DeclaredGap, 
         return ()
     expected = 'a list of {"start_s": s, "end_s": s, "cause": "...", "samples_lost": n}'
     if not isinstance(value, list | tuple):
-        raise GaitInputError(
-            "bad metadata value for 'gaps'", expected=expected, found=repr(value)[:60], where=where
-        )
+        raise GaitInputError("bad metadata value for 'gaps'", expected=expected, found=repr(value)[:60], where=where)
     out = []
     for i, g in enumerate(value):
         if isinstance(g, DeclaredGap):

@@ -327,7 +327,7 @@ def test_cues_from_the_low_priority_process(tmp_path: Path, run_session) -> None
             rec = Recorder(_config(tmp_path, rig, duration_s=8.0, cue_worker="process"))
             return rec, await rec.run()
 
-    rec, result = asyncio.run(go())
+    rec, _ = asyncio.run(go())
     m = rec.view().metrics
     assert m.cadence_spm == 172.0
     assert m.cues == ("overstriding: shorten your step",) and m.faults == (("overstriding", "moderate"),)

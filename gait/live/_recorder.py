@@ -51,6 +51,8 @@ from ._buffer import RingBuffer
 from ._clock import DriftFit, SampleIndexer
 from ._links import Decoded, Link, LumbarLink, ProfileLink, SensorRefused
 from ._metrics import AnalyzeFn, EvaluateFn, LiveMetrics, StartMounting, window_metrics
+from ._phyphox import PROTOCOL as PHONE_PROTOCOL
+from ._phyphox import PhyphoxError, PhyphoxLink
 from ._scan import OUR_PROTOCOL, BleBackend, BluetoothUnavailable, FoundDevice, scan
 
 __all__ = ["LinkStats", "LiveView", "RecordConfig", "RecordResult", "Recorder", "RecordingError", "record"]
@@ -489,7 +491,7 @@ class Recorder:
             reconnects=self._reconnects,
             stalls=self._stalls,
             drift_ppm=est.drift_ppm if est.reliable else math.nan,
-            rssi_dbm=self.found.rssi_dbm if self.found else None,
+            rssi_dbm=self.found.rssi_dbm if self.found and self.found.protocol != PHONE_PROTOCOL else None,
         )
 
     async def run(self) -> RecordResult:
@@ -516,13 +518,14 @@ class Recorder:
         error: RecordingError | None = None
         try:
             if cfg.phyphox is not None:
-                from ._phyphox import PhyphoxLink
-
                 phone = PhyphoxLink(
                     cfg.phyphox, rate_hz=cfg.rate_hz, poll_s=cfg.phyphox_poll_s, timeout_s=cfg.connect_timeout_s
                 )
                 self.status = f"connecting to the phone at {phone.url}"
-                self.found = await phone.connect()
+                try:
+                    self.found = await phone.connect()
+                except PhyphoxError as e:
+                    raise RecordingError(str(e)) from None
                 self._link = phone
                 transport = phone.run(self)
             else:
@@ -535,6 +538,8 @@ class Recorder:
                 asyncio.create_task(self._metrics_loop(executor, cues)),
             ]
             await self._supervise(transport)
+            if cfg.phyphox is not None and isinstance(self._link, PhyphoxLink):
+                await self._link.stop_measuring()  # a clean end: the phone stops too, as a sensor does
         except RecordingError as e:
             error = e
             self._stopped_by = "sensor_silent" if isinstance(e, _SensorSilent) else "error"
@@ -698,6 +703,20 @@ class Recorder:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, *_LINK_ERRORS):
                     await task
+
+    async def _wait_stop(self, delay_s: float) -> None:
+        """Sleep ``delay_s`` or until the recording is asked to stop."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), delay_s)
+
+    def _duration_reached(self) -> bool:
+        """True (and the recording asked to stop) once ``duration_s`` of data are recorded."""
+        d = self.config.duration_s
+        if d is not None and self._first_host is not None and time.monotonic() - self._first_host >= d:
+            self._stopped_by = "duration"
+            self._stop.set()
+            return True
+        return False
 
     async def _link_loop(self) -> None:
         cfg = self.config

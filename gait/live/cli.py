@@ -145,6 +145,7 @@ def _cmd_record(args: argparse.Namespace) -> int:
         give_up_s=args.give_up_s,
         metrics_interval_s=args.metrics_interval_s,
         handle_signals=True,
+        phyphox=args.phyphox,
     )
     console = Console(stderr=False)
     dashboard = not args.no_dashboard and console.is_terminal
@@ -156,6 +157,8 @@ def _cmd_record(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     from ._dashboard import link_text
 
+    if recorder.found is not None:
+        print(f"from {recorder.found.name} ({recorder.found.address})")
     print(
         f"wrote {result.path} ({result.n_samples} samples, {result.n_samples / result.sampling_rate_hz:.1f} s at "
         f"{result.sampling_rate_hz:.6g} Hz{', clock-corrected' if result.clock_corrected else ''}); details in {result.sidecar.name}"
@@ -312,15 +315,23 @@ def register(subparsers: Any) -> None:
         description="Scan, connect, stream to a CSV file (fsynced every 0.5 s), reconnect after link loss, "
         "show live cadence, contact time, bounce, lean and rotation. Ctrl-C stops cleanly.",
     )
-    r.add_argument(
+    src = r.add_mutually_exclusive_group()
+    src.add_argument(
         "--device", help="sensor name (or its beginning) or address; default: the strongest supported sensor"
+    )
+    src.add_argument(
+        "--phyphox",
+        metavar="URL",
+        help="record from a phone running phyphox with remote access (the address it shows, e.g. "
+        "http://192.168.1.23:8080) instead of a Bluetooth sensor; docs/recording.md",
     )
     r.add_argument("--out", type=Path, help="output .csv (default: run-YYYYMMDD-HHMMSS.csv)")
     r.add_argument("--duration", help="stop after this long: 90s, 30m, 1h30m or 0:30:00 (default: until Ctrl-C)")
     r.add_argument(
         "--rate-hz",
         type=int,
-        help="sampling rate to request (default: the sensor's recommended rate, docs/recording.md)",
+        help="sampling rate to request (default: the sensor's recommended rate, docs/recording.md; "
+        "with --phyphox: the file's rate, default the highest of 400, 200, 100 Hz the phone reaches)",
     )
     r.add_argument("--acc-range-g", type=int, default=16, help="accelerometer range to request, +-g (default 16)")
     r.add_argument("--gyr-range-dps", type=int, default=2000, help="gyroscope range to request, +-deg/s (default 2000)")

@@ -191,3 +191,30 @@ def test_a_drifting_sensor_clock_is_corrected_to_host_time(
     assert s.sampling_rate_hz == result.sampling_rate_hz and s.meta.extra["device_clock_drift_ppm"] == pytest.approx(
         2000, abs=50
     )
+
+
+def test_a_connected_sensor_stops_advertising_so_no_second_recorder_takes_it(
+    ble_stack: EmulatedBluetooth, ble_adapters: AdapterPair, tmp_path: Path
+) -> None:
+    """Like a real sensor: while a recorder is connected, a scan does not see the sensor; once
+    the recording ends it advertises again."""
+    from gait.live import scan
+
+    async def go():
+        rec = _recorder(ble_adapters, tmp_path / "run.csv", duration_s=8.0)
+        task = asyncio.create_task(rec.run())
+        while rec.status != "recording":
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1.0)
+        during = await scan(timeout_s=2.5, adapter=ble_adapters.central)
+        result = await task
+        await asyncio.sleep(1.0)
+        after = await scan(timeout_s=2.5, adapter=ble_adapters.central)
+        return result, during, after
+
+    with sensor_process(ble_stack, ble_adapters, tmp_path, *SIM):
+        result, during, after = asyncio.run(go())
+    addr = ble_adapters.peripheral_address
+    assert result.stopped_by == "duration"
+    assert addr not in {d.address for d in during}, "not advertising while connected"
+    assert addr in {d.address for d in after}, "advertising again once the recorder left"

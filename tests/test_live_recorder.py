@@ -150,6 +150,13 @@ def test_link_loss_reconnects_and_records_the_gap_only(tmp_path: Path, run_sessi
     assert end - start == pytest.approx((lost + 1) / RATE)
     assert result.link.samples_lost == lost, "nothing else lost"
     assert_equals_delivered(result, log)
+    # the sensor resumed the run where the runner was (the run's sample at each grid index),
+    # it did not play the session from its beginning again after the reconnect
+    s = _load(result.path, gaps_expected=True)
+    n = np.rint(s.t * RATE).astype(np.int64)
+    after = n > np.rint(end * RATE) - 1
+    lsb = rig.sensor.config.acc_scale_m_s2_per_lsb
+    assert np.abs(s.acc[after] - run_session.acc[n[after]]).max() <= 0.51 * lsb
 
 
 def test_a_sensor_that_stops_sending_ends_with_a_clear_message(tmp_path: Path, run_session) -> None:

@@ -105,10 +105,11 @@ def _default_out() -> Path:
     return Path(f"run-{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}.csv")
 
 
-async def _record_with_view(recorder: Any, *, dashboard: bool, console: Console) -> Any:
+async def _record_with_view(recorder: Any, *, dashboard: bool, console: Console, coach: Any = None) -> Any:
     from ._dashboard import plain_line, render
 
     task = asyncio.create_task(recorder.run())
+    voice = asyncio.create_task(coach.run(recorder.view, task.done)) if coach is not None else None
     if dashboard:
         from rich.live import Live
 
@@ -124,7 +125,26 @@ async def _record_with_view(recorder: Any, *, dashboard: bool, console: Console)
             if time.monotonic() - last >= 5.0:
                 last = time.monotonic()
                 print(plain_line(recorder.view()), flush=True)
+    if voice is not None:
+        await voice
     return task.result()
+
+
+def _voice_coach(args: argparse.Namespace) -> Any:
+    """The spoken coach asked for with --voice (None without it); raises `VoiceUnavailable`."""
+    if not args.voice:
+        return None
+    from ._voice import CuePolicy, CueScheduler, Speaker, VoiceCoach, phrases
+
+    words = phrases(args.voice_language)
+    policy = CuePolicy(
+        warmup_s=args.voice_warmup_min * 60.0,
+        repeat_s=args.voice_repeat_min * 60.0,
+        summary_every_s=args.voice_summary_min * 60.0 if args.voice_summary_min else None,
+        words_per_min=args.voice_rate_wpm,
+    )
+    speaker = Speaker(language=words.voice, words_per_min=args.voice_rate_wpm)
+    return VoiceCoach(CueScheduler(policy, words), speaker)
 
 
 def _cmd_record(args: argparse.Namespace) -> int:
@@ -149,12 +169,29 @@ def _cmd_record(args: argparse.Namespace) -> int:
     )
     console = Console(stderr=False)
     dashboard = not args.no_dashboard and console.is_terminal
+    from ._voice import VoiceUnavailable
+
+    try:
+        coach = _voice_coach(args)
+    except VoiceUnavailable as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_FAILED
     recorder = Recorder(cfg)
     try:
-        result = asyncio.run(_record_with_view(recorder, dashboard=dashboard, console=console))
+        result = asyncio.run(_record_with_view(recorder, dashboard=dashboard, console=console, coach=coach))
     except RecordingError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_FAILED
+    finally:
+        if coach is not None and hasattr(coach.say, "__self__"):
+            coach.say.__self__.close()
+    if coach is not None:
+        said = coach.scheduler.said
+        print(
+            f"voice: said {sum(u.kind == 'cue' for u in said)} cues, {sum(u.kind == 'summary' for u in said)} summaries"
+        )
+        for err in dict.fromkeys(coach.errors):
+            print(f"warning: the voice failed ({err})", file=sys.stderr)
     from ._dashboard import link_text
 
     if recorder.found is not None:
@@ -350,6 +387,27 @@ def register(subparsers: Any) -> None:
         help="minimum time between two live analyses (default 0: as fresh as the CPU allows; 0.5 saves CPU on small computers)",
     )
     r.add_argument("--no-dashboard", action="store_true", help="print a status line every 5 s instead of the dashboard")
+    v = r.add_argument_group("spoken coaching (pip install 'gait-lumbar[voice]'; Linux: espeak-ng)")
+    v.add_argument("--voice", action="store_true", help="speak each fault's cue when it appears, and the summaries")
+    v.add_argument(
+        "--voice-language",
+        default="en",
+        help="language of the cues and summaries: en, de, fr, es (default en; the catalogue's cues per language)",
+    )
+    v.add_argument(
+        "--voice-summary-min",
+        type=float,
+        default=0.0,
+        help="say minutes, cadence and contact time every N minutes (default 0: no summaries)",
+    )
+    v.add_argument("--voice-warmup-min", type=float, default=3.0, help="no cues during the first N minutes (default 3)")
+    v.add_argument(
+        "--voice-repeat-min",
+        type=float,
+        default=5.0,
+        help="repeat a persisting fault's cue every N minutes (default 5)",
+    )
+    v.add_argument("--voice-rate-wpm", type=float, default=170.0, help="speaking rate, words per minute (default 170)")
     r.add_argument("--no-analysis", action="store_true", help="do not analyse the run at the end")
     r.set_defaults(func=_cmd_record)
 

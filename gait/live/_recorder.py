@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import datetime as _dt
 import functools
+import gc
 import json
 import logging
 import math
@@ -429,6 +430,7 @@ class Recorder:
         self._cue_task: asyncio.Task[None] | None = None
         self._cues_at = -math.inf
         self._ended = False
+        self._gc_frozen = False
         self._ended_at = math.nan
         self._giving_up = False
         self._start_wall: str | None = None
@@ -883,10 +885,15 @@ class Recorder:
         return f"{self.found.name or 'BLE sensor'}" + (f" ({model})" if model else "")
 
     async def _flush_loop(self) -> None:
+        """fsync the file every ``flush_interval_s``; the fsync itself (milliseconds on a busy
+        disk) runs in a worker thread, so notifications keep flowing meanwhile."""
         while True:
             await asyncio.sleep(self.config.flush_interval_s)
             if self._writer is not None:
-                self._writer.flush()
+                fd = self._writer.flush(sync=False)
+                if fd is not None:
+                    with contextlib.suppress(OSError):  # closed meanwhile: close() fsynced it
+                        await asyncio.to_thread(os.fsync, fd)
 
     async def _metrics_loop(self, executor: ThreadPoolExecutor, cues: _CueRunner) -> None:
         loop = asyncio.get_running_loop()
@@ -920,6 +927,11 @@ class Recorder:
             if early is not None and self._start_mounting is not None:
                 self._start_mounting.accept(est)
             done = time.monotonic()
+            if not self._gc_frozen:
+                # everything imported and warmed up by now: leave it out of every later
+                # collection (a full collection of ~10^5 objects costs tens of milliseconds)
+                gc.freeze()
+                self._gc_frozen = True
             self._metrics = replace(m, cues=self._cues, faults=self._faults)
             self._latency.add(done - included)
             # cues are coaching prompts: re-evaluated at most once a second, by a separate job

@@ -52,7 +52,7 @@ async def _record(out: Path, *, hours: float, speed: float, sample_s: float, tra
     run = simulate(SimulationConfig(duration_s=640.0, seed=7), sampling_rate_hz=400.0).session
     run = run.slice_time(run.t[0] + 21.0, run.t[-1] + 1.0)  # running from the first sample
     samples: list[tuple[float, float, float]] = []  # (wall s, data s, RSS MiB)
-    console = Console(file=open(os.devnull, "w"), force_terminal=True, width=100)  # noqa: SIM115
+    console = Console(file=open(os.devnull, "w"), force_terminal=True, width=100)
     snap0 = None
     async with fake_rig(run, loop=True, speed=speed) as rig:
         rec = Recorder(
@@ -102,7 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     with TemporaryDirectory(prefix="gait-live-mem-") as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore", GaitDataWarning)  # a 12x-fast device clock is "not a crystal's drift"
         out = asyncio.run(
-            _record(Path(tmp) / "long.csv", hours=args.hours, speed=args.speed, sample_s=args.sample_s, trace=args.trace)
+            _record(
+                Path(tmp) / "long.csv", hours=args.hours, speed=args.speed, sample_s=args.sample_s, trace=args.trace
+            )
         )
     samples = out["samples"]
     settle = next((s for s in samples if s[1] >= args.settle_min * 60.0), samples[0])

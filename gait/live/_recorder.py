@@ -13,8 +13,22 @@ loss: reconnect with exponential backoff (0.5 s doubling to 8 s, refreshed by a 
 BlueZ forgot the device), subscribe again, and resume the stream if the sensor kept it
 running (the samples missed meanwhile become one gap) or start it again if the sensor
 reset. A sensor that stays connected but sends nothing for ``stall_timeout_s`` is treated
-as a link loss; after ``give_up_s`` without data the recording ends with a clear message.
+as a link loss; after ``give_up_s`` without data the recording ends with a clear message
+(a watchdog beside the link loop, so the limit holds whatever the loop is waiting for).
 The device is always disconnected in ``finally``; Ctrl-C (SIGINT) and SIGTERM stop cleanly.
+
+A phone running phyphox (``RecordConfig.phyphox``) replaces scan and link with
+`gait.live.PhyphoxLink`, which polls the phone and hands its samples, already on a uniform
+grid, to the same data path from ``_process`` on.
+
+Live path under load: the metrics of every notification come from `window_metrics` without
+the fault rules (the analysis skips its per-minute and run summaries); the fault cues are
+evaluated once a second by a separate job, by default in a low-priority process, so that
+neither the full analysis nor the rules delay a notification's metrics. The fsync runs in a
+worker thread; the garbage collector's long-lived objects are frozen once warmed up. Memory
+stays flat over hours: the drift fit keeps a few points per 2-s window, the latencies are a
+fixed-size histogram, the window is a ring buffer. The view is marked stale after
+``stale_after_s`` without data.
 """
 
 from __future__ import annotations

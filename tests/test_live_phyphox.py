@@ -230,3 +230,21 @@ def test_number_format_is_phyphox_s() -> None:
 
 def test_the_phone_thread_is_not_left_running() -> None:
     assert all(t.name != "phyphox" for t in threading.enumerate())
+
+
+def test_a_phyphox_without_time_events_records_and_says_pauses_are_not_placed(tmp_path: Path, run_session) -> None:
+    """phyphox before 1.1.8 has no /time (404): recording works, the metadata says so."""
+    phone = VirtualPhone(run_session, seed=3)
+    original = phone.handle
+    phone.handle = lambda path, params: None if path == "/time" else original(path, params)  # type: ignore[method-assign]
+
+    def script(rec: Recorder) -> None:
+        _wait_for_data(rec)
+        time.sleep(2.0)
+        rec.stop()
+
+    with phone.serve() as url:
+        _, result = _record(url, tmp_path, script)
+    assert result.stopped_by == "interrupt" and result.gaps == ()
+    s = load_session(result.path)
+    assert "pauses are not declared" in s.meta.extra["device_time_events"]

@@ -291,6 +291,7 @@ class PhyphoxLink(Link):
         self._net_failures = 0
         self.measuring = False
         self.experiment = ""
+        self.has_time_events = True
 
     # -- HTTP -----------------------------------------------------------------------------------
     def _get_json_blocking(self, path: str, params: dict[str, str] | None = None) -> Any:
@@ -356,8 +357,21 @@ class PhyphoxLink(Link):
 
     # -- the timeline -----------------------------------------------------------------------------
     async def _refresh_time(self) -> bool:
-        """Read ``/time``; True when the phone's data were cleared or restarted since last time."""
-        events = await self._get("/time")
+        """Read ``/time``; True when the phone's data were cleared or restarted since last time.
+
+        phyphox before 1.1.8 has no ``/time``: its pauses then cannot be placed (the samples
+        after a pause follow on directly, as in phyphox's own export) and this says so once.
+        """
+        if not self.has_time_events:
+            return False
+        try:
+            events = await self._get("/time")
+        except urllib.error.HTTPError as e:
+            if e.code != 404:
+                raise
+            self.has_time_events = False
+            self.device_info["time_events"] = "none (phyphox before 1.1.8): pauses are not declared as gaps"
+            return False
         parsed = [
             (str(e.get("event")), float(e["experimentTime"]), float(e["systemTime"]))
             for e in (events if isinstance(events, list) else [])

@@ -85,6 +85,13 @@ def _burner(core: int):
     return proc
 
 
+def _growth_per_min(trace: list[tuple[float, float]]) -> float | None:
+    after = [(t, r) for t, r in trace if t >= 120.0]
+    if len(after) < 2 or after[-1][0] - after[0][0] < 60.0:
+        return None
+    return (after[-1][1] - after[0][1]) / ((after[-1][0] - after[0][0]) / 60.0)
+
+
 def _rss_mib() -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -92,14 +99,21 @@ def _rss_mib() -> float:
     return float("nan")
 
 
-def run(*, duration_s: float, rate_hz: int, metrics_interval_s: float, busy_other_core: bool = False) -> dict:
+def run(
+    *,
+    duration_s: float,
+    rate_hz: int,
+    metrics_interval_s: float,
+    busy_other_core: bool = False,
+    dashboard: bool = False,
+) -> dict:
     reason = unavailable_reason()
     if reason:
         raise SystemExit(f"cannot run: {reason}")
     load_before = os.getloadavg()
     burner = _burner((os.cpu_count() or 2) - 1) if busy_other_core else None
     try:
-        res = _run(duration_s=duration_s, rate_hz=rate_hz, metrics_interval_s=metrics_interval_s)
+        res = _run(duration_s=duration_s, rate_hz=rate_hz, metrics_interval_s=metrics_interval_s, dashboard=dashboard)
     finally:
         if burner is not None:
             burner.terminate()
@@ -110,7 +124,26 @@ def run(*, duration_s: float, rate_hz: int, metrics_interval_s: float, busy_othe
     return res
 
 
-def _run(*, duration_s: float, rate_hz: int, metrics_interval_s: float) -> dict:
+async def _with_view(rec: Recorder, *, dashboard: bool, rss_trace: list[tuple[float, float]]):
+    """Run the recorder; render the dashboard 4 times a second (to /dev/null) if asked; RSS every 10 s."""
+    from rich.console import Console
+
+    from gait.live._dashboard import render
+
+    console = Console(file=open(os.devnull, "w"), force_terminal=True, width=100)
+    task = asyncio.create_task(rec.run())
+    t0, last = time.monotonic(), -10.0
+    while not task.done():
+        await asyncio.wait({task}, timeout=0.25)
+        if dashboard:
+            console.print(render(rec.view()))
+        if time.monotonic() - t0 - last >= 10.0:
+            last = time.monotonic() - t0
+            rss_trace.append((last, _rss_mib()))
+    return task.result()
+
+
+def _run(*, duration_s: float, rate_hz: int, metrics_interval_s: float, dashboard: bool = False) -> dict:
     with (
         tempfile.TemporaryDirectory(prefix="gait-live-bench-") as tmp_s,
         EmulatedBluetooth(Path(tmp_s) / "bus") as stack,
@@ -136,7 +169,8 @@ def _run(*, duration_s: float, rate_hz: int, metrics_interval_s: float) -> dict:
             rec = Recorder(cfg)
             cpu0, t0 = time.process_time(), time.monotonic()
             rss0 = _rss_mib()
-            result = asyncio.run(rec.run())
+            rss_trace: list[tuple[float, float]] = []
+            result = asyncio.run(_with_view(rec, dashboard=dashboard, rss_trace=rss_trace))
             rss1 = _rss_mib()
             cpu, wall = time.process_time() - cpu0, time.monotonic() - t0
             cpu_others = {k: _proc_cpu_s(p) - cpu_others0[k] for k, p in pids.items()}
@@ -181,6 +215,7 @@ def _run(*, duration_s: float, rate_hz: int, metrics_interval_s: float) -> dict:
             "notifications_measured": lat.n,
             "rss_mib_start": rss0,
             "rss_mib_end": rss1,
+            "rss_mib_growth_per_min_after_2_min": _growth_per_min(rss_trace),
             "live_analysis_ms_last": rec.view().metrics.compute_s * 1000.0,
             "live_analysis_error": result.metrics_error,
             "metrics_interval_s": metrics_interval_s,
@@ -196,12 +231,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--metrics-interval-s", type=float, default=0.0, help="minimum time between live analyses")
     p.add_argument("--json", type=Path, help="also write the results here")
     p.add_argument("--busy-other-core", action="store_true", help="keep the other core busy with a CPU burner")
+    p.add_argument("--dashboard", action="store_true", help="render the dashboard 4 times a second (to /dev/null)")
     args = p.parse_args(argv)
     res = run(
         duration_s=args.duration_s,
         rate_hz=args.rate_hz,
         metrics_interval_s=args.metrics_interval_s,
         busy_other_core=args.busy_other_core,
+        dashboard=args.dashboard,
     )
     width = max(len(k) for k in res)
     for k, v in res.items():

@@ -34,6 +34,19 @@ RATE = 200
 SIM = ("--duration-s", "40", "--rate-hz", str(RATE), "--seed", "2")
 
 
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is ``pid`` (Linux /proc)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
 def _recorder(pair: AdapterPair, out: Path, **kw) -> Recorder:
     cfg = dict(out=out, adapter=pair.central, rate_hz=RATE, scan_timeout_s=5.0, stall_timeout_s=1.5, give_up_s=8.0)
     cfg.update(kw)
@@ -162,11 +175,17 @@ def test_kill_9_leaves_a_file_that_loads_up_to_the_last_flush(
                 time.sleep(0.01)
             t_first = time.monotonic()  # the file is created with the first samples
             time.sleep(3.3)
+            children = _children(proc.pid)  # the fault-cue process
             os.kill(proc.pid, signal.SIGKILL)
             t_kill = time.monotonic()
         finally:
             proc.wait()
     assert proc.returncode == -signal.SIGKILL
+    assert children, "the recorder runs its fault cues in a child process"
+    deadline = time.monotonic() + 15.0
+    while any(Path(f"/proc/{c}").exists() for c in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(Path(f"/proc/{c}").exists() for c in children), "no process left behind by a kill -9"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", GaitDataWarning)  # a line cut mid-way is dropped with a warning
         s = load_session(out)

@@ -45,6 +45,7 @@ import multiprocessing
 import os
 import shutil
 import signal
+import threading
 import time
 import warnings
 from collections import deque
@@ -370,9 +371,19 @@ class RecordResult:
 
 
 def _lower_priority() -> None:
-    """Initializer of the cue process: below the recorder, so it only uses spare CPU."""
+    """Initializer of the cue process: below the recorder, so it only uses spare CPU; and it
+    ends when the recorder dies (a ``kill -9`` of the recorder must not leave it behind)."""
     with contextlib.suppress(OSError, AttributeError):  # no nice() on Windows
         os.nice(10)
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent:  # re-parented: the recorder is gone
+                os._exit(0)
+
+    threading.Thread(target=watch, name="gait-cue-parent-watch", daemon=True).start()
 
 
 def _cue_window(t: np.ndarray, acc: np.ndarray, gyr: np.ndarray | None, kwargs: dict[str, Any]) -> LiveMetrics:

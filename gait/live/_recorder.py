@@ -870,6 +870,8 @@ class Recorder:
         t = (n - self._n0) / self._rate_file
         for pos, lost, reason in zip(np.flatnonzero(d.gap_before), d.samples_lost, d.reasons):
             before = float(t[pos - 1]) if pos > 0 else self._last_t
+            if math.isnan(before):  # lost before the file's first sample: not inside the file
+                continue
             self._gaps.append((before, float(t[pos]), int(lost), reason))
         self._writer.write(t, d.acc, d.gyr)
         self._ring.append(t, d.acc, d.gyr if d.gyr is not None else np.zeros_like(d.acc))

@@ -11,7 +11,13 @@ it does under the dashboard. Reports:
   threads: bleak, decoding, writing, the live analysis); the emulator's and the sensor's
   processes are reported separately;
 - latency from a notification's arrival to the updated dashboard metrics that include its
-  samples (p50, p99; target p99 <= 50 ms), and the live analysis time per window.
+  samples (p50, p99; target p99 <= 50 ms), and the live analysis time per window;
+- the machine's load average before and after (this machine may be shared), and the
+  recorder's resident memory.
+
+``--busy-other-core`` runs a CPU-burning process pinned to the other core for the whole run
+(a laptop doing something else, or a Raspberry Pi's other cores busy), the condition the
+latency target is set for.
 
 With ``--sync`` it measures ``gait sync`` instead: the virtual sensor holds a logged run
 (416 Hz by default, as long as the reference board's 2 MiB store holds), and `gait.live.Syncer`
@@ -24,12 +30,14 @@ Usage (from the repository root; needs dbus-daemon and bluezoo, as the BLE tests
     .venv/bin/python benchmarks/live.py                       # 400 Hz, 600 s
     .venv/bin/python benchmarks/live.py --duration-s 60 --json results.json
     .venv/bin/python benchmarks/live.py --sync                # fetch a 400 s run logged at 416 Hz
+    .venv/bin/python benchmarks/live.py --busy-other-core           # one core kept busy meanwhile
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -66,10 +74,83 @@ def _pids(stack: EmulatedBluetooth) -> dict[str, int]:
     return out
 
 
-def run(*, duration_s: float, rate_hz: int, metrics_interval_s: float) -> dict:
+def _burn() -> None:  # pragma: no cover - runs in its own process
+    x = 0
+    while True:
+        x = (x * 1103515245 + 12345) & 0x7FFFFFFF
+
+
+def _burner(core: int):
+    """A process burning one core (pinned to ``core`` where the OS allows)."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    proc = ctx.Process(target=_burn, daemon=True)
+    proc.start()
+    with contextlib.suppress(AttributeError, OSError):
+        os.sched_setaffinity(proc.pid, {core})
+    return proc
+
+
+def _growth_per_min(trace: list[tuple[float, float]]) -> float | None:
+    after = [(t, r) for t, r in trace if t >= 120.0]
+    if len(after) < 2 or after[-1][0] - after[0][0] < 60.0:
+        return None
+    return (after[-1][1] - after[0][1]) / ((after[-1][0] - after[0][0]) / 60.0)
+
+
+def _rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def run(
+    *,
+    duration_s: float,
+    rate_hz: int,
+    metrics_interval_s: float,
+    busy_other_core: bool = False,
+    dashboard: bool = False,
+) -> dict:
     reason = unavailable_reason()
     if reason:
         raise SystemExit(f"cannot run: {reason}")
+    load_before = os.getloadavg()
+    burner = _burner((os.cpu_count() or 2) - 1) if busy_other_core else None
+    try:
+        res = _run(duration_s=duration_s, rate_hz=rate_hz, metrics_interval_s=metrics_interval_s, dashboard=dashboard)
+    finally:
+        if burner is not None:
+            burner.terminate()
+            burner.join()
+    res["busy_other_core"] = busy_other_core
+    res["load_average_1min_before"] = round(load_before[0], 2)
+    res["load_average_1min_after"] = round(os.getloadavg()[0], 2)
+    return res
+
+
+async def _with_view(rec: Recorder, *, dashboard: bool, rss_trace: list[tuple[float, float]]):
+    """Run the recorder; render the dashboard 4 times a second (to /dev/null) if asked; RSS every 10 s."""
+    from rich.console import Console
+
+    from gait.live._dashboard import render
+
+    console = Console(file=open(os.devnull, "w"), force_terminal=True, width=100)
+    task = asyncio.create_task(rec.run())
+    t0, last = time.monotonic(), -10.0
+    while not task.done():
+        await asyncio.wait({task}, timeout=0.25)
+        if dashboard:
+            console.print(render(rec.view()))
+        if time.monotonic() - t0 - last >= 10.0:
+            last = time.monotonic() - t0
+            rss_trace.append((last, _rss_mib()))
+    return task.result()
+
+
+def _run(*, duration_s: float, rate_hz: int, metrics_interval_s: float, dashboard: bool = False) -> dict:
     with (
         tempfile.TemporaryDirectory(prefix="gait-live-bench-") as tmp_s,
         EmulatedBluetooth(Path(tmp_s) / "bus") as stack,
@@ -94,7 +175,10 @@ def run(*, duration_s: float, rate_hz: int, metrics_interval_s: float) -> dict:
             )
             rec = Recorder(cfg)
             cpu0, t0 = time.process_time(), time.monotonic()
-            result = asyncio.run(rec.run())
+            rss0 = _rss_mib()
+            rss_trace: list[tuple[float, float]] = []
+            result = asyncio.run(_with_view(rec, dashboard=dashboard, rss_trace=rss_trace))
+            rss1 = _rss_mib()
             cpu, wall = time.process_time() - cpu0, time.monotonic() - t0
             cpu_others = {k: _proc_cpu_s(p) - cpu_others0[k] for k, p in pids.items()}
         assert sensor.samples is not None
@@ -112,7 +196,7 @@ def run(*, duration_s: float, rate_hz: int, metrics_interval_s: float) -> dict:
             and s.gyr is not None
             and np.array_equal(s.gyr, sensor.samples[2][: n_rec.size])
         )
-        lat = np.asarray(result.notify_to_metrics_s) * 1000.0
+        lat = result.latency
         streaming_s = n_rec.size / result.sampling_rate_hz
         return {
             "rate_hz": rate_hz,
@@ -131,11 +215,14 @@ def run(*, duration_s: float, rate_hz: int, metrics_interval_s: float) -> dict:
             "cpu_s_recorder_total": cpu,
             "wall_s": wall,
             "cpu_s_per_s_others": {k: v / streaming_s for k, v in cpu_others.items()},
-            "latency_ms_p50": float(np.percentile(lat, 50)) if lat.size else None,
-            "latency_ms_p90": float(np.percentile(lat, 90)) if lat.size else None,
-            "latency_ms_p99": float(np.percentile(lat, 99)) if lat.size else None,
-            "latency_ms_max": float(lat.max()) if lat.size else None,
-            "notifications_measured": int(lat.size),
+            "latency_ms_p50": lat.percentile_s(50) * 1000.0 if lat.n else None,
+            "latency_ms_p90": lat.percentile_s(90) * 1000.0 if lat.n else None,
+            "latency_ms_p99": lat.percentile_s(99) * 1000.0 if lat.n else None,
+            "latency_ms_max": lat.max_s * 1000.0 if lat.n else None,
+            "notifications_measured": lat.n,
+            "rss_mib_start": rss0,
+            "rss_mib_end": rss1,
+            "rss_mib_growth_per_min_after_2_min": _growth_per_min(rss_trace),
             "live_analysis_ms_last": rec.view().metrics.compute_s * 1000.0,
             "live_analysis_error": result.metrics_error,
             "metrics_interval_s": metrics_interval_s,
@@ -232,12 +319,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--logged-s", type=float, default=400.0, help="with --sync: length of the logged run")
     p.add_argument("--repeats", type=int, default=3, help="with --sync: downloads to time")
     p.add_argument("--json", type=Path, help="also write the results here")
+    p.add_argument("--busy-other-core", action="store_true", help="keep the other core busy with a CPU burner")
+    p.add_argument("--dashboard", action="store_true", help="render the dashboard 4 times a second (to /dev/null)")
     args = p.parse_args(argv)
     if args.sync:
         rate = 416 if args.rate_hz == 400 else args.rate_hz
         res = run_sync(logged_s=args.logged_s, rate_hz=rate, repeats=args.repeats)
     else:
-        res = run(duration_s=args.duration_s, rate_hz=args.rate_hz, metrics_interval_s=args.metrics_interval_s)
+        res = run(
+            duration_s=args.duration_s,
+            rate_hz=args.rate_hz,
+            metrics_interval_s=args.metrics_interval_s,
+            busy_other_core=args.busy_other_core,
+            dashboard=args.dashboard,
+        )
     width = max(len(k) for k in res)
     for k, v in res.items():
         if isinstance(v, float):

@@ -64,8 +64,96 @@ def _window_minima(tau: np.ndarray, host: np.ndarray, b: float, window_s: float)
     return order[first]
 
 
+class _Epoch:
+    """The fit's points for one life of the device clock, in bounded memory.
+
+    The open window (the newest ``window_s`` of device time) keeps every point; when a point
+    of a later window arrives, the open window is reduced to the vertices of its lower convex
+    hull in the (device time, host time) plane and appended to flat arrays. The least-delayed
+    point of a window for any slope (the minimum of ``host - b * device`` that the fit looks
+    for) is always one of those vertices, so the reduction changes no fit; it keeps a handful
+    of points per 2-s window instead of every packet (a 3-hour stream at 22 packets/s: about
+    30 000 points instead of 240 000). A late point of an already closed window is stored as it
+    is (a superset of the hull is as good).
+    """
+
+    __slots__ = ("_hold_host", "_hold_tau", "_host", "_n", "_open_k", "_tau", "n_added", "window_s")
+
+    def __init__(self, window_s: float) -> None:
+        self.window_s = window_s
+        self._tau = np.empty(256)
+        self._host = np.empty(256)
+        self._n = 0
+        self._hold_tau: list[float] = []
+        self._hold_host: list[float] = []
+        self._open_k: float | None = None
+        self.n_added = 0
+
+    def add(self, tau: float, host: float) -> None:
+        self.n_added += 1
+        k = math.floor(tau / self.window_s)
+        if self._open_k is None or k == self._open_k:
+            self._open_k = k
+            self._hold_tau.append(tau)
+            self._hold_host.append(host)
+        elif k > self._open_k:
+            self._close()
+            self._open_k = k
+            self._hold_tau, self._hold_host = [tau], [host]
+        else:  # a late point of a closed window
+            self._store(np.array([tau]), np.array([host]))
+
+    def _close(self) -> None:
+        if self._hold_tau:
+            tau, host = _lower_hull(np.asarray(self._hold_tau), np.asarray(self._hold_host))
+            self._store(tau, host)
+        self._hold_tau, self._hold_host = [], []
+
+    def _store(self, tau: np.ndarray, host: np.ndarray) -> None:
+        m = tau.size
+        if self._n + m > self._tau.size:
+            cap = max(2 * self._tau.size, self._n + m)
+            self._tau = np.concatenate([self._tau[: self._n], np.empty(cap - self._n)])
+            self._host = np.concatenate([self._host[: self._n], np.empty(cap - self._n)])
+        self._tau[self._n : self._n + m] = tau
+        self._host[self._n : self._n + m] = host
+        self._n += m
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every point kept (the closed windows' hulls and the open window's points)."""
+        tau = np.concatenate([self._tau[: self._n], np.asarray(self._hold_tau, dtype=float)])
+        host = np.concatenate([self._host[: self._n], np.asarray(self._hold_host, dtype=float)])
+        return tau, host
+
+    @property
+    def n_kept(self) -> int:
+        return self._n + len(self._hold_tau)
+
+
+def _lower_hull(tau: np.ndarray, host: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Vertices of the lower convex hull of the points (Andrew's monotone chain)."""
+    order = np.lexsort((host, tau))
+    tau, host = tau[order], host[order]
+    if tau.size <= 2:
+        return tau, host
+    keep: list[int] = []
+    for i in range(tau.size):  # a few dozen points per window, once per window: not a hot path
+        while len(keep) >= 2:
+            a, b = keep[-2], keep[-1]
+            cross = (tau[b] - tau[a]) * (host[i] - host[a]) - (host[b] - host[a]) * (tau[i] - tau[a])
+            if cross <= 0:
+                keep.pop()
+            else:
+                break
+        keep.append(i)
+    idx = np.asarray(keep)
+    return tau[idx], host[idx]
+
+
 class DriftFit:
     """Robust fit of device time against host arrival time; see the module docstring.
+
+    Memory is bounded by the number of 2-s windows, not of packets (`_Epoch`).
 
     Parameters
     ----------
@@ -80,25 +168,28 @@ class DriftFit:
             raise ValueError(f"Invalid value for 'window_s': expected a finite number > 0, got {window_s!r}")
         self.window_s = float(window_s)
         self.refit_every = int(refit_every)
-        self._epochs: list[tuple[list[float], list[float]]] = [([], [])]
+        self._epochs: list[_Epoch] = [_Epoch(self.window_s)]
         self._estimate = _UNFITTED
         self._since_fit = 0
 
     @property
     def n_epochs(self) -> int:
-        return sum(1 for taus, _ in self._epochs if taus) or 1
+        return sum(1 for e in self._epochs if e.n_added) or 1
+
+    @property
+    def n_points_kept(self) -> int:
+        """Points held in memory (for tests of the memory bound)."""
+        return sum(e.n_kept for e in self._epochs)
 
     def add(self, device_s: float, host_s: float) -> None:
         """One packet: device time of its newest sample and its host arrival time, seconds."""
-        taus, hosts = self._epochs[-1]
-        taus.append(float(device_s))
-        hosts.append(float(host_s))
+        self._epochs[-1].add(float(device_s), float(host_s))
         self._since_fit += 1
 
     def new_epoch(self) -> None:
         """The device clock restarted: later points are not paired with earlier ones."""
-        if self._epochs[-1][0]:
-            self._epochs.append(([], []))
+        if self._epochs[-1].n_added:
+            self._epochs.append(_Epoch(self.window_s))
 
     def estimate(self) -> ClockEstimate:
         """The current fit (refitted every ``refit_every`` points)."""
@@ -126,10 +217,10 @@ class DriftFit:
         slopes = []
         span = 0.0
         n_windows = 0
-        for taus, hosts in self._epochs:
-            if not taus:
+        for epoch in self._epochs:
+            if not epoch.n_added:
                 continue
-            tau, host = np.asarray(taus), np.asarray(hosts)
+            tau, host = epoch.arrays()
             idx = _window_minima(tau, host, b, self.window_s)
             n_windows += idx.size
             if idx.size < 2:
@@ -148,9 +239,9 @@ class DriftFit:
         return float(np.median(np.concatenate(slopes))), span, n_windows
 
     def _latest(self) -> tuple[np.ndarray, np.ndarray]:
-        for taus, hosts in reversed(self._epochs):
-            if taus:
-                return np.asarray(taus), np.asarray(hosts)
+        for epoch in reversed(self._epochs):
+            if epoch.n_added:
+                return epoch.arrays()
         raise GaitInputError(
             "no clock data",
             expected="at least one packet with a host time",

@@ -12,7 +12,9 @@ Two layers:
 
 `VirtualSensor`
     Plays a `gait.Session` as the sensor of our protocol (``firmware_protocol/PROTOCOL.md``):
-    packets of samples as notifications, at real time or faster, with fault injection
+    packets of samples as notifications, at real time or faster, like a sensor on a runner:
+    a stream started again after a link loss continues the run where the runner is now (the
+    samples in between are lost), it does not start the session over. With fault injection
     (`FaultPlan`): dropped, duplicated, reordered, truncated and corrupt packets, a stall, a
     link loss, a device that stops sending.
 
@@ -22,6 +24,7 @@ Everything here is asyncio and needs a running event loop. Units are SI; times i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 from collections.abc import Callable, Sequence
@@ -248,6 +251,9 @@ class GattPeripheral:
         Advertised manufacturer data, company id -> bytes.
     bus_address
         D-Bus address; ``None`` uses the system bus (``DBUS_SYSTEM_BUS_ADDRESS`` if set).
+    advertise_while_connected
+        Keep advertising while a central is connected. Off by default, as on real sensors: a
+        connected sensor stops advertising, so no second central can find it and take it over.
 
     Notes
     -----
@@ -263,8 +269,10 @@ class GattPeripheral:
     on_notify_change: NotifyHandler | None = None
     manufacturer_data: dict[int, bytes] = field(default_factory=dict)
     bus_address: str | None = None
+    advertise_while_connected: bool = False
 
     _bus: MessageBus | None = field(default=None, init=False, repr=False)
+    _watch: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
     _chars: dict[str, _Characteristic] = field(default_factory=dict, init=False, repr=False)
     _paths: list[str] = field(default_factory=list, init=False, repr=False)
     _root: str = field(default="", init=False, repr=False)
@@ -324,23 +332,53 @@ class GattPeripheral:
                 self.adapter_path, "org.bluez.GattManager1", "RegisterApplication", "oa{sv}", [self._root, {}]
             )
             self._registered = True
-            await self._call(
-                self.adapter_path,
-                "org.bluez.LEAdvertisingManager1",
-                "RegisterAdvertisement",
-                "oa{sv}",
-                [f"{self._root}/advertisement0", {}],
-            )
-            self._advertising = True
+            await self._advertise(True)
+            if not self.advertise_while_connected:
+                self._watch = asyncio.create_task(self._watch_connections())
         except BaseException:
             await self.stop()
             raise
+
+    async def _advertise(self, on: bool) -> None:
+        if on == self._advertising:
+            return
+        member = "RegisterAdvertisement" if on else "UnregisterAdvertisement"
+        signature, body = (
+            ("oa{sv}", [f"{self._root}/advertisement0", {}]) if on else ("o", [f"{self._root}/advertisement0"])
+        )
+        await self._call(self.adapter_path, "org.bluez.LEAdvertisingManager1", member, signature, body)
+        self._advertising = on
+
+    async def connected_centrals(self) -> int:
+        """How many centrals are connected to our adapter now (BlueZ ``Device1.Connected``)."""
+        assert self._bus is not None
+        reply = await self._call("/", "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", "", [])
+        n = 0
+        for path, ifaces in reply.body[0].items():
+            dev = ifaces.get("org.bluez.Device1")
+            if dev is not None and path.startswith(self.adapter_path + "/"):
+                n += bool(dev.get("Connected", Variant("b", False)).value)
+        return n
+
+    async def _watch_connections(self, every_s: float = 0.2) -> None:
+        """Stop advertising while a central is connected, advertise again once it is gone."""
+        while self._bus is not None:
+            try:
+                await self._advertise(await self.connected_centrals() == 0)
+            except PeripheralError as e:  # BlueZ busy or going away: try again next tick
+                logger.debug("%s", e)
+            await asyncio.sleep(every_s)
 
     async def stop(self) -> None:
         """Unregister from BlueZ and disconnect from D-Bus (idempotent, never raises for BlueZ errors)."""
         bus = self._bus
         if bus is None:
             return
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
+            self._watch = None
         try:
             if self._advertising:
                 self._advertising = False
@@ -791,6 +829,9 @@ class VirtualSensor:
         faults = self.faults
         # Index of this stream's first sample in the log: a restarted stream is placed on the
         # previous stream's sampling grid, rounded to the nearest sample (what a recorder does).
+        # The source position follows the same clock: the runner kept running while nobody
+        # listened, so a stream started again (after a link loss or a STOP) plays what is
+        # happening now, not the session from its beginning.
         if self._log_last is None:
             base = 0
         else:
@@ -799,9 +840,9 @@ class VirtualSensor:
         held: bytes | None = None  # a packet held back to be sent after the next (reorder)
         overflow = False
         while not stop.is_set() and self._streaming and self._stream_id == stream_id:
-            if (not self.loop and i >= n_src) or self._dead:
+            if (not self.loop and base + i >= n_src) or self._dead:
                 return await self._idle_until_changed(stream_id, stop)
-            m = k if self.loop else min(k, n_src - i)
+            m = k if self.loop else min(k, n_src - base - i)
             due = self._host_time(t0_us + (i + m - 1) / f * 1e6)
             assert self._first_start is not None
             elapsed = due - self._first_start  # fault timeline
@@ -818,7 +859,7 @@ class VirtualSensor:
                 if not self._streaming or self._stream_id != stream_id:
                     return None
             idx = np.arange(i, i + m)
-            src = idx % n_src
+            src = (base + idx) % n_src
             if faults.stall_at_s is not None and faults.stall_at_s <= elapsed < faults.stall_at_s + faults.stall_for_s:
                 self.log.stall_lost_samples += m
                 overflow = True

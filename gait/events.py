@@ -64,16 +64,8 @@ support), and flagged as estimated; on real walking that estimate is 5 ms early 
 
 Side
 ----
-Running, with a gyroscope: the pelvis turns towards the swing side in stance (the swing leg's
-hip comes forward), so the mean yaw rate over a left stance is positive (+ = turning left).
-Without a gyroscope, with a medio-lateral axis: the centre of mass is pushed towards the other
-side in stance, so the mean medio-lateral acceleration of a left stance is negative (+ =
-left). Walking: the same medio-lateral evidence, over the whole step from the contact to the
-next (the lateral sway of single support), first, as it separates the sides of real walking
-steps far better than the yaw rate. Steps alternate, so one alternating assignment is fitted
-per bout (walking: over the nine steps around each step, so that a step missed in a turn does
-not swap the sides of the rest of the walk) by the sum of the per-step evidence; when the
-evidence is weak (or there is no medio-lateral information) the side is ``?``.
+`gait.sides.assign_sides` (re-exported here): the pelvis' contralateral drop in loading and
+its rise in late stance (gyroscope), and in walking the lateral sway, or ``?``.
 
 Notes
 -----
@@ -134,6 +126,7 @@ import pandas as pd
 from scipy.signal import butter, find_peaks, sosfiltfilt
 
 from .constants import G
+from .sides import assign_sides
 
 __all__ = ["running_events", "walking_events", "walking_ap_sign", "assign_sides", "EVENT_COLUMNS"]
 
@@ -443,8 +436,6 @@ WALK_SEARCH_S = 0.2
 WALK_PEAK_LP_HZ = 20.0
 #: a walking step lasts between these (shorter or longer intervals are not complete steps)
 WALK_STEP_RANGE_S = (0.3, 1.2)
-#: walking sides: the alternation is fitted over this many steps before and after each step
-WALK_SIDE_HALF_WINDOW = 4
 
 
 def walking_ap_sign(acc_v: np.ndarray, acc_ap: np.ndarray, sampling_rate_hz: float) -> float:
@@ -552,111 +543,3 @@ def walking_events(
             "ap_sign": np.full(ic.size, sign),
         }
     )
-
-
-def assign_sides(
-    ic_idx: np.ndarray,
-    to_idx: np.ndarray,
-    bout: np.ndarray,
-    *,
-    gyr_level_v: np.ndarray | None,
-    acc_level_ml: np.ndarray | None,
-    walking: np.ndarray | None = None,
-    ml_sign: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Side of each step (``L``, ``R`` or ``?``) and the evidence strength (0..1) per bout.
-
-    Parameters
-    ----------
-    ic_idx, to_idx
-        Contact and toe-off of each step (fractional sample positions), sorted by time.
-    bout
-        Bout of each step (steps of a bout are contiguous).
-    gyr_level_v
-        Yaw rate about the vertical (rad/s, + = turning left), per sample, or None.
-    acc_level_ml
-        Medio-lateral acceleration (m/s^2, + = left), per sample, or None.
-    walking
-        True for walking steps (None: none are).
-    ml_sign
-        Per step, the sign that corrects the medio-lateral axis when the forward axis was
-        found backward (``walking_events``' ``ap_sign``: the frame is right-handed, so both
-        flip together); None or NaN means +1.
-
-    Notes
-    -----
-    Running steps: the mean yaw rate in stance (gyroscope; the pelvis turns towards the swing
-    side), else minus the mean medio-lateral acceleration in stance. Walking steps: minus the
-    mean medio-lateral acceleration from the contact to the next one (in single support the
-    centre of mass is pushed away from the stance foot, the lateral sway of the inverted
-    pendulum; on real walking this separates left from right in 94 % of single steps, the
-    yaw rate in 76 %: ``benchmarks/walking.py``), else the yaw rate. Positive evidence means
-    left; one alternating assignment is chosen per bout from the sum of the evidence.
-    """
-    m = ic_idx.size
-    side = np.full(m, "?", dtype=object)
-    strength = np.zeros(m)
-    if m == 0:
-        return side, strength
-    has_gyr = gyr_level_v is not None and bool(np.isfinite(gyr_level_v).any())
-    has_ml = acc_level_ml is not None and bool(np.isfinite(acc_level_ml).any())
-    if not (has_gyr or has_ml):
-        return side, strength
-    walk = np.zeros(m, bool) if walking is None else np.asarray(walking, bool)
-    flip = np.ones(m) if ml_sign is None else np.where(np.isfinite(ml_sign), np.sign(ml_sign), 1.0)
-    flip[flip == 0] = 1.0
-    _, group, counts = np.unique(bout, return_inverse=True, return_counts=True)
-
-    def mean_over(sig: np.ndarray, a_idx: np.ndarray, b_idx: np.ndarray) -> np.ndarray:
-        c = np.concatenate([[0.0], np.cumsum(np.nan_to_num(sig))])
-        a = np.clip(np.round(a_idx).astype(int), 0, sig.size)
-        b = np.clip(np.round(b_idx).astype(int), 0, sig.size)
-        return (c[np.maximum(b, a + 1)] - c[a]) / np.maximum(b - a, 1)
-
-    ev = np.zeros(m)
-    # running (and walking without a medio-lateral axis): the stance, yaw rate first
-    if has_gyr:
-        ev = mean_over(np.asarray(gyr_level_v, float), ic_idx, to_idx)
-    if has_ml:
-        ml = np.asarray(acc_level_ml, float)
-        ml = ml - np.nanmean(ml)
-        if not has_gyr:
-            ev = -mean_over(ml, ic_idx, to_idx) * flip
-        if walk.any():
-            # walking: from this contact to the next one in the same bout
-            same = np.concatenate([group[1:] == group[:-1], [False]])
-            nxt = np.concatenate([ic_idx[1:], [np.nan]])
-            step = np.where(same, nxt - ic_idx, np.nan)
-            med = float(np.nanmedian(step)) if np.isfinite(step).any() else 1.0
-            end = ic_idx + np.where(np.isfinite(step), step, med)
-            ev = np.where(walk, -mean_over(ml, ic_idx, end) * flip, ev)
-    start = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    k = np.arange(m) - start[group]  # step number within its bout
-    even = k % 2 == 0
-    alt = np.where(even, ev, -ev)
-    total = np.bincount(group, weights=alt)[group]
-    spread = np.bincount(group, weights=np.abs(alt))[group]
-    same = np.sign(alt) == np.sign(total)
-    agree = np.bincount(group, weights=same.astype(float))[group] / counts[group]
-    if walk.any():
-        # walking: the alternation is fitted over the steps around each step (a step missed in a
-        # turn then costs a few undecided steps, not the side of the rest of the bout)
-        end = start + counts
-        lo = np.maximum(np.arange(m) - WALK_SIDE_HALF_WINDOW, start[group])
-        hi = np.minimum(np.arange(m) + WALK_SIDE_HALF_WINDOW + 1, end[group])
-        c_alt = np.concatenate([[0.0], np.cumsum(alt)])
-        c_abs = np.concatenate([[0.0], np.cumsum(np.abs(alt))])
-        loc = c_alt[hi] - c_alt[lo]
-        c_agree = np.concatenate([[0.0], np.cumsum(np.sign(alt))])
-        # share of the window's steps whose sign agrees with the window's sum
-        loc_agree = 0.5 + 0.5 * np.sign(loc) * (c_agree[hi] - c_agree[lo]) / np.maximum(hi - lo, 1)
-        total = np.where(walk, loc, total)
-        spread = np.where(walk, c_abs[hi] - c_abs[lo], spread)
-        agree = np.where(walk, loc_agree, agree)
-    conf = np.divide(np.abs(total), spread, out=np.zeros_like(total), where=spread > 0)
-    decided = (agree >= 0.7) & (conf > 0.3)
-    left = np.where(even, total > 0, total <= 0)
-    side[decided & left] = "L"
-    side[decided & ~left] = "R"
-    strength[:] = np.where(decided, agree, 0.0)
-    return side, strength

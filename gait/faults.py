@@ -159,7 +159,10 @@ NEEDS: dict[str, str] = {
     "roll_range_deg": "a sensor with a gyroscope",
     "lateral_lean_deg": f"a three-axis accelerometer (medio-lateral axis) and {_FORWARD}",
     "pelvic_drop_deg": "a sensor with a gyroscope and a three-axis accelerometer",
-    "side": "a gyroscope or a medio-lateral accelerometer axis, to tell left steps from right",
+    "side": (
+        "a gyroscope and a known forward direction, to tell left running steps from right by the pelvis' roll "
+        "(walking steps: a medio-lateral accelerometer axis is enough)"
+    ),
     "speed_mps": "a known speed: --track FILE (a watch's FIT, TCX or GPX), --pace 5:30/km or --speed-mps",
     "forward": _FORWARD,
     "braking_peak_mps2": _FORWARD,
@@ -359,6 +362,15 @@ class FaultSpec:
     combine: str = "max"
     min_agree: int = 2
     suppressed_by: tuple[str, ...] = ()
+    #: The live cue in other languages (language code -> text), e.g. ``{"de": "..."}``.
+    cues: Mapping[str, str] = field(default_factory=dict)
+
+    def cue_for(self, language: str) -> str:
+        """The live cue in ``language`` (``"de"``, ``"fr-CA"`` ...), else in the catalogue's language."""
+        for key in (language, language.split("-")[0]):
+            if key in self.cues:
+                return self.cues[key]
+        return self.cue
 
     @property
     def sources(self) -> tuple[str, ...]:
@@ -382,6 +394,13 @@ class Catalogue:
     path: str
     #: The knowledge-base documents by id (title, publisher, address, description).
     documents: Mapping[str, Document] = field(default_factory=dict)
+    language: str = "en"
+
+    @property
+    def cue_languages(self) -> tuple[str, ...]:
+        """Languages every fault has a cue in (the catalogue's own first)."""
+        common = set.intersection(*(set(f.cues) for f in self.faults)) if self.faults else set()
+        return (self.language, *sorted(common - {self.language}))
 
     def __getitem__(self, fault_id: str) -> FaultSpec:
         for f in self.faults:
@@ -556,7 +575,21 @@ _FAULT_REQUIRED = (
     "causes",
     "advice",
 )
-_FAULT_OPTIONAL = ("max_severity", "min_running_s", "combine", "min_agree", "suppressed_by")
+_FAULT_OPTIONAL = ("max_severity", "min_running_s", "combine", "min_agree", "suppressed_by", "cues")
+_LANGUAGE_RE = re.compile(r"[a-z]{2,3}(-[A-Za-z]{2,4})?")
+
+
+def _cues(c: _Checker, raw: Any, where: str) -> dict[str, str]:
+    if not isinstance(raw, Mapping):
+        raise c.fail(where, "bad cues", 'a table of language codes and texts, e.g. { de = "..." }', raw)
+    out = {}
+    for lang, text in raw.items():
+        if not isinstance(lang, str) or not _LANGUAGE_RE.fullmatch(lang):
+            raise c.fail(f"{where}.{lang}", "bad language code", "a code such as de, fr or pt-BR", lang)
+        if not isinstance(text, str) or not text.strip() or len(text) > 60:
+            raise c.fail(f"{where}.{lang}", "bad cue", "a text of 1 to 60 characters", text)
+        out[lang] = text
+    return out
 
 
 def _fault(c: _Checker, d: Mapping[str, Any], k: int) -> FaultSpec:
@@ -604,6 +637,7 @@ def _fault(c: _Checker, d: Mapping[str, Any], k: int) -> FaultSpec:
         combine=combine,
         min_agree=min_agree,
         suppressed_by=tuple(supp),
+        cues=_cues(c, d.get("cues", {}), f"{where}.cues"),
     )
 
 
@@ -635,8 +669,14 @@ def load_catalogue(path: str | Path | None = None) -> Catalogue:
             "the fault catalogue is not valid TOML", expected="a TOML file", found=str(e), where=Where(file=name)
         ) from None
     c.keys(
-        doc, "catalogue", ("catalogue_version", "fault", "disclaimer", "warning_sign", "unseen_cause", "document"), ()
+        doc,
+        "catalogue",
+        ("catalogue_version", "fault", "disclaimer", "warning_sign", "unseen_cause", "document"),
+        ("language",),
     )
+    language = doc.get("language", "en")
+    if not isinstance(language, str) or not _LANGUAGE_RE.fullmatch(language):
+        raise c.fail("language", "bad language code", "a code such as en, de or pt-BR", language)
     if doc["catalogue_version"] != 1:
         raise c.fail("catalogue_version", "unsupported version", "1", doc["catalogue_version"])
     if not isinstance(doc["fault"], list) or not doc["fault"]:
@@ -688,6 +728,7 @@ def load_catalogue(path: str | Path | None = None) -> Catalogue:
         document_topics=topics,
         path=name,
         documents=dict(sorted(documents.items())),
+        language=language,
     )
 
 

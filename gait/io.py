@@ -1318,11 +1318,15 @@ class SessionCsvWriter:
         self.n_rows += block.shape[0]
         self._last_t_s = float(block[-1, 0])
 
-    def flush(self) -> None:
+    def flush(self, *, sync: bool = True) -> int | None:
+        """Push the written lines to the operating system and (``sync``) fsync them. Returns
+        the file descriptor, for a caller that fsyncs it itself (off its event loop)."""
         if self._fh is None:
-            return
+            return None
         self._fh.flush()
-        os.fsync(self._fh.fileno())
+        if sync:
+            os.fsync(self._fh.fileno())
+        return self._fh.fileno()
 
     def close(self) -> None:
         if self._fh is not None:

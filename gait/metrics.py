@@ -92,6 +92,7 @@ STEP_COLUMNS: dict[str, object] = {
     "bout": int,
     "activity": object,
     "side": object,
+    "side_confidence": float,
     "ic_s": float,
     "to_s": float,
     "step_time_s": float,
@@ -234,6 +235,7 @@ def step_table(
     bout = events["bout"].to_numpy()
     running = (events["activity"] == "running").to_numpy()
     side = events["side"].to_numpy(object)
+    side_conf = events["side_confidence"].to_numpy(float) if "side_confidence" in events else np.zeros(m)
     ic_s = np.interp(ic, np.arange(n), t)
     to_s = np.interp(to, np.arange(n), t)
     ic_i = np.clip(np.round(ic).astype(np.int64), 0, n - 1)
@@ -373,6 +375,7 @@ def step_table(
             "bout": bout,
             "activity": events["activity"].to_numpy(object),
             "side": side,
+            "side_confidence": side_conf,
             "ic_s": ic_s,
             "to_s": to_s,
             "step_time_s": step_time,
@@ -749,6 +752,11 @@ def run_summary(
     decided = np.isin(strike, FOOT_STRIKES[:3])
     for c in FOOT_STRIKES[:3]:
         s[f"{c}_share"] = float(np.mean(strike[decided] == c)) if decided.any() else float("nan")
+    # the side: share of valid running steps with one, and their median confidence
+    has_side = np.isin(side, ["L", "R"])
+    s["side_share"] = float(has_side.mean()) if n else float("nan")
+    side_conf = np.asarray(steps["side_confidence"], dtype=float)[sel] if "side_confidence" in steps else np.zeros(n)
+    s["side_confidence"] = float(np.median(side_conf[has_side])) if has_side.any() else 0.0
     conf = np.asarray(steps["foot_strike_confidence"], dtype=float)[sel] if "foot_strike_confidence" in steps else None
     s["foot_strike_confidence"] = float(np.nanmedian(conf)) if conf is not None and np.isfinite(conf).any() else 0.0
     # the run's foot strike: the most common class of its decided steps, when they are most

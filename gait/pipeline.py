@@ -17,8 +17,10 @@ A metric the data cannot support is reported in ``Analysis.unavailable`` (metric
 what would make it possible) and is NaN in every table, never a guess: without a gyroscope the
 stride-by-stride trunk angles (roll and rotation ranges, pelvic drop); with a forward direction
 below `calibration.mounting.FORWARD_MIN_CONFIDENCE` everything whose value or sign depends on
-it (lean, lateral lean, pelvic drop, braking, and the side when it comes from the medio-lateral
-axis); with clipped or filtered input what `gait.quality.consequences` lists.
+it (lean, lateral lean, pelvic drop, braking, and the side); with clipped or filtered input what
+`gait.quality.consequences` lists. The side of running steps needs a gyroscope (`gait.sides`);
+when fewer than `MIN_SIDE_SHARE` of the valid running steps have one, the pelvic drop and every
+left/right asymmetry are unavailable too.
 """
 
 from __future__ import annotations
@@ -36,18 +38,22 @@ from calibration.mounting import FORWARD_MIN_CONFIDENCE, MountingEstimate, estim
 from .activity import RUNNING, STILL, WALKING, bout_labels, detect_bouts
 from .constants import AP, ML, G, V
 from .errors import GaitInputError, Where
-from .events import _butter_sos, assign_sides, running_events, walking_events
+from .events import _butter_sos, running_events, walking_events
 from .frames import LevelSignals, apply_matrix, level_frame, to_body_frame
 from .io import regularise
 from .metrics import STEP_COLUMNS, minute_table, run_summary, step_table
 from .quality import SignalQuality, assess_signal, body_axis, bridge_clipped, consequences
 from .session import Session, bridge_short_gaps, check_analysable_rate
+from .sides import assign_sides
 from .tracks import Track, resolve_speed, running_distance_m
 
 __all__ = ["Analysis", "analyze", "MIN_DURATION_S", "FORWARD_METRICS", "GYRO_METRICS"]
 
 #: Shortest recording the analysis accepts.
 MIN_DURATION_S = 3.0
+#: Fewest share of a run's valid running steps with a side for its left/right measures (pelvic
+#: drop, asymmetries) to be reported; below it they are unavailable, with the reason.
+MIN_SIDE_SHARE = 0.5
 #: Gaps up to this long (lost packets) are bridged by interpolation for the analysis; steps
 #: touching them are excluded from summaries. Longer gaps split the analysis.
 MAX_BRIDGE_S = 0.25
@@ -101,6 +107,7 @@ def analyze(
     speed_mps: float | None = None,
     speed: float | Track | None = None,
     require_running: bool = False,
+    summaries: bool = True,
 ) -> Analysis:
     """Analyse a session: activity bouts, steps, per-step metrics, per-minute and run summaries.
 
@@ -121,6 +128,10 @@ def analyze(
         start time): each step then gets the track's speed at its contact.
     require_running
         Raise `GaitInputError` when no running is found.
+    summaries
+        Compute the per-minute table and the run summary (False: ``minutes`` is empty and
+        ``summary`` is ``{}``; the live dashboard, which shows medians of the steps of the
+        last seconds on every notification, saves about a third of the time).
     """
     where = Where(file=session.meta.source) if session.meta.source else Where(parameter="session")
     check_analysable_rate(session)
@@ -185,8 +196,7 @@ def analyze(
             unavailable["forward"] = why
             for k in FORWARD_METRICS:
                 unavailable[k] = why
-            if session.gyr is None:
-                unavailable["side"] = why
+            unavailable["side"] = why  # the roll and the sideways sway flip with the forward axis
         rotation: np.ndarray | None = est.rotation
     else:
         body = session
@@ -263,18 +273,21 @@ def analyze(
         if parts
         else pd.DataFrame(columns=["ic_idx", "to_idx", "bout", "activity", "ok", "to_measured", "stance_level_mps2"])
     )
-    yaw_rate = None if body.gyr is None else np.gradient(level.yaw) * fs
     ml = None if np.isnan(level.acc[:, ML]).all() else level.acc[:, ML]
-    side, _ = assign_sides(
+    # the roll within a stride needs the gyroscope, unsaturated (`gait.quality.consequences`)
+    roll_lost = NO_GYRO if body.gyr is None else unavailable.get("roll_range_deg")
+    roll = None if roll_lost is not None or ml is None else level.roll
+    side, side_conf = assign_sides(
         events["ic_idx"].to_numpy(float),
         events["to_idx"].to_numpy(float),
         events["bout"].to_numpy(),
-        gyr_level_v=yaw_rate,
+        roll_rad=roll,
         acc_level_ml=ml,
         walking=(events["activity"] == "walking").to_numpy(bool),
         ml_sign=events["ap_sign"].to_numpy(float) if "ap_sign" in events else None,
     )
     events["side"] = side
+    events["side_confidence"] = side_conf
     speed_mps, track = resolve_speed(session, speed=speed, speed_mps=speed_mps)
     if speed_mps is None and track is None:
         unavailable["speed_mps"] = (
@@ -301,12 +314,25 @@ def analyze(
     )
     steps = _flag_filled(steps, session.t, filled)
     steps = _blank_unavailable(steps, unavailable)
+    steps = _running_sides(steps, unavailable, roll_lost=roll_lost)
     if filled.any():
         frame_info["bridged_gaps"] = {
             "gaps": len(original.gaps) - len(session.gaps),
             "filled_s": float(filled.sum() / fs),
             "steps_excluded": int((steps["near_gap"]).sum()),
         }
+    if not summaries:
+        return Analysis(
+            steps=steps,
+            minutes=pd.DataFrame(),
+            summary={},
+            bouts=bouts.drop(columns=["start_idx", "end_idx"]),
+            frame=frame_info,
+            unavailable=unavailable,
+            session=body,
+            signals=level,
+            track=track,
+        )
     signals = _minute_signals(level, labels, steps, session, fs)
     minutes = minute_table(steps, signals=signals, t=session.t)
     summary = run_summary(steps, minutes, bouts.drop(columns=["start_idx", "end_idx"]))
@@ -393,8 +419,43 @@ def _blank_unavailable(steps: pd.DataFrame, unavailable: dict[str, str]) -> pd.D
     for k in unavailable:
         if k == "side" and "side" in steps:
             steps["side"] = "?"
+            steps["side_confidence"] = 0.0
+            steps["pelvic_drop_deg"] = np.nan
         elif k in steps and STEP_COLUMNS.get(k) is float:
             steps[k] = np.nan
+    return steps
+
+
+def _running_sides(steps: pd.DataFrame, unavailable: dict[str, str], *, roll_lost: str | None) -> pd.DataFrame:
+    """The run's left/right measures are unavailable, with the reason, when fewer than
+    `MIN_SIDE_SHARE` of its valid running steps have a side; the running steps' sides are then
+    blanked (their pelvic drop and every left/right asymmetry with them). ``roll_lost``: why the
+    roll within a stride is unknown (no gyroscope, or a saturated one), or None."""
+    run = (steps["activity"] == "running").to_numpy(bool) & steps["valid"].to_numpy(bool)
+    if "side" in unavailable or not run.any():
+        return steps
+    share = float(np.isin(steps["side"].to_numpy(object)[run], ["L", "R"]).mean())
+    if share >= MIN_SIDE_SHARE:
+        return steps
+    if roll_lost == NO_GYRO:
+        why = (
+            "no gyroscope: the side of a running step comes from the pelvis' roll in stance (the sideways "
+            "acceleration at the sacrum changes sign between runners); record with a gyroscope"
+        )
+    elif roll_lost is not None:
+        why = f"the side of a running step comes from the pelvis' roll in stance, and {roll_lost}"
+    else:
+        why = (
+            f"left and right steps could not be told apart ({100 * share:.0f} % of running steps decided): the "
+            "pelvis' roll did not show a consistent drop of the swing side in loading and rise in late stance; "
+            "check that the sensor sits firmly at the centre of the lower back"
+        )
+    unavailable["side"] = why
+    unavailable["pelvic_drop_deg"] = why
+    sel = (steps["activity"] == "running").to_numpy(bool)
+    steps.loc[sel, "side"] = "?"
+    steps.loc[sel, "side_confidence"] = 0.0
+    steps.loc[sel, "pelvic_drop_deg"] = np.nan
     return steps
 
 

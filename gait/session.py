@@ -31,6 +31,69 @@ MIN_ANALYSIS_RATE_HZ = 90.0
 
 
 @dataclass(frozen=True)
+class DeclaredGap:
+    """A stretch without samples whose cause the recorder knew (``gaps`` in the file header).
+
+    Attributes
+    ----------
+    start_s, end_s
+        Times of the last sample before and the first sample after the gap, on the session
+        clock.
+    cause
+        Why: ``"reconnect"`` (the link dropped and was re-established), ``"loss"`` (packets
+        lost on the air), ``"overflow"`` (the sensor's buffer overflowed), ``"restart"`` (the
+        sensor restarted its stream), ``"phone paused"``, ... (free text from the recorder).
+    samples_lost
+        Samples missing in the gap, when the recorder knew (``None`` otherwise).
+    """
+
+    start_s: float
+    end_s: float
+    cause: str
+    samples_lost: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"start_s": self.start_s, "end_s": self.end_s, "cause": self.cause}
+        if self.samples_lost is not None:
+            d["samples_lost"] = self.samples_lost
+        return d
+
+
+def parse_gaps(value: Any, *, where: Where | None = None) -> tuple[DeclaredGap, ...]:
+    """The ``gaps`` header value (a JSON list of objects) as `DeclaredGap`, checked.
+
+    ``None`` or a missing key gives ``()``. Raises `GaitInputError` naming the entry for
+    anything else than a list of ``{"start_s": number, "end_s": number >= start_s,
+    "cause": text, "samples_lost": whole number >= 0 (optional)}``.
+    """
+    if value is None:
+        return ()
+    expected = 'a list of {"start_s": s, "end_s": s, "cause": "...", "samples_lost": n}'
+    if not isinstance(value, list | tuple):
+        raise GaitInputError("bad metadata value for 'gaps'", expected=expected, found=repr(value)[:60], where=where)
+    out = []
+    for i, g in enumerate(value):
+        if isinstance(g, DeclaredGap):
+            out.append(g)
+            continue
+        ok = isinstance(g, Mapping) and isinstance(g.get("cause"), str)
+        a = g.get("start_s") if isinstance(g, Mapping) else None
+        b = g.get("end_s") if isinstance(g, Mapping) else None
+        k = g.get("samples_lost") if isinstance(g, Mapping) else None
+        nums = all(isinstance(v, int | float) and not isinstance(v, bool) and np.isfinite(v) for v in (a, b))
+        k_ok = k is None or (isinstance(k, int) and not isinstance(k, bool) and k >= 0)
+        if not (ok and nums and k_ok and b >= a):  # type: ignore[operator]
+            raise GaitInputError(
+                "bad metadata value for 'gaps'",
+                expected=expected + " with end_s >= start_s",
+                found=f"entry {i}: {repr(g)[:80]}",
+                where=where,
+            )
+        out.append(DeclaredGap(float(a), float(b), str(g["cause"]), k))  # type: ignore[arg-type]
+    return tuple(out)
+
+
+@dataclass(frozen=True)
 class SessionMetadata:
     """Facts about a recording that are not samples.
 
@@ -56,6 +119,9 @@ class SessionMetadata:
         The file the session was read from, if any.
     extra
         Any other key/value pairs found in a file header (kept, never dropped).
+    gaps
+        Gaps whose cause the recorder knew (`DeclaredGap`; ``gait record`` writes them). Gaps
+        in the samples are found from the times whether or not they are declared.
     """
 
     sampling_rate_hz: float
@@ -68,12 +134,14 @@ class SessionMetadata:
     notes: str | None = None
     source: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    gaps: tuple[DeclaredGap, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Metadata as a JSON-serialisable dict (the canonical file's header)."""
         d = dataclasses.asdict(self)
         d["units_as_recorded"] = dict(self.units_as_recorded)
         d["extra"] = dict(self.extra)
+        d["gaps"] = [g.to_dict() for g in self.gaps] or None
         return d
 
     @classmethod
@@ -165,6 +233,7 @@ def clean_metadata(d: Any, *, where: Where | None = None, lines: Mapping[str, in
     if not isinstance(units, Mapping) or not all(isinstance(k, str) and isinstance(u, str) for k, u in units.items()):
         raise bad("units_as_recorded", 'an object of text values, e.g. {"acc": "g", "gyr": "deg_s"}', units)
     out["units_as_recorded"] = dict(units)
+    out["gaps"] = parse_gaps(d.get("gaps"), where=at("gaps"))
     return out
 
 

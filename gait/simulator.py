@@ -33,9 +33,12 @@ plus the centripetal acceleration of any turn.
 
 *Trunk orientation.* ``R = Rz(yaw) Ry(pitch) Rx(roll)`` in the heading frame (forward, left,
 up). Pitch is the standing posture plus the forward lean plus an oscillation once per step;
-roll (pelvic obliquity) swings once per stride, the contralateral side dropping in stance;
-yaw swings once per stride, the stance-side hip forward at contact. Angular rates are the
-exact derivatives (body frame), so gyroscope and accelerometer are consistent.
+roll (pelvic obliquity) of running steps follows the stride's first and third harmonics, the
+contralateral side dropping to its lowest in mid-stance and rising to its highest around
+toe-off (`Form.roll_phase_deg`, `Form.roll_third_harmonic`; walking steps: a half sine per
+step); yaw swings once per stride, the stance-side hip forward at contact (`Form.yaw_phase_deg`
+moves it for running steps). Angular rates are the exact derivatives (body frame), so
+gyroscope and accelerometer are consistent.
 
 *Sensor.* The specific force and angular rate are rotated into a sensor mounted at any
 rotation (``mounting``), then scaled, misaligned, biased, made noisy, saturated and quantised
@@ -48,7 +51,9 @@ Notes
 The spring-mass stance profile follows the classic model of Blickhan (1989) and McMahon &
 Cheng (1990); vertical oscillation defined as the per-step excursion of the centre of mass, as
 used for force-plate references (integrate ``(F / BW - 1) g`` twice per step; Cavagna 1975).
-Contralateral pelvic drop in stance follows the running kinematics reported by Bramah (2018).
+Contralateral pelvic drop in stance follows the running kinematics reported by Bramah (2018);
+its timing (and the rotation's) was measured on the RBDS runners (Fukuchi et al. 2017,
+``benchmarks/sides.py``).
 Foot strikes: rearfoot landings produce a distinct impact transient in the vertical force,
 forefoot landings none and midfoot landings a small one (Lieberman et al. 2010, Nature
 463:531-535; loading rates rearfoot > midfoot, forefoot: Almeida, Davis & Lopes 2015, J Orthop
@@ -122,9 +127,24 @@ class Form:
     step_time_cv: float = 0.012
     contact_time_cv: float = 0.02
     angle_cv: float = 0.05
-    #: phase of the yaw swing relative to the roll swing, deg: 0 (default) puts the largest
-    #: rotation at contact and the largest roll at mid-stance; other values vary that timing
+    #: timing of the rotation (yaw) swing of running steps, once per stride, deg: 0 (default)
+    #: turns the pelvis furthest towards the stance side at contact (the stance-side hip
+    #: forward), so that it turns towards the swing side through stance; 180 turns it furthest
+    #: towards the swing side at contact, so that it turns towards the stance side through
+    #: stance. Two of the three RBDS runners (Fukuchi et al. 2017) run at about 160, the third
+    #: at about 105 (the stride's first harmonic of the yaw, from the motion capture)
     yaw_phase_deg: float = 0.0
+    #: timing of the roll (pelvic obliquity) swing, deg: the roll follows the waveform
+    #: ``sin(a) + q sin(3 a)`` (scaled to a peak of ``roll_amplitude_deg``) at
+    #: ``a = pi phi + roll_phase_deg`` with ``phi`` the step phase (0 at a left contact, 1 at
+    #: the next, right, contact) and ``q = roll_third_harmonic``. 0 and ``q = 0``: one half sine
+    #: per step, the swing side lowest at mid-step (in flight). Default 90 and 0.8: the swing
+    #: side drops to its lowest a third of a step after contact (mid-stance) and rises to its
+    #: highest two thirds after it (around toe-off), as the three RBDS runners' pelvises do
+    #: (the stride's first harmonic peaks 0-4 % of a stride after a left contact, the third
+    #: is 0.7-0.9 of the first for runners 1 and 2)
+    roll_phase_deg: float = 90.0
+    roll_third_harmonic: float = 0.8
     #: growth of the pitch, roll and yaw amplitudes at full fatigue (fractions)
     angle_fatigue: tuple[float, float, float] = (0.3, 0.4, 0.5)
 
@@ -731,6 +751,14 @@ def _pl(t: np.ndarray, kx: np.ndarray, ky: np.ndarray) -> tuple[np.ndarray, np.n
     return y, np.where(inside, slopes[np.clip(k, 0, slopes.size - 1)], 0.0)
 
 
+def _roll_waveform(a: np.ndarray, q: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(sin a + q sin 3a) / peak`` and its derivative in ``a``; ``peak`` is the waveform's
+    largest value, so the roll swings between -1 and +1 of its amplitude whatever ``q``."""
+    grid = np.linspace(0.0, np.pi, 2001)  # w(a + pi) = -w(a): its peak is positive for every q
+    peak = float(np.max(np.sin(grid) + q * np.sin(3 * grid)))
+    return (np.sin(a) + q * np.sin(3 * a)) / peak, (np.cos(a) + 3 * q * np.cos(3 * a)) / peak
+
+
 def _orientation(t: np.ndarray, s: _Steps, cfg: SimulationConfig, i: np.ndarray) -> dict[str, np.ndarray]:
     """Trunk roll, pitch, yaw (rad, heading frame), heading, and their rates at ``t``."""
     start, end = s.ic[0], s.ic[-1] + s.T[-1]
@@ -753,14 +781,25 @@ def _orientation(t: np.ndarray, s: _Steps, cfg: SimulationConfig, i: np.ndarray)
     stand = cfg.standing_pitch_deg * RAD_PER_DEG
     pitch = stand + env * (lean0 - pa * c2)
     dpitch = denv * (lean0 - pa * c2) + env * (dlean0 - dpa * c2 + pa * 2 * np.pi * s2 * dphi)
-    # roll: the contralateral side drops in stance (left step: right side down, roll > 0)
-    roll = env * (rm + ra * s1)
-    droll = denv * (rm + ra * s1) + env * (drm + dra * s1 + ra * np.pi * c1 * dphi)
-    # yaw: stance-side hip forward at contact (left contact: turned right, yaw < 0)
+    # running steps take the form's roll and yaw timing, walking steps the plain half sine and
+    # the 0 yaw phase; the weight moves linearly between step midpoints (as the amplitudes do),
+    # so angles and rates stay continuous across a change of gait
+    beta, dbeta = _pl(t, kx, s.run.astype(float))
+    # roll: running (`Form.roll_phase_deg`, `Form.roll_third_harmonic`): the contralateral side
+    # drops in early stance (left step: right side down, roll > 0) and rises through late
+    # stance; walking: it is lowest at mid-step
+    w_run, dw_run = _roll_waveform(np.pi * phi + cfg.form.roll_phase_deg * RAD_PER_DEG, cfg.form.roll_third_harmonic)
+    w_r = (1 - beta) * s1 + beta * w_run
+    dw_r = ((1 - beta) * c1 + beta * dw_run) * np.pi * dphi + dbeta * (w_run - s1)
+    roll = env * (rm + ra * w_r)
+    droll = denv * (rm + ra * w_r) + env * (drm + dra * w_r + ra * dw_r)
+    # yaw, once per stride: with a 0 phase the stance-side hip is forward at contact (left
+    # contact: turned right, yaw < 0); running steps take `Form.yaw_phase_deg`
     dl = cfg.form.yaw_phase_deg * RAD_PER_DEG
-    c1y, s1y = (c1, s1) if dl == 0.0 else (np.cos(np.pi * phi + dl), np.sin(np.pi * phi + dl))
-    yaw = -env * ya * c1y
-    dyaw = -(denv * ya + env * dya) * c1y + env * ya * np.pi * s1y * dphi
+    cy = (1 - beta) * c1 + beta * np.cos(np.pi * phi + dl)
+    dcy = -((1 - beta) * s1 + beta * np.sin(np.pi * phi + dl)) * np.pi * dphi + dbeta * (np.cos(np.pi * phi + dl) - c1)
+    yaw = -env * ya * cy
+    dyaw = -(denv * ya + env * dya) * cy - env * ya * dcy
     turn = cfg.turn_rate_dps * RAD_PER_DEG
     head = turn * np.clip(t - start, 0.0, end - start)
     dhead = np.where((t >= start) & (t < end), turn, 0.0)
@@ -862,7 +901,7 @@ def _truth_table(s: _Steps, cfg: SimulationConfig, chunk_steps: int = 800) -> pd
     n = s.ic.size
     dt = 1.0 / TRUTH_GRID_HZ
     cols: dict[str, list[np.ndarray]] = {
-        k: [] for k in ("osc", "bpk", "vloss", "pitch", "roll", "rmax", "rmin", "ymax", "ymin")
+        k: [] for k in ("osc", "bpk", "vloss", "pitch", "roll", "rmax", "rmin", "ymax", "ymin", "smax", "smin")
     }
     for c0 in range(0, n, chunk_steps):  # bounded memory for long runs
         steps = np.arange(c0, min(n, c0 + chunk_steps))
@@ -894,6 +933,9 @@ def _truth_table(s: _Steps, cfg: SimulationConfig, chunk_steps: int = 800) -> pd
         cols["rmin"].append(np.minimum.reduceat(o["roll"], offs))
         cols["ymax"].append(np.maximum.reduceat(o["yaw"], offs))
         cols["ymin"].append(np.minimum.reduceat(o["yaw"], offs))
+        # roll extremes in stance (running; walking: the whole step), for the pelvic drop
+        cols["smax"].append(np.maximum.reduceat(np.where(in_stance, o["roll"], -np.inf), offs))
+        cols["smin"].append(np.minimum.reduceat(np.where(in_stance, o["roll"], np.inf), offs))
     r = {k: np.concatenate(v) for k, v in cols.items()}
     # ranges over the stride that starts at each step (this step and the next, same activity)
     nxt = np.concatenate([s.run[1:] == s.run[:-1], [False]]) & np.concatenate(
@@ -911,6 +953,10 @@ def _truth_table(s: _Steps, cfg: SimulationConfig, chunk_steps: int = 800) -> pd
         return np.where(nxt, (x * s.T + nx * nT) / (s.T + nT), np.nan)
 
     stand = cfg.standing_pitch_deg * RAD_PER_DEG
+    # pelvic drop: the largest roll in stance towards the swing side (left stance: the right
+    # side down, roll > 0), relative to the stride's mean roll (as `gait.metrics` defines it)
+    lateral = stride_mean(r["roll"])
+    drop = np.where(s.left, r["smax"] - lateral, lateral - r["smin"])
     df = pd.DataFrame(
         {
             "step": np.arange(n),
@@ -931,7 +977,8 @@ def _truth_table(s: _Steps, cfg: SimulationConfig, chunk_steps: int = 800) -> pd
             "braking_velocity_loss_mps": r["vloss"],
             "lean_deg": (r["pitch"] - stand) * DEG_PER_RAD,
             "pelvic_roll_deg": r["roll"] * DEG_PER_RAD,
-            "lateral_lean_deg": stride_mean(r["roll"]) * DEG_PER_RAD,
+            "lateral_lean_deg": lateral * DEG_PER_RAD,
+            "pelvic_drop_deg": np.where(s.run, drop, np.nan) * DEG_PER_RAD,
             "roll_range_deg": stride_range(r["rmax"], r["rmin"]) * DEG_PER_RAD,
             "yaw_range_deg": stride_range(r["ymax"], r["ymin"]) * DEG_PER_RAD,
             "slope_deg": s.slope,

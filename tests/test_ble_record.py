@@ -34,6 +34,19 @@ RATE = 200
 SIM = ("--duration-s", "40", "--rate-hz", str(RATE), "--seed", "2")
 
 
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is ``pid`` (Linux /proc)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
 def _recorder(pair: AdapterPair, out: Path, **kw) -> Recorder:
     cfg = dict(out=out, adapter=pair.central, rate_hz=RATE, scan_timeout_s=5.0, stall_timeout_s=1.5, give_up_s=8.0)
     cfg.update(kw)
@@ -162,11 +175,17 @@ def test_kill_9_leaves_a_file_that_loads_up_to_the_last_flush(
                 time.sleep(0.01)
             t_first = time.monotonic()  # the file is created with the first samples
             time.sleep(3.3)
+            children = _children(proc.pid)  # the fault-cue process
             os.kill(proc.pid, signal.SIGKILL)
             t_kill = time.monotonic()
         finally:
             proc.wait()
     assert proc.returncode == -signal.SIGKILL
+    assert children, "the recorder runs its fault cues in a child process"
+    deadline = time.monotonic() + 15.0
+    while any(Path(f"/proc/{c}").exists() for c in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(Path(f"/proc/{c}").exists() for c in children), "no process left behind by a kill -9"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", GaitDataWarning)  # a line cut mid-way is dropped with a warning
         s = load_session(out)
@@ -191,3 +210,30 @@ def test_a_drifting_sensor_clock_is_corrected_to_host_time(
     assert s.sampling_rate_hz == result.sampling_rate_hz and s.meta.extra["device_clock_drift_ppm"] == pytest.approx(
         2000, abs=50
     )
+
+
+def test_a_connected_sensor_stops_advertising_so_no_second_recorder_takes_it(
+    ble_stack: EmulatedBluetooth, ble_adapters: AdapterPair, tmp_path: Path
+) -> None:
+    """Like a real sensor: while a recorder is connected, a scan does not see the sensor; once
+    the recording ends it advertises again."""
+    from gait.live import scan
+
+    async def go():
+        rec = _recorder(ble_adapters, tmp_path / "run.csv", duration_s=8.0)
+        task = asyncio.create_task(rec.run())
+        while rec.status != "recording":
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1.0)
+        during = await scan(timeout_s=2.5, adapter=ble_adapters.central)
+        result = await task
+        await asyncio.sleep(1.0)
+        after = await scan(timeout_s=2.5, adapter=ble_adapters.central)
+        return result, during, after
+
+    with sensor_process(ble_stack, ble_adapters, tmp_path, *SIM):
+        result, during, after = asyncio.run(go())
+    addr = ble_adapters.peripheral_address
+    assert result.stopped_by == "duration"
+    assert addr not in {d.address for d in during}, "not advertising while connected"
+    assert addr in {d.address for d in after}, "advertising again once the recorder left"

@@ -7,7 +7,7 @@ import pytest
 
 from gait.constants import G
 from gait.evaluation import match_events
-from gait.events import EVENT_COLUMNS, _block_argmin, _interval_ids, assign_sides, running_events, walking_events
+from gait.events import EVENT_COLUMNS, _block_argmin, _interval_ids, running_events, walking_events
 from gait.simulator import Form, SimulationConfig, simulate
 
 from .conftest import IDEAL_SENSOR
@@ -154,50 +154,6 @@ class TestWalkingEvents:
         err = ev["ic_s"].to_numpy()[m.detected_idx] - tru["ic_s"].to_numpy()[m.reference_idx]
         assert m.true_positives == ev.shape[0] >= 60  # every step of the 40 s walk
         assert abs(np.median(err)) <= 0.02 and np.abs(err).max() <= 0.03
-
-
-class TestSides:
-    def test_alternating_from_evidence(self):
-        ic = np.arange(10) * 100.0
-        to = ic + 50
-        sig = np.zeros(1200)
-        for k, a in enumerate(ic.astype(int)):
-            sig[a : a + 50] = 1.0 if k % 2 == 0 else -1.0  # even steps: positive yaw rate -> left
-        side, strength = assign_sides(ic, to, np.zeros(10, int), gyr_level_v=sig, acc_level_ml=None)
-        assert side.tolist() == ["L", "R"] * 5
-        assert (strength == 1.0).all()
-
-    def test_no_information(self):
-        side, _ = assign_sides(
-            np.arange(4.0), np.arange(4.0) + 1, np.zeros(4, int), gyr_level_v=None, acc_level_ml=None
-        )
-        assert side.tolist() == ["?"] * 4
-
-    def test_walking_sides_from_the_sway_and_a_missed_step(self):
-        """Walking: minus the mean medio-lateral acceleration over each step (+ = left). A missed
-        step halfway flips the alternation; the local fit follows it and decides the rest."""
-        ic = np.arange(20) * 100.0
-        ml = np.zeros(2100)
-        sides = ["L", "R"] * 5 + ["R", "L"] * 5  # a step lost between 9 and 10
-        for a, sd in zip(ic.astype(int), sides):
-            ml[a : a + 100] = -1.0 if sd == "L" else 1.0
-        walk = np.ones(20, bool)
-        side, _ = assign_sides(ic, ic + 124, np.zeros(20, int), gyr_level_v=None, acc_level_ml=ml, walking=walk)
-        decided = side != "?"
-        assert decided.sum() >= 14
-        assert (side[decided] == np.array(sides)[decided]).all()
-        # the forward axis was backward: the medio-lateral one too, said by ml_sign
-        side_f, _ = assign_sides(
-            ic, ic + 124, np.zeros(20, int), gyr_level_v=None, acc_level_ml=-ml, walking=walk, ml_sign=-np.ones(20)
-        )
-        assert (side_f == side).all()
-
-    def test_inconsistent_evidence_is_undecided(self):
-        ic = np.arange(10) * 100.0
-        rng = np.random.default_rng(0)
-        sig = rng.normal(size=1200)
-        side, _ = assign_sides(ic, ic + 50, np.zeros(10, int), gyr_level_v=sig, acc_level_ml=None)
-        assert set(side) == {"?"}
 
 
 def test_interval_ids():

@@ -66,6 +66,30 @@ class TestDriftFit:
         assert fit.n_epochs == 2
         assert fit.refit().drift_ppm == pytest.approx(100.0, abs=5.0)
 
+    def test_memory_is_bounded_by_windows_and_the_fit_is_unchanged(self) -> None:
+        """Each closed 2-s window keeps only its lower-hull points; the fit equals the one over
+        every packet (the reference below keeps them all), late packets included."""
+        from firmware_protocol.clock import _window_minima
+
+        pts = _arrivals(600.0, drift_ppm=300.0, seed=4)
+        rng = np.random.default_rng(9)
+        late = rng.choice(len(pts), 40, replace=False)  # some packets arrive after later ones
+        order = np.argsort(np.arange(len(pts)) + np.isin(np.arange(len(pts)), late) * 300)
+        fit = DriftFit()
+        for i in order:
+            fit.add(*pts[i])
+        tau = np.array([p[0] for p in pts])
+        host = np.array([p[1] for p in pts])
+        b = 1.0
+        for _ in range(2):  # the same two passes over every point
+            idx = _window_minima(tau, host, b, 2.0)
+            pt, ph = tau[idx], host[idx]
+            sel = np.linspace(0, idx.size - 1, 300).round().astype(int)
+            i, j = np.triu_indices(300, k=1)
+            b = float(np.median((ph[sel][j] - ph[sel][i]) / (pt[sel][j] - pt[sel][i])))
+        assert fit.refit().host_per_device == b
+        assert fit.n_points_kept < len(pts) / 3, "a few points per window, not every packet"
+
     def test_rejects_a_bad_window(self) -> None:
         with pytest.raises(ValueError, match="window_s"):
             DriftFit(window_s=0.0)

@@ -346,3 +346,22 @@ def test_a_configuration_that_does_not_decode_is_refused_with_its_reason(raw):
         SensorRefused, match=r"^LumbarIMU-1A2B sent a configuration that does not decode \(parameter 'config': "
     ):
         asyncio.run(link.configure(Client(), resume_ok=False))  # type: ignore[arg-type]
+
+
+def test_a_gap_before_the_first_sample_is_not_declared_inside_the_file(tmp_path):
+    """A loss (or a dropped bad sample) before the file's first sample lies outside the file:
+    the header's gap list holds only gaps between two written samples, never a NaN start."""
+    n = 40
+    t = np.arange(n) / RATE
+    acc = np.tile([0.0, 0.0, G], (n, 1))
+    gyr = np.zeros((n, 3))
+    gyr[0, 0] = np.nan  # the guard drops it: the next sample carries a gap before it
+    marker = np.zeros(n, dtype=bool)
+    marker[0] = True  # and the link itself lost one before the first
+    rec = _recorder(tmp_path / "run.csv")
+    rec._process(decoded(t, acc, gyr, marker, (1,), ("loss",)), 0.0)
+    result, s, _ = _finish(rec)
+    assert s.n_samples == n - 1
+    assert result.gaps == ()
+    assert s.meta.gaps == ()
+    assert "nan" not in (tmp_path / "run.csv").read_text().split("\n# t_s", 1)[0].lower()

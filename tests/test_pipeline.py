@@ -86,7 +86,15 @@ class TestMissingInputs:
         assert "yaw_range_deg" in a.unavailable
         run = running_valid(a)
         assert run["yaw_range_deg"].isna().all()
-        assert run["contact_time_s"].notna().all() and run["side"].isin(["L", "R"]).all()
+        assert run["contact_time_s"].notna().all()
+        # the side of a running step needs the roll: without a gyroscope it is unavailable, and
+        # the left/right measures with it (the walking steps keep theirs, from the sway)
+        assert (run["side"] == "?").all() and (run["side_confidence"] == 0).all()
+        for k in ("side", "pelvic_drop_deg"):
+            assert a.unavailable[k].startswith("no gyroscope: the side of a running step"), k
+        assert np.isnan(a.summary["asymmetry_pct"]["contact_time_s"]) and a.summary["side_share"] == 0.0
+        walk = a.steps[a.steps["activity"] == "walking"]
+        assert walk["side"].isin(["L", "R"]).mean() > 0.8
         truth = sim.steps[sim.steps["activity"] == "running"]
         # from the accelerometer alone: lean and lateral lean (validated against the gyroscope
         # path, benchmarks/heading.py), never the roll and rotation within each stride

@@ -63,6 +63,9 @@ def test_biaxial_limits_are_explained(paired):
     a = gait.analyze(sessions[0])
     for k in ("yaw_range_deg", "roll_range_deg", "lean_deg", "side"):
         assert k in a.unavailable
+    # no medio-lateral axis and no gyroscope: no step of any trial gets a side
+    for s in sessions:
+        assert (gait.analyze(s).steps["side"] == "?").all()
 
 
 def test_raw_unclipped_triaxial_recording(alcantara_dir):
@@ -83,3 +86,5 @@ def test_raw_unclipped_triaxial_recording(alcantara_dir):
     assert 150 <= run["cadence_spm"].median() <= 190
     assert 0.18 <= run["contact_time_s"].median() <= 0.35
     assert 0.04 <= run["vertical_oscillation_m"].median() <= 0.12
+    # a medio-lateral axis but no gyroscope: the running steps' sides stay unknown, with why
+    assert (run["side"] == "?").all() and a.unavailable["side"].startswith("no gyroscope")

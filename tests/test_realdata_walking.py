@@ -5,7 +5,7 @@ reads the files and compares the walking steps of the pipeline with the referenc
 measured values are in ``docs/walking.md``. The bounds below are the targets of the walking
 detector with some room for the spread between subjects (measured: F1 0.88 / 0.93 / 0.96 at
 50 / 100 / 200 ms, bias -7 ms, per-subject bias -18 to +15 ms, cadence error 1.0 spm, side
-given for 90 % of the steps and right for 96 %). Skipped when the folder is absent.
+given for 93 % of the steps and right for 96 %). Skipped when the folder is absent.
 """
 
 from __future__ import annotations
@@ -93,9 +93,16 @@ def test_cadence(results):
 
 
 def test_sides(results):
-    _, _, summary = results
-    assert summary.loc["all", "side_rate"] >= 0.88
+    per_trial, _, summary = results
+    # measured: 93 % given, 96 % right (the previous sway-only rule: 90 %, 96 %)
+    assert summary.loc["all", "side_rate"] >= 0.91
     assert summary.loc["all", "side_right"] >= 0.95
+    # every subject but 4 at least 99 % right; of subject 4's trials, 4-1 and 4-2 are wrong on
+    # every cue alike, the yaw rate (which does not depend on the forward axis) included
+    per_subject = summary.drop(index="all")
+    assert (per_subject.drop(index=4)["side_right"] >= 0.99).all()
+    bad = per_trial[per_trial["side_right"] < 0.5]["trial"].tolist()
+    assert set(bad) <= {"4-1", "4-2"}
 
 
 def test_walking_is_labelled_walking(results):

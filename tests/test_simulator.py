@@ -75,13 +75,18 @@ class TestVerticalMotion:
 
 
 class TestOrientation:
-    def test_gyroscope_is_derivative_of_orientation(self):
+    @pytest.mark.parametrize(
+        "timing", [{}, {"roll_phase_deg": 30.0, "roll_third_harmonic": 0.3, "yaw_phase_deg": -70.0}]
+    )
+    def test_gyroscope_is_derivative_of_orientation(self, timing):
+        # over walking, running and the changes between them (where the roll and yaw timing
+        # move from walking's to running's)
         cfg = SimulationConfig(
             duration_s=10,
             seed=2,
             turn_rate_dps=10,
             sampling_rate_hz=1000,
-            form=Form(yaw_amplitude_deg=12, roll_amplitude_deg=6, roll_mean_deg=3),
+            form=Form(yaw_amplitude_deg=12, roll_amplitude_deg=6, roll_mean_deg=3, **timing),
             sensor=IDEAL_SENSOR,
         )
         rng = np.random.default_rng(0)
@@ -114,10 +119,43 @@ class TestOrientation:
         assert st.yaw_range_deg.median() == pytest.approx(18.0, abs=1.0)
 
     def test_pelvic_drop_is_contralateral(self):
-        st = running(simulate(duration_s=30, seed=1).steps)
-        # left stance: the right side drops, roll > 0 (positive = right side down)
-        assert (st[st.side == "L"].pelvic_roll_deg > 0).all()
-        assert (st[st.side == "R"].pelvic_roll_deg < 0).all()
+        # the swing side drops in stance by the roll amplitude (default 3.5 deg; its peak lies
+        # inside stance), whichever the side
+        st = running(simulate(duration_s=30, seed=1, form=Form(angle_cv=0.0)).steps).iloc[2:-2]
+        for sd in "LR":
+            np.testing.assert_allclose(st[st.side == sd].pelvic_drop_deg, 3.5, atol=0.02)
+        # with the per-step variation of the amplitude (5 %)
+        st = running(simulate(duration_s=30, seed=1).steps).iloc[2:-2]
+        assert 2.9 < st.pelvic_drop_deg.min() and st.pelvic_drop_deg.max() < 4.1
+        assert st.pelvic_drop_deg.median() == pytest.approx(3.5, abs=0.1)
+
+    @staticmethod
+    def one_left_step(form: Form) -> dict[str, np.ndarray]:
+        cfg = SimulationConfig(duration_s=20, seed=3, form=dataclasses.replace(form, angle_cv=0.0), sensor=IDEAL_SENSOR)
+        steps, _, _ = _build_steps(cfg, np.random.default_rng(0))
+        k = int(np.flatnonzero(steps.run & steps.left)[10])
+        t = steps.ic[k] + np.linspace(0.0, 1.0, 1001)[:-1] * steps.T[k]
+        o = _orientation(t, steps, cfg, np.full(t.size, k))
+        o["stance"] = (t - steps.ic[k]) <= steps.tc[k]
+        o["x"] = (t - steps.ic[k]) / steps.T[k]
+        return o
+
+    def test_roll_timing(self):
+        # default: the swing side lowest a third of a step after a left contact, highest at
+        # two thirds (roll + right side down); the old half sine: lowest at mid-step
+        o = self.one_left_step(Form(roll_mean_deg=0.0))
+        assert o["x"][np.argmax(o["roll"])] == pytest.approx(0.30, abs=0.02)
+        assert o["x"][np.argmin(o["roll"])] == pytest.approx(0.70, abs=0.02)
+        o = self.one_left_step(Form(roll_mean_deg=0.0, roll_phase_deg=0.0, roll_third_harmonic=0.0))
+        assert o["x"][np.argmax(o["roll"])] == pytest.approx(0.5, abs=0.02)
+        assert o["roll"].min() >= -1e-9
+
+    @pytest.mark.parametrize("phase, turning_left", [(0.0, True), (180.0, False), (160.0, False)])
+    def test_yaw_phase(self, phase, turning_left):
+        # phase 0 (default): the pelvis turns towards the swing side (left: yaw rate > 0) through
+        # a left stance; 180 (and 160, as two of the real runners): towards the stance side
+        o = self.one_left_step(Form(yaw_phase_deg=phase))
+        assert (o["dyaw"][o["stance"]].mean() > 0) == turning_left
 
 
 class TestSensor:

@@ -1,4 +1,4 @@
-"""Live recording over BLE: scan, connect, stream to disk, reconnect, live metrics.
+"""Live recording over BLE (or from a phone running phyphox): stream to disk, reconnect, live metrics.
 
 >>> from gait.live import RecordConfig, record          # doctest: +SKIP
 >>> result = asyncio.run(record(RecordConfig(out="run.csv", duration_s=1800)))  # doctest: +SKIP
@@ -10,7 +10,17 @@ step, and the settings of each supported sensor: ``docs/recording.md``.
 
 from ._clock import ClockEstimate, DriftFit, SampleIndexer
 from ._metrics import LiveMetrics, StartMounting, window_metrics
-from ._recorder import LinkStats, LiveView, RecordConfig, Recorder, RecordingError, RecordResult, record
+from ._phyphox import PhoneGrid, PhyphoxError, PhyphoxLink
+from ._recorder import (
+    LatencyHistogram,
+    LinkStats,
+    LiveView,
+    RecordConfig,
+    Recorder,
+    RecordingError,
+    RecordResult,
+    record,
+)
 from ._scan import BleBackend, FoundDevice, identify_protocol, scan
 from ._sync import ClockCheck, SyncConfig, SyncedSession, Syncer, SyncError, SyncResult, sync
 
@@ -20,9 +30,13 @@ __all__ = [
     "ClockEstimate",
     "DriftFit",
     "FoundDevice",
+    "LatencyHistogram",
     "LinkStats",
     "LiveMetrics",
     "LiveView",
+    "PhoneGrid",
+    "PhyphoxError",
+    "PhyphoxLink",
     "RecordConfig",
     "RecordResult",
     "Recorder",

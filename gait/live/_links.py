@@ -74,6 +74,8 @@ class Link(abc.ABC):
 
     protocol: str = ""
     has_gyro: bool = True
+    #: Whether the file's times may be rescaled to host time at the end (device-clock links).
+    drift_correctable: bool = True
 
     def __init__(self, *, rate_hz: int | None, acc_range_g: int, gyr_range_dps: int, describe: str) -> None:
         self.requested_rate_hz = rate_hz

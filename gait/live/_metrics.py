@@ -39,6 +39,9 @@ class LiveMetrics:
         Medians of the step table's columns of the same names.
     cues
         Cues of the faults found in the window (`gait.faults`), most important first.
+    faults
+        ``(fault id, severity)`` of each finding behind ``cues``, in the same order (what the
+        spoken coach schedules from, `gait.live.CueScheduler`).
     note
         Why there are no numbers (still, walking, analysis core missing, window too short).
     newest_t_s
@@ -55,6 +58,7 @@ class LiveMetrics:
     lean_deg: float = math.nan
     yaw_range_deg: float = math.nan
     cues: tuple[str, ...] = ()
+    faults: tuple[tuple[str, str], ...] = ()
     note: str = "waiting for data"
     newest_t_s: float = math.nan
     compute_s: float = 0.0
@@ -129,8 +133,10 @@ def window_metrics(
         `gait.faults.evaluate`, the catalogue the offline report uses; only with the default
         ``analyze``: a custom analysis function brings its own or none).
     with_cues
-        Evaluate the fault cues (False: metrics only, ``cues`` empty). The recorder updates
-        cues at most once a second and metrics on every new notification.
+        Evaluate the fault cues (False: metrics only, ``cues`` empty, and the analysis skips
+        the per-minute and run summaries that only the fault rules use). The recorder updates
+        cues at most once a second, away from the metrics path, and metrics on every new
+        notification.
     """
     start = time.perf_counter()
     fn = analyze if analyze is not None else _default_analyze()
@@ -154,6 +160,8 @@ def window_metrics(
             mounting = stored
     if mounting is not None and "mounting" not in kwargs and _accepts(fn, "mounting"):
         kwargs["mounting"] = mounting
+    if not with_cues and "summaries" not in kwargs and _accepts(fn, "summaries"):
+        kwargs["summaries"] = False
     try:
         a = fn(session, **kwargs)
     except GaitInputError as e:  # too short, no running yet, ...: say so, keep streaming
@@ -170,12 +178,17 @@ def window_metrics(
             values[col] = float(np.median(v)) if v.size else math.nan
         else:
             values[col] = math.nan
-    cues = tuple(dict.fromkeys(str(f.cue) for f in evaluate(a))) if (evaluate is not None and with_cues) else ()
+    findings = list(evaluate(a)) if (evaluate is not None and with_cues) else []
+    cues = tuple(dict.fromkeys(str(f.cue) for f in findings))
+    faults = tuple(
+        dict.fromkeys((str(getattr(f, "fault", f.cue)), str(getattr(f, "severity", "moderate"))) for f in findings)
+    )
     note = "" if len(run) else ("no running in the last seconds" if len(steps) else "no steps in the last seconds")
     return LiveMetrics(
         window_s=window_s,
         n_steps=len(run),
         cues=cues,
+        faults=faults,
         note=note,
         newest_t_s=float(t[-1]),
         compute_s=time.perf_counter() - start,

@@ -14,8 +14,22 @@ loss: reconnect with exponential backoff (0.5 s doubling to 8 s, refreshed by a 
 BlueZ forgot the device), subscribe again, and resume the stream if the sensor kept it
 running (the samples missed meanwhile become one gap) or start it again if the sensor
 reset. A sensor that stays connected but sends nothing for ``stall_timeout_s`` is treated
-as a link loss; after ``give_up_s`` without data the recording ends with a clear message.
+as a link loss; after ``give_up_s`` without data the recording ends with a clear message
+(a watchdog beside the link loop, so the limit holds whatever the loop is waiting for).
 The device is always disconnected in ``finally``; Ctrl-C (SIGINT) and SIGTERM stop cleanly.
+
+A phone running phyphox (``RecordConfig.phyphox``) replaces scan and link with
+`gait.live.PhyphoxLink`, which polls the phone and hands its samples, already on a uniform
+grid, to the same data path from ``_process`` on.
+
+Live path under load: the metrics of every notification come from `window_metrics` without
+the fault rules (the analysis skips its per-minute and run summaries); the fault cues are
+evaluated once a second by a separate job, by default in a low-priority process, so that
+neither the full analysis nor the rules delay a notification's metrics. The fsync runs in a
+worker thread; the garbage collector's long-lived objects are frozen once warmed up. Memory
+stays flat over hours: the drift fit keeps a few points per 2-s window, the latencies are a
+fixed-size histogram, the window is a ring buffer. The view is marked stale after
+``stale_after_s`` without data.
 """
 
 from __future__ import annotations
@@ -24,14 +38,19 @@ import asyncio
 import contextlib
 import datetime as _dt
 import functools
+import gc
 import json
 import logging
 import math
+import multiprocessing
+import os
+import shutil
 import signal
+import threading
 import time
 import warnings
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -44,12 +63,14 @@ from firmware_protocol.profiles import get_profile
 
 from ..errors import GaitDataWarning, GaitInputError, Where
 from ..io import SessionCsvWriter, load_session, write_csv_session
-from ..session import SessionMetadata
+from ..session import DeclaredGap, SessionMetadata
 from ._buffer import RingBuffer
 from ._clock import DriftFit, SampleIndexer
 from ._guard import SampleGuard
 from ._links import Decoded, Link, LumbarLink, ProfileLink, SensorRefused
 from ._metrics import AnalyzeFn, EvaluateFn, LiveMetrics, StartMounting, window_metrics
+from ._phyphox import PROTOCOL as PHONE_PROTOCOL
+from ._phyphox import PhyphoxError, PhyphoxLink
 from ._scan import OUR_PROTOCOL, BleBackend, BluetoothUnavailable, FoundDevice, scan
 
 __all__ = ["LinkStats", "LiveView", "RecordConfig", "RecordResult", "Recorder", "RecordingError", "record"]
@@ -115,6 +136,18 @@ class RecordConfig:
         Live analysis and fault functions (default `gait.analyze` and `gait.faults.evaluate`).
     handle_signals
         Stop cleanly on SIGINT / SIGTERM (the command line does; embedding code may not want it).
+    stale_after_s
+        Live numbers older than this (no new data) are shown as stale (greyed out, marked).
+    cue_worker
+        Where the fault cues are evaluated once a second: ``"process"`` (default: a separate
+        process at a lower priority, so the full analysis and the fault rules never delay the
+        metrics of a notification) or ``"thread"`` (in this process; for tests and small
+        machines without room for a second Python process).
+    phyphox
+        Record from a phone running phyphox with remote access instead of a BLE sensor: the
+        address phyphox shows (``http://192.168.1.23:8080``); see `gait.live.PhyphoxLink`.
+    phyphox_poll_s
+        Time between two polls of the phone (phyphox recommends serial requests).
     """
 
     out: Path
@@ -135,6 +168,10 @@ class RecordConfig:
     analyze: AnalyzeFn | None = None
     evaluate: EvaluateFn | None = None
     handle_signals: bool = False
+    stale_after_s: float = 3.0
+    cue_worker: str = "process"
+    phyphox: str | None = None
+    phyphox_poll_s: float = 0.1
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "out", Path(self.out))
@@ -146,7 +183,22 @@ class RecordConfig:
                 where=Where(parameter="out"),
                 hint="Record to .csv; gait.save_session converts it to .csv.gz or .parquet afterwards",
             )
-        for name in ("scan_timeout_s", "connect_timeout_s", "stall_timeout_s", "give_up_s", "window_s"):
+        if self.cue_worker not in ("process", "thread"):
+            raise GaitInputError(
+                "invalid value",
+                expected="'process' or 'thread'",
+                found=repr(self.cue_worker),
+                where=Where(parameter="cue_worker"),
+            )
+        for name in (
+            "scan_timeout_s",
+            "connect_timeout_s",
+            "stall_timeout_s",
+            "give_up_s",
+            "window_s",
+            "stale_after_s",
+            "phyphox_poll_s",
+        ):
             v = getattr(self, name)
             if not (v > 0 and math.isfinite(v)):
                 raise GaitInputError(
@@ -234,6 +286,45 @@ class LiveView:
     out: Path
     message: str = ""
     reference: str = ""
+    data_age_s: float = math.inf
+    stale: bool = False
+    ended: bool = False
+    failed: bool = False
+
+
+class LatencyHistogram:
+    """Notification-to-metrics latencies in bounded memory: counts in 0.5 ms bins up to 10 s.
+
+    A 3-hour recording at 22 notifications a second would otherwise keep a quarter of a
+    million floats; percentiles from the bins are exact to the bin width.
+    """
+
+    BIN_S = 0.0005
+    N_BINS = 20_000
+
+    def __init__(self) -> None:
+        self.counts = np.zeros(self.N_BINS + 1, dtype=np.int64)  # the last bin holds >= 10 s
+        self.max_s = 0.0
+
+    def add(self, latencies_s: np.ndarray) -> None:
+        x = np.asarray(latencies_s, dtype=float)
+        if x.size == 0:
+            return
+        idx = np.minimum((np.maximum(x, 0.0) / self.BIN_S).astype(np.int64), self.N_BINS)
+        np.add.at(self.counts, idx, 1)
+        self.max_s = max(self.max_s, float(x.max()))
+
+    @property
+    def n(self) -> int:
+        return int(self.counts.sum())
+
+    def percentile_s(self, q: float) -> float:
+        """The ``q``-th percentile (upper edge of its bin), NaN when empty."""
+        n = self.n
+        if n == 0:
+            return math.nan
+        k = int(np.searchsorted(np.cumsum(self.counts), math.ceil(q / 100.0 * n)))
+        return min((k + 1) * self.BIN_S, self.max_s)
 
 
 @dataclass(frozen=True)
@@ -265,8 +356,9 @@ class RecordResult:
         For an abnormal end, what happened.
     metrics_error
         The last error of the live analysis, if it ever failed (the recording is unaffected).
-    notify_to_metrics_s
-        Latency of each notification to the live metrics that include it (benchmarks).
+    latency
+        Latency of each notification to the live metrics that include it (benchmarks), as a
+        `LatencyHistogram`.
     """
 
     path: Path
@@ -280,7 +372,54 @@ class RecordResult:
     stopped_by: str
     message: str = ""
     metrics_error: str | None = None
-    notify_to_metrics_s: tuple[float, ...] = field(default=(), repr=False)
+    latency: LatencyHistogram = field(default_factory=LatencyHistogram, repr=False)
+
+
+def _lower_priority() -> None:
+    """Initializer of the cue process: below the recorder, so it only uses spare CPU; and it
+    ends when the recorder dies (a ``kill -9`` of the recorder must not leave it behind)."""
+    with contextlib.suppress(OSError, AttributeError):  # no nice() on Windows
+        os.nice(10)
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent:  # re-parented: the recorder is gone
+                os._exit(0)
+
+    threading.Thread(target=watch, name="gait-cue-parent-watch", daemon=True).start()
+
+
+def _cue_window(t: np.ndarray, acc: np.ndarray, gyr: np.ndarray | None, kwargs: dict[str, Any]) -> LiveMetrics:
+    """The window with its fault cues (in the cue process or thread)."""
+    return window_metrics(t, acc, gyr, with_cues=True, **kwargs)
+
+
+class _CueRunner:
+    """Where fault cues are evaluated: a low-priority process (default) or a thread."""
+
+    def __init__(self, worker: str) -> None:
+        self.worker = worker
+        self._pool: Executor | None = None
+
+    def _executor(self) -> Executor:
+        if self._pool is None:
+            if self.worker == "process":
+                ctx = multiprocessing.get_context("spawn")  # never fork a threaded process
+                self._pool = ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_lower_priority)
+            else:
+                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gait-live-cues")
+        return self._pool
+
+    async def run(self, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray | None, kwargs: dict[str, Any]) -> LiveMetrics:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor(), _cue_window, t, acc, gyr, kwargs)
+
+    def shutdown(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
 
 class Recorder:
@@ -316,9 +455,15 @@ class Recorder:
         self._metrics = LiveMetrics()
         self._arrivals: deque[float] = deque()
         self._new_data = asyncio.Event()
-        self._latencies: list[float] = []
+        self._latency = LatencyHistogram()
         self._cues: tuple[str, ...] = ()
+        self._faults: tuple[tuple[str, str], ...] = ()
+        self._cue_task: asyncio.Task[None] | None = None
         self._cues_at = -math.inf
+        self._ended = False
+        self._gc_frozen = False
+        self._ended_at = math.nan
+        self._giving_up = False
         self._start_wall: str | None = None
         #: The last error of the live analysis, if it failed (the recording goes on regardless).
         self.metrics_error: str | None = None
@@ -334,6 +479,9 @@ class Recorder:
         f = self.found
         now = time.monotonic()
         recorded = 0.0 if self._first_host is None else now - self._first_host
+        age = math.inf if self._last_data is None else now - self._last_data
+        if self._ended and self._last_data is not None:
+            age = self._ended_at - self._last_data
         return LiveView(
             status=self.status,
             device=f.name if f else "",
@@ -346,6 +494,10 @@ class Recorder:
             out=self.config.out,
             message=self.message,
             reference=self._reference_text(),
+            data_age_s=age,
+            stale=self._first_host is not None and age > self.config.stale_after_s,
+            ended=self._ended,
+            failed=self._ended and self._stopped_by in ("sensor_silent", "error"),
         )
 
     def _reference_text(self) -> str:
@@ -374,7 +526,7 @@ class Recorder:
             reconnects=self._reconnects,
             stalls=self._stalls,
             drift_ppm=est.drift_ppm if est.reliable else math.nan,
-            rssi_dbm=self.found.rssi_dbm if self.found else None,
+            rssi_dbm=self.found.rssi_dbm if self.found and self.found.protocol != PHONE_PROTOCOL else None,
         )
 
     async def run(self) -> RecordResult:
@@ -396,17 +548,33 @@ class Recorder:
                     loop.add_signal_handler(sig, self.stop)
                     handled.append(sig)
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gait-live-metrics")
+        cues = _CueRunner(cfg.cue_worker)
         tasks: list[asyncio.Task[None]] = []
         error: RecordingError | None = None
         try:
-            self.found = await self._find()
-            self._link = self._make_link(self.found)
+            if cfg.phyphox is not None:
+                phone = PhyphoxLink(
+                    cfg.phyphox, rate_hz=cfg.rate_hz, poll_s=cfg.phyphox_poll_s, timeout_s=cfg.connect_timeout_s
+                )
+                self.status = f"connecting to the phone at {phone.url}"
+                try:
+                    self.found = await phone.connect()
+                except PhyphoxError as e:
+                    raise RecordingError(str(e)) from None
+                self._link = phone
+                transport = phone.run(self)
+            else:
+                self.found = await self._find()
+                self._link = self._make_link(self.found)
+                transport = self._link_loop()
             self._calibration = self._load_calibration(self.found.address)
             tasks = [
                 asyncio.create_task(self._flush_loop()),
-                asyncio.create_task(self._metrics_loop(executor)),
+                asyncio.create_task(self._metrics_loop(executor, cues)),
             ]
-            await self._link_loop()
+            await self._supervise(transport)
+            if cfg.phyphox is not None and isinstance(self._link, PhyphoxLink):
+                await self._link.stop_measuring()  # a clean end: the phone stops too, as a sensor does
         except RecordingError as e:
             error = e
             self._stopped_by = "sensor_silent" if isinstance(e, _SensorSilent) else "error"
@@ -416,10 +584,14 @@ class Recorder:
                 loop.remove_signal_handler(sig)
             for t in tasks:
                 t.cancel()
+            if self._cue_task is not None:
+                tasks.append(self._cue_task)
+                self._cue_task.cancel()
             for t in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await t
             executor.shutdown(wait=True)
+            cues.shutdown()
             if self._link is not None and self._writer is not None:
                 self._process(self._link.flush(), time.monotonic())
             if self._writer is not None:
@@ -429,6 +601,13 @@ class Recorder:
                 raise error
             raise RecordingError(f"no data was received from {self._describe()}; nothing was written")
         result = self._finalize()
+        self._ended, self._ended_at = True, time.monotonic()
+        self.status = {
+            "duration": "finished",
+            "interrupt": "stopped",
+            "sensor_silent": "ended: no data",
+            "error": "ended by an error",
+        }.get(self._stopped_by, self._stopped_by)
         if error is not None and result.n_samples == 0:
             raise error
         return result
@@ -523,6 +702,57 @@ class Recorder:
         return None
 
     # -- the link -----------------------------------------------------------------------------
+    def _silent(self, since: float) -> _SensorSilent:
+        what = "sent no data" if self._last_data is None else "has sent no data"
+        return _SensorSilent(
+            f"{self._describe()} {what} for {since:.0f} s "
+            f"({self._reconnects} reconnects, {self._stalls} stalls); giving up. "
+            + (f"Everything received until then is saved in {self.config.out}. " if self._writer is not None else "")
+            + "Check the sensor's battery and that it is within range"
+        )
+
+    async def _supervise(self, transport: Any) -> None:
+        """Run the transport (BLE link loop or phone poller) under the give-up watchdog.
+
+        The watchdog ends the recording ``give_up_s`` after the last data (to within its
+        0.25 s tick), whatever the transport is doing: backing off, waiting for a connection
+        attempt to time out, or connected to a sensor that sends nothing.
+        """
+        cfg = self.config
+        task = asyncio.ensure_future(transport)
+        try:
+            while not task.done():
+                await asyncio.wait({task}, timeout=0.25)
+                if task.done() or self._stop.is_set():
+                    break
+                since = time.monotonic() - (self._last_data if self._last_data is not None else self._t_start)
+                if since > cfg.give_up_s:
+                    self._giving_up = True
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, *_LINK_ERRORS):
+                        await task
+                    raise self._silent(since)
+            await task
+        finally:
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, *_LINK_ERRORS):
+                    await task
+
+    async def _wait_stop(self, delay_s: float) -> None:
+        """Sleep ``delay_s`` or until the recording is asked to stop."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), delay_s)
+
+    def _duration_reached(self) -> bool:
+        """True (and the recording asked to stop) once ``duration_s`` of data are recorded."""
+        d = self.config.duration_s
+        if d is not None and self._first_host is not None and time.monotonic() - self._first_host >= d:
+            self._stopped_by = "duration"
+            self._stop.set()
+            return True
+        return False
+
     async def _link_loop(self) -> None:
         cfg = self.config
         attempt = 0
@@ -544,13 +774,7 @@ class Recorder:
                 attempt = 0
             since = time.monotonic() - (self._last_data if self._last_data is not None else self._t_start)
             if since > cfg.give_up_s:
-                what = "sent no data" if self._last_data is None else "has sent no data"
-                raise _SensorSilent(
-                    f"{self._describe()} {what} for {since:.0f} s "
-                    f"({self._reconnects} reconnects, {self._stalls} stalls); giving up. "
-                    + (f"Everything received until then is saved in {cfg.out}. " if self._writer is not None else "")
-                    + "Check the sensor's battery and that it is within range"
-                )
+                raise self._silent(since)
             delay = min(8.0, 0.5 * 2**attempt)
             attempt += 1
             self.status = f"link lost; reconnecting in {delay:.1f} s"
@@ -621,7 +845,7 @@ class Recorder:
                 if clean and client.is_connected and self._link is not None:
                     await asyncio.wait_for(self._link.stop(client), 2.0)
             with contextlib.suppress(*_LINK_ERRORS):
-                await asyncio.wait_for(client.disconnect(), 10.0)
+                await asyncio.wait_for(client.disconnect(), 1.0 if self._giving_up else 10.0)
 
     # -- data ---------------------------------------------------------------------------------
     def _on_notify(self, uuid: str, _char: Any, data: bytearray) -> None:
@@ -646,6 +870,8 @@ class Recorder:
         t = (n - self._n0) / self._rate_file
         for pos, lost, reason in zip(np.flatnonzero(d.gap_before), d.samples_lost, d.reasons):
             before = float(t[pos - 1]) if pos > 0 else self._last_t
+            if math.isnan(before):  # lost before the file's first sample: not inside the file
+                continue
             self._gaps.append((before, float(t[pos]), int(lost), reason))
         self._writer.write(t, d.acc, d.gyr)
         self._ring.append(t, d.acc, d.gyr if d.gyr is not None else np.zeros_like(d.acc))
@@ -695,12 +921,17 @@ class Recorder:
         return f"{self.found.name or 'BLE sensor'}" + (f" ({model})" if model else "")
 
     async def _flush_loop(self) -> None:
+        """fsync the file every ``flush_interval_s``; the fsync itself (milliseconds on a busy
+        disk) runs in a worker thread, so notifications keep flowing meanwhile."""
         while True:
             await asyncio.sleep(self.config.flush_interval_s)
             if self._writer is not None:
-                self._writer.flush()
+                fd = self._writer.flush(sync=False)
+                if fd is not None:
+                    with contextlib.suppress(OSError):  # closed meanwhile: close() fsynced it
+                        await asyncio.to_thread(os.fsync, fd)
 
-    async def _metrics_loop(self, executor: ThreadPoolExecutor) -> None:
+    async def _metrics_loop(self, executor: ThreadPoolExecutor, cues: _CueRunner) -> None:
         loop = asyncio.get_running_loop()
         version = -1
         while True:
@@ -713,7 +944,7 @@ class Recorder:
             version = ring.version
             t, acc, gyr = ring.snapshot()
             gyr_or_none = gyr if self._link is None or self._link.has_gyro else None
-            included = list(self._arrivals)
+            included = np.fromiter(self._arrivals, dtype=float, count=len(self._arrivals))
             self._arrivals.clear()
             early = self._start_mounting.due() if self._start_mounting is not None else None
             job = functools.partial(self._live_job, t, acc, gyr_or_none, early)
@@ -732,42 +963,55 @@ class Recorder:
             if early is not None and self._start_mounting is not None:
                 self._start_mounting.accept(est)
             done = time.monotonic()
-            self._metrics = m
-            if len(self._latencies) < 2_000_000:
-                self._latencies.extend(done - a for a in included)
+            if not self._gc_frozen:
+                # everything imported and warmed up by now: leave it out of every later
+                # collection (a full collection of ~10^5 objects costs tens of milliseconds)
+                gc.freeze()
+                self._gc_frozen = True
+            self._metrics = replace(m, cues=self._cues, faults=self._faults)
+            self._latency.add(done - included)
+            # cues are coaching prompts: re-evaluated at most once a second, by a separate job
+            # (the full analysis and the fault rules), never on the path of the metrics
+            if (self._cue_task is None or self._cue_task.done()) and done - self._cues_at >= CUE_INTERVAL_S:
+                self._cues_at = done
+                self._cue_task = asyncio.create_task(self._cue_job(cues, t, acc, gyr_or_none))
             wait = self.config.metrics_interval_s - (done - t0)
             if wait > 0:
                 await asyncio.sleep(wait)
 
-    def _live_job(
-        self, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray | None, early: tuple[np.ndarray, np.ndarray] | None
-    ) -> tuple[LiveMetrics, Any]:
-        """Runs in the analysis thread: the start mounting when due, then the window."""
-        sm = self._start_mounting
-        est = sm.estimate(*early) if (sm is not None and early is not None) else None
-        mounting = sm.result if sm is not None and sm.result is not None else est
+    def _window_kwargs(self) -> dict[str, Any]:
         assert self.found is not None
-        # cues are coaching prompts: re-evaluated at most once a second; the metrics on every
-        # new notification (this keeps the notification-to-metrics latency low)
-        with_cues = time.monotonic() - self._cues_at >= CUE_INTERVAL_S
-        m = window_metrics(
-            t,
-            acc,
-            gyr,
+        sm = self._start_mounting
+        return dict(
             sampling_rate_hz=self._rate_file,
             analyze=self.config.analyze,
             device=self._device_name(),
             device_id=self.found.address,
             start_time=self._start_wall,
             calibration=self._calibration,
-            mounting=mounting,
+            mounting=sm.result if sm is not None else None,
             evaluate=self.config.evaluate,
-            with_cues=with_cues,
         )
-        if with_cues:
-            self._cues, self._cues_at = m.cues, time.monotonic()
-        else:
-            m = replace(m, cues=self._cues)
+
+    async def _cue_job(self, cues: _CueRunner, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray | None) -> None:
+        try:
+            m = await cues.run(t, acc, gyr, self._window_kwargs())
+        except Exception as e:  # never stops the recording; the metrics go on
+            logger.info("fault cue evaluation failed: %s", e)
+            return
+        self._cues, self._faults = m.cues, m.faults
+        self._metrics = replace(self._metrics, cues=m.cues, faults=m.faults)
+
+    def _live_job(
+        self, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray | None, early: tuple[np.ndarray, np.ndarray] | None
+    ) -> tuple[LiveMetrics, Any]:
+        """Runs in the analysis thread: the start mounting when due, then the window (metrics only)."""
+        sm = self._start_mounting
+        est = sm.estimate(*early) if (sm is not None and early is not None) else None
+        kw = self._window_kwargs()
+        if sm is not None and sm.result is None:
+            kw["mounting"] = est
+        m = window_metrics(t, acc, gyr, with_cues=False, **kw)
         return m, est
 
     # -- the end --------------------------------------------------------------------------------
@@ -777,12 +1021,13 @@ class Recorder:
         f_dev = self._indexer.device_rate_hz()
         rate = self._rate_file
         corrected = False
-        if est.reliable and math.isfinite(f_dev):
+        declared = tuple(DeclaredGap(a, b, r, k) for a, b, k, r in self._gaps)
+        if est.reliable and math.isfinite(f_dev) and self._link is not None and self._link.drift_correctable:
             f_true = f_dev / est.host_per_device
             err = f_true / rate - 1.0
             if _MIN_CORRECTION < abs(err) <= _MAX_CORRECTION:
                 try:
-                    self._rewrite(f_true, est.drift_ppm)
+                    self._rewrite(f_true, est.drift_ppm, declared)
                 except GaitInputError as e:  # the file as a whole fails a check: keep it as recorded
                     warnings.warn(
                         f"{cfg.out}: the times were left on the sensor's clock ({err:+.3%} off the computer's): "
@@ -805,6 +1050,8 @@ class Recorder:
         if corrected:
             scale = self._rate_file / rate
             gaps = tuple((a * scale, b * scale, k, r) for a, b, k, r in gaps)
+        else:  # the gap list (start, end, cause) goes into the file's own header
+            _write_gaps_header(cfg.out, declared)
         sidecar = cfg.out.with_name(cfg.out.name[: -len(".csv")] + ".recording.json")
         assert self.found is not None and self._writer is not None
         info = {
@@ -851,10 +1098,10 @@ class Recorder:
             stopped_by=self._stopped_by,
             message=self.message,
             metrics_error=self.metrics_error,
-            notify_to_metrics_s=tuple(self._latencies),
+            latency=self._latency,
         )
 
-    def _rewrite(self, f_true: float, drift_ppm: float) -> None:
+    def _rewrite(self, f_true: float, drift_ppm: float, declared: tuple[DeclaredGap, ...]) -> None:
         """Rescale the file's times to host time (atomically: the old file stays until done)."""
         path = self.config.out
         with warnings.catch_warnings():
@@ -869,8 +1116,41 @@ class Recorder:
                 "nominal_rate_hz": self._rate_file,
             }
         )
-        meta = replace(s.meta, sampling_rate_hz=f_true, extra=extra, source=None)
+        scale = self._rate_file / f_true
+        gaps = tuple(replace(g, start_s=g.start_s * scale, end_s=g.end_s * scale) for g in declared)
+        meta = replace(s.meta, sampling_rate_hz=f_true, extra=extra, source=None, gaps=gaps)
         write_csv_session(s.replace(t=n / f_true, meta=meta), path)
+
+
+def _write_gaps_header(path: Path, gaps: tuple[DeclaredGap, ...]) -> None:
+    """Add the ``# gaps: [...]`` metadata line (``docs/session-format.md``) to a recorded CSV.
+
+    Only the header changes: the rows are copied as bytes into a new file beside it, which is
+    fsynced and renamed over the old one, so a crash at any moment leaves either file whole.
+    Always written at the end of a recording, ``[]`` when there was no gap (a file without the
+    line says nothing about its gaps' causes: a recording cut off by a crash).
+    """
+    value = json.dumps([g.to_dict() for g in gaps], sort_keys=True)
+    tmp = path.with_name(path.name + ".part")
+    with open(path, "rb") as src, open(tmp, "wb") as dst:
+        while True:
+            line = src.readline()
+            if not line.startswith(b"#"):
+                break
+            if not line.startswith(b"# gaps:"):
+                dst.write(line)
+        dst.write(f"# gaps: {value}\n".encode())
+        dst.write(line)
+        shutil.copyfileobj(src, dst, 1 << 20)
+        dst.flush()
+        os.fsync(dst.fileno())
+    os.replace(tmp, path)
+    with contextlib.suppress(OSError):  # make the rename durable (POSIX; not on Windows)
+        fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 async def record(config: RecordConfig) -> RecordResult:

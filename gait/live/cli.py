@@ -105,10 +105,11 @@ def _default_out() -> Path:
     return Path(f"run-{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}.csv")
 
 
-async def _record_with_view(recorder: Any, *, dashboard: bool, console: Console) -> Any:
+async def _record_with_view(recorder: Any, *, dashboard: bool, console: Console, coach: Any = None) -> Any:
     from ._dashboard import plain_line, render
 
     task = asyncio.create_task(recorder.run())
+    voice = asyncio.create_task(coach.run(recorder.view, task.done)) if coach is not None else None
     if dashboard:
         from rich.live import Live
 
@@ -116,6 +117,7 @@ async def _record_with_view(recorder: Any, *, dashboard: bool, console: Console)
             while not task.done():
                 await asyncio.wait({task}, timeout=0.5)
                 live.update(render(recorder.view()))
+            live.update(render(recorder.view()))  # the final status, in its colour
     else:
         last = time.monotonic()
         while not task.done():
@@ -123,7 +125,26 @@ async def _record_with_view(recorder: Any, *, dashboard: bool, console: Console)
             if time.monotonic() - last >= 5.0:
                 last = time.monotonic()
                 print(plain_line(recorder.view()), flush=True)
+    if voice is not None:
+        await voice
     return task.result()
+
+
+def _voice_coach(args: argparse.Namespace) -> Any:
+    """The spoken coach asked for with --voice (None without it); raises `VoiceUnavailable`."""
+    if not args.voice:
+        return None
+    from ._voice import CuePolicy, CueScheduler, Speaker, VoiceCoach, phrases
+
+    words = phrases(args.voice_language)
+    policy = CuePolicy(
+        warmup_s=args.voice_warmup_min * 60.0,
+        repeat_s=args.voice_repeat_min * 60.0,
+        summary_every_s=args.voice_summary_min * 60.0 if args.voice_summary_min else None,
+        words_per_min=args.voice_rate_wpm,
+    )
+    speaker = Speaker(language=words.voice, words_per_min=args.voice_rate_wpm)
+    return VoiceCoach(CueScheduler(policy, words), speaker)
 
 
 def _cmd_record(args: argparse.Namespace) -> int:
@@ -144,17 +165,37 @@ def _cmd_record(args: argparse.Namespace) -> int:
         give_up_s=args.give_up_s,
         metrics_interval_s=args.metrics_interval_s,
         handle_signals=True,
+        phyphox=args.phyphox,
     )
     console = Console(stderr=False)
     dashboard = not args.no_dashboard and console.is_terminal
+    from ._voice import VoiceUnavailable
+
+    try:
+        coach = _voice_coach(args)
+    except VoiceUnavailable as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_FAILED
     recorder = Recorder(cfg)
     try:
-        result = asyncio.run(_record_with_view(recorder, dashboard=dashboard, console=console))
+        result = asyncio.run(_record_with_view(recorder, dashboard=dashboard, console=console, coach=coach))
     except RecordingError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_FAILED
+    finally:
+        if coach is not None and hasattr(coach.say, "__self__"):
+            coach.say.__self__.close()
+    if coach is not None:
+        said = coach.scheduler.said
+        print(
+            f"voice: said {sum(u.kind == 'cue' for u in said)} cues, {sum(u.kind == 'summary' for u in said)} summaries"
+        )
+        for err in dict.fromkeys(coach.errors):
+            print(f"warning: the voice failed ({err})", file=sys.stderr)
     from ._dashboard import link_text
 
+    if recorder.found is not None:
+        print(f"from {recorder.found.name} ({recorder.found.address})")
     print(
         f"wrote {result.path} ({result.n_samples} samples, {result.n_samples / result.sampling_rate_hz:.1f} s at "
         f"{result.sampling_rate_hz:.6g} Hz{', clock-corrected' if result.clock_corrected else ''}); details in {result.sidecar.name}"
@@ -316,15 +357,23 @@ def register(subparsers: Any) -> None:
         description="Scan, connect, stream to a CSV file (fsynced every 0.5 s), reconnect after link loss, "
         "show live cadence, contact time, bounce, lean and rotation. Ctrl-C stops cleanly.",
     )
-    r.add_argument(
+    src = r.add_mutually_exclusive_group()
+    src.add_argument(
         "--device", help="sensor name (or its beginning) or address; default: the strongest supported sensor"
+    )
+    src.add_argument(
+        "--phyphox",
+        metavar="URL",
+        help="record from a phone running phyphox with remote access (the address it shows, e.g. "
+        "http://192.168.1.23:8080) instead of a Bluetooth sensor; docs/recording.md",
     )
     r.add_argument("--out", type=Path, help="output .csv (default: run-YYYYMMDD-HHMMSS.csv)")
     r.add_argument("--duration", help="stop after this long: 90s, 30m, 1h30m or 0:30:00 (default: until Ctrl-C)")
     r.add_argument(
         "--rate-hz",
         type=int,
-        help="sampling rate to request (default: the sensor's recommended rate, docs/recording.md)",
+        help="sampling rate to request (default: the sensor's recommended rate, docs/recording.md; "
+        "with --phyphox: the file's rate, default the highest of 400, 200, 100 Hz the phone reaches)",
     )
     r.add_argument("--acc-range-g", type=int, default=16, help="accelerometer range to request, +-g (default 16)")
     r.add_argument("--gyr-range-dps", type=int, default=2000, help="gyroscope range to request, +-deg/s (default 2000)")
@@ -343,6 +392,27 @@ def register(subparsers: Any) -> None:
         help="minimum time between two live analyses (default 0: as fresh as the CPU allows; 0.5 saves CPU on small computers)",
     )
     r.add_argument("--no-dashboard", action="store_true", help="print a status line every 5 s instead of the dashboard")
+    v = r.add_argument_group("spoken coaching (pip install 'gait-lumbar[voice]'; Linux: espeak-ng)")
+    v.add_argument("--voice", action="store_true", help="speak each fault's cue when it appears, and the summaries")
+    v.add_argument(
+        "--voice-language",
+        default="en",
+        help="language of the cues and summaries: en, de, fr, es (default en; the catalogue's cues per language)",
+    )
+    v.add_argument(
+        "--voice-summary-min",
+        type=float,
+        default=0.0,
+        help="say minutes, cadence and contact time every N minutes (default 0: no summaries)",
+    )
+    v.add_argument("--voice-warmup-min", type=float, default=3.0, help="no cues during the first N minutes (default 3)")
+    v.add_argument(
+        "--voice-repeat-min",
+        type=float,
+        default=5.0,
+        help="repeat a persisting fault's cue every N minutes (default 5)",
+    )
+    v.add_argument("--voice-rate-wpm", type=float, default=170.0, help="speaking rate, words per minute (default 170)")
     r.add_argument("--no-analysis", action="store_true", help="do not analyse the run at the end")
     r.set_defaults(func=_cmd_record)
 

@@ -23,10 +23,8 @@ in each rule's ``source`` and listed in full in ``docs/references.md``.
 from __future__ import annotations
 
 import html
-import io
 import json
 import math
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -42,7 +40,7 @@ from .history import HistoryStatus
 from .session import Session
 
 if TYPE_CHECKING:
-    from .faults import Assessment, Catalogue, Document
+    from .faults import Assessment, Catalogue, Document, Evidence, Finding
     from .pipeline import Analysis
 
 __all__ = [
@@ -326,6 +324,8 @@ class RunReport:
     elevation: str | None = None
     shoes: str | None = None
     split_unit: str = "km"
+    #: the aligned elevation track, if any (draws the grade under a downhill finding)
+    elevation_track: Any = None
 
 
 def _unit_of(col: str) -> str:
@@ -593,26 +593,478 @@ def print_findings(rr: RunReport, console: Console | None = None) -> None:
 # ---------------------------------------------------------------------------------------
 # HTML
 # ---------------------------------------------------------------------------------------
-#: Per-step metrics plotted: (column, label, display key of gait.faults.DISPLAYS).
+#: Per-step metrics drawn over the run (each with the catalogue's reference zones behind it);
+#: names, units and scales come from `DISPLAY` through `_shown`.
 PLOT_METRICS = (
-    ("cadence_spm", "cadence", "spm"),
-    ("contact_time_s", "contact time", "ms"),
-    ("vertical_oscillation_m", "vertical oscillation", "cm"),
-    ("braking_velocity_loss_mps", "braking (speed lost)", "mps"),
-    ("lean_deg", "forward lean", "deg"),
-    ("yaw_range_deg", "rotation range", "deg"),
-    ("pelvic_drop_deg", "pelvic drop", "deg"),
-    ("rearfoot_score", "rearfoot score", "ratio"),
+    "cadence_spm",
+    "contact_time_s",
+    "vertical_oscillation_m",
+    "vertical_ratio_pct",
+    "braking_velocity_loss_mps",
+    "lean_deg",
+    "lateral_lean_deg",
+    "pelvic_drop_deg",
+    "yaw_range_deg",
 )
-#: Left / right comparison: (summary column, label, display key).
+#: Left minus right: the columns compared (those of the summary's ``asymmetry_pct``).
 LR_METRICS = (
-    ("contact_time_s", "contact time", "ms"),
-    ("step_time_s", "step time", "ms"),
-    ("impact_peak_mps2", "impact", "mps2"),
-    ("braking_peak_mps2", "braking peak", "mps2"),
-    ("pelvic_drop_deg", "pelvic drop", "deg"),
+    "contact_time_s",
+    "step_time_s",
+    "flight_time_s",
+    "impact_peak_mps2",
+    "braking_peak_mps2",
+    "pelvic_drop_deg",
 )
-_PALETTE = ("#e74c3c", "#f39c12", "#8e44ad", "#16a085", "#2c3e50", "#d35400", "#27ae60", "#7f8c8d")
+#: One colour per finding (a finding's card swatch, its shaded periods and its level lines);
+#: past the tenth finding, colours are spread around the hue circle.
+_PALETTE = (
+    "#d62728",
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#17becf",
+    "#bcbd22",
+    "#7f7f7f",
+)
+#: Reference-zone fill per severity reached.
+_ZONE_FILL = {"low": "#f7dc6f", "moderate": "#f0a35e", "high": "#e74c3c"}
+_ZONE_OPACITY = 0.22
+#: Per-step series are summarised in about this many time bins (median and quartiles per bin).
+_BINS = 240
+_MIN_BIN_S = 5.0
+
+
+def _finding_colour(k: int) -> str:
+    """The colour of the ``k``-th finding (0-based): distinct for every finding of a run."""
+    if k < len(_PALETTE):
+        return _PALETTE[k]
+    import colorsys
+
+    r, g, b = colorsys.hls_to_rgb((k * 0.618034) % 1.0, 0.42, 0.65)
+    return f"#{round(255 * r):02x}{round(255 * g):02x}{round(255 * b):02x}"
+
+
+def _shown(column: str, label: str | None = None) -> tuple[str, float, str, int]:
+    """How a column is shown: (label, factor from SI, unit, decimals).
+
+    The single place the HTML plots look names, units and scales up: `DISPLAY` for the
+    metrics it lists, else the SI unit of the column's name (`_unit_of`) at factor 1, with
+    ``label`` (a catalogue rule's label) or the column's name.
+    """
+    for lab, col, factor, unit, dec in DISPLAY:
+        if col == column:
+            return lab, factor, unit, dec
+    unit = _unit_of(column)
+    base = column.removeprefix("derived.")
+    for suffix in ("_mps2", "_mps3", "_mps", "_pct", "_deg", "_spm", "_s", "_m"):
+        if base.endswith(suffix):
+            base = base[: -len(suffix)]
+            break
+    return label or base.replace("_", " "), 1.0, "" if unit == "1" else unit, 2 if unit in ("1", "m/s^2") else 1
+
+
+def _binned(t_s: np.ndarray, v: np.ndarray, span_s: tuple[float, float]) -> tuple[np.ndarray, ...]:
+    """Median and quartiles of ``v`` per time bin: (bin centres in min, q25, q50, q75, steps)."""
+    t0, t1 = span_s
+    width = max(_MIN_BIN_S, (t1 - t0) / _BINS)
+    ok = np.isfinite(t_s) & np.isfinite(v)
+    b = np.floor((t_s[ok] - t0) / width).astype(np.int64)
+    n_bins = math.floor((t1 - t0) / width) + 1
+    if not ok.any():
+        nan = np.full(0, np.nan)
+        return nan, nan, nan, nan, nan
+    g = pd.Series(v[ok]).groupby(b)
+    q = g.quantile([0.25, 0.5, 0.75]).unstack()
+    n = g.size()
+    full = np.arange(n_bins)
+    q = q.reindex(full)
+    n = n.reindex(full, fill_value=0).to_numpy()
+    q[n < 3] = np.nan  # a bin with fewer than three steps has no meaningful median
+    centre = (t0 + (full + 0.5) * width) / 60.0
+    return centre, q[0.25].to_numpy(), q[0.5].to_numpy(), q[0.75].to_numpy(), n
+
+
+@dataclass(frozen=True)
+class _Series:
+    """What a chart draws: values in SI over the session clock, per step or per minute."""
+
+    column: str
+    label: str
+    t_s: np.ndarray
+    values: np.ndarray
+    per: str  # "step" or "minute"
+    levels: tuple[tuple[float, str], ...] = ()  # the finding's level lines: (SI value, name)
+    reference: tuple[float, str] | None = None  # e.g. the start-of-run value a drift is measured from
+    marks: tuple[tuple[float, str], ...] = ()  # vertical lines: (session time in s, name)
+    note: str = ""
+
+
+def _rule_levels(rule: Any) -> tuple[tuple[float, str], ...]:
+    """A threshold rule's levels as lines: (SI value, "low" ...); both signs for ``abs_above``."""
+    from .faults import SEVERITIES
+
+    out = []
+    for i, lv in enumerate(rule.levels):
+        name = SEVERITIES[i + 1]
+        out.append((float(lv), name))
+        if rule.direction == "abs_above":
+            out.append((-float(lv), name))
+    return tuple(out)
+
+
+def _zones(column: str, cat: Catalogue) -> list[tuple[float, float, str, str]]:
+    """The reference zones of a step column: every primary threshold rule of the catalogue on
+    it, as (low, high, severity, "fault: source") in SI; the published or declared levels of
+    ``gait/data/faults.toml``."""
+    from .faults import SEVERITIES
+
+    out: list[tuple[float, float, str, str]] = []
+    for f in cat.faults:
+        for r in f.rules:
+            if r.kind != "threshold" or r.role != "primary" or r.step_column != column:
+                continue
+            tip = f"{f.name}: {r.source}"
+            if r.step_threshold is not None:
+                out.append((float(r.step_threshold), math.inf, "low", tip))
+                continue
+            lv = [float(x) for x in r.levels]
+            for i, a in enumerate(lv):
+                sev = SEVERITIES[i + 1]
+                nxt = lv[i + 1] if i + 1 < len(lv) else None
+                if r.direction in ("above", "abs_above"):
+                    out.append((a, nxt if nxt is not None else math.inf, sev, tip))
+                if r.direction == "abs_above":
+                    out.append((-nxt if nxt is not None else -math.inf, -a, sev, tip))
+                if r.direction == "below":
+                    out.append((nxt if nxt is not None else -math.inf, a, sev, tip))
+    return out
+
+
+def _step_series(column: str, ctx: Any) -> np.ndarray | None:
+    v = ctx.step_values(column)
+    return None if v is None or np.isfinite(v).sum() < 3 else np.asarray(v, float)
+
+
+def _matching_rules(f: Finding, cat: Catalogue) -> list[tuple[Any, Evidence]]:
+    """The rules behind a finding's evidence, those that reached a level first."""
+    spec = next((s for s in cat.faults if s.id == f.fault), None)
+    if spec is None:
+        return []
+    out = []
+    for ev in sorted(f.evidence, key=lambda e: e.level == "none"):
+        rule = next((r for r in spec.rules if r.metric == ev.metric and r.role == ev.role), None)
+        if rule is not None:
+            out.append((rule, ev))
+    return out
+
+
+def _finding_series(rr: RunReport, f: Finding, ctx: Any, cat: Catalogue) -> tuple[_Series | None, str]:
+    """The metric a finding is about, over the run, with the finding's level lines; or None
+    and why there is no such plot."""
+    from .faults import WARMUP_EASY_RATIO, _surge_index, _warmup_end_s, format_value
+
+    reasons = []
+    for rule, _ev in _matching_rules(f, cat):
+        kind = rule.kind
+        if kind == "threshold":
+            col = rule.step_column
+            if col is None and rule.metric.startswith(("median.", "derived.")):
+                col = rule.metric.removeprefix("median.")
+            v = _step_series(col, ctx) if col else None
+            if v is not None:
+                levels = (
+                    ((float(rule.step_threshold), "per-step level"),)
+                    if rule.step_threshold is not None
+                    else _rule_levels(rule)
+                )
+                note = (
+                    f"the {_shown(col, rule.label)[0]} of each step; the finding counts the share of steps beyond the line"
+                    if rule.step_threshold is not None
+                    else ""
+                )
+                return _Series(col, rule.label, ctx.t, v, "step", levels, note=note), ""
+            m = rr.analysis.minutes
+            if rule.minute_column and rule.minute_column in m.columns and len(m):
+                t = 0.5 * (m["start_s"].to_numpy(float) + m["end_s"].to_numpy(float))
+                mv = m[rule.minute_column].to_numpy(float)
+                if np.isfinite(mv).any():
+                    return _Series(rule.minute_column, rule.label, t, mv, "minute", _rule_levels(rule)), ""
+            reasons.append(f"{rule.label} is a whole-run number (no per-step or per-minute value)")
+        elif kind in ("drift", "baseline"):
+            col = rule.metric.removeprefix("median.")
+            v = _step_series(col, ctx)
+            if v is None:
+                reasons.append(f"{rule.label}: no per-step values")
+                continue
+            if kind == "baseline":
+                return _Series(
+                    col,
+                    rule.label,
+                    ctx.t,
+                    v,
+                    "step",
+                    note="the levels of this finding are changes from your own usual value (in the evidence above)",
+                ), ""
+            after = ctx.t >= _warmup_end_s(ctx)
+            if after.sum() < 100:
+                after = np.ones_like(after)
+            xs = v[after]
+            xs = xs[np.isfinite(xs)]
+            k = max(xs.size // 5, 20)
+            if xs.size < 50:
+                reasons.append(f"{rule.label}: too few steps")
+                continue
+            first = float(np.median(xs[:k]))
+            sign = 1.0 if rule.direction == "above" else -1.0
+            if rule.change == "pct":
+                levels = tuple((first * (1.0 + sign * lv / 100.0), name) for lv, name in _rule_levels(rule))
+            else:
+                levels = tuple((first + sign * lv, name) for lv, name in _rule_levels(rule))
+            return _Series(
+                col,
+                rule.label,
+                ctx.t,
+                v,
+                "step",
+                levels,
+                reference=(first, "start of the run"),
+                note="the levels are changes from the first fifth of the run after the warm-up",
+            ), ""
+        elif kind == "surges":
+            t, s = _surge_index(ctx.run)
+            if np.isfinite(s).sum() >= 3:
+                return _Series("surge_index_pct", rule.label, t, s, "step", _rule_levels(rule)), ""
+            reasons.append("too little continuous running for a pace index")
+        elif kind == "downhill":
+            trk = rr.elevation_track
+            if trk is not None and ctx.n:
+                speed = _num(rr.analysis.summary["median"].get("speed_mps"))
+                g, _how = trk.grade_pct(ctx.t, speed_mps=speed)
+                if np.isfinite(g).sum() >= 3:
+                    assert rule.grade_pct is not None
+                    return _Series(
+                        "grade_pct", "grade", ctx.t, g, "step", ((float(rule.grade_pct), "downhill level"),)
+                    ), ""
+            reasons.append("the grade over the run needs the elevation track (a declared treadmill slope is constant)")
+        elif kind == "warmup":
+            m = rr.analysis.minutes
+            if "intensity_mps2" in m.columns and len(m):
+                t = 0.5 * (m["start_s"].to_numpy(float) + m["end_s"].to_numpy(float))
+                w = rr.analysis.summary.get("warmup") or {}
+                marks = []
+                full = _num(w.get("full_effort_s"))
+                if full is not None:
+                    marks.append((full, "full effort"))
+                return _Series(
+                    "intensity_mps2",
+                    "effort (intensity)",
+                    t,
+                    m["intensity_mps2"].to_numpy(float),
+                    "minute",
+                    marks=tuple(marks),
+                    note=f"easy effort is below {WARMUP_EASY_RATIO:.0%} of the run's full effort; "
+                    f"the finding needs {', '.join(format_value(lv, rule.display) for lv in rule.levels)} of walking or easy running before it",
+                ), ""
+            reasons.append("no per-minute effort")
+        else:
+            reasons.append("this finding is about your training history, not about the course of this run")
+    return None, reasons[0] if reasons else "no measurement of this finding varies over the run"
+
+
+def _y_range(lo_vals: np.ndarray, hi_vals: np.ndarray, must: list[float], near: list[float]) -> tuple[float, float]:
+    """A y range covering the data's quartile band (2nd to 98th percentile), the values in
+    ``must`` and those of ``near`` that lie close to the data."""
+    lo_ok, hi_ok = lo_vals[np.isfinite(lo_vals)], hi_vals[np.isfinite(hi_vals)]
+    if lo_ok.size and hi_ok.size:
+        lo, hi = float(np.percentile(lo_ok, 2)), float(np.percentile(hi_ok, 98))
+    else:
+        lo, hi = (min(must), max(must)) if must else (0.0, 1.0)
+    span = hi - lo or abs(hi) * 0.1 or 1.0
+    for x in near:
+        if lo - 1.0 * span <= x <= hi + 1.0 * span:
+            lo, hi = min(lo, x), max(hi, x)
+    for x in must:
+        lo, hi = min(lo, x), max(hi, x)
+    span = hi - lo or 1.0
+    return lo - 0.08 * span, hi + 0.08 * span
+
+
+def _series_panel(
+    s: _Series,
+    span_s: tuple[float, float],
+    cat: Catalogue,
+    uid: str,
+    *,
+    colour: str | None = None,
+    periods: tuple[tuple[float, float], ...] = (),
+    title: str = "",
+    data: dict[str, str] | None = None,
+    height: int = 170,
+) -> str:
+    """One metric over the run: reference zones, the finding's periods (in its colour), the
+    quartile band and median per time bin (per step data) or per minute, and level lines."""
+    from ._svg import Panel
+
+    label, factor, unit, dec = _shown(s.column, s.label)
+    if s.per == "step":
+        x, q1, med, q3, _n = _binned(s.t_s, s.values, span_s)
+    else:
+        x, med = s.t_s / 60.0, s.values
+        q1 = q3 = np.full(med.shape, np.nan)
+    q1, med, q3 = q1 * factor, med * factor, q3 * factor
+    levels = [(lv * factor, name) for lv, name in s.levels]
+    zones = [(a * factor, b * factor, sev, tip) for a, b, sev, tip in _zones(s.column, cat)] if factor > 0 else []
+    must = [levels[0][0]] if levels else []
+    near = [lv for lv, _ in levels] + [z for a, b, _, _ in zones for z in (a, b) if math.isfinite(z)]
+    if s.reference is not None:
+        must.append(s.reference[0] * factor)
+    band_lo = np.where(np.isfinite(q1), q1, med)
+    band_hi = np.where(np.isfinite(q3), q3, med)
+    y0, y1 = _y_range(band_lo, band_hi, must, near)
+    p = Panel(
+        uid=uid,
+        x_range=(span_s[0] / 60.0, span_s[1] / 60.0),
+        y_range=(y0, y1),
+        height=height,
+        x_label="time (min, session clock)",
+        y_label=f"{label} ({unit})" if unit else label,
+        title=title,
+        data={"metric": s.column, "unit": unit, **(data or {})},
+    )
+    for a, b, sev, tip in zones:
+        p.band_y(a, b, fill=_ZONE_FILL[sev], opacity=_ZONE_OPACITY, cls="zone", tip=f"{sev}: {tip}", severity=sev)
+    for a, b in periods:
+        p.span_x(a / 60.0, b / 60.0, fill=colour or "#999", opacity=0.2, cls="period", tip="when the finding occurred")
+    p.area(x, q1, q3, fill="#5d6d7e", opacity=0.28, cls="spread")
+    p.line(x, med, stroke="#1b2631", cls="median")
+    if s.per == "minute":
+        p.markers(x, med, fill="#1b2631", cls="median")
+    if s.reference is not None:
+        p.hline(
+            s.reference[0] * factor,
+            stroke="#566573",
+            cls="reference",
+            dash="2 2",
+            label=f"{s.reference[1]} {s.reference[0] * factor:.{dec}f}",
+        )
+    for lv, name in levels:
+        if y0 <= lv <= y1:
+            p.hline(
+                lv,
+                stroke=colour or "#7b7d7d",
+                cls="level",
+                label=f"{name} {lv:.{dec}f} {unit}".strip(),
+                value=f"{lv:.{dec}f}",
+                severity=name,
+            )
+    for t, name in s.marks:
+        p.vline(t / 60.0, stroke="#1b2631", cls="mark", label=name)
+    return p.render()
+
+
+def _lr_panel(rr: RunReport, uid: str, cat: Catalogue) -> tuple[str | None, list[str]]:
+    """Left minus right per metric, in % of the mean of the sides, with a 95 % interval from
+    the spread of the steps of each side; behind each row, the catalogue's asymmetry levels
+    for it. Returns the chart and one line per metric in display units."""
+    from ._svg import Panel
+
+    run = rr.analysis.running_steps
+    if "side" in rr.analysis.unavailable or not len(run):
+        return None, []
+    side = run["side"].to_numpy()
+    rows = []
+    for col in LR_METRICS:
+        if col in rr.analysis.unavailable or col not in run.columns:
+            continue
+        v = run[col].to_numpy(float)
+        lv, rv = v[(side == "L") & np.isfinite(v)], v[(side == "R") & np.isfinite(v)]
+        if lv.size < 10 or rv.size < 10:
+            continue
+        ml, mr = float(np.median(lv)), float(np.median(rv))
+        mean = 0.5 * (ml + mr)
+        if mean == 0:
+            continue
+        # standard error of a median from the quartiles (normal approximation: 1.2533 sigma / sqrt(n))
+        se = [1.2533 * float(np.subtract(*np.percentile(x, [75, 25]))) / 1.349 / math.sqrt(x.size) for x in (lv, rv)]
+        d_pct = 100.0 * (ml - mr) / mean
+        ci_pct = 1.96 * 100.0 * math.hypot(*se) / abs(mean)
+        levels = []
+        for f in cat.faults:
+            for r in f.rules:
+                if r.kind == "threshold" and r.metric == f"asymmetry_pct.{col}":
+                    levels = [float(x) for x in r.levels]
+        rows.append((col, ml, mr, d_pct, ci_pct, 1.96 * math.hypot(*se), levels))
+    if not rows:
+        return None, []
+    reach = max(max(abs(d) + c for _, _, _, d, c, _, _ in rows), *(r[6][0] * 1.2 for r in rows if r[6]), 3.0)
+    reach = min(reach * 1.1, 60.0)
+    row_h = 30
+    p = Panel(
+        uid=uid,
+        x_range=(-reach, reach),
+        y_range=(0.0, float(len(rows))),
+        height=row_h * len(rows) + 44,
+        x_label="left minus right, % of the mean of the sides (bar: 95 % interval)",
+        left=170,
+        data={"chart": "left-right"},
+    )
+    lines = []
+    for i, (col, ml, mr, d, c, ci_abs, levels) in enumerate(rows):
+        y_top, y_bot = len(rows) - i, len(rows) - i - 1
+        for j, lv in enumerate(levels):
+            hi = levels[j + 1] if j + 1 < len(levels) else math.inf
+            sev = ("low", "moderate", "high")[min(j, 2)]
+            for a, b in ((lv, hi), (-hi, -lv)):
+                xa, xb = p._clip_x(a), p._clip_x(b)
+                if xb - xa > 0.5:
+                    p.raw(
+                        f'<rect class="zone" data-severity="{sev}" x="{xa:.1f}" y="{float(p.py(y_top)):.1f}" '
+                        f'width="{xb - xa:.1f}" height="{row_h:.1f}" fill="{_ZONE_FILL[sev]}" '
+                        f'fill-opacity="{_ZONE_OPACITY}"/>'
+                    )
+        label, factor, unit, dec = _shown(col)
+        yc = float(p.py(0.5 * (y_top + y_bot)))
+        x0, x1, xd = p._clip_x(d - c), p._clip_x(d + c), p._clip_x(d)
+        p.raw(
+            f'<line class="ci" x1="{x0:.1f}" x2="{x1:.1f}" y1="{yc:.1f}" y2="{yc:.1f}" stroke="#1b2631" '
+            f'stroke-width="2"/><circle class="diff" data-metric="{col}" data-value="{d:.2f}" data-ci="{c:.2f}" '
+            f'cx="{xd:.1f}" cy="{yc:.1f}" r="4" fill="#1f618d"><title>{_e(label)}: {d:+.1f} % ± {c:.1f}</title></circle>'
+            f'<text x="{p.ml - 6}" y="{yc + 3.5:.1f}" text-anchor="end" font-size="10.5" fill="#1b2631" '
+            f'font-family="system-ui,Helvetica,Arial,sans-serif">{_e(label)}</text>'
+        )
+        dd = (ml - mr) * factor
+        lines.append(
+            f"{label}: left {ml * factor:.{dec}f}, right {mr * factor:.{dec}f} {unit}; "
+            f"difference {dd:+.{dec}f} {unit} ± {ci_abs * factor:.{dec}f} ({d:+.1f} % ± {c:.1f})".replace(" ;", ";")
+        )
+    zx = float(p.px(0.0))
+    p.raw(f'<line x1="{zx:.1f}" x2="{zx:.1f}" y1="{p.mt}" y2="{p.mt + p.ph:.1f}" stroke="#7f8c8d" stroke-width="1"/>')
+    return p.render(), lines
+
+
+def _run_span(rr: RunReport, ctx: Any) -> tuple[float, float]:
+    if ctx.n >= 2:
+        return float(ctx.t[0]), float(ctx.t[-1])
+    return 0.0, float(rr.analysis.session.duration_s or 1.0)
+
+
+def _overview_plots(rr: RunReport, ctx: Any, k: int, cat: Catalogue) -> list[str]:
+    span = _run_span(rr, ctx)
+    out = []
+    for col in PLOT_METRICS:
+        if col in rr.analysis.unavailable:
+            continue
+        v = _step_series(col, ctx)
+        if v is None:
+            continue
+        out.append(
+            _series_panel(_Series(col, _shown(col)[0], ctx.t, v, "step"), span, cat, f"r{k}-m-{col}", height=150)
+        )
+    return out
+
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;margin:0;color:#1b2631;background:#fbfcfc}
@@ -633,164 +1085,11 @@ th{background:#f2f3f4}
 .signal{background:#fef9e7;border-left:5px solid #d4ac0d;padding:.3em 1em;margin:.6em 0;font-size:.92em}
 figure{margin:.8em 0}figure svg{max-width:100%;height:auto}
 figcaption{color:#566573;font-size:.9em}
+.facts th{background:none;border:none;color:#566573;font-weight:normal;padding:.1em .8em .1em 0}
+.facts td{border:none;padding:.1em 0}
+.swatch{display:inline-block;width:.9em;height:.9em;border-radius:2px;margin-right:.4em;vertical-align:-.05em}
+figure.overview svg{display:block;margin-bottom:.2em}
 """
-
-
-def _svg(fig, salt: str) -> str:
-    """A matplotlib figure as an inline SVG element (no XML prolog, no external references)."""
-    import matplotlib
-
-    buf = io.StringIO()
-    with matplotlib.rc_context({"svg.hashsalt": salt, "svg.fonttype": "path"}):
-        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
-    text = buf.getvalue()
-    start = text.find("<svg")
-    text = text[start:]
-    # drop the RDF metadata block (it names external vocabularies; nothing is fetched, but the
-    # page is simpler and smaller without it)
-    text = re.sub(r"<metadata>.*?</metadata>", "", text, flags=re.S)
-    return text
-
-
-def _figure(nrows: int, ncols: int, *, width: float, height: float):
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
-    axes = fig.subplots(nrows, ncols, squeeze=False)
-    return fig, axes
-
-
-def _plot_columns(rr: RunReport) -> list[tuple[str, str, str]]:
-    run = rr.analysis.running_steps
-    out = []
-    for col, label, disp in PLOT_METRICS:
-        if col in rr.analysis.unavailable or col not in run.columns:
-            continue
-        v = run[col].to_numpy(float)
-        if np.isfinite(v).sum() >= 3:
-            out.append((col, label, disp))
-    return out[:6]
-
-
-def _levels_for(column: str) -> list[tuple[float, str]]:
-    """Lowest levels of the catalogue rules on a step column: (value in SI, fault name)."""
-    from .faults import CATALOGUE
-
-    out = []
-    for f in CATALOGUE.faults:
-        for r in f.rules:
-            if r.kind == "threshold" and r.step_column == column and r.role == "primary":
-                lv = r.step_threshold if r.step_threshold is not None else r.levels[0]
-                out.append((float(lv), f.name))
-                if r.direction == "abs_above":
-                    out.append((-float(lv), f.name))
-    return out
-
-
-def _plot_over_run(rr: RunReport, salt: str) -> str | None:
-    from .faults import DISPLAYS
-
-    cols = _plot_columns(rr)
-    run = rr.analysis.running_steps.sort_values("ic_s")
-    if not cols or len(run) < 3:
-        return None
-    t_min = run["ic_s"].to_numpy(float) / 60.0
-    fig, axes = _figure(len(cols), 1, width=10.0, height=1.55 * len(cols) + 0.6)
-    colours = {f.fault: _PALETTE[k % len(_PALETTE)] for k, f in enumerate(rr.assessment.findings)}
-    for (col, label, disp), ax in zip(cols, axes[:, 0]):
-        factor, unit, _, _ = DISPLAYS[disp]
-        v = run[col].to_numpy(float) * factor
-        ax.scatter(t_min, v, s=3, color="#95a5a6", alpha=0.45, linewidths=0, rasterized=True)
-        w = int(min(31, max(3, len(v) // 5)))
-        roll = pd.Series(v).rolling(w, center=True, min_periods=max(2, w // 3)).median()
-        ax.plot(t_min, roll, color="#1f618d", lw=1.4)
-        for lv, _name in _levels_for(col):
-            ax.axhline(lv * factor, color="#7b7d7d", lw=0.8, ls="--")
-        for f in rr.assessment.findings:
-            for a, b in f.periods_s:
-                ax.axvspan(a / 60.0, b / 60.0, color=colours[f.fault], alpha=0.12, lw=0)
-        ax.set_ylabel(f"{label}\n({unit})" if unit else label, fontsize=8)
-        ax.tick_params(labelsize=7)
-        ok = np.isfinite(v)
-        if ok.any():
-            lo, hi = np.percentile(v[ok], [1, 99])
-            pad = 0.15 * (hi - lo or abs(hi) or 1.0)
-            ax.set_ylim(lo - pad, hi + pad)
-    axes[-1, 0].set_xlabel("time (min, session clock)", fontsize=8)
-    if rr.assessment.findings:
-        from matplotlib.patches import Patch
-
-        handles = [Patch(color=colours[f.fault], alpha=0.35, label=f.name) for f in rr.assessment.findings]
-        axes[0, 0].legend(
-            handles=handles, fontsize=7, loc="lower left", bbox_to_anchor=(0, 1.02), ncol=4, frameon=False
-        )
-    fig.align_ylabels(axes[:, 0])
-    return _svg(fig, salt)
-
-
-def _plot_distributions(rr: RunReport, salt: str) -> str | None:
-    from .faults import DISPLAYS
-
-    cols = _plot_columns(rr)
-    run = rr.analysis.running_steps
-    if not cols or len(run) < 3:
-        return None
-    ncols = 3
-    nrows = math.ceil(len(cols) / ncols)
-    fig, axes = _figure(nrows, ncols, width=10.0, height=2.2 * nrows)
-    for k, ax in enumerate(axes.ravel()):
-        if k >= len(cols):
-            ax.set_axis_off()
-            continue
-        col, label, disp = cols[k]
-        factor, unit, _, _ = DISPLAYS[disp]
-        v = run[col].to_numpy(float) * factor
-        v = v[np.isfinite(v)]
-        lo, hi = np.percentile(v, [0.5, 99.5]) if v.size else (0.0, 1.0)
-        span = float(hi - lo) or abs(float(hi)) * 0.1 or 1.0
-        ax.hist(v, bins=int(min(40, max(8, v.size // 8))), range=(lo, hi), color="#5dade2", edgecolor="white", lw=0.3)
-        ax.axvline(float(np.median(v)), color="#1b4f72", lw=1.5)
-        left, right = lo - 0.5 * span, hi + 0.5 * span
-        for lv, _name in _levels_for(col):
-            x = lv * factor
-            if left <= x <= right:  # a level far from the data would squeeze the histogram
-                ax.axvline(x, color="#c0392b", lw=1.0, ls="--")
-                left, right = min(left, x - 0.05 * span), max(right, x + 0.05 * span)
-        ax.set_xlim(min(left, lo - 0.05 * span), max(right, hi + 0.05 * span))
-        ax.set_title(f"{label} ({unit})" if unit else label, fontsize=8)
-        ax.tick_params(labelsize=7)
-    return _svg(fig, salt)
-
-
-def _plot_left_right(rr: RunReport, salt: str) -> str | None:
-    from .faults import DISPLAYS
-
-    s = rr.analysis.summary
-    if "side" in rr.analysis.unavailable:
-        return None
-    items = []
-    for col, label, disp in LR_METRICS:
-        left, right = _num(s["left"].get(col, np.nan)), _num(s["right"].get(col, np.nan))
-        if col == "step_time_s":
-            run = rr.analysis.running_steps
-            left = _num(run.loc[run["side"] == "L", "step_time_s"].median()) if len(run) else None
-            right = _num(run.loc[run["side"] == "R", "step_time_s"].median()) if len(run) else None
-        if left is not None and right is not None:
-            items.append((col, label, disp, left, right))
-    if not items:
-        return None
-    fig, axes = _figure(1, len(items), width=2.0 * len(items) + 0.5, height=2.4)
-    for (_col, label, disp, left, right), ax in zip(items, axes[0]):
-        factor, unit, _dec, _ = DISPLAYS[disp]
-        ax.bar(["L", "R"], [left * factor, right * factor], color=["#5dade2", "#f5b041"])
-        mean = (left + right) / 2
-        asym = 100 * (left - right) / mean if mean else float("nan")
-        ax.set_title(f"{label}\nL-R {asym:+.1f} %", fontsize=8)
-        ax.set_ylabel(unit, fontsize=7)
-        hi = max(abs(left), abs(right)) * factor
-        ax.set_ylim(0.0, 1.18 * hi if hi > 0 else 1.0)
-        ax.tick_params(labelsize=7)
-    return _svg(fig, salt)
 
 
 def _e(x: Any) -> str:
@@ -815,23 +1114,71 @@ def _docs(docs: tuple[str, ...] | list[str], cat: Catalogue | None = None, *, li
     return f'<span class="docs">[{", ".join(ids)}]</span>'
 
 
-def _html_run(rr: RunReport, k: int) -> str:
+def _run_date(rr: RunReport) -> tuple[str, str]:
+    """The run's date and where it came from."""
+    from .history import session_start
+
+    h = rr.history
+    if h.started_at:
+        when = _parse_iso(h.started_at)
+        return (when or h.started_at), f"run history ({h.date_source or 'stored date'})"
+    start = session_start(rr.analysis.session)
+    if start is not None:
+        return start.strftime("%Y-%m-%d %H:%M %Z").strip(), "the recording's start time"
+    return "unknown", "the recording has no start time"
+
+
+def _parse_iso(text: str) -> str | None:
+    try:
+        return datetime.fromisoformat(text).strftime("%Y-%m-%d %H:%M %Z").strip()
+    except ValueError:
+        return None
+
+
+def _header_rows(rr: RunReport) -> list[tuple[str, str]]:
+    """The facts at the top of a run: date (and its source), device, duration, rate, running
+    time, distance and pace when the speed is known."""
+    from .units import format_duration, format_pace
+
     a = rr.analysis
     s = a.summary
+    meta = a.session.meta
+    date, source = _run_date(rr)
+    rows = [
+        ("date", f"{date} (from {source})"),
+        ("device", meta.device or "unknown"),
+        ("recording", f"{format_duration(a.session.duration_s)} at {a.session.sampling_rate_hz:g} Hz"),
+    ]
+    run_s = _num(s.get("running_s")) or 0.0
+    rows.append(("running", f"{format_duration(run_s)}, {int(s.get('running_steps', 0))} steps analysed"))
+    dist = _num(s.get("distance_m"))
+    u = rr.split_unit
+    if dist is not None:
+        pace = f", average pace {format_pace(dist / run_s, u)}" if run_s > 0 and dist > 0 else ""
+        rows.append(("distance", f"{dist / PACE_UNIT_M[u]:.2f} {u}{pace}"))
+    else:
+        rows.append(("distance", "unknown (no speed: give --track, --pace or --speed-mps)"))
+    if rr.shoes:
+        rows.append(("shoes", rr.shoes))
+    return rows
+
+
+def _html_run(rr: RunReport, k: int, cat: Catalogue) -> str:
+    from .faults import _context
+
+    a = rr.analysis
+    s = a.summary
+    ctx = _context(a, None, None, None)
+    span = _run_span(rr, ctx)
     parts = [f'<section id="run-{k}"><h2>{_e(rr.label)}</h2>']
+    parts.append(
+        '<table class="facts">'
+        + "".join(f"<tr><th>{_e(n)}</th><td>{_e(v)}</td></tr>" for n, v in _header_rows(rr))
+        + "</table>"
+    )
     kinds = a.bouts.groupby("kind")["duration_s"].sum() if len(a.bouts) else {}
     activity = ", ".join(f"{kk} {v:.0f} s" for kk, v in dict(kinds).items()) or "no activity"
-    dist = _num(s.get("distance_m"))
-    parts.append(
-        f"<p>{_e(activity)}; {int(s.get('running_steps', 0))} running steps analysed"
-        + (
-            f"; about {dist / 1000:.2f} km"
-            if dist is not None
-            else "; distance unknown (no speed), running time is the volume measure"
-        )
-        + (f"; shoes: {_e(rr.shoes)}" if rr.shoes else "")
-        + ".</p>"
-    )
+    parts.append(f'<p class="muted">Activity: {_e(activity)}.</p>')
     for m in rr.history.messages:
         parts.append(f'<p class="muted">{_e(m)}</p>')
     lines = signal_lines(a)
@@ -842,13 +1189,13 @@ def _html_run(rr: RunReport, k: int) -> str:
         parts.append("</ul></div>")
     if rr.elevation:
         parts.append(f'<p class="muted">Elevation: {_e(rr.elevation)}</p>')
-    parts.append(_html_splits(rr))
     findings = rr.assessment.findings
     parts.append("<h3>Findings</h3>")
     if not findings:
         parts.append("<p>No form fault was found in what could be assessed.</p>")
     for n, f in enumerate(findings, 1):
         colour = _SEVERITY_COLOUR[f.severity]
+        own = _finding_colour(n - 1)
         rows = "".join(
             f"<tr><td>{_e(e.label)}</td><td><b>{_e(e.display)}</b></td><td>{_e(e.level)}</td>"
             f"<td>{_e(e.threshold)}</td><td class=docs>{_e(e.source)}</td></tr>"
@@ -858,33 +1205,70 @@ def _html_run(rr: RunReport, k: int) -> str:
         share = f"; {100 * f.share_of_steps:.0f} % of steps" if f.share_of_steps is not None else ""
         causes = "".join(f"<li>{_e(c.text)} {_docs(c.documents, link=True)}</li>" for c in f.causes)
         advice = "".join(f"<li>{_e(t.text)} {_docs(t.documents, link=True)}</li>" for t in f.advice)
+        series, why = _finding_series(rr, f, ctx, cat)
+        if series is not None:
+            svg = _series_panel(
+                series,
+                span,
+                cat,
+                f"r{k}-f{n}",
+                colour=own,
+                periods=f.periods_s,
+                title=f"{n}. {f.name}: {_shown(series.column, series.label)[0]}",
+                data={"finding": f.fault, "colour": own},
+            )
+            cap = (
+                f"Median per {'time bin' if series.per == 'step' else 'minute'}"
+                + (" (band: middle half of the steps)" if series.per == "step" else "")
+                + "; shaded in this finding's colour: when it occurred; dashed lines in its colour: its levels"
+                + "; background: the catalogue's reference zones"
+                + (f"; {series.note}" if series.note else "")
+                + "."
+            )
+            plot = f'<figure class="finding-plot">{svg}<figcaption>{_e(cap)}</figcaption></figure>'
+        else:
+            plot = f'<p class="muted noplot" data-finding="{_e(f.fault)}">No plot over the run: {_e(why)}.</p>'
         parts.append(
-            f'<div class="card" style="border-left-color:{colour}">'
-            f'<h3>{n}. {_e(f.name)} <span class="sev" style="background:{colour}">{_e(f.severity)}</span> '
+            f'<div class="card" id="finding-{k}-{n}" style="border-left-color:{colour}">'
+            f'<h3><span class="swatch" style="background:{own}"></span>{n}. {_e(f.name)} '
+            f'<span class="sev" style="background:{colour}">{_e(f.severity)}</span> '
             f'<span class="muted">confidence {f.confidence:.2f}</span></h3>'
             f'<p class="cue">Cue: "{_e(f.cue)}"</p>'
             f"<p>When: {when}{share}.</p>"
             "<table><tr><th>evidence</th><th>value</th><th>level</th><th>levels</th><th>source</th></tr>"
-            f"{rows}</table>"
+            f"{rows}</table>{plot}"
             f"<p><b>May point to</b></p><ul>{causes}</ul><p><b>What to try</b></p><ul>{advice}</ul>"
             f'<p class="muted">Limits: {_e(f.limitations)}</p></div>'
         )
-    figs = [
-        (
-            _plot_over_run(rr, f"{k}-a"),
-            "Metrics over the run (per step in grey, running median in blue); shaded: when each finding occurred; dashed: the catalogue's lowest level.",
-        ),
-        (
-            _plot_distributions(rr, f"{k}-b"),
-            "Per-step distributions (median: solid line; lowest level of a fault: dashed red).",
-        ),
-        (_plot_left_right(rr, f"{k}-c"), "Left versus right (medians per side)."),
-    ]
-    parts.append("<h3>Plots</h3>")
-    for svg, caption in figs:
-        if svg:
-            parts.append(f"<figure>{svg}<figcaption>{_e(caption)}</figcaption></figure>")
-    if "side" in a.unavailable:
+    parts.append(_html_splits(rr))
+    overview = _overview_plots(rr, ctx, k, cat)
+    if overview:
+        parts.append("<h3>Metrics over the run</h3>")
+        parts.append(
+            '<figure class="overview">'
+            + "".join(overview)
+            + "<figcaption>"
+            + _e(
+                "Median per time bin (line) and the middle half of the steps (band), from the per-step table; "
+                "background: the reference zones of the catalogue (yellow: low, orange: moderate, red: high; "
+                "hover a zone for its fault and source)."
+            )
+            + "</figcaption></figure>"
+        )
+    lr, lr_lines = _lr_panel(rr, f"r{k}-lr", cat)
+    if lr:
+        parts.append("<h3>Left versus right</h3>")
+        parts.append(
+            f'<figure class="left-right">{lr}<figcaption>'
+            + _e(
+                "Left minus right, in % of the mean of the two sides; the bar is the 95 % interval of the difference "
+                "(from the spread of each side's steps); background: the catalogue's asymmetry levels where it has them."
+            )
+            + '</figcaption></figure><ul class="lr">'
+            + "".join(f"<li>{_e(x)}</li>" for x in lr_lines)
+            + "</ul>"
+        )
+    elif "side" in a.unavailable:
         parts.append(f'<p class="muted">Left versus right: not available ({_e(a.unavailable["side"])}).</p>')
     notes = rr.assessment.notes
     if notes:
@@ -978,7 +1362,7 @@ def render_html(
             )
             + "</ol></nav>"
         )
-    runs = "\n".join(_html_run(r, k) for k, r in enumerate(reports))
+    runs = "\n".join(_html_run(r, k, cat) for k, r in enumerate(reports))
     generated = datetime.now().astimezone().isoformat(timespec="seconds")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">

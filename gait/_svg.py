@@ -128,13 +128,16 @@ class Panel:
         )
 
     def span_x(self, a: float, b: float, *, fill: str, opacity: float, cls: str, tip: str = "", **data: str) -> None:
-        """A vertical band between two x values (clipped), e.g. when a finding occurred."""
+        """A vertical band between two x values (clipped), e.g. when a finding occurred, with a solid
+        bar along its top."""
         if b < self.x0 or a > self.x1:
             return
         xa, xb = self._clip_x(a), self._clip_x(b)
+        w = _f(max(xb - xa, 1.5))
         self.parts.append(
-            f'<rect class="{cls}" x="{_f(xa)}" y="{_f(self.mt)}" width="{_f(max(xb - xa, 1.5))}" height="{_f(self.ph)}" '
+            f'<rect class="{cls}" x="{_f(xa)}" y="{_f(self.mt)}" width="{w}" height="{_f(self.ph)}" '
             f'fill="{fill}" fill-opacity="{opacity:g}"{_data(data)}>{_tip(tip)}</rect>'
+            f'<rect class="{cls}-bar" x="{_f(xa)}" y="{_f(self.mt)}" width="{w}" height="5" fill="{fill}"/>'
         )
 
     def hline(

@@ -23,8 +23,10 @@ in each rule's ``source`` and listed in full in ``docs/references.md``.
 from __future__ import annotations
 
 import html
+import io
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -937,7 +939,7 @@ def _series_panel(
     for a, b, sev, tip in zones:
         p.band_y(a, b, fill=_ZONE_FILL[sev], opacity=_ZONE_OPACITY, cls="zone", tip=f"{sev}: {tip}", severity=sev)
     for a, b in periods:
-        p.span_x(a / 60.0, b / 60.0, fill=colour or "#999", opacity=0.2, cls="period", tip="when the finding occurred")
+        p.span_x(a / 60.0, b / 60.0, fill=colour or "#999", opacity=0.13, cls="period", tip="when the finding occurred")
     p.area(x, q1, q3, fill="#5d6d7e", opacity=0.28, cls="spread")
     p.line(x, med, stroke="#1b2631", cls="median")
     if s.per == "minute":
@@ -1092,6 +1094,30 @@ figure.overview svg{display:block;margin-bottom:.2em}
 """
 
 
+def _svg(fig, salt: str) -> str:
+    """A matplotlib figure as an inline SVG element (used by the history report) (no XML prolog, no external references)."""
+    import matplotlib
+
+    buf = io.StringIO()
+    with matplotlib.rc_context({"svg.hashsalt": salt, "svg.fonttype": "path"}):
+        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
+    text = buf.getvalue()
+    start = text.find("<svg")
+    text = text[start:]
+    # drop the RDF metadata block (it names external vocabularies; nothing is fetched, but the
+    # page is simpler and smaller without it)
+    text = re.sub(r"<metadata>.*?</metadata>", "", text, flags=re.S)
+    return text
+
+
+def _figure(nrows: int, ncols: int, *, width: float, height: float):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    return fig, axes
+
+
 def _e(x: Any) -> str:
     return html.escape(str(x), quote=True)
 
@@ -1220,7 +1246,7 @@ def _html_run(rr: RunReport, k: int, cat: Catalogue) -> str:
             cap = (
                 f"Median per {'time bin' if series.per == 'step' else 'minute'}"
                 + (" (band: middle half of the steps)" if series.per == "step" else "")
-                + "; shaded in this finding's colour: when it occurred; dashed lines in its colour: its levels"
+                + "; shaded, with a bar along the top, in this finding's colour: when it occurred; dashed lines in its colour: its levels"
                 + "; background: the catalogue's reference zones"
                 + (f"; {series.note}" if series.note else "")
                 + "."

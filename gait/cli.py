@@ -98,6 +98,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         print_analysis_summary,
         print_findings,
         print_report_footer,
+        print_run_summary,
         print_session_summary,
         report_document,
         write_html,
@@ -131,13 +132,15 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     steps, minutes, reports = [], [], []
     try:
         for k, raw in enumerate(sessions):
-            print_session_summary(raw, console)
+            if args.details:
+                print_session_summary(raw, console)
             s, mounting = _apply_stored_calibration(raw, off=args.no_calibration, console=console)
             aligned, speed = _aligned_track(track, s, args, speed_given, console)
             a = analyze(s, speed=speed, mounting=mounting)
             if aligned is not None and args.track_offset_s == "auto":
                 aligned, a = _auto_offset(a, aligned, track, s, speed_given, mounting, console)
-            print_analysis_summary(a, console, split_unit=split_unit)
+            if args.details:
+                print_analysis_summary(a, console, split_unit=split_unit)
             elevation = aligned if aligned is not None and aligned.elevation_m is not None else None
             label = s.meta.source or str(args.file)
             title = label
@@ -180,8 +183,12 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
                 elevation=None if elevation is None else elevation.describe(),
                 shoes=shoes,
                 split_unit=split_unit,
+                elevation_track=elevation,
             )
-            print_findings(rr, console)
+            if args.details:
+                print_findings(rr, console)
+            else:
+                print_run_summary(rr, console)
             reports.append(rr)
             steps.append(a.steps.assign(session=label))
             minutes.append(a.minutes.assign(session=label))
@@ -346,6 +353,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--splits",
         choices=["km", "mi"],
         help="split distance in the summary and reports (default: km; mi with --pace .../mi)",
+    )
+    a.add_argument(
+        "--details",
+        action="store_true",
+        help="print the full tables (session, every metric with IQR and sides, splits, every finding's causes and "
+        "advice, why each check could not run) instead of the short summary",
     )
     a.add_argument("--no-history", action="store_true", help="do not read or store the run history")
     a.add_argument(

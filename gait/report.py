@@ -56,6 +56,8 @@ __all__ = [
     "print_findings",
     "print_report",
     "print_report_footer",
+    "print_run_summary",
+    "key_metrics",
     "print_session_summary",
     "print_splits",
     "render_html",
@@ -592,6 +594,136 @@ def print_findings(rr: RunReport, console: Console | None = None) -> None:
             console.print(f" [dim]- {escape(n.message)}[/dim]")
 
 
+def key_metrics(rr: RunReport, catalogue: Catalogue | None = None) -> list[dict[str, Any]]:
+    """The numbers the catalogue judges a run by, one per metric, in the catalogue's order:
+    every primary or supporting threshold rule on a run's median (and the share of heel-first
+    landings).
+
+    Each item: ``metric`` (``"median.contact_time_s"`` ...), ``label`` (the rule's words),
+    ``value`` (SI, None when not measured), ``shown`` (with its unit), ``reference`` (the range
+    no level of the catalogue is reached in, e.g. ``"below 300 ms"``), ``level`` (the highest
+    severity the value reaches, ``"none"`` if it reaches none) and ``faults`` (the names of the
+    faults whose levels these are).
+    """
+    from .faults import CATALOGUE, SEVERITIES, _context
+
+    cat = catalogue or CATALOGUE
+    values = _context(rr.analysis, None, None, None).metrics
+    groups: dict[str, list[tuple[Any, str]]] = {}
+    for f in cat.faults:
+        for r in f.rules:
+            key = r.metric.startswith("median.") or r.metric == "derived.rearfoot_share"
+            if r.kind == "threshold" and r.role in ("primary", "support") and key:
+                groups.setdefault(r.metric, []).append((r, f.name))
+    out = []
+    for metric, rules in groups.items():
+        first = rules[0][0]
+        col = metric.removeprefix("median.")
+        _name, factor, unit, dec = _shown(col, first.label, first.display)
+        label = first.label
+        value = _num(values.get(metric))
+        if value is not None and metric.startswith("median.") and col in rr.analysis.unavailable:
+            value = None
+        lo = max((float(r.levels[0]) for r, _ in rules if r.direction == "below"), default=None)
+        hi = min((float(r.levels[0]) for r, _ in rules if r.direction == "above"), default=None)
+        ab = min((float(r.levels[0]) for r, _ in rules if r.direction == "abs_above"), default=None)
+
+        def show(x: float, factor: float = factor, dec: int = dec) -> str:
+            return f"{x * factor:.{dec}f}"
+
+        if ab is not None:
+            ref = f"within +-{show(ab)}"
+        elif lo is not None and hi is not None:
+            ref = f"{show(lo)} to {show(hi)}"
+        elif hi is not None:
+            ref = f"below {show(hi)}"
+        elif lo is not None:
+            ref = f"above {show(lo)}"
+        else:
+            ref = ""
+        ref = f"{ref} {unit}".strip() if ref else "n/a"
+        level = max((r.level_of(value) for r, _ in rules), default=0) if value is not None else 0
+        out.append(
+            {
+                "metric": metric,
+                "label": label,
+                "value": value,
+                "shown": "n/a" if value is None else f"{show(value)} {unit}".strip(),
+                "reference": ref,
+                "level": SEVERITIES[level],
+                "faults": [name for _, name in rules],
+            }
+        )
+    return out
+
+
+def print_run_summary(rr: RunReport, console: Console | None = None, *, catalogue: Catalogue | None = None) -> None:
+    """The short terminal summary of one run (``gait analyze`` without ``--details``): what
+    the run was, the findings first (what to work on, with the cue and the first thing to
+    try), then the key metrics in plain words with the ranges where the catalogue finds no
+    fault, then what could not be assessed (names only: ``--details`` says why)."""
+    from rich.markup import escape
+
+    console = console or Console()
+    a = rr.assessment
+    console.rule(f"[bold]{escape(rr.label)}[/bold]")
+    facts = dict(_header_rows(rr))
+    console.print(
+        escape(
+            " | ".join(
+                f"{k} {v}" if k not in ("date", "device", "recording") else v for k, v in facts.items() if k != "shoes"
+            )
+        )
+    )
+    if not rr.analysis.quality.ok or rr.analysis.quality.flagged:
+        for line in signal_lines(rr.analysis):
+            console.print(f"[yellow]signal:[/yellow] {escape(line)}")
+    console.print("[bold]What to work on[/bold]")
+    if not a.findings:
+        console.print(" No form fault found in what could be assessed.")
+    else:
+        table = Table(show_edge=False, pad_edge=False, box=None, header_style="dim")
+        for c, j in (("#", "right"), ("finding", "left"), ("severity", "left"), ("conf.", "right")):
+            table.add_column(c, justify=j)  # type: ignore[arg-type]
+        table.add_column("main number")
+        table.add_column("when")
+        for k, f in enumerate(a.findings, 1):
+            ev = f.evidence[0] if f.evidence else None
+            table.add_row(
+                str(k),
+                escape(f.name),
+                f"[{_SEVERITY_STYLE[f.severity]}]{f.severity}[/]",
+                f"{f.confidence:.2f}",
+                escape(f"{ev.label} {ev.display}" if ev else ""),
+                escape(f.when or "whole run"),
+            )
+        console.print(table)
+        for k, f in enumerate(a.findings, 1):
+            tip = f"; try: {f.advice[0].text}" if f.advice else ""
+            console.print(f" {k}. [italic]{escape(f.cue)}[/italic]{escape(tip)}")
+    rows = [m for m in key_metrics(rr, catalogue) if m["value"] is not None]
+    if rows:
+        console.print("[bold]Key metrics[/bold] (median over the run; reference: where no fault level is reached)")
+        table = Table(show_edge=False, pad_edge=False, box=None, header_style="dim")
+        table.add_column("measure")
+        table.add_column("yours", justify="right")
+        table.add_column("reference", justify="right")
+        table.add_column("")
+        for m in rows:
+            flag = "ok" if m["level"] == "none" else f"[{_SEVERITY_STYLE[m['level']]}]{m['level']}[/]"
+            table.add_row(escape(m["label"]), escape(m["shown"]), escape(m["reference"]), flag)
+        console.print(table)
+    line = _pace_line(rr.analysis, rr.split_unit)
+    if line:
+        console.print(f"[dim]{escape(line)}[/dim]")
+    cannot = [n for n in a.notes if n.status == "cannot_assess"]
+    if cannot:
+        names = ", ".join(sorted({n.name for n in cannot}))
+        console.print(
+            f"[dim]Not assessed ({len(cannot)}): {escape(names)}. --details says why and what would help.[/dim]"
+        )
+
+
 # ---------------------------------------------------------------------------------------
 # HTML
 # ---------------------------------------------------------------------------------------
@@ -649,23 +781,31 @@ def _finding_colour(k: int) -> str:
     return f"#{round(255 * r):02x}{round(255 * g):02x}{round(255 * b):02x}"
 
 
-def _shown(column: str, label: str | None = None) -> tuple[str, float, str, int]:
+def _shown(column: str, label: str | None = None, display: str | None = None) -> tuple[str, float, str, int]:
     """How a column is shown: (label, factor from SI, unit, decimals).
 
-    The single place the HTML plots look names, units and scales up: `DISPLAY` for the
-    metrics it lists, else the SI unit of the column's name (`_unit_of`) at factor 1, with
-    ``label`` (a catalogue rule's label) or the column's name.
+    The single place the reports look names, units and scales up: `DISPLAY` for the metrics
+    it lists; else a catalogue rule's own display (``display``, a key of
+    ``gait.faults.DISPLAYS``, as in the findings' evidence); else the SI unit of the column's
+    name (`_unit_of`) at factor 1. The label is then ``label`` (a catalogue rule's label) or
+    the column's name.
     """
     for lab, col, factor, unit, dec in DISPLAY:
         if col == column:
             return lab, factor, unit, dec
-    unit = _unit_of(column)
-    base = column.removeprefix("derived.")
+    base = column.split(".")[-1]
     for suffix in ("_mps2", "_mps3", "_mps", "_pct", "_deg", "_spm", "_s", "_m"):
         if base.endswith(suffix):
             base = base[: -len(suffix)]
             break
-    return label or base.replace("_", " "), 1.0, "" if unit == "1" else unit, 2 if unit in ("1", "m/s^2") else 1
+    name = label or base.replace("_", " ")
+    if display is not None:
+        from .faults import DISPLAYS
+
+        factor, unit, dec, _si = DISPLAYS[display]
+        return name, factor, unit, dec
+    unit = _unit_of(column)
+    return name, 1.0, "" if unit == "1" else unit, 2 if unit in ("1", "m/s^2") else 1
 
 
 def _binned(t_s: np.ndarray, v: np.ndarray, span_s: tuple[float, float]) -> tuple[np.ndarray, ...]:
@@ -1151,7 +1291,7 @@ def _run_date(rr: RunReport) -> tuple[str, str]:
     start = session_start(rr.analysis.session)
     if start is not None:
         return start.strftime("%Y-%m-%d %H:%M %Z").strip(), "the recording's start time"
-    return "unknown", "the recording has no start time"
+    return "unknown", ""
 
 
 def _parse_iso(text: str) -> str | None:
@@ -1171,7 +1311,7 @@ def _header_rows(rr: RunReport) -> list[tuple[str, str]]:
     meta = a.session.meta
     date, source = _run_date(rr)
     rows = [
-        ("date", f"{date} (from {source})"),
+        ("date", f"{date} (from {source})" if source else "date unknown (the recording has no start time)"),
         ("device", meta.device or "unknown"),
         ("recording", f"{format_duration(a.session.duration_s)} at {a.session.sampling_rate_hz:g} Hz"),
     ]

@@ -9,8 +9,11 @@ either.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import difflib
 import importlib
 import math
+import re
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -30,9 +33,89 @@ def _print_warning(message, category, filename, lineno, file=None, line=None) ->
         print(f"warning: {category.__name__}: {message}", file=sys.stderr)
 
 
+class GaitArgumentParser(argparse.ArgumentParser):
+    """`argparse.ArgumentParser` that suggests the closest command or choice when one is
+    mistyped (``invalid choice: 'analyz'; did you mean 'analyze'?``). Sub-command parsers are
+    of this class too (argparse gives them the class of their parent)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        m = re.search(r"invalid choice: '([^']*)'", message)
+        if m:
+            choices = [str(c) for a in self._actions if a.choices for c in a.choices]
+            close = difflib.get_close_matches(m.group(1), choices, n=1, cutoff=0.6)
+            if close:
+                message += f"; did you mean {close[0]!r}?"
+        super().error(message)
+
+
+def _deepest_parser(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.ArgumentParser:
+    """The sub-command parser the words of ``argv`` lead to (``gait history show ...`` ->
+    the parser of ``history show``)."""
+    current = parser
+    for word in argv:
+        subs = [a for a in current._actions if isinstance(a, argparse._SubParsersAction)]
+        if subs and word in subs[0].choices:
+            current = subs[0].choices[word]
+    return current
+
+
+def _unrecognized(parser: argparse.ArgumentParser, extras: Sequence[str]) -> str:
+    """``unrecognized arguments: --sped-mps 3 (did you mean --speed-mps?)``."""
+    options = [o for a in parser._actions for o in a.option_strings]
+    hints = []
+    for word in extras:
+        if word.startswith("-"):
+            close = difflib.get_close_matches(word.split("=", 1)[0], options, n=1, cutoff=0.6)
+            if close:
+                hints.append(f"{word.split('=', 1)[0]}: did you mean {close[0]}?")
+    msg = "unrecognized arguments: " + " ".join(extras)
+    return msg + (f" ({'; '.join(hints)})" if hints else "")
+
+
 # ---------------------------------------------------------------------------------------
 # sub-commands
 # ---------------------------------------------------------------------------------------
+#: What each simulator preset is for (``gait simulate --help``); the numbers come from the
+#: preset itself (`_preset_changes`).
+_PRESET_PURPOSE = {
+    "easy": "good form at an easy pace (no fault)",
+    "heel_overstride": "heel striking and overstriding at a low cadence",
+    "fatigue": "a long run whose form breaks down towards the end",
+    "rotation_lean": "trunk rotation, sideways lean and pelvic drop",
+}
+
+
+def _preset_changes(cfg) -> list[str]:
+    """What a configuration changes from the default simulated runner (``name=value``): the
+    faults and conditions it injects."""
+    from . import simulator as sim
+
+    base = sim.SimulationConfig()
+    out = []
+    for obj, ref, prefix in ((cfg.form, base.form, ""), (cfg, base, "")):
+        for f in dataclasses.fields(obj):
+            if f.name in ("form", "sensor", "duration_s", "speed_mps", "seed", "sampling_rate_hz", "mounting"):
+                continue
+            v, r = getattr(obj, f.name), getattr(ref, f.name)
+            if v != r:
+                out.append(f"{prefix}{f.name}={v:g}" if isinstance(v, float) else f"{prefix}{f.name}={v}")
+    return out
+
+
+def _preset_help() -> str:
+    from . import simulator as sim
+
+    lines = []
+    for name, cfg in sim.PRESETS.items():
+        changes = _preset_changes(cfg)
+        lines.append(
+            f"  {name}: {_PRESET_PURPOSE.get(name, '')}; {cfg.duration_s / 60:g} min of running at "
+            f"{cfg.speed_mps:g} m/s; "
+            + (f"changed from the default runner: {', '.join(changes)}" if changes else "the default runner")
+        )
+    return "presets:\n" + "\n".join(lines)
+
+
 def _cmd_simulate(args: argparse.Namespace) -> int:
     from . import simulator as sim
 
@@ -53,9 +136,16 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     result = sim.simulate(cfg, frame=args.frame, **changes)
     paths = result.save(args.out, decimals=args.decimals)
     n_run = int((result.steps["activity"] == "running").sum())
+    c = result.config
+    changes = _preset_changes(c)
     print(
-        f"wrote {paths[0]} ({result.session.n_samples} samples, {result.session.duration_s:.0f} s, {n_run} running steps)"
+        f"wrote {paths[0]}: {result.session.duration_s:.0f} s recorded ({c.duration_s:g} s of running at "
+        f"{c.speed_mps:g} m/s), {c.sampling_rate_hz:g} Hz, {result.session.n_samples} samples, {n_run} running steps"
     )
+    print(
+        f"preset: {args.preset or 'none (the default runner)'}; mounting {c.mounting}; frame {args.frame}; seed {c.seed}"
+    )
+    print("faults and conditions injected: " + (", ".join(changes) if changes else "none (good form)"))
     print(f"truth: {paths[1].name}, {paths[2].name}")
     return EXIT_OK
 
@@ -295,12 +385,17 @@ def _offset(text: str) -> float | str:
 # parser
 # ---------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="gait", description="Running-form analysis from one lower-back IMU.")
+    p = GaitArgumentParser(
+        prog="gait",
+        description="Running-form analysis from one lower-back IMU.",
+        epilog="'gait COMMAND --help' describes a command. 'gait' alone prints this list and exits with status 2.",
+    )
     p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     a = sub.add_parser(
         "analyze",
+        aliases=["analyse"],
         help="analyse a recorded session: form faults, their causes and advice (terminal, JSON, HTML)",
         description=(
             "Analyse a recorded session (CSV, CSV.gz, Parquet, or a supported dataset folder): metrics, form faults "
@@ -380,10 +475,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     a.set_defaults(func=_cmd_analyze)
 
-    s = sub.add_parser("simulate", help="simulate a lumbar IMU recording of a run, with ground truth")
+    s = sub.add_parser(
+        "simulate",
+        help="simulate a lumbar IMU recording of a run, with ground truth",
+        description="Simulate a lumbar IMU recording of a run, with its exact truth (steps and config) beside it.",
+        epilog=_preset_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     s.add_argument("--out", type=Path, required=True, help="output session file (.csv, .csv.gz or .parquet)")
     s.add_argument(
-        "--preset", choices=["easy", "heel_overstride", "fatigue", "rotation_lean"], help="a named runner / run"
+        "--preset",
+        choices=["easy", "heel_overstride", "fatigue", "rotation_lean"],
+        help="a named runner / run (each described below)",
     )
     s.add_argument("--duration-s", type=float, help="running time in seconds")
     s.add_argument("--rate-hz", type=float, help="sampling rate in Hz (default 200)")
@@ -416,7 +519,14 @@ def _version() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``gait`` console script."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    if not words:
+        parser.print_help()
+        return EXIT_INPUT
+    args, extras = parser.parse_known_args(words)
+    if extras:
+        target = _deepest_parser(parser, words)
+        target.error(_unrecognized(target, extras))
     func: Callable[[argparse.Namespace], int] = args.func
     with warnings.catch_warnings():
         warnings.simplefilter("always", GaitDataWarning)

@@ -661,7 +661,8 @@ def print_run_summary(rr: RunReport, console: Console | None = None, *, catalogu
     """The short terminal summary of one run (``gait analyze`` without ``--details``): what
     the run was, the findings first (what to work on, with the cue and the first thing to
     try), then the key metrics in plain words with the ranges where the catalogue finds no
-    fault, then what could not be assessed (names only: ``--details`` says why)."""
+    fault, then what could not be assessed and why (``--details`` adds what would make it
+    possible)."""
     from rich.markup import escape
 
     console = console or Console()
@@ -678,29 +679,20 @@ def print_run_summary(rr: RunReport, console: Console | None = None, *, catalogu
     if not rr.analysis.quality.ok or rr.analysis.quality.flagged:
         for line in signal_lines(rr.analysis):
             console.print(f"[yellow]signal:[/yellow] {escape(line)}")
+    for m in rr.history.messages:
+        console.print(f"[dim]{escape(m)}[/dim]")
     console.print("[bold]What to work on[/bold]")
     if not a.findings:
         console.print(" No form fault found in what could be assessed.")
-    else:
-        table = Table(show_edge=False, pad_edge=False, box=None, header_style="dim")
-        for c, j in (("#", "right"), ("finding", "left"), ("severity", "left"), ("conf.", "right")):
-            table.add_column(c, justify=j)  # type: ignore[arg-type]
-        table.add_column("main number")
-        table.add_column("when")
-        for k, f in enumerate(a.findings, 1):
-            ev = f.evidence[0] if f.evidence else None
-            table.add_row(
-                str(k),
-                escape(f.name),
-                f"[{_SEVERITY_STYLE[f.severity]}]{f.severity}[/]",
-                f"{f.confidence:.2f}",
-                escape(f"{ev.label} {ev.display}" if ev else ""),
-                escape(f.when or "whole run"),
-            )
-        console.print(table)
-        for k, f in enumerate(a.findings, 1):
-            tip = f"; try: {f.advice[0].text}" if f.advice else ""
-            console.print(f" {k}. [italic]{escape(f.cue)}[/italic]{escape(tip)}")
+    for k, f in enumerate(a.findings, 1):
+        ev = f.evidence[0] if f.evidence else None
+        main = f"; {ev.label} {ev.display}" if ev else ""
+        console.print(
+            f" [bold]{k}. {escape(f.name)}[/bold] [{_SEVERITY_STYLE[f.severity]}]{f.severity}[/], "
+            f"confidence {f.confidence:.2f}{escape(main)}; {escape(f.when or 'the whole run')}"
+        )
+        tip = f"; try: {f.advice[0].text}" if f.advice else ""
+        console.print(f"    [italic]{escape(f.cue)}[/italic]{escape(tip)}")
     rows = [m for m in key_metrics(rr, catalogue) if m["value"] is not None]
     if rows:
         console.print("[bold]Key metrics[/bold] (median over the run; reference: where no fault level is reached)")
@@ -718,10 +710,9 @@ def print_run_summary(rr: RunReport, console: Console | None = None, *, catalogu
         console.print(f"[dim]{escape(line)}[/dim]")
     cannot = [n for n in a.notes if n.status == "cannot_assess"]
     if cannot:
-        names = ", ".join(sorted({n.name for n in cannot}))
-        console.print(
-            f"[dim]Not assessed ({len(cannot)}): {escape(names)}. --details says why and what would help.[/dim]"
-        )
+        console.print("[bold]Not assessed[/bold] [dim](--details: what would make it possible)[/dim]")
+        for n in cannot:
+            console.print(f" [dim]- {escape(n.name)}: cannot be assessed: {escape(n.reason)}[/dim]")
 
 
 # ---------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ def test_analyze_sample_and_export(tmp_path):
     steps, minutes = tmp_path / "steps.csv", tmp_path / "minutes.parquet"
     p = run("analyze", str(SAMPLE), "--steps", str(steps), "--minutes", str(minutes))
     assert p.returncode == 0, p.stderr
-    assert "Running form" in p.stdout and "contact time" in p.stdout
+    assert "Key metrics" in p.stdout and "ground contact time" in p.stdout
     df = pd.read_csv(steps)
     assert {"ic_s", "contact_time_s", "vertical_oscillation_m", "valid", "session"} <= set(df.columns)
     assert (df["activity"] == "running").sum() > 800

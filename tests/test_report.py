@@ -289,7 +289,7 @@ def test_cli_on_a_sample(tmp_path, capsys):
         ],
         capsys,
     )
-    assert "Form findings" in out and "Overstriding" in out and "See a clinician if" in out
+    assert "What to work on" in out and "Overstriding" in out and "See a clinician if" in out
     doc = json.loads((tmp_path / "r.json").read_text())
     _validate(doc)
     run = doc["runs"][0]

@@ -18,6 +18,7 @@ import sys
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from .errors import GaitDataWarning, GaitInputError, check_speed_mps
 
@@ -38,7 +39,7 @@ class GaitArgumentParser(argparse.ArgumentParser):
     mistyped (``invalid choice: 'analyz'; did you mean 'analyze'?``). Sub-command parsers are
     of this class too (argparse gives them the class of their parent)."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         m = re.search(r"invalid choice: '([^']*)'", message)
         if m:
             choices = [str(c) for a in self._actions if a.choices for c in a.choices]
@@ -137,7 +138,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     paths = result.save(args.out, decimals=args.decimals)
     n_run = int((result.steps["activity"] == "running").sum())
     c = result.config
-    changes = _preset_changes(c)
+    injected = _preset_changes(c)
     print(
         f"wrote {paths[0]}: {result.session.duration_s:.0f} s recorded ({c.duration_s:g} s of running at "
         f"{c.speed_mps:g} m/s), {c.sampling_rate_hz:g} Hz, {result.session.n_samples} samples, {n_run} running steps"
@@ -145,7 +146,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     print(
         f"preset: {args.preset or 'none (the default runner)'}; mounting {c.mounting}; frame {args.frame}; seed {c.seed}"
     )
-    print("faults and conditions injected: " + (", ".join(changes) if changes else "none (good form)"))
+    print("faults and conditions injected: " + (", ".join(injected) if injected else "none (good form)"))
     print(f"truth: {paths[1].name}, {paths[2].name}")
     return EXIT_OK
 

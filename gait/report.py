@@ -672,15 +672,17 @@ def print_run_summary(rr: RunReport, console: Console | None = None, *, catalogu
     console.print(
         escape(
             " | ".join(
-                f"{k} {v}" if k not in ("date", "device", "recording") else v for k, v in facts.items() if k != "shoes"
+                f"{k} {v}" if k not in ("device", "recording") and not (k == "date" and v[:1].isdigit()) else v
+                for k, v in facts.items()
+                if k != "shoes"
             )
         )
     )
     if not rr.analysis.quality.ok or rr.analysis.quality.flagged:
         for line in signal_lines(rr.analysis):
             console.print(f"[yellow]signal:[/yellow] {escape(line)}")
-    for m in rr.history.messages:
-        console.print(f"[dim]{escape(m)}[/dim]")
+    for msg in rr.history.messages:
+        console.print(f"[dim]{escape(msg)}[/dim]")
     console.print("[bold]What to work on[/bold]")
     if not a.findings:
         console.print(" No form fault found in what could be assessed.")
@@ -701,13 +703,13 @@ def print_run_summary(rr: RunReport, console: Console | None = None, *, catalogu
         table.add_column("yours", justify="right")
         table.add_column("reference", justify="right")
         table.add_column("")
-        for m in rows:
-            flag = "ok" if m["level"] == "none" else f"[{_SEVERITY_STYLE[m['level']]}]{m['level']}[/]"
-            table.add_row(escape(m["label"]), escape(m["shown"]), escape(m["reference"]), flag)
+        for km in rows:
+            flag = "ok" if km["level"] == "none" else f"[{_SEVERITY_STYLE[km['level']]}]{km['level']}[/]"
+            table.add_row(escape(km["label"]), escape(km["shown"]), escape(km["reference"]), flag)
         console.print(table)
-    line = _pace_line(rr.analysis, rr.split_unit)
-    if line:
-        console.print(f"[dim]{escape(line)}[/dim]")
+    pace = _pace_line(rr.analysis, rr.split_unit)
+    if pace:
+        console.print(f"[dim]{escape(pace)}[/dim]")
     cannot = [n for n in a.notes if n.status == "cannot_assess"]
     if cannot:
         console.print("[bold]Not assessed[/bold] [dim](--details: what would make it possible)[/dim]")
@@ -1302,7 +1304,7 @@ def _header_rows(rr: RunReport) -> list[tuple[str, str]]:
     meta = a.session.meta
     date, source = _run_date(rr)
     rows = [
-        ("date", f"{date} (from {source})" if source else "date unknown (the recording has no start time)"),
+        ("date", f"{date} (from {source})" if source else "unknown (the recording has no start time)"),
         ("device", meta.device or "unknown"),
         ("recording", f"{format_duration(a.session.duration_s)} at {a.session.sampling_rate_hz:g} Hz"),
     ]

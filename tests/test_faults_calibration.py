@@ -39,3 +39,16 @@ def test_table_renders():
     md = B.markdown(rows)
     assert "| good form | none | 1 | 1/1 clean" in md
     assert "| heel striking | `heel_strike` | 1 | 1/1 | 1/1 |" in md
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 4])
+def test_second_build_without_gyroscope_good_form_stays_clean(seed):
+    """Configuration B without a gyroscope (seeds 1 and 4: an easy jog, then a walk, before a pick-up
+    of pace; symmetric stance force): nothing above low, and the faults that need a gyroscope
+    say so instead of guessing."""
+    out = B.run_case(B.CASE_BY_NAME["good form"], seed, build="B")
+    assert out.gyro is False
+    assert all(SEVERITIES.index(s) <= 1 for _, s, _ in out.found), out
+    drop = B.run_case(B.CASE_BY_NAME["pelvic drop"], seed, build="B")
+    assert drop.note and not drop.found, drop

@@ -76,9 +76,10 @@ import pandas as pd
 from scipy.signal import butter, sosfiltfilt
 from scipy.special import ndtr
 
-from .constants import METRES_PER_MILE, G
+from .constants import METRES_PER_MILE
 from .errors import GaitInputError, Where
 from .quality import declared_lowpass_hz
+from .registry import DISPLAY_UNITS
 from .tracks import Track as ElevationTrack
 from .tracks import read_elevation
 
@@ -121,22 +122,10 @@ SEVERITIES: tuple[str, ...] = ("none", "low", "moderate", "high")
 #: (`Catalogue.documents`; ``docs/references.md``).
 DOCUMENTS: tuple[str, ...] = ("000", "001", "002", "003", "004")
 
-#: How a metric is shown: key -> (factor from the SI value, unit shown, decimals, SI unit).
+#: How a metric is shown: key -> (factor from the SI value, unit shown, decimals, SI unit); the
+#: display units of the metric registry (`gait.registry.DISPLAY_UNITS`).
 DISPLAYS: dict[str, tuple[float, str, int, str]] = {
-    "pct": (100.0, "%", 0, "1"),
-    "pct_points": (1.0, "%", 1, "%"),
-    "ms": (1000.0, "ms", 0, "s"),
-    "cm": (100.0, "cm", 1, "m"),
-    "spm": (1.0, "spm", 0, "steps/min"),
-    "deg": (1.0, "deg", 1, "deg"),
-    "mps": (1.0, "m/s", 2, "m/s"),
-    "mps2": (1.0, "m/s^2", 2, "m/s^2"),
-    "g_per_s": (1.0 / G, "g/s", 0, "m/s^3"),
-    "ratio": (1.0, "", 2, "1"),
-    "count": (1.0, "", 0, "1"),
-    "miles": (1.0 / METRES_PER_MILE, "miles", 0, "m"),
-    "days": (1.0, "days", 0, "days"),
-    "min": (1.0 / 60.0, "min", 1, "s"),
+    k: (u.factor, u.unit, u.decimals, u.si_unit) for k, u in DISPLAY_UNITS.items()
 }
 
 _THRESHOLD_KINDS = ("threshold",)

@@ -39,6 +39,7 @@ from rich.table import Table
 
 from .constants import METRES_PER_MILE
 from .history import HistoryStatus
+from .registry import METRICS, REPORT_METRICS
 from .session import Session
 
 if TYPE_CHECKING:
@@ -70,26 +71,11 @@ __all__ = [
     "write_table",
 ]
 
-#: How each per-step metric is shown: (label, column, factor to display unit, unit, decimals).
+#: How each per-step metric is shown: (label, column, factor to display unit, unit, decimals),
+#: from the metric registry (`gait.registry`).
 DISPLAY = [
-    ("cadence", "cadence_spm", 1.0, "spm", 0),
-    ("contact time", "contact_time_s", 1000.0, "ms", 0),
-    ("flight time", "flight_time_s", 1000.0, "ms", 0),
-    ("duty factor", "duty_factor", 100.0, "%", 1),
-    ("vertical oscillation", "vertical_oscillation_m", 100.0, "cm", 1),
-    ("vertical ratio", "vertical_ratio_pct", 1.0, "%", 1),
-    ("impact peak", "impact_peak_mps2", 1.0 / 9.80665, "g", 2),
-    ("loading rate", "loading_rate_mps3", 1.0 / 9.80665, "g/s", 0),
-    ("braking (peak)", "braking_peak_mps2", 1.0 / 9.80665, "g", 2),
-    ("braking (speed lost)", "braking_velocity_loss_mps", 1.0, "m/s", 2),
-    ("forward lean", "lean_deg", 1.0, "deg", 1),
-    ("lateral lean", "lateral_lean_deg", 1.0, "deg", 1),
-    ("pelvic drop", "pelvic_drop_deg", 1.0, "deg", 1),
-    ("roll range", "roll_range_deg", 1.0, "deg", 1),
-    ("rotation (yaw) range", "yaw_range_deg", 1.0, "deg", 1),
-    ("step regularity", "step_regularity", 1.0, "", 2),
-    ("speed", "speed_mps", 1.0, "m/s", 2),
-    ("step length", "step_length_m", 1.0, "m", 2),
+    (m.label, m.name, m.display_unit.factor, m.display_unit.unit, m.display_unit.decimals)
+    for m in (METRICS[n] for n in REPORT_METRICS)
 ]
 
 
@@ -333,19 +319,7 @@ class RunReport:
 
 
 def _unit_of(col: str) -> str:
-    for suffix, unit in (
-        ("_spm", "steps/min"),
-        ("_mps3", "m/s^3"),
-        ("_mps2", "m/s^2"),
-        ("_mps", "m/s"),
-        ("_pct", "%"),
-        ("_deg", "deg"),
-        ("_s", "s"),
-        ("_m", "m"),
-    ):
-        if col.endswith(suffix):
-            return unit
-    return "1"
+    return METRICS[col].si_unit
 
 
 def _num(x: Any) -> float | None:

@@ -9,18 +9,13 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from ._metrics import format_metric
+from ..registry import METRICS
+from ._metrics import LIVE_COLUMNS, format_metric
 from ._recorder import LinkStats, LiveView
 
 __all__ = ["link_text", "plain_line", "render", "stale_text", "status_style"]
 
-_ROWS = (
-    ("cadence", "cadence_spm"),
-    ("contact time", "contact_time_s"),
-    ("bounce", "vertical_oscillation_m"),
-    ("lean", "lean_deg"),
-    ("rotation", "yaw_range_deg"),
-)
+_ROWS = tuple((METRICS[c].short_label or METRICS[c].label, c) for c in LIVE_COLUMNS)
 
 
 def _clock(seconds: float) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import GaitInputError
+from ..registry import METRICS
 from ..session import Session, SessionMetadata
 
 __all__ = ["LiveMetrics", "StartMounting", "format_metric", "window_metrics"]
@@ -267,15 +268,9 @@ class StartMounting:
 
 
 def format_metric(name: str, value: float) -> str:
-    """A live metric for display, in the units a runner reads (spm, ms, cm, degrees)."""
+    """A live metric for display, in the units a runner reads (spm, ms, cm, degrees), as the
+    metric registry (`gait.registry`) shows it; a signed metric (lean) with its sign."""
     if not math.isfinite(value):
         return "-"
-    if name == "cadence_spm":
-        return f"{value:.0f} spm"
-    if name == "contact_time_s":
-        return f"{value * 1000:.0f} ms"
-    if name == "vertical_oscillation_m":
-        return f"{value * 100:.1f} cm"
-    if name in ("lean_deg", "yaw_range_deg"):
-        return f"{value:+.1f} deg" if name == "lean_deg" else f"{value:.1f} deg"
-    return f"{value:g}"
+    m = METRICS.get(name)
+    return f"{value:g}" if m is None else m.format(value)

@@ -236,7 +236,7 @@ Feed = Callable[[bytes, str | None], tuple[np.ndarray, np.ndarray, np.ndarray | 
 def _device_feed(dec) -> Feed:
     def feed(data: bytes, char: str | None):
         out = dec.feed(data, characteristic=char)
-        return out.t_s, out.acc_m_s2, out.gyr_rad_s
+        return out.t_s, out.acc_mps2, out.gyr_rads
 
     return feed
 
@@ -244,7 +244,7 @@ def _device_feed(dec) -> Feed:
 def _stream_feed(dec: StreamDecoder) -> Feed:
     def feed(data: bytes, char: str | None):
         out = dec.feed(data)
-        return out.t_s, out.acc_m_s2, out.gyr_rad_s
+        return out.t_s, out.acc_mps2, out.gyr_rads
 
     return feed
 

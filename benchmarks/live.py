@@ -276,7 +276,7 @@ def run_sync(*, logged_s: float, rate_hz: int, repeats: int) -> dict:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", GaitDataWarning)
                 got = load_session(s.path)
-            scale = s.entry.config().acc_scale_m_s2_per_lsb
+            scale = s.entry.config().acc_scale_mps2_per_lsb
             equal = bool(np.array_equal(got.acc, acc.astype(np.float64) * scale))
             runs.append(
                 {

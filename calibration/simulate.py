@@ -283,7 +283,7 @@ def simulate_poses(
         sampling_rate_hz=fs,
         device="simulator",
         device_id=device_id,
-        units_as_recorded={"acc": "m_s2", "gyr": "rad_s", "t": "s"},
+        units_as_recorded={"acc": "mps2", "gyr": "rads", "t": "s"},
         notes="simulated calibration recording",
     )
     session = Session(t=t, acc=acc, gyr=gyr if sm.has_gyro else None, frame="sensor", meta=meta)
@@ -356,7 +356,7 @@ def simulate_still(
         sampling_rate_hz=fs,
         device="simulator",
         device_id=device_id,
-        units_as_recorded={"acc": "m_s2", "gyr": "rad_s", "t": "s"},
+        units_as_recorded={"acc": "mps2", "gyr": "rads", "t": "s"},
         notes="simulated still recording",
     )
     session = Session(t=t, acc=acc, gyr=gyr if sm.has_gyro else None, frame="sensor", meta=meta)

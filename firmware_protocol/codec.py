@@ -888,11 +888,11 @@ class DeviceConfig:
         return 1000.0 / self.rate_mhz
 
     @property
-    def acc_scale_m_s2_per_lsb(self) -> float:
+    def acc_scale_mps2_per_lsb(self) -> float:
         return self.acc_scale_ng_per_lsb * 1e-9 * G
 
     @property
-    def gyr_scale_rad_s_per_lsb(self) -> float:
+    def gyr_scale_rads_per_lsb(self) -> float:
         return self.gyr_scale_udps_per_lsb * 1e-6 * RAD_PER_DEG
 
     @property

@@ -16,7 +16,7 @@ Usage
 
     def on_notify(_sender, data: bytearray) -> None:       # bleak notification callback
         chunk = decoder.feed(data, host_time_s=time.monotonic())
-        writer.write(chunk.t_s, chunk.acc_m_s2, chunk.gyr_rad_s)   # may be empty
+        writer.write(chunk.t_s, chunk.acc_mps2, chunk.gyr_rads)   # may be empty
 
     await client.start_notify(codec.DATA_UUID, on_notify)
     await client.write_gatt_char(codec.CONTROL_UUID, codec.encode_start(), response=True)
@@ -56,7 +56,7 @@ API
     Device-to-host time mapping fitted to arrival times (offset and drift).
 
 `StreamChunk` holds ``t_s`` (device time in seconds: the packet time stamps unwrapped past
-2^32 us, continuous across restarts), ``acc_m_s2`` and ``gyr_rad_s`` (``(n, 3)``, sensor
+2^32 us, continuous across restarts), ``acc_mps2`` and ``gyr_rads`` (``(n, 3)``, sensor
 frame), ``gap_before`` (``(n,)`` bool, True on the first sample after missing samples) and
 ``gaps`` (one `Gap` per hole, with the packets and samples lost and why).
 
@@ -128,8 +128,8 @@ class StreamChunk:
     """Samples returned by one call of the decoder (possibly none)."""
 
     t_s: np.ndarray
-    acc_m_s2: np.ndarray
-    gyr_rad_s: np.ndarray
+    acc_mps2: np.ndarray
+    gyr_rads: np.ndarray
     gap_before: np.ndarray
     gaps: tuple[Gap, ...] = ()
 
@@ -141,8 +141,8 @@ class StreamChunk:
         return self.n_samples
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(t_s, acc_m_s2, gyr_rad_s)``, e.g. for `gait.io.SessionCsvWriter.write`."""
-        return self.t_s, self.acc_m_s2, self.gyr_rad_s
+        """``(t_s, acc_mps2, gyr_rads)``, e.g. for `gait.io.SessionCsvWriter.write`."""
+        return self.t_s, self.acc_mps2, self.gyr_rads
 
     @classmethod
     def empty(cls) -> StreamChunk:
@@ -156,8 +156,8 @@ class StreamChunk:
             return cls.empty()
         return cls(
             np.concatenate([c.t_s for c in cs]),
-            np.concatenate([c.acc_m_s2 for c in cs]),
-            np.concatenate([c.gyr_rad_s for c in cs]),
+            np.concatenate([c.acc_mps2 for c in cs]),
+            np.concatenate([c.gyr_rads for c in cs]),
             np.concatenate([c.gap_before for c in cs]),
             tuple(g for c in cs for g in c.gaps),
         )
@@ -472,8 +472,8 @@ class StreamDecoder:
         if not out:
             return StreamChunk.empty()
         t = np.concatenate([o[0] for o in out])
-        acc = np.concatenate([o[1].acc for o in out]).astype(np.float64) * self._config.acc_scale_m_s2_per_lsb
-        gyr = np.concatenate([o[1].gyr for o in out]).astype(np.float64) * self._config.gyr_scale_rad_s_per_lsb
+        acc = np.concatenate([o[1].acc for o in out]).astype(np.float64) * self._config.acc_scale_mps2_per_lsb
+        gyr = np.concatenate([o[1].gyr for o in out]).astype(np.float64) * self._config.gyr_scale_rads_per_lsb
         gap_before = np.zeros(t.size, dtype=bool)
         starts = np.cumsum([0] + [o[0].size for o in out[:-1]])
         gap_before[starts[[o[2] is not None for o in out]]] = True

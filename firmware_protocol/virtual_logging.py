@@ -558,8 +558,8 @@ class LoggingSensor(VirtualSensor):
     # -- logging ------------------------------------------------------------------------------
     def _counts(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         cfg = self._config
-        acc = np.clip(np.rint(self._acc_si[idx] / cfg.acc_scale_m_s2_per_lsb), -32768, 32767).astype(np.int16)
-        gyr = np.clip(np.rint(self._gyr_si[idx] / cfg.gyr_scale_rad_s_per_lsb), -32768, 32767).astype(np.int16)
+        acc = np.clip(np.rint(self._acc_si[idx] / cfg.acc_scale_mps2_per_lsb), -32768, 32767).astype(np.int16)
+        gyr = np.clip(np.rint(self._gyr_si[idx] / cfg.gyr_scale_rads_per_lsb), -32768, 32767).astype(np.int16)
         return acc, gyr
 
     def _template(self, *, start_utc_us: int, clock_set_utc_us: int) -> lb.LogEntry:

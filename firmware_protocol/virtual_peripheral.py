@@ -566,7 +566,7 @@ class SensorLog:
     link_stops: int = 0  # streams stopped because the central went away
 
     def samples(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(index, acc_m_s2, gyr_rad_s)`` of every delivered sample, sorted by index, unique."""
+        """``(index, acc_mps2, gyr_rads)`` of every delivered sample, sorted by index, unique."""
         if not self.delivered:
             return np.zeros(0, dtype=np.int64), np.zeros((0, 3)), np.zeros((0, 3))
         n = np.concatenate([d[0] for d in self.delivered])
@@ -866,8 +866,8 @@ class VirtualSensor:
                 i += m
                 continue
             cfg = self._config
-            acc_c = np.clip(np.rint(self._acc_si[src] / cfg.acc_scale_m_s2_per_lsb), -32768, 32767).astype(np.int16)
-            gyr_c = np.clip(np.rint(self._gyr_si[src] / cfg.gyr_scale_rad_s_per_lsb), -32768, 32767).astype(np.int16)
+            acc_c = np.clip(np.rint(self._acc_si[src] / cfg.acc_scale_mps2_per_lsb), -32768, 32767).astype(np.int16)
+            gyr_c = np.clip(np.rint(self._gyr_si[src] / cfg.gyr_scale_rads_per_lsb), -32768, 32767).astype(np.int16)
             flags = codec.Flags.NONE
             if seq == 0:
                 flags |= codec.Flags.STREAM_START
@@ -881,8 +881,8 @@ class VirtualSensor:
             self.log.packets_made += 1
             good = (
                 base + idx,
-                acc_c.astype(np.float64) * cfg.acc_scale_m_s2_per_lsb,
-                gyr_c.astype(np.float64) * cfg.gyr_scale_rad_s_per_lsb,
+                acc_c.astype(np.float64) * cfg.acc_scale_mps2_per_lsb,
+                gyr_c.astype(np.float64) * cfg.gyr_scale_rads_per_lsb,
             )
             held = self._send(transport, packet, good, held)
             self._log_last = (base + i - 1, t0_us + (i - 1) * 1e6 / f, f)

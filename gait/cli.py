@@ -406,9 +406,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     a.add_argument("file", type=Path, help="session file or dataset folder")
     a.add_argument(
-        "--acc-unit", choices=["m_s2", "g", "mg"], help="override the acceleration unit declared in the file"
+        "--acc-unit", choices=["mps2", "g", "mg", "m_s2"], help="override the acceleration unit declared in the file"
     )
-    a.add_argument("--gyr-unit", choices=["rad_s", "deg_s"], help="override the angular-rate unit declared in the file")
+    a.add_argument(
+        "--gyr-unit",
+        choices=["rads", "dps", "rad_s", "deg_s"],
+        help="override the angular-rate unit declared in the file",
+    )
     a.add_argument(
         "--speed-mps",
         type=float,

@@ -66,13 +66,23 @@ FRAMES: Final = ("sensor", "body")
 TIME_COLUMN: Final = "t_s"
 
 #: Units the canonical file uses (SI) and the alternatives the readers accept and convert.
-ACC_UNITS: Final = {"m_s2": 1.0, "g": G, "mg": G / 1000.0}
-GYR_UNITS: Final = {"rad_s": 1.0, "deg_s": RAD_PER_DEG}
+ACC_UNITS: Final = {"mps2": 1.0, "g": G, "mg": G / 1000.0}
+GYR_UNITS: Final = {"rads": 1.0, "dps": RAD_PER_DEG}
+#: Former spellings of unit tokens (before one spelling per unit), still read: a file with
+#: ``acc_x_m_s2`` or ``gyr_x_deg_s`` columns loads as ``acc_x_mps2`` / ``gyr_x_dps``.
+UNIT_ALIASES: Final = {"m_s2": "mps2", "rad_s": "rads", "deg_s": "dps"}
+
+
+def unit_token(unit: str) -> str:
+    """The current spelling of a unit token (``"m_s2" -> "mps2"``; others unchanged)."""
+    return UNIT_ALIASES.get(unit, unit)
+
+
 TIME_UNITS: Final = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
 
 #: Canonical (SI) unit suffix of each quantity in column names.
-ACC_SI: Final = "m_s2"
-GYR_SI: Final = "rad_s"
+ACC_SI: Final = "mps2"
+GYR_SI: Final = "rads"
 
 
 def axes_for(frame: str) -> tuple[str, str, str]:
@@ -85,10 +95,10 @@ def axes_for(frame: str) -> tuple[str, str, str]:
 
 
 def acc_columns(frame: str, unit: str = ACC_SI) -> list[str]:
-    """Acceleration column names of the canonical file for ``frame``, e.g. ``acc_x_m_s2``."""
+    """Acceleration column names of the canonical file for ``frame``, e.g. ``acc_x_mps2``."""
     return [f"acc_{a}_{unit}" for a in axes_for(frame)]
 
 
 def gyr_columns(frame: str, unit: str = GYR_SI) -> list[str]:
-    """Angular-rate column names of the canonical file for ``frame``, e.g. ``gyr_v_rad_s``."""
+    """Angular-rate column names of the canonical file for ``frame``, e.g. ``gyr_v_rads``."""
     return [f"gyr_{a}_{unit}" for a in axes_for(frame)]

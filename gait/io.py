@@ -5,7 +5,7 @@ The format is specified in ``docs/session-format.md``. In short, a canonical CSV
     # gait-session: 1
     # sampling_rate_hz: 200.0
     # device: "WitMotion WT901BLE"
-    t_s,acc_x_m_s2,acc_y_m_s2,acc_z_m_s2,gyr_x_rad_s,gyr_y_rad_s,gyr_z_rad_s
+    t_s,acc_x_mps2,acc_y_mps2,acc_z_mps2,gyr_x_rads,gyr_y_rads,gyr_z_rads
     0.0,0.113,-0.204,9.79,0.0012,-0.0031,0.0004
     ...
 
@@ -37,7 +37,7 @@ from typing import IO, Any
 import numpy as np
 import pandas as pd
 
-from .constants import ACC_UNITS, BODY_AXES, GYR_UNITS, SENSOR_AXES, TIME_COLUMN, TIME_UNITS, G, acc_columns
+from .constants import ACC_UNITS, BODY_AXES, GYR_UNITS, SENSOR_AXES, TIME_COLUMN, TIME_UNITS, G, acc_columns, unit_token
 from .constants import gyr_columns as _gyr_columns
 from .errors import GaitDataWarning, GaitInputError, Where
 from .session import GAP_FACTOR, TEXT_FIELDS, Session, SessionMetadata, _shown, clean_metadata
@@ -64,7 +64,7 @@ MAX_RATE_HZ = 20_000.0
 #: Resampling jittered timestamps may add at most this share of samples (more means holes,
 #: not jitter, and would invent data).
 MAX_RESAMPLING_GROWTH = 0.5
-_UNIT_TEXT = {"m_s2": "m/s^2", "g": "g", "mg": "mg", "rad_s": "rad/s", "deg_s": "deg/s"}
+_UNIT_TEXT = {"mps2": "m/s^2", "g": "g", "mg": "mg", "rads": "rad/s", "dps": "deg/s"}
 
 #: pandas < 3 needs float_precision="round_trip" for bit-exact floats; pandas 3 does it by default
 _ROUND_TRIP: dict[str, Any] = {"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3 else {}
@@ -104,8 +104,8 @@ def load_session(
     path
         File to read.
     acc_unit, gyr_unit
-        Override the units declared by the column names (``"m_s2"``, ``"g"``, ``"mg"``;
-        ``"rad_s"``, ``"deg_s"``), for files whose header is wrong.
+        Override the units declared by the column names (``"mps2"``, ``"g"``, ``"mg"``;
+        ``"rads"``, ``"dps"``), for files whose header is wrong.
 
     Raises
     ------
@@ -554,8 +554,8 @@ def _classify_columns(columns: list[str], where: Where, header_line: int | None)
     hw = Where(file=where.file, line=header_line) if header_line else where
     time_cols = [c for c in columns if _TIME_RE.match(c)]
     expected_hint = (
-        "t_s plus acc_x_m_s2, acc_y_m_s2, acc_z_m_s2 (sensor frame) or acc_v_m_s2, acc_ap_m_s2, "
-        "acc_ml_m_s2 (body frame), optionally the three gyr_*_rad_s columns"
+        "t_s plus acc_x_mps2, acc_y_mps2, acc_z_mps2 (sensor frame) or acc_v_mps2, acc_ap_mps2, "
+        "acc_ml_mps2 (body frame), optionally the three gyr_*_rads columns"
     )
     if len(time_cols) != 1:
         raise GaitInputError(
@@ -575,6 +575,7 @@ def _classify_columns(columns: list[str], where: Where, header_line: int | None)
             unknown.append(c)
             continue
         kind, axis, unit = m.groups()
+        unit = unit_token(unit)
         table = ACC_UNITS if kind == "acc" else GYR_UNITS
         if axis not in SENSOR_AXES + BODY_AXES or unit not in table:
             unknown.append(c)
@@ -711,12 +712,13 @@ def session_from_dataframe(
     names = list(df.columns)
     if not all(isinstance(c, str) for c in names):
         raise GaitInputError(
-            "column names must be text", expected="names such as t_s, acc_x_m_s2", found=_listed(names), where=where
+            "column names must be text", expected="names such as t_s, acc_x_mps2", found=_listed(names), where=where
         )
     hw = Where(file=where.file, line=header_line) if header_line else where
     _check_duplicates(names, hw)
     cols = _classify_columns(names, where, header_line)
     if acc_unit is not None:
+        acc_unit = unit_token(acc_unit)
         if acc_unit not in ACC_UNITS:
             raise GaitInputError(
                 "unknown unit",
@@ -726,6 +728,7 @@ def session_from_dataframe(
             )
         cols["acc_unit"] = acc_unit
     if gyr_unit is not None:
+        gyr_unit = unit_token(gyr_unit)
         if gyr_unit not in GYR_UNITS:
             raise GaitInputError(
                 "unknown unit",
@@ -936,12 +939,12 @@ def _check_acc_units(acc_si: np.ndarray, unit: str, overridden: bool, where: Whe
     med = float(np.median(mag))
     if 3.0 <= med <= 40.0:
         return
-    if unit == "m_s2" and 0.3 <= med * 1.0 <= 4.0:
+    if unit == "mps2" and 0.3 <= med * 1.0 <= 4.0:
         guess = "g (the median |acc| is about 1, i.e. gravity in g)"
         fix = "Rename the columns to acc_*_g, or pass acc_unit='g' (--acc-unit g)"
     elif unit == "g" and 3.0 * G <= med <= 40.0 * G:
         guess = "m/s^2 (the median |acc| is about 9.8 g, i.e. gravity in m/s^2 read as g)"
-        fix = "Rename the columns to acc_*_m_s2, or pass acc_unit='m_s2' (--acc-unit m_s2)"
+        fix = "Rename the columns to acc_*_mps2, or pass acc_unit='mps2' (--acc-unit mps2)"
     elif unit == "mg" and 0.3 * G / 1000 <= med <= 4.0 * G / 1000:
         guess = "g"
         fix = "Rename the columns to acc_*_g"
@@ -968,13 +971,13 @@ def _check_gyr_units(gyr_si: np.ndarray, acc_si: np.ndarray, unit: str, where: W
     """
     mag = np.sqrt(np.sum(gyr_si**2, axis=1))
     p99 = float(np.percentile(mag, 99))
-    if unit == "rad_s" and p99 > 35.0:
+    if unit == "rads" and p99 > 35.0:
         raise GaitInputError(
             "angular-rate units look wrong",
             expected="rates of at most a few rad/s from a sensor on the lower back (columns declared rad/s)",
             found=f"a 99th-percentile |gyr| of {p99:.4g} rad/s ({p99 * 57.3:.4g} deg/s), which only makes sense in deg/s",
             where=where,
-            hint="Rename the columns to gyr_*_deg_s, or pass gyr_unit='deg_s' (--gyr-unit deg_s); nothing was converted",
+            hint="Rename the columns to gyr_*_dps, or pass gyr_unit='dps' (--gyr-unit dps); nothing was converted",
         )
     if p99 > 35.0:  # declared deg/s: beyond 2000 deg/s in any unit
         raise GaitInputError(
@@ -986,13 +989,13 @@ def _check_gyr_units(gyr_si: np.ndarray, acc_si: np.ndarray, unit: str, where: W
             hint="Check the angular-rate columns and their unit",
         )
     acc_motion = float(np.nanstd(np.sqrt(np.nansum(acc_si**2, axis=1))))
-    if unit == "deg_s" and acc_motion > 2.0 and p99 < 0.15:
+    if unit == "dps" and acc_motion > 2.0 and p99 < 0.15:
         raise GaitInputError(
             "angular-rate units look wrong",
             expected="rates of tens of deg/s from a moving sensor (columns declared deg/s)",
             found=f"a 99th-percentile |gyr| of {p99 / np.deg2rad(1):.3g} deg/s while the accelerometer shows motion, which looks like rad/s",
             where=where,
-            hint="Rename the columns to gyr_*_rad_s, or pass gyr_unit='rad_s' (--gyr-unit rad_s); nothing was converted",
+            hint="Rename the columns to gyr_*_rads, or pass gyr_unit='rads' (--gyr-unit rads); nothing was converted",
         )
 
 
@@ -1089,8 +1092,8 @@ def session_from_arrays(
     *,
     sampling_rate_hz: float,
     frame: str = "sensor",
-    acc_unit: str = "m_s2",
-    gyr_unit: str = "rad_s",
+    acc_unit: str = "mps2",
+    gyr_unit: str = "rads",
     **meta: Any,
 ) -> Session:
     """Build a validated `Session` from arrays (times in s), with the same checks as a file."""

@@ -609,10 +609,10 @@ def update_docs(text: str) -> str:
     for table in ("steps", "minutes"):
         begin, end = _markers(table)
         pattern = re.compile(re.escape(begin) + r"\n.*?" + re.escape(end), re.S)
-        if not pattern.search(text):
+        found = pattern.search(text)
+        if found is None:
             raise ValueError(f"no generated block for {table!r} (markers {begin!r} ... {end!r})")
-        block = f"{begin}\n{docs_block(table)}\n{end}"
-        text = pattern.sub(lambda _m: block, text)
+        text = text[: found.start()] + f"{begin}\n{docs_block(table)}\n{end}" + text[found.end() :]
     return text
 
 

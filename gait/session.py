@@ -108,7 +108,7 @@ class SessionMetadata:
     start_time
         ISO 8601 wall-clock time of the first sample, if known.
     units_as_recorded
-        Units of the source before conversion to SI, e.g. ``{"acc": "g", "gyr": "deg_s"}``.
+        Units of the source before conversion to SI, e.g. ``{"acc": "g", "gyr": "dps"}``.
     calibration
         Identifier of the calibration applied to the samples (``None``: raw sensor output).
     shoes
@@ -231,7 +231,7 @@ def clean_metadata(d: Any, *, where: Where | None = None, lines: Mapping[str, in
     if units is None:
         units = {}
     if not isinstance(units, Mapping) or not all(isinstance(k, str) and isinstance(u, str) for k, u in units.items()):
-        raise bad("units_as_recorded", 'an object of text values, e.g. {"acc": "g", "gyr": "deg_s"}', units)
+        raise bad("units_as_recorded", 'an object of text values, e.g. {"acc": "g", "gyr": "dps"}', units)
     out["units_as_recorded"] = dict(units)
     out["gaps"] = parse_gaps(d.get("gaps"), where=at("gaps"))
     return out

@@ -1065,7 +1065,7 @@ def simulate(config: SimulationConfig | None = None, *, frame: str = "sensor", *
         sampling_rate_hz=fs,
         device=cfg.device,
         device_id=f"sim-{cfg.seed}",
-        units_as_recorded={"acc": "m_s2", "gyr": "rad_s", "t": "s"},
+        units_as_recorded={"acc": "mps2", "gyr": "rads", "t": "s"},
         shoes=cfg.shoes,
         notes="simulated session; truth in the .truth sidecars",
     )

@@ -40,7 +40,7 @@ from gait.batch_runner import BatchResult, read_table
 from gait.cli import main
 from gait.simulator import Form, SensorModel, SimulationConfig
 
-BAD_CSV = "t_s,acc_x_m_s2,acc_y_m_s2,acc_z_m_s2\n0,0,0,9.8\n0.01,0,0,nine\n"
+BAD_CSV = "t_s,acc_x_mps2,acc_y_mps2,acc_z_mps2\n0,0,0,9.8\n0.01,0,0,nine\n"
 
 
 # ---------------------------------------------------------------------------------------
@@ -456,7 +456,7 @@ class TestFailures:
         assert skipped.kind == "skipped" and skipped.source.endswith("participants.csv")
         assert e.source == str(inputs / "bad.csv") and e.stage == "read" and e.kind == "input"
         assert (
-            e.message == f"{inputs / 'bad.csv'}, line 3, column 'acc_z_m_s2': not a number; expected a decimal number "
+            e.message == f"{inputs / 'bad.csv'}, line 3, column 'acc_z_mps2': not a number; expected a decimal number "
             "(digits 0-9, '.', optional exponent), found 'nine'"
         )
         assert pd.isna(e.session_index) and e.traceback == ""
@@ -470,7 +470,7 @@ class TestFailures:
         d = tmp_path / "in"
         d.mkdir()
         (d / "garbage.csv").write_bytes(bytes(range(256)) * 8)
-        (d / "utf16.csv").write_text("# gait-session: 1\nt_s,acc_x_m_s2,acc_y_m_s2,acc_z_m_s2\n0,0,0,9.8\n", "utf-16")
+        (d / "utf16.csv").write_text("# gait-session: 1\nt_s,acc_x_mps2,acc_y_mps2,acc_z_mps2\n0,0,0,9.8\n", "utf-16")
         (d / "corrupt.zip").write_bytes(b"PK\x03\x04" + b"\xff" * 100)
         with zipfile.ZipFile(d / "photos.zip", "w") as z:
             z.writestr("a.txt", "not an export")
@@ -706,7 +706,7 @@ class TestCli:
         assert main(["batch", str(inputs), "--out", str(tmp_path / "out"), "--workers", "1", "--quiet"]) == 1
         text = capsys.readouterr().out
         assert "4 analysed now, 0 already done, 1 failed" in text
-        assert f"  {inputs / 'bad.csv'}: {inputs / 'bad.csv'}, line 3, column 'acc_z_m_s2': not a number" in text
+        assert f"  {inputs / 'bad.csv'}: {inputs / 'bad.csv'}, line 3, column 'acc_z_mps2': not a number" in text
         assert "re-run the same command to retry the failed sources" in text
 
     def test_input_error_exit_2(self, tmp_path, capsys):

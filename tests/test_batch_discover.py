@@ -17,7 +17,7 @@ from gait._batch_discover import Source, find_sources, hash_source, hash_sources
 
 from .test_batch import write_dataset
 
-HEADER = "# gait-session: 1\n# sampling_rate_hz: 100\nt_s,acc_x_m_s2,acc_y_m_s2,acc_z_m_s2\n0,0,0,9.8\n"
+HEADER = "# gait-session: 1\n# sampling_rate_hz: 100\nt_s,acc_x_mps2,acc_y_mps2,acc_z_mps2\n0,0,0,9.8\n"
 
 
 def tree(root: Path) -> Path:

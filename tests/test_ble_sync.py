@@ -75,9 +75,9 @@ def assert_file_equals_logged(path: Path, log: dict[str, np.ndarray]) -> None:
         gyr_scale_udps_per_lsb=70000,
         samples_per_packet=19,
     )
-    np.testing.assert_array_equal(s.acc, log["acc"].astype(np.float64) * cfg.acc_scale_m_s2_per_lsb)
+    np.testing.assert_array_equal(s.acc, log["acc"].astype(np.float64) * cfg.acc_scale_mps2_per_lsb)
     assert s.gyr is not None
-    np.testing.assert_array_equal(s.gyr, log["gyr"].astype(np.float64) * cfg.gyr_scale_rad_s_per_lsb)
+    np.testing.assert_array_equal(s.gyr, log["gyr"].astype(np.float64) * cfg.gyr_scale_rads_per_lsb)
     np.testing.assert_array_equal(s.t, np.arange(log["acc"].shape[0]) / s.sampling_rate_hz)
 
 

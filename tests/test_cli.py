@@ -38,8 +38,8 @@ def test_analyze_sample_and_export(tmp_path):
     [
         ("", "empty file; expected a header line and data rows"),
         (
-            "t_s,acc_x_m_s2,acc_y_m_s2,acc_z_m_s2\n0,0,0,9.8\n0.01,0,0,nine\n",
-            "line 3, column 'acc_z_m_s2': not a number",
+            "t_s,acc_x_mps2,acc_y_mps2,acc_z_mps2\n0,0,0,9.8\n0.01,0,0,nine\n",
+            "line 3, column 'acc_z_mps2': not a number",
         ),
     ],
 )
@@ -60,7 +60,7 @@ def test_missing_file(tmp_path):
 def test_too_short(tmp_path):
     f = tmp_path / "short.csv"
     f.write_text(
-        "# sampling_rate_hz: 100\nt_s,acc_x_m_s2,acc_y_m_s2,acc_z_m_s2\n"
+        "# sampling_rate_hz: 100\nt_s,acc_x_mps2,acc_y_mps2,acc_z_mps2\n"
         + "".join(f"{i / 100},0,0,9.8\n" for i in range(150))
     )
     p = run("analyze", str(f))

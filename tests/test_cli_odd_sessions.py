@@ -161,7 +161,7 @@ def write_session(s: Session, writer: str, folder: Path) -> Path:
         return save_session(s, folder / f"s.{writer}")
     p = folder / "s.csv"
     if writer == "g_deg_ms":
-        text = render_csv(s, acc_unit="g", gyr_unit="deg_s", t_unit="ms")
+        text = render_csv(s, acc_unit="g", gyr_unit="dps", t_unit="ms")
     elif writer == "mg_us":
         text = render_csv(s, acc_unit="mg", t_unit="us")
     else:

@@ -42,7 +42,7 @@ def test_pandas_still_opens_the_file(tmp_path: Path) -> None:
 
 def test_absent_or_empty_means_no_declared_gaps(tmp_path: Path) -> None:
     p = tmp_path / "a.csv"
-    p.write_text(HEADER + "# gaps: []\nt_s,acc_x_m_s2,acc_y_m_s2,acc_z_m_s2\n0.0,0,0,9.8\n0.01,0,0,9.8\n")
+    p.write_text(HEADER + "# gaps: []\nt_s,acc_x_mps2,acc_y_mps2,acc_z_mps2\n0.0,0,0,9.8\n0.01,0,0,9.8\n")
     assert load_session(p).meta.gaps == ()
     assert SessionMetadata(sampling_rate_hz=1.0).to_dict()["gaps"] is None
 
@@ -59,7 +59,7 @@ def test_absent_or_empty_means_no_declared_gaps(tmp_path: Path) -> None:
 )
 def test_a_bad_gap_list_is_refused_with_where(tmp_path: Path, value: str, found: str) -> None:
     p = tmp_path / "bad.csv"
-    p.write_text(HEADER + f"# gaps: {value}\nt_s,acc_x_m_s2,acc_y_m_s2,acc_z_m_s2\n0.0,0,0,9.8\n0.01,0,0,9.8\n")
+    p.write_text(HEADER + f"# gaps: {value}\nt_s,acc_x_mps2,acc_y_mps2,acc_z_mps2\n0.0,0,0,9.8\n0.01,0,0,9.8\n")
     with pytest.raises(GaitInputError, match="bad metadata value for 'gaps'") as e:
         load_session(p)
     assert found in str(e.value) and "bad.csv" in str(e.value)

@@ -191,8 +191,8 @@ class TestPolarDecoder:
         dec = PolarPmdDecoder(rate_hz=200, with_gyro=False)
         mg = np.array([[0, 0, 1000], [10, -20, 990]])
         out = dec.feed(polar.encode_raw_acc_frame(mg, timestamp_ns=10_000_000_000))
-        assert out.gyr_rad_s is None
-        np.testing.assert_allclose(out.acc_m_s2, mg * 1e-3 * G)
+        assert out.gyr_rads is None
+        np.testing.assert_allclose(out.acc_mps2, mg * 1e-3 * G)
         np.testing.assert_allclose(out.t_s, [9.995, 10.0])
         out = dec.feed(polar.encode_raw_acc_frame(mg, timestamp_ns=10_010_000_000))
         np.testing.assert_allclose(out.t_s, [10.005, 10.01])  # spacing from the previous frame
@@ -207,8 +207,8 @@ class TestPolarDecoder:
         assert dec.feed(acc_frame).n_samples == 0  # waits for the gyroscope
         out = dec.feed(gyr_frame)
         assert out.n_samples >= 7
-        np.testing.assert_allclose(out.gyr_rad_s, np.array([[10, 0, -10]] * out.n_samples) * RAD_PER_DEG)
-        np.testing.assert_allclose(out.acc_m_s2[-1], np.array([5, 5, 1005]) * 1e-3 * G)
+        np.testing.assert_allclose(out.gyr_rads, np.array([[10, 0, -10]] * out.n_samples) * RAD_PER_DEG)
+        np.testing.assert_allclose(out.acc_mps2[-1], np.array([5, 5, 1005]) * 1e-3 * G)
 
     def test_factor_from_the_control_point(self):
         dec = PolarPmdDecoder(with_gyro=False)
@@ -263,7 +263,7 @@ class TestMetaWearVendorVectors:
         # test/test_accelerometer_bmi160.py, TestBmi160AccelerationData.test_get_acceleration_data_g
         # (the same bytes and values in test_accelerometer_bmi270.py)
         out = MetaWearDecoder(acc_range_g=4, with_gyro=False).feed(h("03 04 16 c4 94 a2 2a d0"))
-        np.testing.assert_allclose(out.acc_m_s2 / G, [[-1.872, -2.919, -1.495]], atol=1e-3)
+        np.testing.assert_allclose(out.acc_mps2 / G, [[-1.872, -2.919, -1.495]], atol=1e-3)
 
     @pytest.mark.parametrize("register", ["1c", "05"])  # BMI160 (test_accelerometer_bmi160.py) and BMI270 packed
     def test_packed_acceleration_8g(self, register):
@@ -271,14 +271,14 @@ class TestMetaWearVendorVectors:
         frame = h(f"03 {register} 62 b7 53 0d e9 fd 16 d0 4d 0e 57 02 8a ff a1 05 0a 01")
         out = MetaWearDecoder(acc_range_g=8, with_gyro=False).feed(frame)
         expected = [[-4.539, 0.833, -0.131], [-2.995, 0.894, 0.146], [-0.029, 0.352, 0.065]]
-        np.testing.assert_allclose(out.acc_m_s2 / G, expected, atol=1e-3)
+        np.testing.assert_allclose(out.acc_mps2 / G, expected, atol=1e-3)
 
     def test_rotation_500dps(self):
         # test/test_gyro_bmi160.py, TestGyroBmi160DataHandler.test_rotation_data_handler
         dec = MetaWearDecoder(gyr_range_dps=500)
         dec.feed(h("03 04 00 00 00 00 00 08"))
         out = dec.feed(h("13 05 3e 43 ff 7f 00 80"))
-        np.testing.assert_allclose(out.gyr_rad_s / RAD_PER_DEG, [[262.409, 499.497, -499.512]], atol=1e-3)
+        np.testing.assert_allclose(out.gyr_rads / RAD_PER_DEG, [[262.409, 499.497, -499.512]], atol=1e-3)
 
     def test_packed_rotation_1000dps(self):
         # test/test_gyro_bmi160.py, TestGyroBmi160HighFreqDataHandler.test_rotation_data_handler
@@ -286,7 +286,7 @@ class TestMetaWearVendorVectors:
         dec.feed(metawear.encode_frame(0x03, 0x1C, np.zeros((3, 3))))
         out = dec.feed(h("13 07 09 15 ad 26 08 de 8a 1a 0d 26 65 e4 8d 20 ac 27 73 ec"))
         expected = [[164.177, 301.860, -265.122], [207.134, 296.982, -215.457], [254.055, 309.634, -152.591]]
-        np.testing.assert_allclose(out.gyr_rad_s / RAD_PER_DEG, expected, atol=1e-3)
+        np.testing.assert_allclose(out.gyr_rads / RAD_PER_DEG, expected, atol=1e-3)
         np.testing.assert_allclose(out.t_s, [0.0, 0.01, 0.02])
 
     def test_command_bytes(self):
@@ -315,8 +315,8 @@ class TestMetaWearDecoder:
         assert dec.feed(metawear.encode_frame(0x03, 0x1C, acc[:3])).n_samples == 0
         assert dec.feed(metawear.encode_frame(0x03, 0x1C, acc[3:])).n_samples == 0
         out = dec.feed(metawear.encode_frame(0x13, 0x07, -acc[:3]))
-        np.testing.assert_allclose(out.acc_m_s2, acc[:3] / 2048 * G)
-        np.testing.assert_allclose(out.gyr_rad_s, -acc[:3] / 16.4 * RAD_PER_DEG)
+        np.testing.assert_allclose(out.acc_mps2, acc[:3] / 2048 * G)
+        np.testing.assert_allclose(out.gyr_rads, -acc[:3] / 16.4 * RAD_PER_DEG)
         out = dec.feed(metawear.encode_frame(0x13, 0x07, -acc[3:]))
         np.testing.assert_allclose(out.t_s, [0.03, 0.04, 0.05])
 
@@ -368,9 +368,9 @@ class TestWitMotion:
     def test_agrees_with_the_vendor_parser(self):
         out = WitMotionDecoder(rate_hz=100).feed(self.FRAME)
         ref = vendor_wit_parse(self.FRAME)
-        np.testing.assert_allclose(out.acc_m_s2[0] / G, ref[:3])
-        np.testing.assert_allclose(out.gyr_rad_s[0] / RAD_PER_DEG, ref[3:])
-        np.testing.assert_allclose(out.acc_m_s2[0] / G, [0.125, -0.125, 1.0])
+        np.testing.assert_allclose(out.acc_mps2[0] / G, ref[:3])
+        np.testing.assert_allclose(out.gyr_rads[0] / RAD_PER_DEG, ref[3:])
+        np.testing.assert_allclose(out.acc_mps2[0] / G, [0.125, -0.125, 1.0])
 
     @settings(max_examples=60, deadline=None)
     @given(
@@ -382,8 +382,8 @@ class TestWitMotion:
         dec = WitMotionDecoder(rate_hz=50)
         out = DecodedSamples.concat([dec.feed(stream[i : i + cut]) for i in range(0, len(stream), cut)])
         assert out.n_samples == len(rows)
-        np.testing.assert_allclose(out.acc_m_s2 / G, [r[:3] for r in rows], atol=16 / 32768)
-        np.testing.assert_allclose(out.gyr_rad_s / RAD_PER_DEG, [r[3:] for r in rows], atol=2000 / 32768)
+        np.testing.assert_allclose(out.acc_mps2 / G, [r[:3] for r in rows], atol=16 / 32768)
+        np.testing.assert_allclose(out.gyr_rads / RAD_PER_DEG, [r[3:] for r in rows], atol=2000 / 32768)
         np.testing.assert_allclose(out.t_s, np.arange(len(rows)) / 50)
         assert dec.stats.frames_bad == 0
 
@@ -425,8 +425,8 @@ class TestMovesense:
         acc, gyr = rng.normal(0, 9, (8, 3)).astype(np.float32), rng.normal(0, 90, (8, 3)).astype(np.float32)
         (note,) = movesense.encode_imu(123_456, acc, gyr)
         out = MovesenseDecoder(rate_hz=208).feed(note)
-        np.testing.assert_allclose(out.acc_m_s2, acc)
-        np.testing.assert_allclose(out.gyr_rad_s, gyr.astype(float) * RAD_PER_DEG)
+        np.testing.assert_allclose(out.acc_mps2, acc)
+        np.testing.assert_allclose(out.gyr_rads, gyr.astype(float) * RAD_PER_DEG)
         np.testing.assert_allclose(out.t_s, 123.456 + np.arange(8) / 208)
 
     def test_imu9_in_two_parts(self):
@@ -436,8 +436,8 @@ class TestMovesense:
         dec = MovesenseDecoder(rate_hz=104, channels="IMU9")
         assert dec.feed(parts[0]).n_samples == 0
         out = dec.feed(parts[1])
-        np.testing.assert_allclose(out.acc_m_s2, acc)
-        np.testing.assert_allclose(out.gyr_rad_s, gyr * RAD_PER_DEG)
+        np.testing.assert_allclose(out.acc_mps2, acc)
+        np.testing.assert_allclose(out.gyr_rads, gyr * RAD_PER_DEG)
 
     def test_bad_and_ignored(self):
         dec = MovesenseDecoder(channels="IMU9")
@@ -458,7 +458,7 @@ class TestLumbarProfile:
         cfg = codec.decode_config(bytes.fromhex(next(v for v in vs if v["name"] == "config_416hz_16g_2000dps")["hex"]))
         dec = get_profile("lumbar_imu").make_decoder(config=cfg)
         out = dec.feed(bytes.fromhex(next(v for v in vs if v["name"] == "packet_one_sample")["hex"]))
-        np.testing.assert_allclose(out.acc_m_s2, [[0, 0, 2049 * 0.488e-3 * G]])
+        np.testing.assert_allclose(out.acc_mps2, [[0, 0, 2049 * 0.488e-3 * G]])
         dec.feed(b"\x01\x00")
         assert dec.stats.bad == {"truncated": 1} and dec.stream.stats.truncated == 1
 
@@ -528,7 +528,7 @@ class TestProfiles:
         dec = profile.make_decoder(rate_hz=profile.default_rate_hz)
         for n in notes:
             out = dec.feed(n)
-            assert out.acc_m_s2.shape == (out.n_samples, 3)
+            assert out.acc_mps2.shape == (out.n_samples, 3)
         s = dec.stats
         assert s.frames_ok + s.frames_ignored <= len(notes) and s.frames_bad <= len(notes)
 
@@ -577,8 +577,8 @@ class TestPolarNeverEmitsBadSamples:
         gyr[2, 1] = special
         assert dec.feed(polar_frame(polar.MEAS_GYRO, t, float_bits(gyr), ftype=0x81, resolution_bits=32)).n_samples == 0
         out = dec.feed(polar_frame(polar.MEAS_ACC, t, np.tile([0, 0, 1000], (6, 1)), ftype=0x81))
-        assert out.n_samples == 6 and np.isfinite(out.gyr_rad_s).all()
-        np.testing.assert_allclose(out.gyr_rad_s, 5.0 * RAD_PER_DEG)  # sample 2 interpolated from its neighbours
+        assert out.n_samples == 6 and np.isfinite(out.gyr_rads).all()
+        np.testing.assert_allclose(out.gyr_rads, 5.0 * RAD_PER_DEG)  # sample 2 interpolated from its neighbours
         assert dec.stats.nonfinite == 1 and dec.stats.frames_bad == 0
         # a frame without any finite sample is a bad frame and does not move the time base
         all_bad = polar_frame(
@@ -600,7 +600,7 @@ class TestPolarNeverEmitsBadSamples:
         assert dec.stats.bad == {"factor": 1}
         assert dec.factor[polar.MEAS_ACC] == pytest.approx(2.44e-4), "the factor in force stays"
         out = dec.feed(polar_frame(polar.MEAS_ACC, 10**10, [[4096, 0, 0]], ftype=0x80))
-        np.testing.assert_allclose(out.acc_m_s2, [[4096 * np.float32(2.44e-4) * G, 0, 0]], rtol=1e-6)
+        np.testing.assert_allclose(out.acc_mps2, [[4096 * np.float32(2.44e-4) * G, 0, 0]], rtol=1e-6)
         with pytest.raises(
             FrameError,
             match=exact(
@@ -699,7 +699,7 @@ class TestMovesenseNeverEmitsBadSamples:
         dec = MovesenseDecoder(rate_hz=208)
         out = dec.feed(movesense.encode_imu(1000, acc, gyr)[0])
         np.testing.assert_allclose(out.t_s, 1.0 + np.array([0, 2]) / 208)
-        assert np.isfinite(out.acc_m_s2).all() and dec.stats.nonfinite == 2
+        assert np.isfinite(out.acc_mps2).all() and dec.stats.nonfinite == 2
         (all_bad,) = movesense.encode_imu(1100, np.full((4, 3), special), gyr)
         assert dec.feed(all_bad).n_samples == 0 and dec.stats.bad == {"nonfinite": 1} and dec.stats.nonfinite == 6
 
@@ -748,7 +748,7 @@ class TestOthersNeverRaiseOrJoinGarbage:
             assert dec.feed(bad, characteristic=codec.CONFIG_UUID).n_samples == 0
         assert dec.stats.bad == {"config": 4} and dec.stream.config == cfg
         out = dec.feed(bytes.fromhex(next(v for v in vs if v["name"] == "packet_one_sample")["hex"]))
-        np.testing.assert_allclose(out.acc_m_s2, [[0, 0, 2049 * 0.488e-3 * G]])
+        np.testing.assert_allclose(out.acc_mps2, [[0, 0, 2049 * 0.488e-3 * G]])
         with pytest.raises(
             FrameError,
             match=exact(
@@ -763,7 +763,7 @@ class TestOthersNeverRaiseOrJoinGarbage:
         dec = WitMotionDecoder(rate_hz=100)
         out = [dec.feed(frames[0]), dec.feed(frames[1][:13]), dec.feed(frames[2])]
         assert [o.n_samples for o in out] == [1, 0, 1]
-        np.testing.assert_array_equal(out[2].gyr_rad_s, [[frames_dps(frames[2]), 0, 0]])
+        np.testing.assert_array_equal(out[2].gyr_rads, [[frames_dps(frames[2]), 0, 0]])
         assert dec.stats.bad == {"truncated": 1}
 
     def test_witmotion_frames_split_across_notifications_still_join(self):

@@ -132,15 +132,15 @@ class Subject:
         data, char = note
         if self.device:
             r = dec.feed(data, characteristic=char)
-            out.add(r.t_s, r.acc_m_s2, r.gyr_rad_s)
+            out.add(r.t_s, r.acc_mps2, r.gyr_rads)
         else:
             r = dec.feed(data)
-            out.add(r.t_s, r.acc_m_s2, r.gyr_rad_s)
+            out.add(r.t_s, r.acc_mps2, r.gyr_rads)
         return int(r.t_s.size)
 
     def flush(self, dec: Any, out: Out) -> None:
         r = dec.flush()
-        out.add(r.t_s, r.acc_m_s2, r.gyr_rad_s)
+        out.add(r.t_s, r.acc_mps2, r.gyr_rads)
 
     def refused(self, dec: Any) -> int:
         """Notifications refused so far."""
@@ -178,8 +178,8 @@ def lumbar_stream(draw: st.DrawFn, *, with_config: bool = False) -> Stream:
     notes: tuple[Note, ...] = tuple((p, None) for p in packets)
     if with_config:
         notes = ((codec.encode_config(CONFIG), codec.CONFIG_UUID), *notes)
-    acc = c[:, :3].astype(np.float64) * CONFIG.acc_scale_m_s2_per_lsb
-    gyr = c[:, 3:].astype(np.float64) * CONFIG.gyr_scale_rad_s_per_lsb
+    acc = c[:, :3].astype(np.float64) * CONFIG.acc_scale_mps2_per_lsb
+    gyr = c[:, 3:].astype(np.float64) * CONFIG.gyr_scale_rads_per_lsb
     return Stream(notes, acc, gyr, t=t0 * 1e-6 + np.arange(n) / 416.0)
 
 

@@ -219,8 +219,8 @@ FORMATS = ("csv", "csv.gz", "parquet")
 def render_csv(
     s: Session,
     *,
-    acc_unit: str = "m_s2",
-    gyr_unit: str = "rad_s",
+    acc_unit: str = "mps2",
+    gyr_unit: str = "rads",
     t_unit: str = "s",
     eol: str = "\n",
     header: bool = True,
@@ -234,11 +234,11 @@ def render_csv(
     t = s.t if t is None else t
     acc = s.acc if acc is None else acc
     gyr = s.gyr if gyr is None else gyr
-    cols = [f"t_{t_unit}", *(c.replace("_m_s2", f"_{acc_unit}") for c in acc_columns(s.frame))]
+    cols = [f"t_{t_unit}", *(c.replace("_mps2", f"_{acc_unit}") for c in acc_columns(s.frame))]
     with np.errstate(all="ignore"):
         data = [np.asarray(t, float) / TIME_UNITS[t_unit], *(np.asarray(acc, float) / ACC_UNITS[acc_unit]).T]
         if gyr is not None:
-            cols += [c.replace("_rad_s", f"_{gyr_unit}") for c in gyr_columns(s.frame)]
+            cols += [c.replace("_rads", f"_{gyr_unit}") for c in gyr_columns(s.frame)]
             data += list((np.asarray(gyr, float) / GYR_UNITS[gyr_unit]).T)
     lines = []
     if header:
@@ -327,7 +327,7 @@ cells = st.one_of(
     st.text(max_size=6).filter(lambda x: "\n" not in x and "\r" not in x),
 )
 inserted_lines = st.one_of(
-    st.sampled_from(["", " ", "\t", "#", "# comment", "# sampling_rate_hz: 50", ",,,", "t_s,acc_x_m_s2", "0,0,0,9.8"]),
+    st.sampled_from(["", " ", "\t", "#", "# comment", "# sampling_rate_hz: 50", ",,,", "t_s,acc_x_mps2", "0,0,0,9.8"]),
     st.lists(cells, min_size=1, max_size=8).map(",".join),
 )
 line_ops = st.lists(

@@ -367,7 +367,7 @@ def test_import_errors(tmp_path, capsys):
     assert "input not found" in text
     bad = tmp_path / "bad"
     bad.mkdir()
-    (bad / "broken.csv").write_text("t_s,acc_x_m_s2\n0,1\n")
+    (bad / "broken.csv").write_text("t_s,acc_x_mps2\n0,1\n")
     text = _text(capsys, ["history", "import", str(bad), "--history-db", str(tmp_path / "h.sqlite")], code=1)
     assert "failed" in text and "broken.csv" in text and "0 imported, 0 skipped, 1 failed" in text
 

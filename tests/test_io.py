@@ -27,7 +27,7 @@ from gait.io import SessionCsvWriter
 from gait.readers import read_session
 
 HEADER = "# gait-session: 1\n# sampling_rate_hz: 100.0\n"
-COLS = "t_s,acc_x_m_s2,acc_y_m_s2,acc_z_m_s2,gyr_x_rad_s,gyr_y_rad_s,gyr_z_rad_s\n"
+COLS = "t_s,acc_x_mps2,acc_y_mps2,acc_z_mps2,gyr_x_rads,gyr_y_rads,gyr_z_rads\n"
 
 
 def rows(n: int = 50, fs: float = 100.0, acc=(0.1, -0.2, 9.8), gyr=(0.01, 0.02, -0.03)) -> str:
@@ -83,12 +83,12 @@ class TestRoundTrip:
         df = pd.read_csv(p, comment="#")
         assert list(df.columns) == [
             "t_s",
-            "acc_x_m_s2",
-            "acc_y_m_s2",
-            "acc_z_m_s2",
-            "gyr_x_rad_s",
-            "gyr_y_rad_s",
-            "gyr_z_rad_s",
+            "acc_x_mps2",
+            "acc_y_mps2",
+            "acc_z_mps2",
+            "gyr_x_rads",
+            "gyr_y_rads",
+            "gyr_z_rads",
         ]
         assert len(df) == s.n_samples
 
@@ -161,7 +161,7 @@ class TestBadInput:
             load_session(write(tmp_path, HEADER))
 
     def test_missing_time_column(self, tmp_path):
-        text = HEADER + "time,acc_x_m_s2,acc_y_m_s2,acc_z_m_s2\n0,0,0,9.8\n"
+        text = HEADER + "time,acc_x_mps2,acc_y_mps2,acc_z_mps2\n0,0,0,9.8\n"
         with pytest.raises(
             GaitInputError,
             match=r"line 3: missing time column; expected exactly one of t_s, t_ms, t_us, t_ns, found none among 'time'",
@@ -169,12 +169,12 @@ class TestBadInput:
             load_session(write(tmp_path, text))
 
     def test_unknown_column(self, tmp_path):
-        text = HEADER + "t_s,acc_x_m_s2,acc_y_m_s2,acc_z_m_s2,temperature\n0,0,0,9.8,20\n"
+        text = HEADER + "t_s,acc_x_mps2,acc_y_mps2,acc_z_mps2,temperature\n0,0,0,9.8,20\n"
         with pytest.raises(GaitInputError, match=r"line 3: unknown column; expected t_s plus .* found 'temperature'"):
             load_session(write(tmp_path, text))
 
     def test_missing_acc_column(self, tmp_path):
-        text = HEADER + "t_s,acc_x_m_s2,acc_y_m_s2\n0,0,9.8\n"
+        text = HEADER + "t_s,acc_x_mps2,acc_y_mps2\n0,0,9.8\n"
         with pytest.raises(
             GaitInputError,
             match=r"missing column; expected acceleration on all three sensor-frame axes \(x, y, z\).*found no acc_z",
@@ -182,12 +182,12 @@ class TestBadInput:
             load_session(write(tmp_path, text))
 
     def test_partial_gyro(self, tmp_path):
-        text = HEADER + "t_s,acc_x_m_s2,acc_y_m_s2,acc_z_m_s2,gyr_x_rad_s\n0,0,0,9.8,0\n"
+        text = HEADER + "t_s,acc_x_mps2,acc_y_mps2,acc_z_mps2,gyr_x_rads\n0,0,0,9.8,0\n"
         with pytest.raises(GaitInputError, match="incomplete gyroscope columns"):
             load_session(write(tmp_path, text))
 
     def test_mixed_frames(self, tmp_path):
-        text = HEADER + "t_s,acc_x_m_s2,acc_y_m_s2,acc_v_m_s2\n0,0,0,9.8\n"
+        text = HEADER + "t_s,acc_x_mps2,acc_y_mps2,acc_v_mps2\n0,0,0,9.8\n"
         with pytest.raises(GaitInputError, match="columns mix frames"):
             load_session(write(tmp_path, text))
 
@@ -196,7 +196,7 @@ class TestBadInput:
         body[7] = body[7].replace("9.8", "nine")
         with pytest.raises(
             GaitInputError,
-            match=r"s\.csv, line 11, column 'acc_z_m_s2': not a number; expected a decimal number \(digits 0-9, '\.', optional exponent\), found 'nine'",
+            match=r"s\.csv, line 11, column 'acc_z_mps2': not a number; expected a decimal number \(digits 0-9, '\.', optional exponent\), found 'nine'",
         ):
             load_session(write(tmp_path, HEADER + COLS + "".join(body)))
 
@@ -216,7 +216,7 @@ class TestBadInput:
         body[5] = body[5].replace("0.02", bad, 1)
         with pytest.raises(
             GaitInputError,
-            match=rf"line 9, column 'gyr_y_rad_s': missing or non-finite value; expected a finite number, found {found}",
+            match=rf"line 9, column 'gyr_y_rads': missing or non-finite value; expected a finite number, found {found}",
         ):
             load_session(write(tmp_path, HEADER + COLS + "".join(body)))
 
@@ -253,7 +253,7 @@ class TestBadInput:
             s = load_session(write(tmp_path, COLS + rows(50)))
         assert s.sampling_rate_hz == 100.0
 
-    def test_acc_in_g_declared_as_m_s2_is_refused(self, tmp_path):
+    def test_acc_in_g_declared_as_mps2_is_refused(self, tmp_path):
         text = HEADER + COLS + rows(50, acc=(0.01, -0.02, 1.0))
         with pytest.raises(
             GaitInputError,
@@ -262,7 +262,7 @@ class TestBadInput:
             load_session(write(tmp_path, text))
 
     def test_acc_in_g_converted_when_declared(self, tmp_path):
-        text = HEADER + COLS.replace("m_s2", "g") + rows(50, acc=(0.0, 0.0, 1.0))
+        text = HEADER + COLS.replace("mps2", "g") + rows(50, acc=(0.0, 0.0, 1.0))
         s = load_session(write(tmp_path, text))
         np.testing.assert_allclose(s.acc[:, 2], G)
         assert s.meta.units_as_recorded["acc"] == "g"
@@ -272,15 +272,15 @@ class TestBadInput:
         s = load_session(write(tmp_path, text), acc_unit="g")
         np.testing.assert_allclose(s.acc[:, 2], G)
 
-    def test_gyro_deg_s_declared_as_rad_s_is_refused(self, tmp_path):
+    def test_gyro_dps_declared_as_rads_is_refused(self, tmp_path):
         text = HEADER + COLS + rows(50, gyr=(120.0, -80.0, 60.0))
         with pytest.raises(
             GaitInputError,
-            match=r"angular-rate units look wrong; .*which only makes sense in deg/s\. Rename the columns to gyr_\*_deg_s",
+            match=r"angular-rate units look wrong; .*which only makes sense in deg/s\. Rename the columns to gyr_\*_dps",
         ):
             load_session(write(tmp_path, text))
 
-    def test_gyro_rad_s_declared_as_deg_s_is_refused(self, tmp_path):
+    def test_gyro_rads_declared_as_dps_is_refused(self, tmp_path):
         rng = np.random.default_rng(0)
         lines = "".join(
             f"{i / 100!r},{a[0]},{a[1]},{a[2]},{g[0]},{g[1]},{g[2]}\n"
@@ -288,12 +288,12 @@ class TestBadInput:
                 zip(rng.normal(0, 6, (200, 3)) + np.array([0, 0, 9.8]), rng.normal(0, 1.5, (200, 3)))
             )
         )
-        text = HEADER + COLS.replace("rad_s", "deg_s") + lines
+        text = HEADER + COLS.replace("rads", "dps") + lines
         with pytest.raises(GaitInputError, match=r"angular-rate units look wrong; .*which looks like rad/s"):
             load_session(write(tmp_path, text))
 
-    def test_gyro_in_deg_s_converted_when_declared(self, tmp_path):
-        text = HEADER + COLS.replace("rad_s", "deg_s") + rows(50, gyr=(180.0, 0.0, -90.0))
+    def test_gyro_in_dps_converted_when_declared(self, tmp_path):
+        text = HEADER + COLS.replace("rads", "dps") + rows(50, gyr=(180.0, 0.0, -90.0))
         s = load_session(write(tmp_path, text))
         np.testing.assert_allclose(s.gyr[0], [np.pi, 0.0, -np.pi / 2])
 
@@ -346,7 +346,7 @@ class TestBadInput:
         np.testing.assert_allclose(s.acc[:, 2], 9.8 + np.sin(2 * np.pi * 2 * s.t), atol=0.01)
 
     def test_biaxial_sensor_frame_refused(self, tmp_path):
-        text = HEADER + "t_s,acc_x_m_s2,acc_y_m_s2,acc_z_m_s2\n" + "".join(f"{i / 100!r},0,,9.8\n" for i in range(20))
+        text = HEADER + "t_s,acc_x_mps2,acc_y_mps2,acc_z_mps2\n" + "".join(f"{i / 100!r},0,,9.8\n" for i in range(20))
         with pytest.raises(GaitInputError, match="a biaxial sensor needs body-frame columns"):
             load_session(write(tmp_path, text))
 
@@ -444,7 +444,7 @@ class TestMetadataTypes:
             (
                 "# units_as_recorded: 5",
                 "line 3: bad metadata value for 'units_as_recorded'; expected an object of text values, e.g. "
-                '{"acc": "g", "gyr": "deg_s"}, found 5 (int)',
+                '{"acc": "g", "gyr": "dps"}, found 5 (int)',
             ),
             (
                 "# extra: [1, 2]",
@@ -526,7 +526,7 @@ class TestLastLinesAndNumbers:
         with pytest.raises(
             GaitInputError,
             match=re.escape(
-                f"{p}, line 10, column 'acc_y_m_s2': not a number; expected a decimal number (digits 0-9, '.', "
+                f"{p}, line 10, column 'acc_y_mps2': not a number; expected a decimal number (digits 0-9, '.', "
                 f"optional exponent), found {cell!r}"
             ),
         ):
@@ -578,7 +578,7 @@ class TestTimesAndMagnitudes:
     def test_1e308_g_is_refused_before_it_overflows(self, tmp_path):
         body = rows(20, acc=(0.0, 0.0, 1.0)).splitlines(keepends=True)
         body[3] = body[3].replace(",1.0,", ",1e308,", 1)
-        p = write(tmp_path, HEADER + COLS.replace("m_s2", "g") + "".join(body))
+        p = write(tmp_path, HEADER + COLS.replace("mps2", "g") + "".join(body))
         with pytest.raises(
             GaitInputError,
             match=re.escape(
@@ -605,8 +605,8 @@ class TestTimesAndMagnitudes:
         ):
             load_session(write(tmp_path, text))
 
-    def test_deg_s_beyond_2000_is_refused(self, tmp_path):
-        text = HEADER + COLS.replace("rad_s", "deg_s") + rows(50, gyr=(3000.0, 0.0, 0.0))
+    def test_dps_beyond_2000_is_refused(self, tmp_path):
+        text = HEADER + COLS.replace("rads", "dps") + rows(50, gyr=(3000.0, 0.0, 0.0))
         with pytest.raises(
             GaitInputError, match=r"angular rates too high; .*found a 99th-percentile \|gyr\| of 3000 deg/s"
         ):
@@ -700,3 +700,33 @@ class TestParquetIntegrity:
 def test_decimals_must_be_a_small_whole_number(tmp_path):
     with pytest.raises(GaitInputError, match=r"parameter 'decimals': invalid value; expected a whole number"):
         save_session(make_session(), tmp_path / "s.csv", decimals=-3)
+
+
+class TestFormerUnitSpellings:
+    """Files written before one spelling per unit (``acc_x_m_s2``, ``gyr_x_rad_s``, ``gyr_x_deg_s``)
+    load exactly as the current spellings do."""
+
+    def test_old_column_names_load_identically(self, tmp_path):
+        body = rows(50)
+        new = load_session(write(tmp_path, HEADER + COLS + body, "new.csv"))
+        old_cols = COLS.replace("_mps2", "_m_s2").replace("_rads", "_rad_s")
+        old = load_session(write(tmp_path, HEADER + old_cols + body, "old.csv"))
+        np.testing.assert_array_equal(old.acc, new.acc)
+        np.testing.assert_array_equal(old.gyr, new.gyr)
+        np.testing.assert_array_equal(old.t, new.t)
+
+    def test_old_degree_spelling_and_unit_override(self, tmp_path):
+        lines = rows(50, gyr=(180.0, 0.0, -90.0))
+        a = load_session(write(tmp_path, HEADER + COLS.replace("rads", "deg_s") + lines, "a.csv"))
+        b = load_session(write(tmp_path, HEADER + COLS.replace("rads", "dps") + lines, "b.csv"))
+        np.testing.assert_array_equal(a.gyr, b.gyr)
+        np.testing.assert_allclose(a.gyr[0], np.deg2rad([180.0, 0.0, -90.0]))
+        c = load_session(write(tmp_path, HEADER + COLS + rows(50), "c.csv"), acc_unit="m_s2", gyr_unit="rad_s")
+        np.testing.assert_array_equal(c.acc, load_session(write(tmp_path, HEADER + COLS + rows(50), "d.csv")).acc)
+
+    def test_writer_uses_the_current_spelling(self, tmp_path):
+        s = load_session(write(tmp_path, HEADER + COLS.replace("_mps2", "_m_s2") + rows(50), "old.csv"))
+        out = tmp_path / "out.csv"
+        save_session(s, out)
+        header = next(ln for ln in out.read_text().splitlines() if not ln.startswith("#"))
+        assert header == COLS.strip()

@@ -29,7 +29,7 @@ from gait.constants import RAD_PER_DEG, G
 from gait.errors import GaitDataWarning, GaitInputError
 from gait.io import SessionCsvWriter, load_session
 from gait.live import FoundDevice, RecordConfig, Recorder
-from gait.live._guard import MAX_ACC_M_S2, MAX_GYR_RAD_S, SampleGuard
+from gait.live._guard import MAX_ACC_MPS2, MAX_GYR_RADS, SampleGuard
 from gait.live._links import Decoded, ProfileLink
 from gait.session import SessionMetadata
 from tests.fuzz_settings import fuzz
@@ -76,12 +76,12 @@ class TestSampleGuard:
 
     def test_impossible_values_are_dropped(self):
         acc, gyr = rows(4)
-        acc[1] = [MAX_ACC_M_S2, 1.0, 0.0]  # just beyond 64 g
-        gyr[2] = [0.0, MAX_GYR_RAD_S, 0.1]  # just beyond 35 rad/s
+        acc[1] = [MAX_ACC_MPS2, 1.0, 0.0]  # just beyond 64 g
+        gyr[2] = [0.0, MAX_GYR_RADS, 0.1]  # just beyond 35 rad/s
         g = SampleGuard()
         out = g.clean(decoded(np.arange(4) / RATE, acc, gyr))
         assert out.n_samples == 2 and out.samples_lost == (2,) and g.out_of_range == 2
-        ok = g.clean(decoded([5 / RATE], [[0.0, 0.0, MAX_ACC_M_S2]], [[0.0, 0.0, MAX_GYR_RAD_S]]))
+        ok = g.clean(decoded([5 / RATE], [[0.0, 0.0, MAX_ACC_MPS2]], [[0.0, 0.0, MAX_GYR_RADS]]))
         assert ok.n_samples == 1, "the limits themselves are kept"
 
     def test_a_dropped_sample_joins_the_gap_after_it_and_keeps_its_cause(self):
@@ -184,7 +184,7 @@ def blocks(draw: st.DrawFn, *, hostile: bool):
         gyr = draw(hnp.arrays(np.float64, (n, 3), elements=st.floats(-5, 5)))
         marker = draw(hnp.arrays(np.bool_, n))
         lost = [draw(st.integers(0 if hostile else 1, 30)) for _ in range(int(marker.sum()))]
-        specials = st.sampled_from([np.nan, np.inf, -np.inf, 1e6, -1e300, 2 * MAX_ACC_M_S2])
+        specials = st.sampled_from([np.nan, np.inf, -np.inf, 1e6, -1e300, 2 * MAX_ACC_MPS2])
         n_bad = draw(st.integers(0, n))
         for i in draw(st.lists(st.integers(0, n - 1), min_size=n_bad, max_size=n_bad)):
             block = acc if draw(st.booleans()) else gyr
@@ -198,7 +198,7 @@ def blocks(draw: st.DrawFn, *, hostile: bool):
         t = s / RATE  # device time on the grid
         ok = np.isfinite(acc).all(1) & np.isfinite(gyr).all(1)
         with np.errstate(over="ignore", invalid="ignore"):
-            ok &= (np.linalg.norm(acc, axis=1) <= MAX_ACC_M_S2) & (np.linalg.norm(gyr, axis=1) <= MAX_GYR_RAD_S)
+            ok &= (np.linalg.norm(acc, axis=1) <= MAX_ACC_MPS2) & (np.linalg.norm(gyr, axis=1) <= MAX_GYR_RADS)
         reasons = tuple(draw(st.sampled_from(["loss", "reconnect", "time"])) for _ in lost)
         out.append(decoded(t, acc, gyr, marker, tuple(lost), reasons))
         slots.append(s)
@@ -299,7 +299,7 @@ def test_a_movesense_nan_sample_costs_one_sample_not_the_run(tmp_path):
 
 def test_a_polar_nan_gyroscope_frame_leaves_a_loadable_file(tmp_path):
     """The case that lost whole runs: a float GYRO frame with a NaN made the file unloadable
-    ("line 305, column 'gyr_x_rad_s': missing or non-finite value")."""
+    ("line 305, column 'gyr_x_rads': missing or non-finite value")."""
     rec = _recorder(tmp_path / "run.csv", "polar_verity_sense", RATE)
     rng = np.random.default_rng(4)
     n, end = 18, 10**12

@@ -110,7 +110,7 @@ def test_records_a_witmotion_through_its_profile(tmp_path: Path, link_loss: bool
         s = load_session(result.path)
     assert s.sampling_rate_hz == RATE and s.meta.extra["protocol"] == "witmotion_wt901ble"
     expected = witmotion.WitMotionDecoder(rate_hz=RATE).feed_many(wit.sent[: s.n_samples])
-    assert np.array_equal(s.acc, expected.acc_m_s2) and np.array_equal(s.gyr, expected.gyr_rad_s)
+    assert np.array_equal(s.acc, expected.acc_mps2) and np.array_equal(s.gyr, expected.gyr_rads)
     if link_loss:
         assert result.link.reconnects == 1 and len(result.gaps) == 1 and result.gaps[0][3] == "reconnect"
         assert 0.3 < result.gaps[0][1] - result.gaps[0][0] < 1.5, "placed from host time"

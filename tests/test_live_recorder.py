@@ -155,7 +155,7 @@ def test_link_loss_reconnects_and_records_the_gap_only(tmp_path: Path, run_sessi
     s = _load(result.path, gaps_expected=True)
     n = np.rint(s.t * RATE).astype(np.int64)
     after = n > np.rint(end * RATE) - 1
-    lsb = rig.sensor.config.acc_scale_m_s2_per_lsb
+    lsb = rig.sensor.config.acc_scale_mps2_per_lsb
     assert np.abs(s.acc[after] - run_session.acc[n[after]]).max() <= 0.51 * lsb
 
 

@@ -94,9 +94,9 @@ def assert_file_equals_logged(path: Path, sensor: LoggingSensor, session_id: int
         s = load_session(path)
     acc, gyr = sensor.logged[session_id]
     cfg = sensor.config
-    np.testing.assert_array_equal(s.acc, acc.astype(np.float64) * cfg.acc_scale_m_s2_per_lsb)
+    np.testing.assert_array_equal(s.acc, acc.astype(np.float64) * cfg.acc_scale_mps2_per_lsb)
     assert s.gyr is not None
-    np.testing.assert_array_equal(s.gyr, gyr.astype(np.float64) * cfg.gyr_scale_rad_s_per_lsb)
+    np.testing.assert_array_equal(s.gyr, gyr.astype(np.float64) * cfg.gyr_scale_rads_per_lsb)
     np.testing.assert_array_equal(s.t, np.arange(acc.shape[0]) / s.sampling_rate_hz)
     return int(acc.shape[0])
 

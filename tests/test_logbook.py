@@ -359,4 +359,4 @@ class TestParseSessionData:
     def test_entry_config_converts_counts(self):
         e = lb.LogEntry(1, 0, 0, 0, 0, 416000, 16, 2000, 488000, 70000, 0)
         c = e.config()
-        assert c.acc_scale_m_s2_per_lsb == CFG.acc_scale_m_s2_per_lsb and e.rate_hz == 416.0
+        assert c.acc_scale_mps2_per_lsb == CFG.acc_scale_mps2_per_lsb and e.rate_hz == 416.0

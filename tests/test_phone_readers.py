@@ -215,7 +215,7 @@ class TestPhyphox:
     def test_empty_and_not_phyphox(self, tmp_path):
         assert not _phyphox.sniff(tmp_path)  # empty folder
         canonical = tmp_path / "run.csv"
-        canonical.write_text("t_s,acc_x_m_s2,acc_y_m_s2,acc_z_m_s2\n0,0,0,9.8\n")
+        canonical.write_text("t_s,acc_x_mps2,acc_y_mps2,acc_z_mps2\n0,0,0,9.8\n")
         assert not _phyphox.sniff(canonical) and not _sensorlogger.sniff(canonical)
         assert not _phyphox.sniff(tmp_path / "missing.zip")
         header_only = tmp_path / "h.csv"

@@ -423,8 +423,8 @@ configs = st.builds(
 class TestConfig:
     def test_basic_units(self):
         assert CFG.rate_hz == 416.0 and CFG.sample_period_s == pytest.approx(1 / 416)
-        assert CFG.acc_scale_m_s2_per_lsb == pytest.approx(0.488e-3 * G)
-        assert CFG.gyr_scale_rad_s_per_lsb == pytest.approx(70e-3 * RAD_PER_DEG)
+        assert CFG.acc_scale_mps2_per_lsb == pytest.approx(0.488e-3 * G)
+        assert CFG.gyr_scale_rads_per_lsb == pytest.approx(70e-3 * RAD_PER_DEG)
         assert not CFG.streaming
 
     def test_extra_bytes_are_ignored(self):
@@ -563,7 +563,7 @@ class TestStreamDecoder:
         dec = StreamDecoder(CFG)
         assert dec.flush().n_samples == 0 and dec.reset().n_samples == 0
         chunk = dec.feed(b"")
-        assert chunk.n_samples == 0 and chunk.t_s.shape == (0,) and chunk.acc_m_s2.shape == (0, 3)
+        assert chunk.n_samples == 0 and chunk.t_s.shape == (0,) and chunk.acc_mps2.shape == (0, 3)
         assert dec.stats.truncated == 1 and dec.stats.notifications == 1 and dec.stats.packets_ok == 0
 
     def test_basic_in_order(self):
@@ -572,8 +572,8 @@ class TestStreamDecoder:
         chunks = [dec.feed(r) for r in raws]
         assert all(c.n_samples == 19 for c in chunks)  # in-order packets are never held back
         chunk = StreamChunk.concat(chunks)
-        np.testing.assert_allclose(chunk.acc_m_s2, acc * CFG.acc_scale_m_s2_per_lsb)
-        np.testing.assert_allclose(chunk.gyr_rad_s, gyr * CFG.gyr_scale_rad_s_per_lsb)
+        np.testing.assert_allclose(chunk.acc_mps2, acc * CFG.acc_scale_mps2_per_lsb)
+        np.testing.assert_allclose(chunk.gyr_rads, gyr * CFG.gyr_scale_rads_per_lsb)
         np.testing.assert_allclose(chunk.t_s, 1.0 + np.arange(acc.shape[0]) / 416.0, atol=2e-6)
         assert chunk.gaps == () and not chunk.gap_before.any()
         s = dec.stats
@@ -604,7 +604,7 @@ class TestStreamDecoder:
         chunks = [dec.feed(raws[i]) for i in order]
         assert [c.n_samples for c in chunks[:4]] == [19, 0, 0, 57]
         chunk = StreamChunk.concat(chunks)
-        np.testing.assert_allclose(chunk.acc_m_s2, acc * CFG.acc_scale_m_s2_per_lsb)
+        np.testing.assert_allclose(chunk.acc_mps2, acc * CFG.acc_scale_mps2_per_lsb)
         assert chunk.gaps == () and dec.stats.reordered == 2 and dec.stats.packets_lost == 0
 
     def test_too_late_is_dropped(self):
@@ -618,7 +618,7 @@ class TestStreamDecoder:
         raws, acc, _ = make_stream()
         dec = StreamDecoder(CFG)
         chunk = StreamChunk.concat([dec.feed(raws[i]) for i in [0, 0, 1, 1, 3, 3, 2, 2, 4]])
-        np.testing.assert_allclose(chunk.acc_m_s2, acc[:95] * CFG.acc_scale_m_s2_per_lsb)
+        np.testing.assert_allclose(chunk.acc_mps2, acc[:95] * CFG.acc_scale_mps2_per_lsb)
         assert dec.stats.duplicated == 4 and dec.stats.stream_starts == 1 and chunk.gaps == ()
 
     @pytest.mark.parametrize(
@@ -734,7 +734,7 @@ class TestStreamDecoder:
         dec.set_config(slower)
         new, acc2, _ = make_stream(t0_us=2_000_000, rate_hz=104)
         chunk = dec.feed_many(new[:2])
-        np.testing.assert_allclose(chunk.acc_m_s2, acc2[:38] * slower.acc_scale_m_s2_per_lsb)
+        np.testing.assert_allclose(chunk.acc_mps2, acc2[:38] * slower.acc_scale_mps2_per_lsb)
         np.testing.assert_allclose(np.diff(chunk.t_s), 1 / 104, atol=2e-6)
 
     def test_exceptions(self):

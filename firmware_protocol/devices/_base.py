@@ -159,15 +159,15 @@ class DecodedSamples:
     t_s
         Device time of each sample, s (the device's own clock where it sends one, else the
         sample count divided by the configured rate), shape ``(n,)``.
-    acc_m_s2
+    acc_mps2
         Specific force, m/s^2, sensor frame, ``(n, 3)``.
-    gyr_rad_s
+    gyr_rads
         Angular rate, rad/s, ``(n, 3)``; ``None`` for a device without a gyroscope.
     """
 
     t_s: np.ndarray
-    acc_m_s2: np.ndarray
-    gyr_rad_s: np.ndarray | None
+    acc_mps2: np.ndarray
+    gyr_rads: np.ndarray | None
 
     @property
     def n_samples(self) -> int:
@@ -185,9 +185,9 @@ class DecodedSamples:
         parts = [p for p in parts if p.n_samples]
         if not parts:
             return cls.empty(has_gyro=has_gyro)
-        gyrs = [p.gyr_rad_s for p in parts if p.gyr_rad_s is not None]
+        gyrs = [p.gyr_rads for p in parts if p.gyr_rads is not None]
         gyr = np.concatenate(gyrs) if len(gyrs) == len(parts) else None
-        return cls(np.concatenate([p.t_s for p in parts]), np.concatenate([p.acc_m_s2 for p in parts]), gyr)
+        return cls(np.concatenate([p.t_s for p in parts]), np.concatenate([p.acc_mps2 for p in parts]), gyr)
 
 
 @dataclass(frozen=True)
@@ -290,11 +290,11 @@ class DeviceDecoder(abc.ABC):
 
     def _finite(self, out: DecodedSamples) -> DecodedSamples:
         """``out`` without the samples that hold a NaN or an infinite value (counted)."""
-        ok = finite_rows(out.t_s, out.acc_m_s2, out.gyr_rad_s)
+        ok = finite_rows(out.t_s, out.acc_mps2, out.gyr_rads)
         if ok.all():
             return out
         self._nonfinite += int(ok.size - ok.sum())
-        return DecodedSamples(out.t_s[ok], out.acc_m_s2[ok], None if out.gyr_rad_s is None else out.gyr_rad_s[ok])
+        return DecodedSamples(out.t_s[ok], out.acc_mps2[ok], None if out.gyr_rads is None else out.gyr_rads[ok])
 
     def feed_many(self, notifications: list[bytes], *, characteristic: str | None = None) -> DecodedSamples:
         """Decode several notifications of one characteristic, in order."""

@@ -47,11 +47,11 @@ class LumbarImuDecoder(DeviceDecoder):
             self.stream.feed(data)  # keeps the stream's own counters complete
             raise FrameError(e.problem, expected=e.expected, found=e.found, where=e.where, reason=e.reason) from None
         chunk = self.stream.feed(data)
-        return DecodedSamples(chunk.t_s, chunk.acc_m_s2, chunk.gyr_rad_s)
+        return DecodedSamples(chunk.t_s, chunk.acc_mps2, chunk.gyr_rads)
 
     def flush(self) -> DecodedSamples:
         chunk = self.stream.flush()
-        return DecodedSamples(chunk.t_s, chunk.acc_m_s2, chunk.gyr_rad_s)
+        return DecodedSamples(chunk.t_s, chunk.acc_mps2, chunk.gyr_rads)
 
 
 def start_commands(*, rate_hz: float = 416, acc_range_g: int = 16, gyr_range_dps: int = 2000) -> tuple[bytes, ...]:

@@ -93,7 +93,7 @@ def unsubscribe(*, ref: int = DEFAULT_REF) -> bytes:
 
 def encode_imu(
     timestamp_ms: int,
-    acc_m_s2: object,
+    acc_mps2: object,
     gyr_dps: object,
     mag_ut: object | None = None,
     *,
@@ -101,7 +101,7 @@ def encode_imu(
     mtu_payload: int | None = None,
 ) -> list[bytes]:
     """IMU data notifications as the sensor sends them (split in two beyond ``mtu_payload``)."""
-    arrays = [np.asarray(acc_m_s2, "<f4"), np.asarray(gyr_dps, "<f4")] + (
+    arrays = [np.asarray(acc_mps2, "<f4"), np.asarray(gyr_dps, "<f4")] + (
         [] if mag_ut is None else [np.asarray(mag_ut, "<f4")]
     )
     body = struct.pack("<I", timestamp_ms) + b"".join(a.tobytes() for a in arrays)

@@ -7,8 +7,8 @@ written, shown or analysed. `SampleGuard.clean` drops a sample when
 - its device time, an acceleration or an angular-rate value is NaN or infinite: the loader
   refuses a file with such a line ("missing or non-finite value"), so one bad sample would
   make the whole run unreadable;
-- its acceleration is beyond `MAX_ACC_M_S2` (64 g, four times the +-16 g of the widest range
-  of any supported sensor) or its angular rate beyond `MAX_GYR_RAD_S` (35 rad/s, 2000 deg/s,
+- its acceleration is beyond `MAX_ACC_MPS2` (64 g, four times the +-16 g of the widest range
+  of any supported sensor) or its angular rate beyond `MAX_GYR_RADS` (35 rad/s, 2000 deg/s,
   the largest range of any supported sensor): no lumbar sensor measures that, so the value is
   corruption. The loader takes a file whose 99th-percentile angular rate exceeds 35 rad/s for
   deg/s mislabelled as rad/s and refuses it, so such values must not reach the file either.
@@ -27,12 +27,12 @@ from gait.constants import G
 
 from ._links import Decoded
 
-__all__ = ["MAX_ACC_M_S2", "MAX_GYR_RAD_S", "SampleGuard"]
+__all__ = ["MAX_ACC_MPS2", "MAX_GYR_RADS", "SampleGuard"]
 
 #: Largest acceleration magnitude kept, m/s^2 (64 g).
-MAX_ACC_M_S2 = 64.0 * G
+MAX_ACC_MPS2 = 64.0 * G
 #: Largest angular-rate magnitude kept, rad/s (2000 deg/s; see the module docstring).
-MAX_GYR_RAD_S = 35.0
+MAX_GYR_RADS = 35.0
 
 
 class SampleGuard:
@@ -40,7 +40,7 @@ class SampleGuard:
 
     Parameters
     ----------
-    max_acc_m_s2, max_gyr_rad_s
+    max_acc_mps2, max_gyr_rads
         Largest magnitudes kept.
 
     Attributes
@@ -49,9 +49,9 @@ class SampleGuard:
         Samples dropped so far for each cause.
     """
 
-    def __init__(self, *, max_acc_m_s2: float = MAX_ACC_M_S2, max_gyr_rad_s: float = MAX_GYR_RAD_S) -> None:
-        self.max_acc_m_s2 = float(max_acc_m_s2)
-        self.max_gyr_rad_s = float(max_gyr_rad_s)
+    def __init__(self, *, max_acc_mps2: float = MAX_ACC_MPS2, max_gyr_rads: float = MAX_GYR_RADS) -> None:
+        self.max_acc_mps2 = float(max_acc_mps2)
+        self.max_gyr_rads = float(max_gyr_rads)
         self.nonfinite = 0
         self.out_of_range = 0
         # a gap still to be declared: samples dropped at the end of the last block
@@ -77,9 +77,9 @@ class SampleGuard:
         if gyr is not None:
             finite &= np.isfinite(gyr).all(axis=1)
         with np.errstate(invalid="ignore", over="ignore"):
-            in_range = np.sqrt(np.sum(acc**2, axis=1)) <= self.max_acc_m_s2
+            in_range = np.sqrt(np.sum(acc**2, axis=1)) <= self.max_acc_mps2
             if gyr is not None:
-                in_range &= np.sqrt(np.sum(gyr**2, axis=1)) <= self.max_gyr_rad_s
+                in_range &= np.sqrt(np.sum(gyr**2, axis=1)) <= self.max_gyr_rads
         keep = finite & in_range
         self.nonfinite += int((~finite).sum())
         self.out_of_range += int((finite & ~in_range).sum())

@@ -123,7 +123,7 @@ class Link(abc.ABC):
     @property
     def units_as_recorded(self) -> dict[str, str]:
         """Units of the sensor's output before conversion to SI (the file's metadata)."""
-        return {"acc": "g", "gyr": "deg_s", "t": "s"}
+        return {"acc": "g", "gyr": "dps", "t": "s"}
 
 
 # ---------------------------------------------------------------------------------------
@@ -217,8 +217,8 @@ class LumbarLink(Link):
     def _decoded(chunk: StreamChunk) -> Decoded:
         return Decoded(
             chunk.t_s,
-            chunk.acc_m_s2,
-            chunk.gyr_rad_s,
+            chunk.acc_mps2,
+            chunk.gyr_rads,
             chunk.gap_before,
             tuple(g.samples_lost for g in chunk.gaps),
             tuple(g.reason for g in chunk.gaps),
@@ -337,7 +337,7 @@ class ProfileLink(Link):
         if uuid.lower() == self.profile.data_uuid.lower():
             self._packets += 1
         out = self.decoder.feed(data, characteristic=uuid, host_time_s=host_s)
-        return self._place(out.t_s, out.acc_m_s2, out.gyr_rad_s, host_s)
+        return self._place(out.t_s, out.acc_mps2, out.gyr_rads, host_s)
 
     def _place(self, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray | None, host_s: float) -> Decoded:
         if t.size == 0:
@@ -381,7 +381,7 @@ class ProfileLink(Link):
         out = self.decoder.flush()
         if out.n_samples == 0:
             return Decoded.empty(has_gyro=self.has_gyro)
-        return self._place(out.t_s, out.acc_m_s2, out.gyr_rad_s, self._last_host or 0.0)
+        return self._place(out.t_s, out.acc_mps2, out.gyr_rads, self._last_host or 0.0)
 
     def _fold_stats(self, decoder: DeviceDecoder) -> None:
         for k, v in decoder.stats.bad.items():

@@ -603,7 +603,7 @@ class PhyphoxLink(Link):
 
     @property
     def units_as_recorded(self) -> dict[str, str]:
-        return {"acc": "m_s2", "gyr": "rad_s", "t": "s"}
+        return {"acc": "mps2", "gyr": "rads", "t": "s"}
 
 
 def _as_recording_error(e: Exception) -> Exception:

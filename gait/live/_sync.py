@@ -909,8 +909,8 @@ class Syncer:
                     ", corrected for the clock's drift" if drift_ok else ""
                 )
         cfg = e.config()
-        acc = run.acc.astype(np.float64) * cfg.acc_scale_m_s2_per_lsb
-        gyr = run.gyr.astype(np.float64) * cfg.gyr_scale_rad_s_per_lsb
+        acc = run.acc.astype(np.float64) * cfg.acc_scale_mps2_per_lsb
+        gyr = run.gyr.astype(np.float64) * cfg.gyr_scale_rads_per_lsb
         t = run.index / rate
         iso = (
             None
@@ -938,7 +938,7 @@ class Syncer:
             device=f"{self.found.name or 'BLE sensor'}" + (f" ({model})" if model else ""),
             device_id=self.found.address,
             start_time=iso,
-            units_as_recorded={"acc": "g", "gyr": "deg_s", "t": "s"},
+            units_as_recorded={"acc": "g", "gyr": "dps", "t": "s"},
             extra=extra,
         )
         final = self._file_name(e, start_s)

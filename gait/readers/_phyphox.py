@@ -291,9 +291,9 @@ def build_session(
         raise GaitInputError(
             "no sampling rate", expected="time stamps that increase", found=f"a rate of {rate!r} Hz", where=where
         )
-    data = {"t_s": t - t[0], "acc_x_m_s2": acc[:, 0], "acc_y_m_s2": acc[:, 1], "acc_z_m_s2": acc[:, 2]}
+    data = {"t_s": t - t[0], "acc_x_mps2": acc[:, 0], "acc_y_mps2": acc[:, 1], "acc_z_mps2": acc[:, 2]}
     if gyr is not None:
-        data |= {"gyr_x_rad_s": gyr[:, 0], "gyr_y_rad_s": gyr[:, 1], "gyr_z_rad_s": gyr[:, 2]}
+        data |= {"gyr_x_rads": gyr[:, 0], "gyr_y_rads": gyr[:, 1], "gyr_z_rads": gyr[:, 2]}
     meta = {"sampling_rate_hz": rate, **meta}
     return session_from_dataframe(pd.DataFrame(data), meta=meta, where=where)
 
@@ -396,7 +396,7 @@ def read(p: Path) -> list[Session]:
     meta = {
         "device": "phyphox",
         "source": str(p),
-        "units_as_recorded": {"acc": "m_s2", "gyr": "rad_s", "t": "s"} if g is not None else {"acc": "m_s2", "t": "s"},
+        "units_as_recorded": {"acc": "mps2", "gyr": "rads", "t": "s"} if g is not None else {"acc": "mps2", "t": "s"},
         "notes": "phyphox export"
         + ("; gyroscope interpolated onto the accelerometer times" if g is not None else "; no gyroscope"),
         **_meta(members, where),

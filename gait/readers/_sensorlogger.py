@@ -231,9 +231,7 @@ def read(p: Path) -> list[Session]:
         "device_id": meta_row.get("device id") or None,
         "start_time": start,
         "source": str(p),
-        "units_as_recorded": {"acc": "m_s2", "gyr": "rad_s", "t": "ns"}
-        if g is not None
-        else {"acc": "m_s2", "t": "ns"},
+        "units_as_recorded": {"acc": "mps2", "gyr": "rads", "t": "ns"} if g is not None else {"acc": "mps2", "t": "ns"},
         "notes": f"Sensor Logger export; acceleration from {acc_source}"
         + ("; gyroscope interpolated onto the accelerometer times" if g is not None else "; no gyroscope"),
         "extra": {k: meta_row[k] for k in ("platform", "appversion", "standardisation", "version") if k in meta_row},

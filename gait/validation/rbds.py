@@ -758,7 +758,7 @@ def load_trial(
         meta=SessionMetadata(
             sampling_rate_hz=FS_HZ,
             device="virtual IMU (motion capture)",
-            units_as_recorded={"acc": "m_s2", "gyr": "rad_s", "t": "s"},
+            units_as_recorded={"acc": "mps2", "gyr": "rads", "t": "s"},
             source=str(d / trial.markers),
             notes="virtual sacral IMU from the RBDS marker data: " + join_note,
             extra=extra,

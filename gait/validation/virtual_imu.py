@@ -471,7 +471,7 @@ def virtual_imu(
     meta = SessionMetadata(
         sampling_rate_hz=fs,
         device=device,
-        units_as_recorded={"acc": "m_s2", "gyr": "rad_s", "t": "s"},
+        units_as_recorded={"acc": "mps2", "gyr": "rads", "t": "s"},
         extra=meta_extra,
     )
     session = Session(t=t[keep], acc=acc_s, gyr=gyr_s, frame="sensor", meta=meta)

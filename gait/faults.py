@@ -78,8 +78,9 @@ from scipy.special import ndtr
 
 from .constants import METRES_PER_MILE
 from .errors import GaitInputError, Where
+from .metrics import ASYMMETRY_METRICS, STEP_METRICS
 from .quality import declared_lowpass_hz
-from .registry import DISPLAY_UNITS
+from .registry import DISPLAY_UNITS, MINUTE_TABLE, STEP_TABLE
 from .tracks import Track as ElevationTrack
 from .tracks import read_elevation
 
@@ -109,6 +110,7 @@ __all__ = [
     "evaluate",
     "format_value",
     "implied_requirements",
+    "known_metrics",
     "load_catalogue",
     "rank_score",
     "ranked",
@@ -220,6 +222,76 @@ def implied_requirements(kind: str, metric: str) -> tuple[str, ...]:
     if head == "asymmetry_pct":
         return (base, "side") if base in NEEDS else ("side",)
     return (base,) if base in NEEDS and base not in ("forward", "side") else ()
+
+
+#: Run-summary values that are not per-metric tables (``Analysis.summary``, ``docs/tables.md``).
+SUMMARY_SCALARS: tuple[str, ...] = (
+    "duration_s",
+    "running_s",
+    "walking_s",
+    "still_s",
+    "steps",
+    "running_steps",
+    "distance_m",
+    "side_share",
+    "side_confidence",
+    "foot_strike_confidence",
+    "step_time_cv_pct",
+    "step_regularity",
+    "stride_regularity",
+    "rearfoot_share",
+    "midfoot_share",
+    "forefoot_share",
+    "intensity_mps2",
+    "ml_sway_rms_mps2",
+    "stance_vibration_mps2",
+)
+_WARMUP_KEYS = (
+    "warmup_s",
+    "walking_before_s",
+    "easy_running_s",
+    "full_effort_s",
+    "easy_minutes",
+    "first_minute_effort_ratio",
+    "first_minute_intensity_ratio",
+)
+#: The values rules of the run-level and history kinds are about.
+_KIND_METRICS: dict[str, tuple[str, ...]] = {
+    "surges": ("surge_index_pct",),
+    "warmup": tuple(f"warmup.{k}" for k in _WARMUP_KEYS),
+    "downhill": ("downhill_share_pct", "steep_downhill_share_pct"),
+    "weekly_volume": ("weekly_increase_pct",),
+    "lighter_weeks": ("weeks_without_lighter_week",),
+    "rest_days": ("days_without_rest",),
+    "shoe_distance": ("shoe_distance_m",),
+    "shoe_age": ("shoe_age_days",),
+}
+_DERIVED = (*DERIVED_REQUIRES, "derived.foot_strike_confidence")
+
+
+def known_metrics(kind: str) -> tuple[str, ...]:
+    """The metric names a rule of ``kind`` can use: run-summary values (``median.X``,
+    ``asymmetry_pct.X``, ...) and derived metrics for thresholds and baselines, step columns and
+    derived metrics for drifts, a kind's own value for the others."""
+    if kind in _KIND_METRICS:
+        return _KIND_METRICS[kind]
+    if kind == "drift":
+        return (*STEP_TABLE, *_DERIVED)
+    tables = [f"{head}.{m}" for head in ("median", "iqr", "left", "right", "drift_pct") for m in STEP_METRICS]
+    return (
+        *tables,
+        *(f"asymmetry_pct.{m}" for m in ASYMMETRY_METRICS),
+        *SUMMARY_SCALARS,
+        *_KIND_METRICS["warmup"],
+        *_DERIVED,
+    )
+
+
+def _close(name: str, names: Iterable[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, list(names), n=3, cutoff=0.6)
+    return f"did you mean {' or '.join(close)}?" if close else "no registered name is close"
 
 
 #: Typical easy running speed used to estimate the distance of runs without a known speed.
@@ -505,6 +577,22 @@ def _rule(c: _Checker, d: Mapping[str, Any], where: str) -> Rule:
             list(lv),
         )
     display = c.choice(d["display"], f"{where}.display", tuple(DISPLAYS))
+    metric = c.text(d, "metric", where)
+    if metric not in known_metrics(kind):
+        raise c.fail(
+            f"{where}.metric",
+            f"unknown metric {metric!r} ({_close(metric, known_metrics(kind))})",
+            f"a metric a {kind} rule can use (docs/faults.md, docs/tables.md)",
+            metric,
+        )
+    for key, names in (("step_column", (*STEP_TABLE, *_DERIVED)), ("minute_column", MINUTE_TABLE)):
+        if isinstance(d.get(key), str) and d[key] not in names:
+            raise c.fail(
+                f"{where}.{key}",
+                f"unknown column {d[key]!r} ({_close(d[key], names)})",
+                "a column of the " + ("step" if key == "step_column" else "minute") + " table or a derived metric",
+                d[key],
+            )
     rel = c.number(d.get("reliability", 0.8), f"{where}.reliability")
     if not 0 < rel <= 1:
         raise c.fail(f"{where}.reliability", "out of range", "a number in (0, 1]", rel)
@@ -533,7 +621,7 @@ def _rule(c: _Checker, d: Mapping[str, Any], where: str) -> Rule:
     return Rule(
         kind=kind,
         role=role,
-        metric=c.text(d, "metric", where),
+        metric=metric,
         label=c.text(d, "label", where),
         display=display,
         direction=direction,

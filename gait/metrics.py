@@ -55,7 +55,15 @@ import pandas as pd
 
 from .constants import AP, DEG_PER_RAD, G, V
 
-__all__ = ["step_table", "minute_table", "run_summary", "STEP_METRICS", "STEP_COLUMNS", "MINUTE_COLUMNS"]
+__all__ = [
+    "ASYMMETRY_METRICS",
+    "MINUTE_COLUMNS",
+    "STEP_COLUMNS",
+    "STEP_METRICS",
+    "minute_table",
+    "run_summary",
+    "step_table",
+]
 
 #: Metrics summarised per minute and per run (medians over valid running steps).
 STEP_METRICS = [
@@ -79,6 +87,17 @@ STEP_METRICS = [
     "speed_mps",
     "step_length_m",
 ]
+
+
+#: Metrics whose left/right asymmetry the run summary gives (``asymmetry_pct.<metric>``).
+ASYMMETRY_METRICS = (
+    "contact_time_s",
+    "step_time_s",
+    "flight_time_s",
+    "impact_peak_mps2",
+    "braking_peak_mps2",
+    "pelvic_drop_deg",
+)
 
 
 def _running_valid(steps: pd.DataFrame) -> np.ndarray:
@@ -740,14 +759,7 @@ def run_summary(
         s[name] = {c: float(v) for c, v in zip(metrics, per_side[name])}
     s["asymmetry_pct"] = {
         c: _asym(float(per_side["left"][cols.index(c)]), float(per_side["right"][cols.index(c)]))
-        for c in (
-            "contact_time_s",
-            "step_time_s",
-            "flight_time_s",
-            "impact_peak_mps2",
-            "braking_peak_mps2",
-            "pelvic_drop_deg",
-        )
+        for c in ASYMMETRY_METRICS
     }
     decided = np.isin(strike, FOOT_STRIKES[:3])
     for c in FOOT_STRIKES[:3]:

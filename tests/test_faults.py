@@ -558,3 +558,59 @@ class TestRequirements:
         # what the accelerometer alone gives, validated against the gyroscope path
         assert "lateral_lean" in found
         assert derived_metrics(a).unavailable["trunk_angles"].startswith("no gyroscope")
+
+
+class TestCatalogueMetricNames:
+    """Every metric the catalogue names exists; a misspelt one is refused when it is loaded."""
+
+    def test_every_catalogue_metric_resolves_on_a_full_analysis(self):
+        from gait.faults import _context
+
+        a = gait.analyze(gait.read_session(REPO / "sample_data" / "fatigue_long_run.csv.gz"))
+        ctx = _context(a, None, None, None)
+        checked = 0
+        for f in CATALOGUE.faults:
+            for r in f.rules:
+                if r.kind in ("threshold", "baseline", "warmup"):
+                    assert r.metric in ctx.metrics, (f.id, r.metric)
+                elif r.kind == "drift":
+                    assert ctx.step_values(r.metric) is not None, (f.id, r.metric)
+                if r.step_column is not None:
+                    assert ctx.step_values(r.step_column) is not None, (f.id, r.step_column)
+                if r.minute_column is not None:
+                    assert r.minute_column in a.minutes.columns, (f.id, r.minute_column)
+                checked += 1
+        assert checked >= 40
+
+    def _write(self, tmp_path, old: str, new: str) -> Path:
+        text = CATALOGUE_FILE.read_text()
+        assert text.count(old) >= 1
+        p = tmp_path / "faults.toml"
+        p.write_text(text.replace(old, new, 1))
+        return p
+
+    def test_a_misspelt_metric_is_refused_with_close_names(self, tmp_path):
+        p = self._write(
+            tmp_path, 'metric = "median.braking_velocity_loss_mps"', 'metric = "median.braking_velocity_loss_mps2"'
+        )
+        with pytest.raises(GaitInputError) as e:
+            load_catalogue(p)
+        msg = str(e.value)
+        assert msg.startswith(str(p))
+        assert "fault 'overstriding'.rules[0].metric" in msg
+        assert "unknown metric 'median.braking_velocity_loss_mps2'" in msg
+        assert re.search(r"did you mean median\.braking_velocity_loss_mps\b", msg)
+
+    def test_a_misspelt_step_column_is_refused(self, tmp_path):
+        p = self._write(
+            tmp_path, 'step_column = "braking_velocity_loss_mps"', 'step_column = "braking_velocity_los_mps"'
+        )
+        with pytest.raises(
+            GaitInputError, match=r"unknown column 'braking_velocity_los_mps' \(did you mean braking_velocity_loss_mps"
+        ):
+            load_catalogue(p)
+
+    def test_a_metric_of_another_kind_is_refused(self, tmp_path):
+        p = self._write(tmp_path, 'metric = "surge_index_pct"', 'metric = "median.cadence_spm"')
+        with pytest.raises(GaitInputError, match=r"unknown metric 'median.cadence_spm'.*a surges rule"):
+            load_catalogue(p)

@@ -37,7 +37,7 @@ from dbus_fast.aio import MessageBus
 from dbus_fast.annotations import DBusBool, DBusBytes, DBusDict, DBusObjectPath, DBusSignature, DBusStr
 from dbus_fast.service import PropertyAccess, ServiceInterface, dbus_property, method
 
-from gait.errors import GaitInputError, Where
+from gait.errors import DeviceError, GaitInputError, Where
 from gait.session import Session
 
 from . import codec
@@ -63,7 +63,7 @@ _StrList = Annotated[list[str], DBusSignature("as")]
 _ByteDict = Annotated[dict[int, Variant], DBusSignature("a{qv}")]
 
 
-class PeripheralError(RuntimeError):
+class PeripheralError(DeviceError):
     """BlueZ refused to register the peripheral (no adapter, adapter off, no permission)."""
 
 

@@ -9,8 +9,9 @@ The public API is small; everything else lives in the stage modules (`gait.io`,
 200.0
 """
 
+from ._run import RunResult, run
 from .batch_runner import batch
-from .errors import GaitDataWarning, GaitInputError
+from .errors import GaitDataWarning, GaitError, GaitInputError
 from .faults import Finding, evaluate
 from .io import load_session, save_session, session_from_arrays
 from .pipeline import Analysis, analyze
@@ -21,7 +22,9 @@ from .simulator import SimulationConfig, simulate
 __all__ = [
     "Analysis",
     "Finding",
+    "RunResult",
     "GaitDataWarning",
+    "GaitError",
     "GaitInputError",
     "Session",
     "SessionMetadata",
@@ -32,6 +35,7 @@ __all__ = [
     "load_session",
     "read_session",
     "read_sessions",
+    "run",
     "save_session",
     "session_from_arrays",
     "simulate",

@@ -441,8 +441,9 @@ def load_marker(out: Path, key: str) -> SourceOutcome | None:
 
 def run_task(task: Task) -> SourceOutcome:
     """Process one source; see the module docstring. Never raises for a bad input or a bug."""
-    from calibration import CalibrationStore, apply_stored_calibration, load_calibration, mounting_for
+    from calibration import CalibrationStore
 
+    from ._run import prepare
     from .faults import evaluate
     from .pipeline import analyze
     from .readers import read_sessions
@@ -480,8 +481,10 @@ def run_task(task: Task) -> SourceOutcome:
             try:
                 mounting = None
                 if store is not None:
-                    session = apply_stored_calibration(session, store=store)
-                    mounting = mounting_for(session, load_calibration(session.meta.device_id, store=store))
+                    p = prepare(
+                        session, store=store, if_calibrated="mounting", apply_empty=False, sensor_frame_only=True
+                    )
+                    session, mounting = p.session, p.mounting
                 stage = "analyze"
                 t1 = time.perf_counter()
                 a = analyze(session, speed_mps=task.speed_mps, mounting=mounting)

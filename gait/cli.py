@@ -153,15 +153,12 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
 def _apply_stored_calibration(session, *, off: bool, console):
     """The stored calibration of the session's device, applied (and its mounting, if recent)."""
-    from calibration import apply_calibration, load_calibration, mounting_for
+    from ._run import prepare
 
-    if off or session.meta.calibration:
+    p = prepare(session, calibration=None if off else "stored", if_calibrated="skip", apply_empty=True)
+    if p.calibration is None:
         return session, None
-    cal = load_calibration(session.meta.device_id)
-    if cal is None:
-        return session, None
-    session = apply_calibration(session, cal)
-    mounting = mounting_for(session, cal)
+    session, mounting = p.session, p.mounting
     console.print(
         f"calibration: applied {session.meta.calibration} (device {session.meta.device_id})"
         + ("; stored mounting used" if mounting is not None else "")

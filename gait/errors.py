@@ -34,7 +34,24 @@ class Where:
         return ", ".join(parts) if parts else "input"
 
 
-class GaitInputError(ValueError):
+class GaitError(Exception):
+    """The root of every error the product raises on purpose: ``except gait.GaitError`` catches
+    them all (and no bug).
+
+    Two branches: `GaitInputError` (bad input: a file, a column, a value, a parameter; also a
+    `ValueError`) and `DeviceError` (a sensor, a Bluetooth adapter, a recording or the run
+    history that cannot do what was asked; also a `RuntimeError`): ``RecordingError``,
+    ``SensorRefused``, ``BluetoothUnavailable``, ``PhyphoxError``, ``SyncError``,
+    ``VoiceUnavailable`` (`gait.live`), ``PeripheralError`` (`firmware_protocol`) and
+    ``HistoryUnavailable`` (`gait.history`). Each keeps its own name and message.
+    """
+
+
+class DeviceError(GaitError, RuntimeError):
+    """A device, a recording or a store that cannot do what was asked (not bad input)."""
+
+
+class GaitInputError(GaitError, ValueError):
     """Bad input: a file, a column, a value or a parameter that cannot be used.
 
     Parameters

@@ -58,6 +58,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
+from .errors import GaitError
+
 if TYPE_CHECKING:
     from .faults import Finding
     from .pipeline import Analysis
@@ -188,7 +190,7 @@ def _create_current(conn: sqlite3.Connection) -> None:
 _MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _migrate_1_to_2}
 
 
-class HistoryUnavailable(Exception):
+class HistoryUnavailable(GaitError):
     """The history cannot be used for this run (locked, unreadable, foreign, newer version).
 
     The run is still analysed; ``reason`` says why its history was left out.

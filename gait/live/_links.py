@@ -31,10 +31,12 @@ from firmware_protocol.devices._base import DeviceDecoder, DeviceProfile
 from firmware_protocol.devices.lumbar import PROFILE as LUMBAR_PROFILE
 from firmware_protocol.stream import StreamChunk, StreamDecoder
 
+from ..errors import DeviceError
+
 __all__ = ["Decoded", "Link", "LumbarLink", "ProfileLink", "SensorRefused"]
 
 
-class SensorRefused(RuntimeError):
+class SensorRefused(DeviceError):
     """The sensor answered a command with an error status."""
 
 

@@ -152,13 +152,10 @@ def window_metrics(
     session = Session(t=t, acc=acc, gyr=gyr, frame="sensor", meta=meta)
     kwargs = dict(analyze_kwargs or {})
     if calibration is not None:
-        from calibration import apply_calibration, mounting_for
+        from .._run import prepare
 
-        if not calibration.is_empty:
-            session = apply_calibration(session, calibration)
-        stored = mounting_for(session, calibration)
-        if stored is not None:
-            mounting = stored
+        p = prepare(session, calibration=calibration, mounting=mounting, if_calibrated="skip", apply_empty=False)
+        session, mounting = p.session, p.mounting
     if mounting is not None and "mounting" not in kwargs and _accepts(fn, "mounting"):
         kwargs["mounting"] = mounting
     if not with_cues and "summaries" not in kwargs and _accepts(fn, "summaries"):

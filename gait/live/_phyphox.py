@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import GaitInputError, Where
+from ..errors import DeviceError, GaitInputError, Where
 from ._links import Decoded, Link
 from ._scan import FoundDevice
 
@@ -64,7 +64,7 @@ GRID_RATES_HZ = (400.0, 200.0, 100.0)
 _NET_ERRORS = (urllib.error.URLError, TimeoutError, ConnectionError, OSError, json.JSONDecodeError)
 
 
-class PhyphoxError(RuntimeError):
+class PhyphoxError(DeviceError):
     """The phone answered, but cannot be recorded from (no accelerometer with g, refused start)."""
 
 

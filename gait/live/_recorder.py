@@ -61,7 +61,7 @@ from bleak.exc import BleakDeviceNotFoundError, BleakError
 
 from firmware_protocol.profiles import get_profile
 
-from ..errors import GaitDataWarning, GaitInputError, Where
+from ..errors import DeviceError, GaitDataWarning, GaitInputError, Where
 from ..io import SessionCsvWriter, load_session, write_csv_session
 from ..session import DeclaredGap, SessionMetadata
 from ._buffer import RingBuffer
@@ -89,7 +89,7 @@ _LINK_ERRORS = (BleakError, TimeoutError, EOFError, ConnectionError)
 CUE_INTERVAL_S = 1.0
 
 
-class RecordingError(RuntimeError):
+class RecordingError(DeviceError):
     """The recording could not start or had to end: no sensor, a sensor that stopped sending,
     a sensor that refuses the settings. The message says what happened and what to try."""
 

@@ -16,7 +16,7 @@ from bleak.exc import BleakError
 
 from firmware_protocol import codec, profiles
 
-from ..errors import GaitInputError
+from ..errors import DeviceError, GaitInputError
 
 __all__ = ["BleBackend", "BluetoothUnavailable", "FoundDevice", "identify_protocol", "scan"]
 
@@ -26,7 +26,7 @@ OUR_PROTOCOL = "lumbar_imu"
 _ADDRESS_RE = re.compile(r"^([0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}$|^[0-9A-Fa-f-]{36}$")
 
 
-class BluetoothUnavailable(RuntimeError):
+class BluetoothUnavailable(DeviceError):
     """No usable Bluetooth: no BlueZ / D-Bus, no adapter, adapter off, or access denied."""
 
 

@@ -58,7 +58,7 @@ from bleak.exc import BleakDeviceNotFoundError, BleakError
 from firmware_protocol import codec
 from firmware_protocol import logbook as lb
 
-from ..errors import GaitInputError, Where
+from ..errors import DeviceError, GaitInputError, Where
 from ..io import SessionCsvWriter
 from ..session import SessionMetadata
 from ._scan import OUR_PROTOCOL, BleBackend, BluetoothUnavailable, FoundDevice, scan
@@ -77,7 +77,7 @@ _STATE_DIR = ".gait-sync"
 _WRITE_CHUNK = 50_000
 
 
-class SyncError(RuntimeError):
+class SyncError(DeviceError):
     """The sync could not run: no sensor, a sensor that cannot log, Bluetooth unavailable."""
 
 

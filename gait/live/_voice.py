@@ -40,7 +40,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import GaitInputError, Where
+from ..errors import DeviceError, GaitInputError, Where
 
 if TYPE_CHECKING:
     from ._recorder import LiveView
@@ -60,7 +60,7 @@ __all__ = [
 SEVERITY_RANK = {"low": 1, "moderate": 2, "high": 3}
 
 
-class VoiceUnavailable(RuntimeError):
+class VoiceUnavailable(DeviceError):
     """No text-to-speech engine: says what to install."""
 
 

@@ -439,7 +439,7 @@ def rbds_part(data_dir: Path) -> dict[str, pd.DataFrame]:
         # the analysis' event detector on the true vertical specific force (no orientation
         # estimate involved), and on the force itself as the ideal centre-of-mass signal
         for name, x, fs, t0 in _event_inputs(d):
-            ev_ = running_events(x, fs, t0=t0)
+            ev_ = running_events(x, sampling_rate_hz=fs, t0=t0)
             ev_ = ev_[ev_["ok"]]
             m = match_events(ev_["ic_s"].to_numpy(), st["ic_s"].to_numpy(), tolerance_s=0.08)
             row[f"{name}_ic_bias_ms"] = float(

@@ -134,7 +134,7 @@ def side_inputs(a: gait.Analysis) -> dict:
         x = a.signals.acc[i0:i1, V]
         ap = a.signals.acc[i0:i1, AP]
         if np.isfinite(ap).all():
-            ml_sign[(st["bout"] == b.bout).to_numpy()] = walking_ap_sign(x - np.nanmean(x), ap, fs)
+            ml_sign[(st["bout"] == b.bout).to_numpy()] = walking_ap_sign(x - np.nanmean(x), ap, sampling_rate_hz=fs)
     has_ml = not np.isnan(a.signals.acc[:, ML]).all()
     has_gyro = a.session.gyr is not None
     return {

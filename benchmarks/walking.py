@@ -209,7 +209,9 @@ def _contacts_with(a: gait.Analysis, params: tuple[float, float, float]) -> np.n
         for b in a.bouts[a.bouts["kind"] == "walking"].itertuples(index=False):
             i0, i1 = np.searchsorted(t, [b.start_s, b.end_s - 0.5 / FS_HZ])
             sl = slice(int(i0), int(i1) + 1)
-            e = ev_mod.walking_events(a.signals.acc[sl, V], FS_HZ, t0=float(t[i0]), acc_ap=a.signals.acc[sl, AP])
+            e = ev_mod.walking_events(
+                a.signals.acc[sl, V], sampling_rate_hz=FS_HZ, t0=float(t[i0]), acc_ap=a.signals.acc[sl, AP]
+            )
             out.append(e["ic_s"].to_numpy(float))
         return np.concatenate(out) if out else np.zeros(0)
     finally:

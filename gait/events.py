@@ -125,7 +125,9 @@ import numpy as np
 import pandas as pd
 from scipy.signal import butter, find_peaks, sosfiltfilt
 
+from ._checks import check_rate, check_same_length, check_signal
 from .constants import G
+from .errors import check_number
 from .sides import assign_sides
 
 __all__ = ["running_events", "walking_events", "walking_ap_sign", "assign_sides", "EVENT_COLUMNS"]
@@ -256,8 +258,20 @@ def _propulsion_end(acc_ap: np.ndarray | None, fs: float, peaks: np.ndarray, sto
     return _first_down(aps, top, stop, np.zeros(m))
 
 
+def _event_inputs(
+    f_v: np.ndarray, sampling_rate_hz: float, t0: float, acc_ap: np.ndarray | None
+) -> tuple[float, np.ndarray]:
+    """The checks `running_events` and `walking_events` share: the rate and ``f_v`` as floats."""
+    fs = check_rate(sampling_rate_hz)
+    x = check_signal(f_v, "f_v", finite=True)
+    check_number(t0, "t0", expected="the time of the first sample in s")
+    if acc_ap is not None:
+        check_same_length(x.size, "f_v", acc_ap=check_signal(acc_ap, "acc_ap"))
+    return fs, x
+
+
 def running_events(
-    f_v: np.ndarray, sampling_rate_hz: float, *, t0: float = 0.0, acc_ap: np.ndarray | None = None
+    f_v: np.ndarray, *, sampling_rate_hz: float, t0: float = 0.0, acc_ap: np.ndarray | None = None
 ) -> pd.DataFrame:
     """Initial contacts and toe-offs of running steps in a contiguous signal.
 
@@ -266,7 +280,7 @@ def running_events(
     f_v
         Vertical specific force in the level frame (gravity included), m/s^2, 1-D.
     sampling_rate_hz
-        Sampling rate.
+        Sampling rate, Hz (finite, > 0).
     t0
         Time of the first sample, s.
     acc_ap
@@ -283,8 +297,7 @@ def running_events(
         toe-off does not fall between its contact and the next) and ``stance_level_mps2``
         (the stance's half-sine amplitude above the run's flight level).
     """
-    fs = float(sampling_rate_hz)
-    x = np.asarray(f_v, dtype=float)
+    fs, x = _event_inputs(f_v, sampling_rate_hz, t0, acc_ap)
     n = x.size
     if n < int(0.6 * fs):
         return _empty(t0)
@@ -438,7 +451,7 @@ WALK_PEAK_LP_HZ = 20.0
 WALK_STEP_RANGE_S = (0.3, 1.2)
 
 
-def walking_ap_sign(acc_v: np.ndarray, acc_ap: np.ndarray, sampling_rate_hz: float) -> float:
+def walking_ap_sign(acc_v: np.ndarray, acc_ap: np.ndarray, *, sampling_rate_hz: float) -> float:
     """+1 when ``acc_ap`` points forward during walking, -1 when it points backward.
 
     In walking the trunk speeds up forward while the vertical load falls after midstance and
@@ -446,8 +459,25 @@ def walking_ap_sign(acc_v: np.ndarray, acc_ap: np.ndarray, sampling_rate_hz: flo
     correlates positively with the rate of change of the low-passed vertical acceleration.
     The low-pass matters: the heel-strike transient (a sharp vertical rise with a sharp
     deceleration) has the opposite sign and dominates unfiltered signals.
+
+    Parameters
+    ----------
+    acc_v
+        Vertical acceleration, m/s^2, 1-D (NaN samples are left out).
+    acc_ap
+        Antero-posterior acceleration, m/s^2, the same samples.
+    sampling_rate_hz
+        Sampling rate, Hz (finite, > 0).
+
+    Returns
+    -------
+    float
+        +1.0 or -1.0 (+1.0 when fewer than 1.5 s of samples are usable).
     """
-    fs = float(sampling_rate_hz)
+    fs = check_rate(sampling_rate_hz)
+    acc_v = check_signal(acc_v, "acc_v")
+    acc_ap = check_signal(acc_ap, "acc_ap")
+    check_same_length(acc_v.size, "acc_v", acc_ap=acc_ap)
     ok = np.isfinite(acc_v) & np.isfinite(acc_ap)
     if ok.sum() < int(1.5 * fs):
         return 1.0
@@ -457,7 +487,7 @@ def walking_ap_sign(acc_v: np.ndarray, acc_ap: np.ndarray, sampling_rate_hz: flo
 
 
 def walking_events(
-    f_v: np.ndarray, sampling_rate_hz: float, *, t0: float = 0.0, acc_ap: np.ndarray | None = None
+    f_v: np.ndarray, *, sampling_rate_hz: float, t0: float = 0.0, acc_ap: np.ndarray | None = None
 ) -> pd.DataFrame:
     """Initial contacts of walking steps in a contiguous signal (Zijlstra & Hof 2003).
 
@@ -466,7 +496,7 @@ def walking_events(
     f_v
         Vertical specific force in the level frame, m/s^2, 1-D.
     sampling_rate_hz
-        Sampling rate.
+        Sampling rate, Hz (finite, > 0).
     t0
         Time of the first sample, s.
     acc_ap
@@ -495,8 +525,7 @@ def walking_events(
     peak itself lies in loading response, 40-80 ms after heel strike on real recordings).
     Both are measured in ``benchmarks/walking.py`` against foot-sensor events.
     """
-    fs = float(sampling_rate_hz)
-    x = np.asarray(f_v, dtype=float)
+    fs, x = _event_inputs(f_v, sampling_rate_hz, t0, acc_ap)
     n = x.size
     if n < int(1.5 * fs):
         return _empty(t0)
@@ -504,7 +533,7 @@ def walking_events(
     ap = None if acc_ap is None else np.asarray(acc_ap, dtype=float)
     sign = 1.0
     if ap is not None and np.isfinite(ap).all():
-        sign = walking_ap_sign(a_v, ap, fs)
+        sign = walking_ap_sign(a_v, ap, sampling_rate_hz=fs)
         fwd = sign * (ap - ap.mean())
         slow = _lowpass(fwd, fs, WALK_STEP_LP_HZ)
         cross = np.flatnonzero((slow[:-1] > 0) & (slow[1:] <= 0))

@@ -257,9 +257,9 @@ def analyze(
         sl = slice(b.start_idx, b.end_idx)
         t_b = float(session.t[b.start_idx])
         if b.kind == "running":
-            ev = running_events(f_v[sl], fs, t0=t_b, acc_ap=level.acc[sl, AP] if has_forward else None)
+            ev = running_events(f_v[sl], sampling_rate_hz=fs, t0=t_b, acc_ap=level.acc[sl, AP] if has_forward else None)
         else:
-            ev = walking_events(f_v[sl], fs, t0=t_b, acc_ap=level.acc[sl, AP] if has_forward else None)
+            ev = walking_events(f_v[sl], sampling_rate_hz=fs, t0=t_b, acc_ap=level.acc[sl, AP] if has_forward else None)
         if ev.empty:
             continue
         ev["ic_idx"] += b.start_idx

@@ -104,8 +104,8 @@ class TestFlightLevelFromTheRun:
         contact 4-8 ms later on these signals)."""
         _, f, ics = com_run()
         with patched(TO_AP_WEIGHT=0.0):
-            ref = running_events(f, FS)
-            e = running_events(pelvis(f, flight_g), FS)
+            ref = running_events(f, sampling_rate_hz=FS)
+            e = running_events(pelvis(f, flight_g), sampling_rate_hz=FS)
         ic0, to0 = matched(ref, ics)
         ic1, to1 = matched(e, ics)
         assert np.abs(ic0).max() < 0.001
@@ -118,14 +118,14 @@ class TestFlightLevelFromTheRun:
         """A signal that reads -0.8 g in flight is not followed down: the flight level stops at
         -0.5 body weights (`FLIGHT_LEVEL_MAX_BELOW`), and every contact is still found."""
         _, f, ics = com_run()
-        e = running_events(pelvis(f, -0.8), FS)
+        e = running_events(pelvis(f, -0.8), sampling_rate_hz=FS)
         ic, _ = matched(e, ics)
         assert np.abs(ic).max() < 0.01
 
     def test_stance_level_is_above_the_flight_level(self):
         _, f, _ = com_run()
-        a = running_events(f, FS)
-        b = running_events(pelvis(f, -0.3), FS)
+        a = running_events(f, sampling_rate_hz=FS)
+        b = running_events(pelvis(f, -0.3), sampling_rate_hz=FS)
         ok = a["ok"] & b["ok"]
         np.testing.assert_allclose(b["stance_level_mps2"][ok], 1.3 * a["stance_level_mps2"][ok], rtol=1e-6)
 
@@ -138,10 +138,10 @@ class TestEndOfPropulsion:
         s = pelvis(f, -0.3)  # no free-fall bound: the estimate alone
         ap = forward(t, ics, ev.TO_AP_LEAD)
         with patched(TO_AP_WEIGHT=1.0):
-            _, to = matched(running_events(s, FS, acc_ap=ap), ics)
+            _, to = matched(running_events(s, sampling_rate_hz=FS, acc_ap=ap), ics)
         assert np.abs(to).max() < 0.001
-        _, to_w = matched(running_events(s, FS, acc_ap=ap), ics)
-        _, to_v = matched(running_events(s, FS), ics)
+        _, to_w = matched(running_events(s, sampling_rate_hz=FS, acc_ap=ap), ics)
+        _, to_v = matched(running_events(s, sampling_rate_hz=FS), ics)
         # the descent's share (fitted on real sensors) is late on a symmetric half sine
         assert to_v.mean() > 0.01
         np.testing.assert_allclose(to_w, ev.TO_AP_WEIGHT * to + (1 - ev.TO_AP_WEIGHT) * to_v, atol=1e-4)
@@ -151,14 +151,13 @@ class TestEndOfPropulsion:
         [
             lambda t: np.zeros_like(t),  # a forward axis that does not move: no forward estimate
             lambda t: np.full_like(t, np.nan),
-            lambda t: np.zeros(7),
-        ],
+        ],  # a forward signal of another length is refused (tests/test_stage_inputs.py)
     )
     def test_unusable_forward_signals_leave_the_descent(self, ap):
         t, f, _ = com_run()
         s = pelvis(f, -0.3)
-        a = running_events(s, FS, acc_ap=ap(t))
-        b = running_events(s, FS)
+        a = running_events(s, sampling_rate_hz=FS, acc_ap=ap(t))
+        b = running_events(s, sampling_rate_hz=FS)
         pd.testing.assert_frame_equal(a, b)
 
     def test_a_late_end_of_propulsion_never_makes_a_toe_off_after_the_next_contact(self):
@@ -168,7 +167,7 @@ class TestEndOfPropulsion:
         s = pelvis(f, -0.3)
         ap = forward(t, ics, -0.45)  # zero crossing 0.45 of the contact after toe-off
         with patched(TO_AP_WEIGHT=1.0):
-            e = running_events(s, FS, acc_ap=ap)
+            e = running_events(s, sampling_rate_hz=FS, acc_ap=ap)
         nxt = np.append(e["ic_s"].to_numpy()[1:], np.inf)
         good = e[e["ok"]]
         assert ((good["to_s"] > good["ic_s"]) & (good["to_s"] < nxt[e["ok"].to_numpy()])).all()

@@ -36,14 +36,14 @@ def ideal_vertical():
 class TestRunningEvents:
     def test_empty_and_too_short(self):
         for x in (np.zeros(0), np.zeros(10), np.full(1000, G)):
-            ev = running_events(x, 200.0)
+            ev = running_events(x, sampling_rate_hz=200.0)
             assert ev.empty and list(ev.columns) == EVENT_COLUMNS
 
     @pytest.mark.parametrize("rearfoot", [0.0, 1.0])
     def test_exact_timing_on_the_model(self, ideal_vertical, rearfoot):
         sim = ideal_vertical[rearfoot]
         s = sim.session
-        ev = running_events(s.acc[:, 0], s.sampling_rate_hz, t0=float(s.t[0]))
+        ev = running_events(s.acc[:, 0], sampling_rate_hz=s.sampling_rate_hz, t0=float(s.t[0]))
         ev = ev[ev["ok"]]
         tru = running_truth(sim)
         m = match_events(ev["ic_s"].to_numpy(), tru["ic_s"].to_numpy())
@@ -69,7 +69,7 @@ class TestRunningEvents:
             x[spike] += 1.2 * G * np.sin(np.pi * tau[spike] / 0.02)
             dip = (tau >= 0.02) & (tau < 0.05)
             x[dip] -= 0.6 * G * np.sin(np.pi * (tau[dip] - 0.02) / 0.03)
-        ev = running_events(x, fs)
+        ev = running_events(x, sampling_rate_hz=fs)
         ev = ev[ev["ok"]]
         m = match_events(ev["ic_s"].to_numpy(), ics, tolerance_s=0.005)
         assert m.recall >= 0.85 and m.precision == 1.0
@@ -79,7 +79,7 @@ class TestRunningEvents:
         tru = running_truth(ideal_vertical[0.0])
         cut = float(tru["ic_s"].iloc[50] + 0.7 * tru["contact_time_s"].iloc[50])  # past the stance's peak
         keep = s.t < cut
-        ev = running_events(s.acc[keep, 0], s.sampling_rate_hz)
+        ev = running_events(s.acc[keep, 0], sampling_rate_hz=s.sampling_rate_hz)
         assert not ev["ok"].iloc[-1]
         assert ev["ok"].iloc[-3:-1].all()
 
@@ -104,8 +104,8 @@ class TestWalkingEvents:
         assert not walk["toe_off_measured"].any()
 
     def test_empty(self):
-        assert walking_events(np.zeros(10), 100.0).empty
-        assert walking_events(np.zeros(10), 100.0, acc_ap=np.zeros(10)).empty
+        assert walking_events(np.zeros(10), sampling_rate_hz=100.0).empty
+        assert walking_events(np.zeros(10), sampling_rate_hz=100.0, acc_ap=np.zeros(10)).empty
 
     def test_contacts_at_heel_strike(self, long_walk):
         """Contacts within 12 ms of the truth (the 20 Hz low-pass rounds the modelled forward
@@ -133,8 +133,8 @@ class TestWalkingEvents:
         sl = slice(*np.searchsorted(t, [b.start_s, b.end_s]))
         f_v, ap = a.signals.acc[sl, V], a.signals.acc[sl, AP]
         fs = a.session.sampling_rate_hz
-        fwd = walking_events(f_v, fs, acc_ap=ap)
-        back = walking_events(f_v, fs, acc_ap=-ap)
+        fwd = walking_events(f_v, sampling_rate_hz=fs, acc_ap=ap)
+        back = walking_events(f_v, sampling_rate_hz=fs, acc_ap=-ap)
         np.testing.assert_array_equal(fwd["ic_idx"], back["ic_idx"])
         assert (fwd["ap_sign"] == 1.0).all() and (back["ap_sign"] == -1.0).all()
 
@@ -148,7 +148,7 @@ class TestWalkingEvents:
         b = a.bouts[a.bouts["kind"] == "walking"].iloc[0]
         t = a.session.t
         i0, i1 = np.searchsorted(t, [b.start_s, b.end_s])
-        ev = walking_events(a.signals.acc[i0:i1, V], fs, t0=float(t[i0]))
+        ev = walking_events(a.signals.acc[i0:i1, V], sampling_rate_hz=fs, t0=float(t[i0]))
         tru = long_walk.steps
         m = match_events(ev["ic_s"].to_numpy(), tru["ic_s"].to_numpy(), tolerance_s=0.05)
         err = ev["ic_s"].to_numpy()[m.detected_idx] - tru["ic_s"].to_numpy()[m.reference_idx]

@@ -83,7 +83,7 @@ class TestContactTimeAcrossStanceShapes:
                 tau = t - ic
                 st = (tau >= 0) & (tau < tc)
                 x[st] = 2.6 * G * stance_shape(tau[st] / tc, skew)
-            ev = running_events(x, fs)
+            ev = running_events(x, sampling_rate_hz=fs)
             ev = ev[ev["ok"]]
             m = match_events(ev["ic_s"].to_numpy(), ics, tolerance_s=0.01)
             assert m.recall > 0.85 and m.precision == 1.0

@@ -58,6 +58,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.signal import butter, sosfiltfilt
 
+from gait._checks import check_mask, check_rate, check_same_length, check_vectors
 from gait.constants import DEG_PER_RAD, G
 from gait.errors import GaitInputError, Where
 
@@ -236,11 +237,37 @@ class MountingEstimate:
         return out
 
 
+def _check_axis(x: np.ndarray, name: str) -> np.ndarray:
+    """``x`` as a finite 3-vector of length > 0, else `GaitInputError`."""
+    a = np.asarray(x, dtype=float)
+    if a.shape != (3,) or not np.isfinite(a).all() or not np.linalg.norm(a) > 0:
+        raise GaitInputError(
+            "not a direction",
+            expected="a finite 3-vector of length > 0",
+            found=f"{a!r}" if a.size <= 9 else f"an array of shape {a.shape}",
+            where=Where(parameter=name),
+        )
+    return a
+
+
 def rotation_from_axes(up: np.ndarray, forward: np.ndarray) -> np.ndarray:
-    """Rows (v, ap, ml) of a right-handed frame from an up vector and a rough forward vector."""
-    v = np.asarray(up, dtype=float)
+    """Rows (v, ap, ml) of a right-handed frame from an up vector and a rough forward vector.
+
+    Parameters
+    ----------
+    up
+        The vertical, a 3-vector (any length > 0).
+    forward
+        A rough forward direction, a 3-vector not parallel to ``up``.
+
+    Returns
+    -------
+    ndarray
+        3 x 3, rows v (up), ap (forward, made horizontal), ml (left).
+    """
+    v = _check_axis(up, "up")
     v = v / np.linalg.norm(v)
-    f = np.asarray(forward, dtype=float)
+    f = _check_axis(forward, "forward")
     ap = f - v * (f @ v)
     n = np.linalg.norm(ap)
     if n < 1e-9:
@@ -387,7 +414,7 @@ def estimate_heading(
     acc
         Sensor-frame specific force, m/s^2, shape ``(n, 3)``.
     sampling_rate_hz
-        Sampling rate.
+        Sampling rate, Hz (finite, > 0).
     up
         The vertical in sensor coordinates (standing, or the mean posture).
     running, walking
@@ -400,8 +427,14 @@ def estimate_heading(
     HeadingEstimate or None
         ``None`` when no stretch of at least `MIN_WINDOW_S` of walking or running exists.
     """
-    acc = np.asarray(acc, dtype=float)
-    fs = float(sampling_rate_hz)
+    acc = check_vectors(acc, "acc")
+    fs = check_rate(sampling_rate_hz)
+    n = acc.shape[0]
+    up = _check_axis(up, "up")
+    running = check_mask(running, "running", n, "acc")
+    walking = check_mask(walking, "walking", n, "acc")
+    if gyr is not None:
+        check_same_length(n, "acc", gyr=check_vectors(gyr, "gyr"))
     up = np.asarray(up, dtype=float) / np.linalg.norm(up)
     turning = np.zeros(acc.shape[0], bool)
     turns = 0
@@ -477,7 +510,7 @@ def estimate_mounting(
     acc
         Sensor-frame specific force, m/s^2, shape ``(n, 3)``.
     sampling_rate_hz
-        Sampling rate.
+        Sampling rate, Hz (finite, > 0).
     still, running, walking
         Boolean masks of the samples in each activity (from `gait.activity`).
     gyr
@@ -487,9 +520,14 @@ def estimate_mounting(
     -------
     MountingEstimate
     """
-    acc = np.asarray(acc, dtype=float)
-    fs = float(sampling_rate_hz)
-    walking = np.zeros(acc.shape[0], bool) if walking is None else walking
+    acc = check_vectors(acc, "acc")
+    fs = check_rate(sampling_rate_hz)
+    n = acc.shape[0]
+    still = check_mask(still, "still", n, "acc")
+    running = check_mask(running, "running", n, "acc")
+    walking = np.zeros(n, bool) if walking is None else check_mask(walking, "walking", n, "acc")
+    if gyr is not None:
+        check_same_length(n, "acc", gyr=check_vectors(gyr, "gyr"))
     moving = running if running.sum() >= 4 * fs else walking
     if still.sum() >= 1.0 * fs:
         up = acc[still].mean(axis=0)

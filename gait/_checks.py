@@ -14,8 +14,17 @@ from typing import Any
 import numpy as np
 
 from .errors import GaitInputError, Where
+from .session import Session
 
-__all__ = ["check_rate", "check_signal", "check_vectors", "check_same_length", "check_rotation"]
+__all__ = [
+    "check_rate",
+    "check_signal",
+    "check_vectors",
+    "check_same_length",
+    "check_rotation",
+    "check_session",
+    "check_mask",
+]
 
 
 def check_rate(value: Any, name: str = "sampling_rate_hz") -> float:
@@ -127,4 +136,30 @@ def check_rotation(x: Any, name: str) -> np.ndarray:
             where=Where(parameter=name),
         )
     _finite(a, name)
+    return a
+
+
+def check_session(x: Any, name: str = "session") -> Session:
+    """Return ``x`` if it is a `gait.Session`, else raise."""
+    if not isinstance(x, Session):
+        raise GaitInputError(
+            "not a session",
+            expected="a gait.Session (gait.load_session, gait.read_session or gait.session_from_arrays)",
+            found=type(x).__name__,
+            where=Where(parameter=name),
+        )
+    return x
+
+
+def check_mask(x: Any, name: str, n: int, reference: str) -> np.ndarray:
+    """Return ``x`` as a 1-D boolean array of ``n`` samples (as many as ``reference``), else raise."""
+    a = np.asarray(x)
+    if a.ndim != 1 or a.dtype != bool:
+        raise GaitInputError(
+            "not a boolean mask",
+            expected="a 1-D array of True / False, one per sample",
+            found=f"an array of shape {a.shape} and dtype {a.dtype}",
+            where=Where(parameter=name),
+        )
+    check_same_length(n, reference, **{name: a})
     return a

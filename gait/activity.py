@@ -30,7 +30,9 @@ import numpy as np
 import pandas as pd
 from scipy.ndimage import median_filter
 
+from ._checks import check_same_length, check_session, check_signal
 from .constants import G
+from .errors import GaitInputError, Where
 from .session import Session
 
 __all__ = ["KINDS", "detect_bouts", "bout_labels"]
@@ -139,7 +141,19 @@ def _merge_short(labels: np.ndarray, fs: float) -> np.ndarray:
 
 
 def bout_labels(session: Session) -> np.ndarray:
-    """Activity code (`KINDS` index) for every sample of ``session``."""
+    """Activity code (`KINDS` index) for every sample of ``session``.
+
+    Parameters
+    ----------
+    session
+        The session (any frame: only the magnitudes are used).
+
+    Returns
+    -------
+    ndarray
+        ``int8`` codes, one per sample.
+    """
+    check_session(session)
     acc = np.nan_to_num(session.acc)  # an absent axis counts as 0
     mag = np.sqrt(np.einsum("ij,ij->i", acc, acc))
     gmag = None if session.gyr is None else np.sqrt(np.einsum("ij,ij->i", session.gyr, session.gyr))
@@ -152,13 +166,32 @@ def bout_labels(session: Session) -> np.ndarray:
 def detect_bouts(session: Session, labels: np.ndarray | None = None) -> pd.DataFrame:
     """Activity bouts of ``session``.
 
+    Parameters
+    ----------
+    session
+        The session.
+    labels
+        Its per-sample activity codes (`bout_labels`), if already computed.
+
     Returns
     -------
     DataFrame
         Columns ``bout``, ``kind`` (still / walking / running / other), ``start_s``, ``end_s``,
         ``duration_s``, ``start_idx``, ``end_idx`` (sample slice). Bouts never span a gap.
     """
-    labels = bout_labels(session) if labels is None else labels
+    check_session(session)
+    if labels is None:
+        labels = bout_labels(session)
+    else:
+        codes = check_signal(labels, "labels")
+        check_same_length(session.n_samples, "session", labels=codes)
+        if codes.size and not np.isin(codes, np.arange(len(KINDS))).all():
+            raise GaitInputError(
+                "unknown activity code",
+                expected=f"integer codes 0 to {len(KINDS) - 1} ({', '.join(KINDS)})",
+                found=f"{np.setdiff1d(codes, np.arange(len(KINDS)))[:5]}",
+                where=Where(parameter="labels"),
+            )
     rows = []
     period = 1.0 / session.sampling_rate_hz
     for seg in session.segments():

@@ -36,7 +36,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.signal import sosfiltfilt
 
+from ._checks import check_rotation, check_same_length, check_session, check_vectors
 from .constants import AP, ML, V
+from .errors import GaitInputError, Where, check_positive
 from .events import _butter_sos
 from .session import Session, SessionMetadata
 
@@ -128,8 +130,26 @@ def rotate(vectors: np.ndarray, rotvec: np.ndarray) -> np.ndarray:
     """Rotate each row of ``vectors`` by the matching rotation vector (Rodrigues), vectorised.
 
     Works on contiguous columns (``np.cross`` on rows is several times slower).
+
+    Parameters
+    ----------
+    vectors
+        Shape ``(n, 3)``.
+    rotvec
+        Rotation vectors (axis times angle, rad), shape ``(n, 3)``, or one of shape ``(3,)``
+        for all rows.
+
+    Returns
+    -------
+    ndarray
+        The rotated vectors, shape ``(n, 3)``.
     """
-    return _apply(vectors, _prepare(rotvec))
+    v = check_vectors(vectors, "vectors")
+    r = np.asarray(rotvec, dtype=float)
+    if r.shape != (3,):
+        r = check_vectors(r, "rotvec")
+        check_same_length(v.shape[0], "vectors", rotvec=r)
+    return _apply(v, _prepare(r))
 
 
 def to_body_frame(session: Session, rotation: np.ndarray, *, calibration: str | None = None) -> Session:
@@ -137,10 +157,25 @@ def to_body_frame(session: Session, rotation: np.ndarray, *, calibration: str | 
 
     ``rotation`` has the body axes (v, ap, ml) as rows, in sensor coordinates
     (`calibration.mounting.MountingEstimate.rotation`).
+
+    Parameters
+    ----------
+    session
+        A sensor-frame session (a body-frame one is returned as it is).
+    rotation
+        3 x 3, the body axes as rows in sensor coordinates.
+    calibration
+        A note of the mounting's source for the metadata, or None.
+
+    Returns
+    -------
+    Session
+        The body-frame session.
     """
+    check_session(session)
+    R = check_rotation(rotation, "rotation")
     if session.frame == "body":
         return session
-    R = np.asarray(rotation, dtype=float)
     acc = apply_matrix(R, session.acc)
     gyr = None if session.gyr is None else apply_matrix(R, session.gyr)
     meta: SessionMetadata = session.meta
@@ -384,10 +419,34 @@ def level_frame(
        rotation swing reported as ``yaw``.
     4. The specific force is rotated by roll, pitch and the swing: ``ap`` is the horizontal
        forward direction of the mean heading.
+
+    Parameters
+    ----------
+    session
+        A body-frame session (`to_body_frame`).
+    gravity_acc
+        Body-frame specific force for the gravity magnitude, m/s^2, shape ``(n, 3)`` like
+        ``session.acc``; None uses ``session.acc``.
+    gravity_mps2
+        A fixed gravity magnitude, m/s^2 (finite, > 0); None estimates it.
+
+    Returns
+    -------
+    LevelSignals
     """
+    check_session(session)
     if session.frame != "body":
-        raise ValueError("level_frame needs a body-frame session (call to_body_frame first)")
+        raise GaitInputError(
+            "not a body-frame session",
+            expected="a body-frame session (call to_body_frame first)",
+            found=f"frame {session.frame!r}",
+            where=Where(parameter="session"),
+        )
     n = session.n_samples
+    if gravity_acc is not None:
+        check_same_length(n, "session", gravity_acc=check_vectors(gravity_acc, "gravity_acc"))
+    if gravity_mps2 is not None:
+        check_positive(gravity_mps2, "gravity_mps2")
     acc_out = np.empty((n, 3))
     pitch = np.empty(n)
     roll = np.empty(n)

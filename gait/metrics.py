@@ -53,7 +53,9 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from ._checks import check_rate, check_same_length, check_signal, check_vectors
 from .constants import AP, DEG_PER_RAD, G, V
+from .errors import GaitInputError, Where, check_number
 
 __all__ = [
     "ASYMMETRY_METRICS",
@@ -243,9 +245,19 @@ def step_table(
         Measured gravity magnitude per sample (`gait.frames.LevelSignals.gravity`), m/s^2;
         None uses standard gravity.
     """
-    m = len(events)
+    fs = check_rate(sampling_rate_hz)
+    t = check_signal(t, "t", finite=True)
     n = t.size
-    fs = float(sampling_rate_hz)
+    check_vectors(acc_level, "acc_level")
+    check_same_length(n, "t", acc_level=acc_level)
+    for name, x in (("pitch", pitch), ("roll", roll), ("yaw", yaw), ("segment_id", segment_id), ("gravity", gravity)):
+        if x is not None:
+            check_same_length(n, "t", **{name: check_signal(x, name)})
+    if lean_reference_rad is not None:
+        check_number(lean_reference_rad, "lean_reference_rad", expected="a pitch in rad, or None")
+    m = len(events)
+    if speed_mps is not None and np.ndim(speed_mps):
+        check_same_length(m, "events", speed_mps=check_signal(speed_mps, "speed_mps"))
     dt = 1.0 / fs
     if m == 0:
         return _empty_steps()
@@ -631,7 +643,33 @@ def minute_table(
     acceleration) and ``vibration`` (20-45 Hz vertical in stance, else NaN) with times ``t``;
     their RMS per minute is added. Plain NumPy over the (time-sorted) steps: this runs on every
     live window too.
+
+    Parameters
+    ----------
+    steps
+        The step table (`step_table`), sorted by time.
+    signals
+        Per-sample signals by name (``intensity``, ``ml``, ``vibration``, ``running_mask``),
+        each 1-D and as long as ``t``; None: no signal columns.
+    t
+        Sample times, s (required with ``signals``).
+
+    Returns
+    -------
+    DataFrame
+        One row per minute with a valid running step, `MINUTE_COLUMNS`.
     """
+    if signals is not None:
+        if t is None:
+            raise GaitInputError(
+                "signals without their times",
+                expected="the sample times t with signals",
+                found="t None",
+                where=Where(parameter="t"),
+            )
+        t = check_signal(t, "t")
+        for name, x in signals.items():
+            check_same_length(t.size, "t", **{f"signals[{name!r}]": check_signal(x, f"signals[{name!r}]")})
     sel = _running_valid(steps)
     if not sel.any():
         return pd.DataFrame({c: pd.Series(dtype=int if c in ("minute", "steps") else float) for c in MINUTE_COLUMNS})
@@ -725,7 +763,33 @@ def run_summary(
     metrics: Iterable[str] = STEP_METRICS,
 ) -> dict:
     """Run-level summary (``docs/tables.md``): medians, IQRs, per side, asymmetry, drift,
-    warm-up and surges. Plain NumPy over the tables: this runs on every live window too."""
+    warm-up and surges. Plain NumPy over the tables: this runs on every live window too.
+
+    Parameters
+    ----------
+    steps
+        The step table (`step_table`).
+    minutes
+        The minute table (`minute_table`).
+    bouts
+        The activity bouts (`gait.activity.detect_bouts`), with ``kind`` and ``duration_s``.
+    metrics
+        The step columns to summarise (default `STEP_METRICS`).
+
+    Returns
+    -------
+    dict
+        The summary, keyed as in ``docs/tables.md``.
+    """
+    metrics = list(metrics)
+    missing = [c for c in metrics if c not in steps.columns]
+    if missing:
+        raise GaitInputError(
+            "unknown step metric",
+            expected="columns of the step table",
+            found=", ".join(repr(c) for c in missing),
+            where=Where(parameter="metrics"),
+        )
     sel = _running_valid(steps)
     kinds = bouts["kind"].to_numpy() if len(bouts) else np.zeros(0, object)
     dur = bouts["duration_s"].to_numpy(float) if len(bouts) else np.zeros(0)
@@ -737,7 +801,6 @@ def run_summary(
         "steps": int(steps["valid"].sum()),
         "running_steps": int(sel.sum()),
     }
-    metrics = list(metrics)
     cols = [*metrics, "step_time_s"]
     vals = steps[cols].to_numpy(float)[sel]
     n = vals.shape[0]

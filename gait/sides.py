@@ -77,6 +77,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._checks import check_same_length, check_signal
+
 __all__ = [
     "assign_sides",
     "side_cues",
@@ -118,6 +120,31 @@ def _mean_over(x: np.ndarray, a_idx: np.ndarray, b_idx: np.ndarray) -> np.ndarra
     return (c[b] - c[a]) / (b - a)
 
 
+def _check_steps(
+    ic_idx: np.ndarray,
+    to_idx: np.ndarray,
+    bout: np.ndarray,
+    roll_rad: np.ndarray | None,
+    acc_level_ml: np.ndarray | None,
+    walking: np.ndarray | None,
+    ml_sign: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The checks of `side_cues` and `assign_sides`: per-step arrays of one length, per-sample
+    signals 1-D and of one length; ``ic_idx`` and ``to_idx`` as floats."""
+    ic = check_signal(ic_idx, "ic_idx")
+    to = check_signal(to_idx, "to_idx")
+    per_step = {"to_idx": to, "bout": np.asarray(bout), "walking": walking, "ml_sign": ml_sign}
+    for name in ("bout", "walking", "ml_sign"):
+        if per_step[name] is not None and np.ndim(per_step[name]) != 1:
+            check_signal(per_step[name], name)
+    check_same_length(ic.size, "ic_idx", **per_step)
+    roll = None if roll_rad is None else check_signal(roll_rad, "roll_rad")
+    ml = None if acc_level_ml is None else check_signal(acc_level_ml, "acc_level_ml")
+    if roll is not None and ml is not None:
+        check_same_length(roll.size, "roll_rad", acc_level_ml=ml)
+    return ic, to
+
+
 def side_cues(
     ic_idx: np.ndarray,
     to_idx: np.ndarray,
@@ -133,8 +160,7 @@ def side_cues(
     Parameters are those of `assign_sides`. Returns ``drop`` and ``rise`` (rad; with a roll)
     and ``sway`` (m/s^2; with a medio-lateral axis).
     """
-    ic = np.asarray(ic_idx, dtype=float)
-    to = np.asarray(to_idx, dtype=float)
+    ic, to = _check_steps(ic_idx, to_idx, bout, roll_rad, acc_level_ml, walking, ml_sign)
     m = ic.size
     walk = np.zeros(m, bool) if walking is None else np.asarray(walking, bool)
     flip = np.ones(m) if ml_sign is None else np.where(np.isfinite(ml_sign), np.sign(ml_sign), 1.0)
@@ -198,7 +224,7 @@ def assign_sides(
         the module notes): 1 when every step's evidence alternates, 0 when the cues disagree or
         there is none. A step has a side only when it is above `MIN_CONSISTENCY`.
     """
-    ic = np.asarray(ic_idx, dtype=float)
+    ic = check_signal(ic_idx, "ic_idx")
     m = ic.size
     side = np.full(m, "?", dtype=object)
     confidence = np.zeros(m)

@@ -523,6 +523,13 @@ def estimate_mounting(
     acc = check_vectors(acc, "acc")
     fs = check_rate(sampling_rate_hz)
     n = acc.shape[0]
+    if n == 0:
+        raise GaitInputError(
+            "no samples",
+            expected="a recording with standing or moving samples",
+            found="0 samples",
+            where=Where(parameter="acc"),
+        )
     still = check_mask(still, "still", n, "acc")
     running = check_mask(running, "running", n, "acc")
     walking = np.zeros(n, bool) if walking is None else check_mask(walking, "walking", n, "acc")

@@ -119,15 +119,14 @@ small grid give F1 0.85 at 50 ms.
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import pandas as pd
-from scipy.signal import butter, find_peaks, sosfiltfilt
+from scipy.signal import find_peaks, sosfiltfilt
 
 from ._checks import check_rate, check_same_length, check_signal
 from .constants import G
 from .errors import check_number
+from .filters import butter_sos
 from .sides import assign_sides
 
 __all__ = ["running_events", "walking_events", "walking_ap_sign", "assign_sides", "EVENT_COLUMNS"]
@@ -171,12 +170,6 @@ WALK_DOUBLE_SUPPORT = 0.24
 EVENT_COLUMNS = ["ic_s", "to_s", "stance_peak_idx", "ic_idx", "to_idx", "to_measured", "ok", "stance_level_mps2"]
 
 
-@functools.lru_cache(maxsize=64)
-def _butter_sos(order: int, cutoff: float | tuple[float, float], fs: float, btype: str = "low") -> np.ndarray:
-    """Butterworth design, cached (the same few filters run on every window)."""
-    return butter(order, cutoff, btype=btype, fs=fs, output="sos")
-
-
 def _lowpass(x: np.ndarray, fs: float, cutoff: float) -> np.ndarray:
     """Zero-phase 2nd-order low-pass. Used to locate stances and troughs only, so a signal
     sampled far above the cutoff is block-averaged to 20 x the cutoff first (faster; the
@@ -188,7 +181,7 @@ def _lowpass(x: np.ndarray, fs: float, cutoff: float) -> np.ndarray:
         yd = _lowpass(xd, fs / q, cutoff)
         # back to every sample, linear between block centres
         return np.interp(np.arange(x.size), np.arange(yd.size) * q + (q - 1) / 2.0, yd)
-    sos = _butter_sos(2, cutoff, fs)
+    sos = butter_sos(2, cutoff, fs)
     if x.size <= 3 * (2 * len(sos) + 1) + 1:
         return np.full_like(x, x.mean())
     return sosfiltfilt(sos, x)

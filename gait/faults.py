@@ -73,11 +73,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy.signal import butter, sosfiltfilt
+from scipy.signal import sosfiltfilt
 from scipy.special import ndtr
 
 from .constants import METRES_PER_MILE
 from .errors import GaitInputError, Where
+from .filters import stance_vibration_sos
 from .metrics import ASYMMETRY_METRICS, STEP_METRICS
 from .quality import declared_lowpass_hz
 from .registry import DISPLAY_UNITS, MINUTE_TABLE, STEP_TABLE
@@ -1049,7 +1050,7 @@ def _late_stance_vibration(analysis: Analysis, run: pd.DataFrame) -> tuple[np.nd
         return None, "no valid running steps"
     x = np.nan_to_num(analysis.signals.acc[:, 0])
     y = np.zeros_like(x)
-    sos = butter(4, [20.0, min(45.0, 0.45 * fs)], btype="band", fs=fs, output="sos")
+    sos = stance_vibration_sos(fs)  # rules: gait.filters
     for seg in session.segments():
         if seg.stop - seg.start > 60:
             y[seg] = sosfiltfilt(sos, x[seg])

@@ -34,12 +34,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.integrate import cumulative_trapezoid
 from scipy.signal import sosfiltfilt
 
 from ._checks import check_rotation, check_same_length, check_session, check_vectors
 from .constants import AP, ML, V
 from .errors import GaitInputError, Where, check_positive
-from .events import _butter_sos
+from .filters import butter_sos
 from .session import Session, SessionMetadata
 
 __all__ = ["LevelSignals", "to_body_frame", "level_frame", "rotate"]
@@ -215,7 +216,7 @@ class _Coarse:
         if self.short:
             return np.broadcast_to(x.mean(axis=0), (1, *x.shape[1:])).copy()
         xd = x[: self.m * self.q].reshape(self.m, self.q, *x.shape[1:]).mean(axis=1)
-        sos = _butter_sos(2, self.cutoff, self.fs)
+        sos = butter_sos(2, self.cutoff, self.fs)
         return sosfiltfilt(sos, xd, axis=0, padlen=min(self.m - 1, int(self.fs / self.cutoff)))
 
     def lowpass_columns(self, cols: tuple[np.ndarray, ...]) -> np.ndarray:
@@ -224,7 +225,7 @@ class _Coarse:
             return np.array([[c.mean() for c in cols]])
         k = self.m * self.q
         xd = np.column_stack([c[:k].reshape(self.m, self.q).mean(axis=1) for c in cols])
-        sos = _butter_sos(2, self.cutoff, self.fs)
+        sos = butter_sos(2, self.cutoff, self.fs)
         return sosfiltfilt(sos, xd, axis=0, padlen=min(self.m - 1, int(self.fs / self.cutoff)))
 
     def upsample_columns(self, y: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -238,12 +239,6 @@ class _Coarse:
         if self.short:
             return np.broadcast_to(y[0], (self.n, *y.shape[1:])).copy()
         return y[self.j]
-
-
-def _cumtrapz(x: np.ndarray, dt: float) -> np.ndarray:
-    out = np.zeros_like(x, order="F")
-    out[1:] = np.cumsum((x[1:] + x[:-1]) * (dt / 2), axis=0)
-    return out
 
 
 def _tilt_from_gravity(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -498,7 +493,7 @@ def level_frame(
         pitch[seg] = np.arctan2(sp, cp)
         roll[seg] = np.arctan2(uy, uz)
         yaw_rate = (wy * sr + wz * cr) / cp
-        psi = _cumtrapz(yaw_rate, 1.0 / fs)
+        psi = cumulative_trapezoid(yaw_rate, dx=1.0 / fs, axis=0, initial=0)
         swing = psi - _linear_upsample(grid, grid.lowpass(psi))
         yaw[seg] = swing
         # Rx(roll), then Ry(pitch), then Rz(swing)

@@ -52,6 +52,7 @@ from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
+from scipy.integrate import cumulative_trapezoid
 
 from ._checks import check_rate, check_same_length, check_signal, check_vectors
 from .constants import AP, DEG_PER_RAD, G, V
@@ -200,12 +201,6 @@ def _mean(values: np.ndarray, offsets: np.ndarray, nonempty: np.ndarray, owner: 
     return s / np.maximum(cnt, 1)
 
 
-def _cumtrapz(x: np.ndarray, dt: float) -> np.ndarray:
-    out = np.zeros_like(x)
-    out[1:] = np.cumsum((x[1:] + x[:-1]) * (dt / 2))
-    return out
-
-
 # ---------------------------------------------------------------------------------------
 # the step table
 # ---------------------------------------------------------------------------------------
@@ -309,8 +304,8 @@ def step_table(
 
     # --- vertical oscillation (per step, contact to next contact) -------------------------
     idx, owner, offs, ne = step_r
-    A = _cumtrapz(np.nan_to_num(a_v), dt)
-    Z = _cumtrapz(A, dt)
+    A = cumulative_trapezoid(np.nan_to_num(a_v), dx=dt, initial=0)
+    Z = cumulative_trapezoid(A, dx=dt, initial=0)
     s_i = ic_i[owner]
     e_i = np.where(has_next, nxt_i, ic_i)[owner]
     T = np.maximum((e_i - s_i) * dt, dt)

@@ -38,7 +38,8 @@ from calibration.mounting import FORWARD_MIN_CONFIDENCE, MountingEstimate, estim
 from .activity import RUNNING, STILL, WALKING, bout_labels, detect_bouts
 from .constants import AP, ML, G, V
 from .errors import GaitInputError, Where
-from .events import _butter_sos, running_events, walking_events
+from .events import running_events, walking_events
+from .filters import stance_vibration_sos
 from .frames import LevelSignals, apply_matrix, level_frame, to_body_frame
 from .io import regularise
 from .metrics import STEP_COLUMNS, minute_table, run_summary, step_table
@@ -484,7 +485,7 @@ def _minute_signals(
         sig["ml"] = level.acc[:, ML]
     if fs >= 100.0:
         vib = np.full(session.n_samples, np.nan)
-        sos = _butter_sos(4, (20.0, min(45.0, 0.45 * fs)), fs, "band")
+        sos = stance_vibration_sos(fs)  # rules: gait.filters
         for seg in session.segments():
             if seg.stop - seg.start > 100:
                 vib[seg] = sosfilt(sos, level.acc[seg, V])  # an RMS needs no zero phase

@@ -25,8 +25,6 @@ import functools
 import hashlib
 import json
 import math
-import os
-import tempfile
 import time
 import traceback
 import warnings
@@ -39,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import GaitDataWarning, GaitInputError
+from .io import write_bytes_atomic  # re-exported: the batch's writes go through this module
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -105,27 +104,6 @@ def marker_path(out: Path, key: str) -> Path:
 # ---------------------------------------------------------------------------------------
 # atomic writes
 # ---------------------------------------------------------------------------------------
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a hidden temporary file, fsync, then rename.
-
-    A process killed at any point leaves either the old file, the new one, or a hidden
-    ``.<name>.*.tmp`` that readers ignore (pyarrow skips names starting with ``.``) and the
-    next batch removes.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_table_atomic(df: pd.DataFrame, path: Path, fmt: str, schema: pa.Schema | None = None) -> None:
     """Write a table as Parquet (with ``schema`` when given) or CSV, atomically."""
     import pyarrow as pa

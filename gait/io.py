@@ -81,6 +81,7 @@ __all__ = [
     "session_from_arrays",
     "session_from_dataframe",
     "write_csv_session",
+    "write_bytes_atomic",
     "write_parquet_session",
 ]
 
@@ -197,11 +198,17 @@ def write_csv_session(session: Session, path: str | os.PathLike[str], *, decimal
     data = buf.getvalue().encode("utf-8")
     if p.name.lower().endswith(".gz"):
         data = gzip.compress(data, compresslevel=9, mtime=0)
-    _atomic_write(p, data)
+    write_bytes_atomic(p, data)
     return p
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a hidden temporary file, fsync, then rename.
+
+    A process killed at any point leaves either the old file, the new one, or a hidden
+    ``.<name>.*.tmp`` that readers ignore (pyarrow skips names starting with ``.``) and the
+    batch runner removes. The file gets the usual permissions (0o666 less the umask).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -1174,7 +1181,7 @@ def write_parquet_session(session: Session, path: str | os.PathLike[str]) -> Pat
     table = table.replace_schema_metadata(md)
     buf = io.BytesIO()
     pq.write_table(table, buf, compression="zstd", write_page_checksum=True)
-    _atomic_write(p, buf.getvalue())
+    write_bytes_atomic(p, buf.getvalue())
     return p
 
 

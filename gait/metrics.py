@@ -663,8 +663,8 @@ def minute_table(
                 where=Where(parameter="t"),
             )
         t = check_signal(t, "t")
-        for name, x in signals.items():
-            check_same_length(t.size, "t", **{f"signals[{name!r}]": check_signal(x, f"signals[{name!r}]")})
+        for key, sig in signals.items():
+            check_same_length(t.size, "t", **{f"signals[{key!r}]": check_signal(sig, f"signals[{key!r}]")})
     sel = _running_valid(steps)
     if not sel.any():
         return pd.DataFrame({c: pd.Series(dtype=int if c in ("minute", "steps") else float) for c in MINUTE_COLUMNS})

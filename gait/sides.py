@@ -135,8 +135,9 @@ def _check_steps(
     to = check_signal(to_idx, "to_idx")
     per_step = {"to_idx": to, "bout": np.asarray(bout), "walking": walking, "ml_sign": ml_sign}
     for name in ("bout", "walking", "ml_sign"):
-        if per_step[name] is not None and np.ndim(per_step[name]) != 1:
-            check_signal(per_step[name], name)
+        arr = per_step[name]
+        if arr is not None and np.ndim(arr) != 1:
+            check_signal(arr, name)
     check_same_length(ic.size, "ic_idx", **per_step)
     roll = None if roll_rad is None else check_signal(roll_rad, "roll_rad")
     ml = None if acc_level_ml is None else check_signal(acc_level_ml, "acc_level_ml")

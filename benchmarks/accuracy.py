@@ -74,6 +74,7 @@ from gait import metrics as gm
 from gait.constants import G
 from gait.errors import GaitDataWarning
 from gait.evaluation import agreement, compare_steps, force_plate_contacts, match_events, pair_with_force_plate
+from gait.filters import lowpass
 from gait.simulator import Form, SensorModel, SimulationConfig
 from gait.validation import rbds
 
@@ -1147,7 +1148,7 @@ def _flight_level(sig_g: np.ndarray, fs: float) -> float:
     the signal within `gait.events.FLIGHT_HALF_WINDOW_S` of each 5 Hz trough."""
     from scipy.signal import find_peaks
 
-    sm = ev._lowpass(sig_g, fs, 5.0)
+    sm = lowpass(sig_g, fs, 5.0)
     pk, _ = find_peaks(sm, height=1.2, distance=int(0.2 * fs), prominence=0.4)
     if pk.size < 3:
         return float("nan")

@@ -121,12 +121,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.signal import find_peaks, sosfiltfilt
+from scipy.signal import find_peaks
 
 from ._checks import check_rate, check_same_length, check_signal
 from .constants import G
 from .errors import check_number
-from .filters import butter_sos
+from .filters import lowpass
 from .sides import assign_sides
 
 __all__ = ["running_events", "walking_events", "walking_ap_sign", "assign_sides", "EVENT_COLUMNS"]
@@ -168,23 +168,6 @@ _CENTRAL_MEAN_OF_SINE = float(np.mean(np.sin(np.pi * np.linspace(0.3, 0.7, 10001
 WALK_DOUBLE_SUPPORT = 0.24
 
 EVENT_COLUMNS = ["ic_s", "to_s", "stance_peak_idx", "ic_idx", "to_idx", "to_measured", "ok", "stance_level_mps2"]
-
-
-def _lowpass(x: np.ndarray, fs: float, cutoff: float) -> np.ndarray:
-    """Zero-phase 2nd-order low-pass. Used to locate stances and troughs only, so a signal
-    sampled far above the cutoff is block-averaged to 20 x the cutoff first (faster; the
-    located positions move by less than a sample of the original rate)."""
-    q = max(int(fs / (20.0 * cutoff)), 1)
-    if q > 1 and x.size >= 40 * q:
-        m = x.size // q
-        xd = np.append(x[: m * q].reshape(m, q).mean(axis=1), x[m * q :].mean() if x.size > m * q else [])
-        yd = _lowpass(xd, fs / q, cutoff)
-        # back to every sample, linear between block centres
-        return np.interp(np.arange(x.size), np.arange(yd.size) * q + (q - 1) / 2.0, yd)
-    sos = butter_sos(2, cutoff, fs)
-    if x.size <= 3 * (2 * len(sos) + 1) + 1:
-        return np.full_like(x, x.mean())
-    return sosfiltfilt(sos, x)
 
 
 def _empty(t0: float = 0.0) -> pd.DataFrame:
@@ -246,7 +229,7 @@ def _propulsion_end(acc_ap: np.ndarray | None, fs: float, peaks: np.ndarray, sto
     ap = np.asarray(acc_ap, dtype=float)
     if ap.ndim != 1 or ap.size < 2 or not np.isfinite(ap).all() or float(np.std(ap)) < 0.05 * G:
         return np.full(m, np.nan)
-    aps = _lowpass(ap - ap.mean(), fs, AP_LOWPASS_HZ)
+    aps = lowpass(ap - ap.mean(), fs, AP_LOWPASS_HZ)
     top = _ranges_argmin(-aps, peaks, stop)
     return _first_down(aps, top, stop, np.zeros(m))
 
@@ -294,7 +277,7 @@ def running_events(
     n = x.size
     if n < int(0.6 * fs):
         return _empty(t0)
-    sm = _lowpass(x, fs, 5.0)
+    sm = lowpass(x, fs, 5.0)
     peaks, _ = find_peaks(sm, height=1.2 * G, distance=max(int(0.2 * fs), 1), prominence=0.4 * G)
     if peaks.size == 0:
         return _empty(t0)
@@ -474,8 +457,8 @@ def walking_ap_sign(acc_v: np.ndarray, acc_ap: np.ndarray, *, sampling_rate_hz: 
     ok = np.isfinite(acc_v) & np.isfinite(acc_ap)
     if ok.sum() < int(1.5 * fs):
         return 1.0
-    v = _lowpass(np.where(ok, acc_v - np.nanmean(acc_v), 0.0), fs, 3.0)
-    ap = _lowpass(np.where(ok, acc_ap - np.nanmean(acc_ap), 0.0), fs, 3.0)
+    v = lowpass(np.where(ok, acc_v - np.nanmean(acc_v), 0.0), fs, 3.0)
+    ap = lowpass(np.where(ok, acc_ap - np.nanmean(acc_ap), 0.0), fs, 3.0)
     return 1.0 if float(np.sum(ap * np.gradient(v))) >= 0.0 else -1.0
 
 
@@ -528,15 +511,15 @@ def walking_events(
     if ap is not None and np.isfinite(ap).all():
         sign = walking_ap_sign(a_v, ap, sampling_rate_hz=fs)
         fwd = sign * (ap - ap.mean())
-        slow = _lowpass(fwd, fs, WALK_STEP_LP_HZ)
+        slow = lowpass(fwd, fs, WALK_STEP_LP_HZ)
         cross = np.flatnonzero((slow[:-1] > 0) & (slow[1:] <= 0))
-        peak_sig = _lowpass(fwd, fs, min(WALK_PEAK_LP_HZ, 0.4 * fs))
+        peak_sig = lowpass(fwd, fs, min(WALK_PEAK_LP_HZ, 0.4 * fs))
         w = max(round(WALK_SEARCH_S * fs), 1)
         cand = np.clip(cross[:, None] - np.arange(w, -1, -1)[None, :], 0, n - 1)
     else:
-        sm = _lowpass(a_v, fs, 3.0)
+        sm = lowpass(a_v, fs, 3.0)
         cross, _ = find_peaks(sm, distance=max(int(0.3 * fs), 1), prominence=0.8)
-        peak_sig = np.gradient(_lowpass(a_v, fs, min(WALK_PEAK_LP_HZ, 0.4 * fs)))
+        peak_sig = np.gradient(lowpass(a_v, fs, min(WALK_PEAK_LP_HZ, 0.4 * fs)))
         w = max(round(0.25 * fs), 1)
         cand = np.clip(cross[:, None] - np.arange(w, -1, -1)[None, :], 0, n - 1)
     if cross.size < 2:

@@ -457,7 +457,7 @@ def _collision_transient(
     Both are divided by the bout's body weight in the sensor's units (the median over its
     running steps of the mean vertical specific force from a contact to the next).
     """
-    from .events import _lowpass
+    from .filters import lowpass
 
     n = f_v.size
     m = ic.size
@@ -465,7 +465,7 @@ def _collision_transient(
     smooth = np.empty_like(x)
     starts = np.flatnonzero(np.concatenate([[True], segment_id[1:] != segment_id[:-1]]))
     for a, b in zip(starts, np.append(starts[1:], n)):  # a few contiguous segments
-        smooth[a:b] = _lowpass(x[a:b], fs, TRANSIENT_LOWPASS_HZ) if b - a > 3 * fs / TRANSIENT_LOWPASS_HZ else x[a:b]
+        smooth[a:b] = lowpass(x[a:b], fs, TRANSIENT_LOWPASS_HZ) if b - a > 3 * fs / TRANSIENT_LOWPASS_HZ else x[a:b]
     resid = x - smooth
     # body weight per bout: median of the per-step means of f_v (contact to next contact)
     ic_i, nxt_i = step_bounds

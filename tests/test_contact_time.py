@@ -23,6 +23,7 @@ from gait.constants import G
 from gait.errors import GaitDataWarning
 from gait.evaluation import force_plate_contacts, match_events
 from gait.events import running_events
+from gait.filters import lowpass
 from gait.simulator import stance_shape
 
 from .conftest import SHARED_DATA
@@ -352,7 +353,7 @@ class TestSacralSignalAtContact:
         v = acc @ (acc.mean(axis=0) / np.linalg.norm(acc.mean(axis=0)))
         from scipy.signal import find_peaks
 
-        sm = ev._lowpass(v, 512.0, 5.0)
+        sm = lowpass(v, 512.0, 5.0)
         pk, _ = find_peaks(sm, height=1.2, distance=100, prominence=0.4)
         tr = ev._ranges_argmin(sm, pk[:-1], pk[1:])
         hw = int(ev.FLIGHT_HALF_WINDOW_S * 512)

@@ -43,7 +43,7 @@ from .filters import stance_vibration_sos
 from .frames import LevelSignals, apply_matrix, level_frame, to_body_frame
 from .io import regularise
 from .metrics import STEP_COLUMNS, minute_table, run_summary, step_table
-from .quality import SignalQuality, assess_signal, body_axis, bridge_clipped, consequences
+from .quality import SignalQuality, assess_signal, body_axis, bridge_clipped, consequences, constant_gyroscope
 from .session import Session, bridge_short_gaps, check_analysable_rate
 from .sides import assign_sides
 from .tracks import Track, resolve_speed, running_distance_m
@@ -145,9 +145,13 @@ def analyze(
         )
     fs = session.sampling_rate_hz
     session = regularise(session)  # jittered timestamps (built in memory) onto the grid
+    gyro_constant = constant_gyroscope(session)
+    if gyro_constant:  # zero rates would read as a perfectly still trunk
+        session = session.replace(gyr=None)
     original = session
     session, filled = bridge_short_gaps(session, MAX_BRIDGE_S)
     quality, clipped = assess_signal(session)
+    quality = dataclasses.replace(quality, gyro_constant=gyro_constant)
     labels = bout_labels(session)
     bouts = detect_bouts(session, labels)
     if require_running and not (bouts["kind"] == "running").any():

@@ -256,15 +256,21 @@ class SignalQuality:
     gravity_unbridged_mps2: float | None = None
     gravity_source: str = "recorded"
     flagged: dict[str, str] = field(default_factory=dict)
+    gyro_constant: bool = False
 
     @property
     def ok(self) -> bool:
-        """Nothing clipped and nothing filtered."""
-        return not self.clipped and not self.bandwidth.filtered
+        """Nothing clipped, nothing filtered and no dead gyroscope."""
+        return not self.clipped and not self.bandwidth.filtered and not self.gyro_constant
 
     def lines(self) -> list[str]:
         """One sentence per finding, for the terminal and the reports."""
         out = [c.describe() for c in self.clipped]
+        if self.gyro_constant:
+            out.append(
+                "the gyroscope reads one constant value on every axis throughout (switched off or broken): "
+                "the recording is analysed as one without a gyroscope"
+            )
         if self.bandwidth.filtered:
             out.append(self.bandwidth.describe())
         unchanged = (
@@ -305,6 +311,7 @@ class SignalQuality:
             else round(float(self.gravity_unbridged_mps2), 4),
             "gravity_source": self.gravity_source,
             "flagged": dict(self.flagged),
+            "gyro_constant": self.gyro_constant,
             "summary": self.lines(),
         }
 
@@ -521,6 +528,16 @@ def _bandwidth(session: Session, clipped: set[str]) -> Bandwidth:
         content_edge_hz=max(edges) if edges else None,
         floor_ratio=floor,
     )
+
+
+def constant_gyroscope(session: Session) -> bool:
+    """Whether the session has a gyroscope that never changes on any axis while the
+    accelerometer moves (all zeros, or a stuck value): a sensor that is off or broken, whose
+    zero rates would read as a perfectly still trunk."""
+    if session.gyr is None or session.n_samples < 2:
+        return False
+    still_gyr = bool(np.all(np.ptp(session.gyr, axis=0) == 0.0))
+    return still_gyr and bool(np.any(np.ptp(session.acc, axis=0) > 0.0))
 
 
 def assess_signal(session: Session) -> tuple[SignalQuality, dict[str, np.ndarray]]:

@@ -43,6 +43,7 @@ __all__ = [
     "Metric",
     "docs_block",
     "metric",
+    "si_unit",
     "update_docs",
 ]
 
@@ -557,6 +558,39 @@ REPORT_METRICS: tuple[str, ...] = (
     "speed_mps",
     "step_length_m",
 )
+
+
+#: SI unit of each unit suffix of a name, longest first (one spelling per unit, as above)
+SUFFIX_UNITS: tuple[tuple[str, str], ...] = (
+    ("_spm", "steps/min"),
+    ("_mps3", "m/s^3"),
+    ("_mps2", "m/s^2"),
+    ("_mps", "m/s"),
+    ("_rads", "rad/s"),
+    ("_dps", "deg/s"),
+    ("_pct", "%"),
+    ("_deg", "deg"),
+    ("_ms", "ms"),
+    ("_bw", "BW"),
+    ("_hz", "Hz"),
+    ("_s", "s"),
+    ("_m", "m"),
+)
+
+
+def si_unit(name: str) -> str:
+    """SI unit of a metric or a derived quantity's name: the registry's, else its unit suffix.
+
+    Derived quantities of the fault rules (``derived.trunk_angle_variability_pct``) are not
+    table columns; their unit is the suffix of their last dotted part (``"1"`` without one).
+
+    >>> si_unit("contact_time_s"), si_unit("derived.trunk_angle_variability_pct"), si_unit("x")
+    ('s', '%', '1')
+    """
+    if name in METRICS:
+        return METRICS[name].si_unit
+    base = name.rsplit(".", 1)[-1]
+    return next((unit for suffix, unit in SUFFIX_UNITS if base.endswith(suffix)), "1")
 
 
 def metric(name: str) -> Metric:

@@ -39,7 +39,7 @@ from rich.table import Table
 
 from .constants import METRES_PER_MILE
 from .history import HistoryStatus
-from .registry import METRICS, REPORT_METRICS
+from .registry import METRICS, REPORT_METRICS, si_unit
 from .session import Session
 
 if TYPE_CHECKING:
@@ -319,7 +319,7 @@ class RunReport:
 
 
 def _unit_of(col: str) -> str:
-    return METRICS[col].si_unit
+    return si_unit(col)
 
 
 def _num(x: Any) -> float | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pandas.testing as pd_testing
 import pytest
 from scipy.signal import butter, sosfiltfilt
 
@@ -201,3 +202,23 @@ class TestAlcantara:
         jsonschema.validate(doc, gait.report.load_report_schema())
         html = gait.report.render_html([rr])
         assert "damaged input" in html and "held at its low bound 0.00 g" in html
+
+
+def test_a_constant_gyroscope_is_treated_as_absent(run):
+    """A gyroscope that reads zero (or one stuck value) on every axis is off or broken: its zero
+    rates would read as a perfectly still trunk ("very rigid trunk", a huge step-to-step trunk
+    variability). The analysis drops it, says so, and gives what a recording without a
+    gyroscope gives."""
+    s = run[0].session
+    for stuck in (0.0, 0.02):
+        dead = s.replace(gyr=np.full_like(s.gyr, stuck))
+        a = gait.analyze(dead)
+        none = gait.analyze(s.replace(gyr=None))
+        assert a.quality.gyro_constant and not a.quality.ok
+        assert any("gyroscope reads one constant value" in line for line in a.quality.lines())
+        assert a.quality.to_dict()["gyro_constant"] is True
+        pd_testing.assert_frame_equal(a.steps, none.steps)
+        assert a.unavailable["yaw_range_deg"].startswith("no gyroscope")
+        found = {f.fault for f in gait.faults.assess(a).findings}
+        assert not found & {"rigid_trunk", "uneven_surface", "trunk_rotation"}
+    assert not gait.analyze(s).quality.gyro_constant

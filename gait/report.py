@@ -681,9 +681,7 @@ def print_run_summary(rr: RunReport, console: Console | None = None, *, catalogu
             flag = "ok" if km["level"] == "none" else f"[{_SEVERITY_STYLE[km['level']]}]{km['level']}[/]"
             table.add_row(escape(km["label"]), escape(km["shown"]), escape(km["reference"]), flag)
         console.print(table)
-    pace = _pace_line(rr.analysis, rr.split_unit)
-    if pace:
-        console.print(f"[dim]{escape(pace)}[/dim]")
+    print_splits(rr.analysis, console, unit=rr.split_unit)  # pace, distance, splits when the speed is known
     cannot = [n for n in a.notes if n.status == "cannot_assess"]
     if cannot:
         console.print("[bold]Not assessed[/bold] [dim](--details: what would make it possible)[/dim]")

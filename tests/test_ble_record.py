@@ -73,7 +73,7 @@ def test_gait_record_cli_records_what_the_sensor_sent(
         )
     assert rec.returncode == 0, rec.stdout + rec.stderr
     assert "wrote" in rec.stdout and "0 gaps, 0 reconnects" in rec.stdout
-    assert "Session:" in rec.stdout, "the run is analysed at the end"
+    assert "What to work on" in rec.stdout, "the run is analysed at the end"
     assert sensor.samples is not None
     rate = sensor.samples[3]
     assert rate == 416.0, "the sensor's recommended rate (the reference firmware's 416 Hz) when none is asked"

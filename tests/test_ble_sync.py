@@ -101,7 +101,7 @@ def test_gait_sync_fetches_a_logged_run_through_a_broken_link_and_a_corrupt_bloc
         "link lost",
         "verified (CRC-32",
         "erased on the sensor",
-        "Session:",
+        "What to work on",
     ):
         assert needle in res.stdout, needle
     assert "1 corrupted, 0 dropped, 1 disconnects); erased [1]" in sensor.output

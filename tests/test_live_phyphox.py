@@ -140,7 +140,7 @@ def test_the_cli_records_from_the_phone_and_analyses_the_run(tmp_path: Path, run
             timeout=180,
         )
     assert rec.returncode == 0, rec.stdout + rec.stderr
-    assert "wrote" in rec.stdout and "phyphox" in rec.stdout and "Session:" in rec.stdout
+    assert "wrote" in rec.stdout and "phyphox" in rec.stdout and "What to work on" in rec.stdout
     s = load_session(out)
     assert s.duration_s == pytest.approx(14.0, abs=1.0) and s.meta.gaps == ()
 

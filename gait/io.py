@@ -870,14 +870,15 @@ def session_from_dataframe(
     # -- values in SI --------------------------------------------------------------------
     acc_factor = ACC_UNITS[cols["acc_unit"]]
     acc = _to_si(acc_raw, acc_factor, MAX_ABS_ACC_MPS2, "m/s^2", cols["acc"], cols["acc_unit"], where, first_data_line)
-    _check_acc_units(acc, cols["acc_unit"], acc_unit is not None, where)
+    acc_mag = np.sqrt(np.sum(np.square(acc), axis=1) if not missing_axes else np.nansum(np.square(acc), axis=1))
+    _check_acc_units(acc_mag, cols["acc_unit"], acc_unit is not None, where)
     gyr = None
     if gyr_raw is not None:
         gyr = _to_si(
             gyr_raw, GYR_UNITS[cols["gyr_unit"]], MAX_ABS_GYR_RADS, "rad/s", cols["gyr"], cols["gyr_unit"], where,
             first_data_line,
         )  # fmt: skip
-        _check_gyr_units(gyr, acc, cols["gyr_unit"], where)
+        _check_gyr_units(gyr, acc_mag, cols["gyr_unit"], where)
 
     # -- sampling rate -------------------------------------------------------------------
     dts = np.diff(t)
@@ -948,8 +949,8 @@ def _to_si(
 ) -> np.ndarray:
     """``raw * factor``, refusing magnitudes no sensor reports (they would overflow the analysis)."""
     with np.errstate(over="ignore", invalid="ignore"):
-        si = raw * factor
-        too_big = ~(np.abs(si) <= limit) & ~np.isnan(raw)
+        si = raw if factor == 1.0 else raw * factor  # (x * 1.0 is x, bit for bit)
+        too_big = np.abs(si) > limit  # inf too; NaN (an empty axis) is not
     if too_big.any():
         i, j = (int(k) for k in np.argwhere(too_big)[0])
         raise GaitInputError(
@@ -995,10 +996,10 @@ def _check_finite(
         )
 
 
-def _check_acc_units(acc_si: np.ndarray, unit: str, overridden: bool, where: Where) -> None:
-    """Refuse acceleration whose magnitude contradicts the declared unit."""
-    mag = np.sqrt(np.nansum(acc_si**2, axis=1))
-    med = float(np.median(mag))
+def _check_acc_units(acc_mag: np.ndarray, unit: str, overridden: bool, where: Where) -> None:
+    """Refuse acceleration whose magnitude (``acc_mag``, m/s^2, per sample) contradicts the
+    declared unit."""
+    med = float(np.median(acc_mag))
     if 3.0 <= med <= 40.0:
         return
     if unit == "mps2" and 0.3 <= med * 1.0 <= 4.0:
@@ -1022,7 +1023,7 @@ def _check_acc_units(acc_si: np.ndarray, unit: str, overridden: bool, where: Whe
     )
 
 
-def _check_gyr_units(gyr_si: np.ndarray, acc_si: np.ndarray, unit: str, where: Where) -> None:
+def _check_gyr_units(gyr_si: np.ndarray, acc_mag: np.ndarray, unit: str, where: Where) -> None:
     """Refuse angular rates that only make sense in the other unit.
 
     A lumbar sensor while running turns at most a few rad/s; rates above 35 rad/s
@@ -1031,7 +1032,7 @@ def _check_gyr_units(gyr_si: np.ndarray, acc_si: np.ndarray, unit: str, where: W
     99th-percentile rate is below 0.15 rad/s (8.6 deg/s) was declared in deg/s but recorded
     in rad/s.
     """
-    mag = np.sqrt(np.sum(gyr_si**2, axis=1))
+    mag = np.sqrt(np.sum(np.square(gyr_si), axis=1))
     p99 = float(np.percentile(mag, 99))
     if unit == "rads" and p99 > 35.0:
         raise GaitInputError(
@@ -1050,8 +1051,7 @@ def _check_gyr_units(gyr_si: np.ndarray, acc_si: np.ndarray, unit: str, where: W
             where=where,
             hint="Check the angular-rate columns and their unit",
         )
-    acc_motion = float(np.nanstd(np.sqrt(np.nansum(acc_si**2, axis=1))))
-    if unit == "dps" and acc_motion > 2.0 and p99 < 0.15:
+    if unit == "dps" and p99 < 0.15 and float(np.std(acc_mag)) > 2.0:
         raise GaitInputError(
             "angular-rate units look wrong",
             expected="rates of tens of deg/s from a moving sensor (columns declared deg/s)",

@@ -6,7 +6,6 @@ import dataclasses
 import math
 
 import numpy as np
-from scipy.optimize import least_squares
 
 from gait.constants import DEG_PER_RAD, SENSOR_AXES, G
 from gait.errors import GaitInputError, Where, check_choice, check_positive
@@ -120,6 +119,8 @@ def _uncertainty(
 
 
 def _fit(a: np.ndarray, model: str, g: float, p0: np.ndarray) -> np.ndarray:
+    from scipy.optimize import least_squares
+
     res = least_squares(
         _residuals, p0, jac=_jacobian, args=(a, model, g), method="lm", xtol=1e-14, ftol=1e-14, gtol=1e-14
     )

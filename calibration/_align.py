@@ -13,8 +13,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.optimize import least_squares
-from scipy.spatial.transform import Rotation
 
 from gait.constants import DEG_PER_RAD
 from gait.session import GAP_FACTOR, Session
@@ -142,6 +140,9 @@ def align_to_gyroscope(
     (the accelerometer is rotated into the gyroscope's axes, so the gyroscope's frame, the one
     the mounting is defined in, is kept) and without the gyroscope non-orthogonality terms.
     """
+    from scipy.optimize import least_squares
+    from scipy.spatial.transform import Rotation
+
     if session.gyr is None:
         return Alignment(ok=False, reason="no gyroscope")
     gyr, t = session.gyr, session.t

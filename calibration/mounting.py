@@ -56,7 +56,6 @@ import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.signal import butter, sosfiltfilt
 
 from gait._checks import check_mask, check_rate, check_same_length, check_vectors
 from gait.constants import DEG_PER_RAD, G
@@ -297,6 +296,8 @@ def _step_period_samples(x: np.ndarray, fs: float) -> int:
 @functools.lru_cache(maxsize=32)
 def _sos(kind: str, cutoff: float | tuple[float, float], fs: float) -> np.ndarray:
     """Second-order Butterworth sections, designed once per rate."""
+    from scipy.signal import butter
+
     return butter(2, cutoff, btype=kind, fs=fs, output="sos")
 
 
@@ -318,6 +319,8 @@ def _turning(gyr: np.ndarray, up: np.ndarray, fs: float) -> tuple[np.ndarray, in
     """Samples inside a turn (widened by `TURN_MARGIN_S`), and the number of turns.
 
     Worked out at about 20 samples per second (plenty for a 0.3 Hz low-pass)."""
+    from scipy.signal import sosfiltfilt
+
     n = gyr.shape[0]
     q = max(int(fs // 20), 1)
     rate = _decimate(np.nan_to_num(np.asarray(gyr, dtype=float) @ up), q)
@@ -361,6 +364,8 @@ def _segment(acc: np.ndarray, fs: float, running: bool) -> tuple[np.ndarray, flo
 
     The sign strength is 0 when the stretch's step rate does not fit its activity
     (`CADENCE_SPM`)."""
+    from scipy.signal import sosfiltfilt
+
     q = max(int(fs // 50), 1)  # 50 samples per second are plenty for a 0.5-8 Hz band
     a = _decimate(np.asarray(acc, dtype=float), q)
     fs = fs / q

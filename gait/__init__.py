@@ -7,17 +7,50 @@ The public API is small; everything else lives in the stage modules (`gait.io`,
 >>> sim = gait.simulate(duration_s=60, seed=1)
 >>> sim.session.sampling_rate_hz
 200.0
+
+The names below are imported on first use (``gait.analyze``, ``from gait import analyze``),
+so that ``import gait`` and the command line load only the stages they need.
 """
 
-from ._run import RunResult, run
-from .batch_runner import batch
-from .errors import GaitDataWarning, GaitError, GaitInputError
-from .faults import Finding, evaluate
-from .io import load_session, save_session, session_from_arrays
-from .pipeline import Analysis, analyze
-from .readers import read_session, read_sessions
-from .session import Session, SessionMetadata
-from .simulator import SimulationConfig, simulate
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._run import RunResult, run
+    from .batch_runner import batch
+    from .errors import GaitDataWarning, GaitError, GaitInputError
+    from .faults import Finding, evaluate
+    from .io import load_session, save_session, session_from_arrays
+    from .pipeline import Analysis, analyze
+    from .readers import read_session, read_sessions
+    from .session import Session, SessionMetadata
+    from .simulator import SimulationConfig, simulate
+
+#: Each public name and the module that defines it.
+_EXPORTS: dict[str, str] = {
+    "Analysis": "pipeline",
+    "Finding": "faults",
+    "GaitDataWarning": "errors",
+    "GaitError": "errors",
+    "GaitInputError": "errors",
+    "Session": "session",
+    "SessionMetadata": "session",
+    "RunResult": "_run",
+    "SimulationConfig": "simulator",
+    "analyze": "pipeline",
+    "batch": "batch_runner",
+    "evaluate": "faults",
+    "load_session": "io",
+    "read_session": "readers",
+    "read_sessions": "readers",
+    "run": "_run",
+    "save_session": "io",
+    "session_from_arrays": "io",
+    "simulate": "simulator",
+}
 
 __all__ = [
     "Analysis",
@@ -42,3 +75,20 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    """The public name ``name``, imported from its module on first use (then cached); a
+    stage module (``gait.faults``) is imported on first use too, as ``import gait`` used to."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        if name.startswith("__") or importlib.util.find_spec(f"{__name__}.{name}") is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        return importlib.import_module(f".{name}", __name__)
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

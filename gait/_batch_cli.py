@@ -21,7 +21,7 @@ SHOWN_ERRORS = 10
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``gait batch`` to the ``gait`` command."""
-    from .batch_runner import FORMATS
+    from .constants import TABLE_FORMATS as FORMATS
 
     p = subparsers.add_parser(
         "batch",

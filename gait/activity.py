@@ -26,14 +26,17 @@ reach 2-3 g) and checked on simulated and real recordings; see ``tests/test_acti
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
-from scipy.ndimage import median_filter
 
 from ._checks import check_same_length, check_session, check_signal
 from .constants import G
 from .errors import GaitInputError, Where
 from .session import Session
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["KINDS", "detect_bouts", "bout_labels"]
 
@@ -80,6 +83,8 @@ def _classify_segment(mag: np.ndarray, gmag: np.ndarray | None, fs: float) -> np
     still = (sd < 0.35) & (gyro_mean < 0.25)
     label[still] = STILL
     if label.size >= 5:
+        from scipy.ndimage import median_filter
+
         label = median_filter(label, size=5, mode="nearest")
     # window labels -> samples (nearest window centre)
     per_sample = np.repeat(label, hop)[:n]
@@ -179,6 +184,8 @@ def detect_bouts(session: Session, labels: np.ndarray | None = None) -> pd.DataF
         Columns ``bout``, ``kind`` (still / walking / running / other), ``start_s``, ``end_s``,
         ``duration_s``, ``start_idx``, ``end_idx`` (sample slice). Bouts never span a gap.
     """
+    import pandas as pd
+
     check_session(session)
     if labels is None:
         labels = bout_labels(session)

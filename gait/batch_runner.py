@@ -68,12 +68,13 @@ from ._batch_task import (
     write_bytes_atomic,
     write_table_atomic,
 )
+from .constants import TABLE_FORMATS
 from .errors import GaitInputError, Where, check_choice, check_speed_mps
 
 __all__ = ["FORMATS", "BatchParameters", "BatchResult", "batch", "code_digest", "read_table"]
 
 #: Output formats.
-FORMATS: tuple[str, ...] = ("parquet", "csv")
+FORMATS: tuple[str, ...] = TABLE_FORMATS
 #: Tables written as one file each (``OUT/<name>.<fmt>``).
 COHORT_TABLES: tuple[str, ...] = ("sessions", "findings", "errors")
 MANIFEST = "manifest.json"

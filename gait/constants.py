@@ -102,3 +102,8 @@ def acc_columns(frame: str, unit: str = ACC_SI) -> list[str]:
 def gyr_columns(frame: str, unit: str = GYR_SI) -> list[str]:
     """Angular-rate column names of the canonical file for ``frame``, e.g. ``gyr_v_rads``."""
     return [f"gyr_{a}_{unit}" for a in axes_for(frame)]
+
+
+#: Formats of the tables `gait batch` writes (`gait.batch_runner.FORMATS`; here so that the
+#: command line lists them without importing the batch machinery).
+TABLE_FORMATS: Final[tuple[str, ...]] = ("parquet", "csv")

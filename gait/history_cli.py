@@ -146,7 +146,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 # helpers
 # ---------------------------------------------------------------------------------------
 def _band_text() -> str:
-    from .history_report import BAND_EXPLANATION
+    from .history_stats import BAND_EXPLANATION
 
     return BAND_EXPLANATION
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .history_stats import BAND_K, MIN_RUNS_NOISE, Trend
+from .history_stats import BAND_EXPLANATION, Trend
 from .report import _CSS, _PALETTE, _docs, _e, _figure, _svg, _tool_version
 
 if TYPE_CHECKING:
@@ -25,16 +25,6 @@ if TYPE_CHECKING:
 
 __all__ = ["BAND_EXPLANATION", "render_trends_html", "trend_dict", "write_trends_html"]
 
-#: How the baseline, noise and band are computed, in words (terminal, HTML, docs).
-BAND_EXPLANATION = (
-    "Each dot is one run: the median of the metric over its running steps. Baseline: the median of "
-    "the runs in the baseline period. Run-to-run noise: how much your value moves from one run to the "
-    "next, estimated from those runs in date order as 1.4826 x the median absolute difference between "
-    f"consecutive runs / sqrt(2) (a slow trend does not count as noise; a single odd run barely moves it; "
-    f"needs {MIN_RUNS_NOISE} runs). Usual range (shaded): baseline +- {BAND_K:g} x noise, where about 95 % "
-    f"of runs fall when nothing changed. A week is marked higher or lower when the mean of its n runs lies "
-    f"outside baseline +- {BAND_K:g} x noise / sqrt(n)."
-)
 
 _TREND_CSS = """
 .flag-higher{color:#b03a2e;font-weight:600}.flag-lower{color:#1f618d;font-weight:600}

@@ -96,6 +96,17 @@ __all__ = [
 MIN_RUNS_NOISE = 4
 #: Half-width of the usual range, in run-to-run noise SDs.
 BAND_K = 2.0
+
+#: How the baseline, noise and band are computed, in words (terminal, HTML, docs).
+BAND_EXPLANATION = (
+    "Each dot is one run: the median of the metric over its running steps. Baseline: the median of "
+    "the runs in the baseline period. Run-to-run noise: how much your value moves from one run to the "
+    "next, estimated from those runs in date order as 1.4826 x the median absolute difference between "
+    f"consecutive runs / sqrt(2) (a slow trend does not count as noise; a single odd run barely moves it; "
+    f"needs {MIN_RUNS_NOISE} runs). Usual range (shaded): baseline +- {BAND_K:g} x noise, where about 95 % "
+    f"of runs fall when nothing changed. A week is marked higher or lower when the mean of its n runs lies "
+    f"outside baseline +- {BAND_K:g} x noise / sqrt(n)."
+)
 #: Significance level of the comparisons (after the Holm adjustment).
 ALPHA = 0.05
 #: Largest number of splits the permutation test enumerates exactly.

@@ -13,10 +13,12 @@ import itertools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from .constants import FRAMES, TIME_COLUMN, acc_columns, axes_for, gyr_columns
 from .errors import GaitInputError, Where
@@ -345,6 +347,8 @@ class Session:
     # -- conversions ---------------------------------------------------------------------
     def to_dataframe(self) -> pd.DataFrame:
         """Samples as a DataFrame with the canonical (unit-suffixed) column names."""
+        import pandas as pd
+
         data: dict[str, np.ndarray] = {TIME_COLUMN: self.t}
         for name, col in zip(acc_columns(self.frame), self.acc.T):
             data[name] = col

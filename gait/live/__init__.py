@@ -8,21 +8,61 @@ logged on its own: `Syncer`) and ``gait simulate-device`` (`gait.live.cli`). Rec
 step, and the settings of each supported sensor: ``docs/recording.md``.
 """
 
-from ._clock import ClockEstimate, DriftFit, SampleIndexer
-from ._metrics import LiveMetrics, StartMounting, window_metrics
-from ._phyphox import PhoneGrid, PhyphoxError, PhyphoxLink
-from ._recorder import (
-    LatencyHistogram,
-    LinkStats,
-    LiveView,
-    RecordConfig,
-    Recorder,
-    RecordingError,
-    RecordResult,
-    record,
-)
-from ._scan import BleBackend, FoundDevice, identify_protocol, scan
-from ._sync import ClockCheck, SyncConfig, SyncedSession, Syncer, SyncError, SyncResult, sync
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._clock import ClockEstimate, DriftFit, SampleIndexer
+    from ._metrics import LiveMetrics, StartMounting, window_metrics
+    from ._phyphox import PhoneGrid, PhyphoxError, PhyphoxLink
+    from ._recorder import (
+        LatencyHistogram,
+        LinkStats,
+        LiveView,
+        RecordConfig,
+        Recorder,
+        RecordingError,
+        RecordResult,
+        record,
+    )
+    from ._scan import BleBackend, FoundDevice, identify_protocol, scan
+    from ._sync import ClockCheck, SyncConfig, SyncedSession, Syncer, SyncError, SyncResult, sync
+
+#: Each public name and the module that defines it (imported on first use: importing the
+#: package stays cheap, and only what is used is loaded).
+_EXPORTS: dict[str, str] = {
+    "BleBackend": "_scan",
+    "ClockCheck": "_sync",
+    "ClockEstimate": "_clock",
+    "DriftFit": "_clock",
+    "FoundDevice": "_scan",
+    "LatencyHistogram": "_recorder",
+    "LinkStats": "_recorder",
+    "LiveMetrics": "_metrics",
+    "LiveView": "_recorder",
+    "PhoneGrid": "_phyphox",
+    "PhyphoxError": "_phyphox",
+    "PhyphoxLink": "_phyphox",
+    "RecordConfig": "_recorder",
+    "RecordResult": "_recorder",
+    "Recorder": "_recorder",
+    "RecordingError": "_recorder",
+    "SampleIndexer": "_clock",
+    "StartMounting": "_metrics",
+    "SyncConfig": "_sync",
+    "SyncError": "_sync",
+    "SyncResult": "_sync",
+    "SyncedSession": "_sync",
+    "Syncer": "_sync",
+    "identify_protocol": "_scan",
+    "record": "_recorder",
+    "scan": "_scan",
+    "sync": "_sync",
+    "window_metrics": "_metrics",
+}
 
 __all__ = [
     "BleBackend",
@@ -54,3 +94,20 @@ __all__ = [
     "sync",
     "window_metrics",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """The public name ``name``, imported from its module on first use (then cached); a
+    submodule is imported on first use too."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        if name.startswith("__") or importlib.util.find_spec(f"{__name__}.{name}") is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        return importlib.import_module(f".{name}", __name__)
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

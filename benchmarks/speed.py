@@ -1,19 +1,30 @@
-"""Throughput and peak memory of the analysis core.
+"""How fast ``gait analyze`` handles an hour of running, stage by stage, against the parsers' floor.
 
-    python benchmarks/speed.py                 # 60-minute session at 200 Hz
-    python benchmarks/speed.py --minutes 10    # shorter
+    python benchmarks/speed.py                 # 60-minute session at 200 Hz, medians of 5 runs
+    python benchmarks/speed.py --minutes 10 --runs 3
 
-Measures, for one simulated session (accelerometer + gyroscope):
+One run measures, on the same simulated session (accelerometer + gyroscope, written by
+``gait simulate`` and cached under ``benchmarks/.cache``):
 
-1. the core alone: ``gait.analyze(session)`` on a session already in memory;
-2. parsing alone: reading the canonical ``.csv.gz`` file (`gait.read_session`);
-3. both, as ``gait analyze FILE`` does.
+1. **parsing**: this project's reader (`gait.load_session`: parse and validate) next to
+   ``pandas.read_csv(path, comment="#")`` and ``pyarrow.csv.read_csv`` (defaults, header lines
+   skipped) on the same file, plain ``.csv`` and ``.csv.gz``;
+2. **import of the command line**: ``python -X importtime -c "import gait.cli;
+   gait.cli.build_parser()"``, the sum of the top-level imports;
+3. **the core**: ``gait.analyze(session)`` in a fresh process (its modules imported
+   beforehand), its first call and then warm calls (CPU and wall time), and the core's peak memory above the session's own arrays
+   (`tracemalloc`, in which NumPy reports its buffers), as a multiple of the raw arrays
+   (t, acc, gyr: 7 float64 per sample);
+4. **faults** (`gait.faults.assess`) and **JSON** (the report document written to a file);
+5. **the whole process**: ``gait analyze FILE --no-history`` in a subprocess (terminal
+   output to /dev/null), and with ``--json``.
 
-Samples/s is samples / time, best of ``--repeat`` runs, one process with one thread (BLAS and
-OpenMP are limited to one thread). Both the CPU time of the process and the wall time are
-given: on a shared machine the CPU time is the fair measure of "on one core". Peak memory is the largest amount allocated by the core
-above the session's own arrays, measured with `tracemalloc` (NumPy reports its buffers there),
-and given as a multiple of the raw arrays (t, acc, gyr: 7 float64 per sample).
+Each figure is the median of ``--runs`` runs (the first, warming, run of each parser left
+out). The machine's load (`os.getloadavg`) is printed before and after: on a shared machine
+the figures move with it, and ratios measured in one run are the fair comparison. Ratios are
+to pyarrow's time on the same ``.csv.gz`` (the floor for reading it). Targets: the whole
+process within 2.5 x that floor, the command line imported within 0.3 s, the core at 3 M
+samples/s or more warm, its peak memory within 4 x the raw arrays.
 """
 
 from __future__ import annotations
@@ -24,72 +35,204 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import argparse  # noqa: E402
+import gzip  # noqa: E402
+import json  # noqa: E402
+import re  # noqa: E402
+import shutil  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
-import tracemalloc  # noqa: E402
-import warnings  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import gait  # noqa: E402
-from gait.errors import GaitDataWarning  # noqa: E402
+HERE = Path(__file__).resolve().parent
+CACHE = HERE / ".cache"
+
+#: The fresh-process part: the core's first and warm calls, faults, JSON, peak memory.
+_CORE_SCRIPT = r"""
+import json, sys, tempfile, time, tracemalloc, warnings
+from pathlib import Path
+path, runs = sys.argv[1], int(sys.argv[2])
+import gait
+from gait.errors import GaitDataWarning
+warnings.simplefilter("ignore", GaitDataWarning)
+s = gait.load_session(path)
+import gait.faults, gait.pipeline, gait.report  # imports are measured apart: not part of the first call
+out = {"n": int(s.n_samples)}
+def timed(fn):
+    t0, c0 = time.perf_counter(), time.process_time()
+    r = fn()
+    return time.perf_counter() - t0, time.process_time() - c0, r
+out["first_wall"], out["first_cpu"], a = timed(lambda: gait.analyze(s))
+warm = [timed(lambda: gait.analyze(s))[:2] for _ in range(runs)]
+out["warm_wall"] = [w for w, _ in warm]
+out["warm_cpu"] = [c for _, c in warm]
+out["steps"] = int(len(a.steps))
+from gait.faults import assess
+from gait.report import RunReport, report_document, write_json
+out["faults"] = [timed(lambda: assess(a))[0] for _ in range(runs)]
+rr = RunReport(label=path, analysis=a, assessment=assess(a))
+with tempfile.TemporaryDirectory() as tmp:
+    out["json"] = [timed(lambda: write_json(report_document([rr]), Path(tmp) / "r.json"))[0] for _ in range(runs)]
+tracemalloc.start()
+base = tracemalloc.get_traced_memory()[0]
+gait.analyze(s)
+out["peak_bytes"] = tracemalloc.get_traced_memory()[1] - base
+tracemalloc.stop()
+print(json.dumps(out))
+"""
 
 
-def best_of(fn, repeat: int) -> tuple[float, float, object]:
-    """Best wall time and best CPU time (this process) over ``repeat`` runs, and the result."""
-    wall, cpu, out = float("inf"), float("inf"), None
-    for _ in range(repeat):
-        t0, c0 = time.perf_counter(), time.process_time()
-        out = fn()
-        wall = min(wall, time.perf_counter() - t0)
-        cpu = min(cpu, time.process_time() - c0)
-    return wall, cpu, out
+def median_time(fn: Callable[[], object], runs: int, *, warmup: bool = True) -> float:
+    """Median wall time of ``runs`` calls of ``fn`` (after one untimed call when ``warmup``)."""
+    if warmup:
+        fn()
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def session_files(minutes: float, rate_hz: float, seed: int) -> tuple[Path, Path]:
+    """The simulated session as ``.csv.gz`` (from ``gait simulate``) and as plain ``.csv``, cached."""
+    CACHE.mkdir(exist_ok=True)
+    stem = f"run_{minutes:g}min_{rate_hz:g}hz_seed{seed}"
+    gz, plain = CACHE / f"{stem}.csv.gz", CACHE / f"{stem}.csv"
+    if not gz.exists():
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "run.csv.gz"
+            subprocess.run(
+                [sys.executable, "-m", "gait.cli", "simulate", "--out", str(out), "--duration-s", str(60 * minutes),
+                 "--rate-hz", str(rate_hz), "--seed", str(seed)],
+                check=True, stdout=subprocess.DEVNULL,
+            )  # fmt: skip
+            shutil.move(out, gz)
+    if not plain.exists():
+        plain.write_bytes(gzip.decompress(gz.read_bytes()))
+    return gz, plain
+
+
+def header_lines(path: Path) -> int:
+    """The number of ``#`` metadata lines at the top of a session file."""
+    opener = gzip.open if path.name.endswith(".gz") else open
+    n = 0
+    with opener(path, "rt", encoding="utf-8") as f:
+        for line in f:
+            if not line.startswith("#"):
+                break
+            n += 1
+    return n
+
+
+def cli_import_s() -> float:
+    """Import time of the command line (module and parser), from ``python -X importtime``."""
+    code = "import gait.cli; gait.cli.build_parser()"
+    err = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True, check=True
+    ).stderr
+    total = 0
+    for line in err.splitlines():
+        m = re.match(r"import time:\s+\d+ \|\s+(\d+) \| (\S.*)$", line)  # top level: no indent
+        if m:
+            total += int(m.group(1))
+    return total / 1e6
+
+
+def whole_process_s(args: list[str]) -> float:
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "gait.cli", *args], check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - t0
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--minutes", type=float, default=60.0, help="running time of the session (default 60)")
     ap.add_argument("--rate-hz", type=float, default=200.0)
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--runs", type=int, default=5, help="runs per figure; medians are reported (default 5)")
     args = ap.parse_args(argv)
-    warnings.simplefilter("ignore", GaitDataWarning)
+    runs = args.runs
 
-    sim = gait.simulate(duration_s=60.0 * args.minutes, sampling_rate_hz=args.rate_hz, seed=1)
-    s = sim.session
-    n = s.n_samples
-    raw_bytes = n * 7 * 8
-    gait.analyze(s)  # warm caches and imports
+    import pandas as pd
+    import pyarrow.csv as pacsv
 
-    t_core, c_core, a = best_of(lambda: gait.analyze(s), args.repeat)
-    tracemalloc.start()
-    base = tracemalloc.get_traced_memory()[0]
-    gait.analyze(s)
-    peak = tracemalloc.get_traced_memory()[1] - base
-    tracemalloc.stop()
+    import gait
 
+    load_before = os.getloadavg()
+    gz, plain = session_files(args.minutes, args.rate_hz, args.seed)
+    skip = header_lines(gz)
+    print(f"gait from {Path(gait.__file__).parent}; python {sys.version.split()[0]}, pandas {pd.__version__}, "
+          f"pyarrow {__import__('pyarrow').__version__}; {os.cpu_count()} cores")  # fmt: skip
+    print(f"load average before: {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f} (1, 5, 15 min)")
+
+    parse: dict[tuple[str, str], float] = {}
+    for kind, path in (("csv.gz", gz), ("csv", plain)):
+        parse["gait.load_session", kind] = median_time(lambda p=path: gait.load_session(p), runs)
+        parse["pandas.read_csv", kind] = median_time(lambda p=path: pd.read_csv(p, comment="#"), runs)
+        opts = pacsv.ReadOptions(skip_rows=skip)
+        parse["pyarrow.csv.read_csv", kind] = median_time(
+            lambda p=path, o=opts: pacsv.read_csv(p, read_options=o), runs
+        )
+    floor = parse["pyarrow.csv.read_csv", "csv.gz"]
+
+    imports = statistics.median(cli_import_s() for _ in range(runs))
+    core_out = subprocess.run(
+        [sys.executable, "-c", _CORE_SCRIPT, str(gz), str(runs)], capture_output=True, text=True, check=True
+    ).stdout
+    core = json.loads(core_out.strip().splitlines()[-1])
+    whole = statistics.median(whole_process_s(["analyze", str(gz), "--no-history"]) for _ in range(runs))
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "run.csv.gz"
-        gait.save_session(s, path, decimals=5)
-        size = path.stat().st_size
-        t_parse, c_parse, _ = best_of(lambda: gait.read_session(path), args.repeat)
-        t_both, c_both, _ = best_of(lambda: gait.analyze(gait.read_session(path)), args.repeat)
+        out = str(Path(tmp) / "r.json")
+        whole_json = statistics.median(
+            whole_process_s(["analyze", str(gz), "--no-history", "--json", out]) for _ in range(runs)
+        )
+    load_after = os.getloadavg()
 
+    n = core["n"]
+    raw_bytes = n * 7 * 8
+    warm_wall, warm_cpu = statistics.median(core["warm_wall"]), statistics.median(core["warm_cpu"])
     print(
-        f"session: {n} samples ({s.duration_s / 60:.1f} min at {args.rate_hz:g} Hz, accelerometer + gyroscope), {len(a.steps)} steps"
+        f"session: {n} samples ({n / args.rate_hz / 60:.1f} min at {args.rate_hz:g} Hz, accelerometer + gyroscope), "
+        f"{core['steps']} steps; {gz.stat().st_size / 1e6:.1f} MB .csv.gz, {plain.stat().st_size / 1e6:.1f} MB .csv"
     )
+    print(f"medians of {runs} runs; ratios to pyarrow.csv.read_csv on the .csv.gz ({floor:.3f} s)")
     print()
-    print("| stage | CPU time | samples/s (CPU) | wall time | samples/s (wall) |")
-    print("|---|---|---|---|---|")
-    for label, wall, cpu in (
-        ("core (`gait.analyze`, session in memory)", t_core, c_core),
-        (f"parsing (`gait.read_session`, {size / 1e6:.1f} MB .csv.gz)", t_parse, c_parse),
-        ("both (`gait analyze FILE`)", t_both, c_both),
-    ):
-        print(f"| {label} | {cpu:.3f} s | {n / cpu / 1e6:.2f} M | {wall:.3f} s | {n / wall / 1e6:.2f} M |")
+    print("| stage | time | x pyarrow (.csv.gz) | samples/s |")
+    print("|---|---|---|---|")
+
+    def row(label: str, seconds: float) -> None:
+        print(f"| {label} | {seconds:.3f} s | {seconds / floor:.2f} | {n / seconds / 1e6:.2f} M |")
+
+    for kind in ("csv.gz", "csv"):
+        for parser in ("gait.load_session", "pandas.read_csv", "pyarrow.csv.read_csv"):
+            row(f"parse .{kind}: {parser}", parse[parser, kind])
+    row("import of the command line (-X importtime)", imports)
+    row("core, first call (fresh process)", core["first_wall"])
+    row("core, warm (wall)", warm_wall)
+    row("core, warm (CPU)", warm_cpu)
+    row("faults (`gait.faults.assess`)", statistics.median(core["faults"]))
+    row("JSON report (document + write)", statistics.median(core["json"]))
+    row("whole process: `gait analyze FILE --no-history`", whole)
+    row("whole process, with `--json`", whole_json)
     print()
+    peak = core["peak_bytes"]
     print(
         f"peak memory of the core: {peak / 1e6:.0f} MB = {peak / raw_bytes:.1f} x the raw arrays ({raw_bytes / 1e6:.0f} MB)"
     )
+    print(f"load average after: {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}")
+    print()
+    targets = (
+        ("whole process <= 2.5 x pyarrow on the .csv.gz", f"{whole / floor:.2f} x", whole / floor <= 2.5),
+        ("command line imported in <= 0.3 s", f"{imports:.3f} s", imports <= 0.3),
+        ("core >= 3 M samples/s warm (wall)", f"{n / warm_wall / 1e6:.2f} M/s", n / warm_wall >= 3e6),
+        ("core's peak memory <= 4 x the raw arrays", f"{peak / raw_bytes:.1f} x", peak <= 4 * raw_bytes),
+    )
+    for label, value, met in targets:
+        print(f"target: {label}: {value} -> {'met' if met else 'missed'}")
     return 0
 
 

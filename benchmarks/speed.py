@@ -50,6 +50,9 @@ from pathlib import Path  # noqa: E402
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / ".cache"
 
+# Every subprocess runs in the cache folder: a working directory holding a ``gait`` package
+# would come first on its path and be measured instead of the one on PYTHONPATH.
+
 #: The fresh-process part: the core's first and warm calls, faults, JSON, peak memory.
 _CORE_SCRIPT = r"""
 import json, sys, tempfile, time, tracemalloc, warnings
@@ -108,7 +111,7 @@ def session_files(minutes: float, rate_hz: float, seed: int) -> tuple[Path, Path
             subprocess.run(
                 [sys.executable, "-m", "gait.cli", "simulate", "--out", str(out), "--duration-s", str(60 * minutes),
                  "--rate-hz", str(rate_hz), "--seed", str(seed)],
-                check=True, stdout=subprocess.DEVNULL,
+                check=True, stdout=subprocess.DEVNULL, cwd=CACHE,
             )  # fmt: skip
             shutil.move(out, gz)
     if not plain.exists():
@@ -132,7 +135,7 @@ def cli_import_s() -> float:
     """Import time of the command line (module and parser), from ``python -X importtime``."""
     code = "import gait.cli; gait.cli.build_parser()"
     err = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True, check=True
+        [sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True, check=True, cwd=CACHE
     ).stderr
     total = 0
     for line in err.splitlines():
@@ -144,7 +147,7 @@ def cli_import_s() -> float:
 
 def whole_process_s(args: list[str]) -> float:
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "gait.cli", *args], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([sys.executable, "-m", "gait.cli", *args], check=True, stdout=subprocess.DEVNULL, cwd=CACHE)
     return time.perf_counter() - t0
 
 
@@ -181,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
 
     imports = statistics.median(cli_import_s() for _ in range(runs))
     core_out = subprocess.run(
-        [sys.executable, "-c", _CORE_SCRIPT, str(gz), str(runs)], capture_output=True, text=True, check=True
+        [sys.executable, "-c", _CORE_SCRIPT, str(gz), str(runs)], capture_output=True, text=True, check=True, cwd=CACHE
     ).stdout
     core = json.loads(core_out.strip().splitlines()[-1])
     whole = statistics.median(whole_process_s(["analyze", str(gz), "--no-history"]) for _ in range(runs))

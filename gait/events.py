@@ -119,15 +119,23 @@ small grid give F1 0.85 at 50 ms.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
-from scipy.signal import find_peaks
 
 from ._checks import check_rate, check_same_length, check_signal
+from ._lazy import lazy_function, lazy_module
 from .constants import G
 from .errors import check_number
 from .filters import lowpass
 from .sides import assign_sides
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from scipy.signal import find_peaks
+else:
+    pd = lazy_module("pandas")
+    find_peaks = lazy_function("scipy.signal", "find_peaks")
 
 __all__ = ["running_events", "walking_events", "walking_ap_sign", "assign_sides", "EVENT_COLUMNS"]
 

@@ -16,9 +16,17 @@ Both keep the band's top at 45 Hz or 0.45 of the sampling rate, whichever is low
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.signal import butter, sosfiltfilt
+
+from ._lazy import lazy_function
+
+if TYPE_CHECKING:
+    from scipy.signal import butter, sosfiltfilt
+else:  # SciPy is imported on the first filter (the command line starts without it)
+    butter = lazy_function("scipy.signal", "butter")
+    sosfiltfilt = lazy_function("scipy.signal", "sosfiltfilt")
 
 __all__ = ["STANCE_VIBRATION_BAND_HZ", "butter_sos", "lowpass", "stance_vibration_sos"]
 

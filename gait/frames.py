@@ -32,16 +32,23 @@ gyroscope's fast deviation before averaging (no Kalman gain to tune).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.integrate import cumulative_trapezoid
-from scipy.signal import sosfiltfilt
 
 from ._checks import check_rotation, check_same_length, check_session, check_vectors
+from ._lazy import lazy_function
 from .constants import AP, ML, V
 from .errors import GaitInputError, Where, check_positive
 from .filters import butter_sos
 from .session import Session, SessionMetadata
+
+if TYPE_CHECKING:
+    from scipy.integrate import cumulative_trapezoid
+    from scipy.signal import sosfiltfilt
+else:
+    cumulative_trapezoid = lazy_function("scipy.integrate", "cumulative_trapezoid")
+    sosfiltfilt = lazy_function("scipy.signal", "sosfiltfilt")
 
 __all__ = ["LevelSignals", "to_body_frame", "level_frame", "rotate"]
 

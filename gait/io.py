@@ -33,15 +33,20 @@ import warnings
 import zlib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
+from ._lazy import lazy_module
 from .constants import ACC_UNITS, BODY_AXES, GYR_UNITS, SENSOR_AXES, TIME_COLUMN, TIME_UNITS, G, acc_columns, unit_token
 from .constants import gyr_columns as _gyr_columns
 from .errors import GaitDataWarning, GaitInputError, Where
 from .session import GAP_FACTOR, TEXT_FIELDS, Session, SessionMetadata, _shown, clean_metadata
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = lazy_module("pandas")
 
 _FAST_ZLIB: types.ModuleType
 try:  # ISA-L inflates gzip about three times faster than zlib, with the same checks
@@ -73,8 +78,6 @@ MAX_RATE_HZ = 20_000.0
 MAX_RESAMPLING_GROWTH = 0.5
 _UNIT_TEXT = {"mps2": "m/s^2", "g": "g", "mg": "mg", "rads": "rad/s", "dps": "deg/s"}
 
-#: pandas < 3 needs float_precision="round_trip" for bit-exact floats; pandas 3 does it by default
-_ROUND_TRIP: dict[str, Any] = {"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3 else {}
 
 _COL_RE = re.compile(r"^(acc|gyr)_([a-z]+)_([a-z0-9_]+)$")
 _TIME_RE = re.compile(r"^t_(s|ms|us|ns)$")
@@ -532,6 +535,11 @@ def _count_lines_and_commas(raw: bytes, start: int, stop: int) -> tuple[int, int
     return n_lines, n_commas
 
 
+def _round_trip() -> dict[str, Any]:
+    """pandas < 3 needs ``float_precision="round_trip"`` for bit-exact floats; pandas 3 does it by default."""
+    return {"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3 else {}
+
+
 def _parse_numeric_table(
     raw: bytes, start: int, stop: int, columns: list[str], first_line: int, where: Where
 ) -> pd.DataFrame:
@@ -559,7 +567,7 @@ def _parse_numeric_table(
                 skip_blank_lines=False,
                 na_filter=True,
                 engine="c",
-                **_ROUND_TRIP,
+                **_round_trip(),
             )
     except (ValueError, OverflowError, pd.errors.ParserError, pd.errors.EmptyDataError, pd.errors.ParserWarning):
         df = None

@@ -67,17 +67,23 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
-from scipy.spatial.transform import Rotation
 
+from ._lazy import lazy_module
 from .constants import DEG_PER_RAD, RAD_PER_DEG, G
 from .errors import GaitInputError, Where, check_positive
 from .frames import apply_matrix
 from .io import save_session
 from .session import Session, SessionMetadata
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from scipy.spatial import transform
+else:
+    pd = lazy_module("pandas")
+    transform = lazy_module("scipy.spatial.transform")
 
 __all__ = ["MOUNTINGS", "PRESETS", "Form", "SensorModel", "Simulation", "SimulationConfig", "preset", "simulate"]
 
@@ -401,7 +407,7 @@ def _mounting_matrix(cfg: SimulationConfig, rng: np.random.Generator) -> np.ndar
     m = cfg.mounting
     if isinstance(m, str):
         if m == "random":
-            R = Rotation.random(random_state=rng.integers(2**31)).as_matrix()
+            R = transform.Rotation.random(random_state=rng.integers(2**31)).as_matrix()
         elif m in MOUNTINGS:
             R = MOUNTINGS[m]
         else:
@@ -419,9 +425,9 @@ def _mounting_matrix(cfg: SimulationConfig, rng: np.random.Generator) -> np.ndar
                 found=repr(m),
                 where=Where(parameter="mounting"),
             )
-        R = Rotation.from_euler("ZYX", list(m), degrees=True).as_matrix()
+        R = transform.Rotation.from_euler("ZYX", list(m), degrees=True).as_matrix()
     if cfg.mounting_jitter_deg > 0:
-        R = Rotation.from_rotvec(rng.normal(0, cfg.mounting_jitter_deg * RAD_PER_DEG, 3)).as_matrix() @ R
+        R = transform.Rotation.from_rotvec(rng.normal(0, cfg.mounting_jitter_deg * RAD_PER_DEG, 3)).as_matrix() @ R
     return np.asarray(R, dtype=float)
 
 
@@ -853,7 +859,7 @@ def _body_signals(
         gate = stance & (idx >= 0) & s.run[np.clip(idx, 0, None)]
         a_ap, a_ml, a_v = a_ap + vib[0] * gate, a_ml + vib[1] * gate, a_v + vib[2] * gate
     f_h = np.column_stack([a_ap, a_ml, a_v + G])
-    rot = Rotation.from_euler("ZYX", np.column_stack([o["yaw"], o["pitch"], o["roll"]]))
+    rot = transform.Rotation.from_euler("ZYX", np.column_stack([o["yaw"], o["pitch"], o["roll"]]))
     f_b = rot.inv().apply(f_h)
     ph, th = o["roll"], o["pitch"]
     dps = o["dyaw"] + o["dheading"]

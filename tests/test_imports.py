@@ -1,8 +1,8 @@
 """What importing the package and running the command line load (behaviour, not timing).
 
 The command line starts in a fraction of a second because building its parser imports none
-of the numerical stack beyond NumPy; `gait analyze` loads the analysis, but not the
-simulator, the batch runner, the live recorder or the plotting library. Each check runs in
+of the numerical stack beyond NumPy; `gait analyze` loads the analysis, but not the batch
+runner, the live recorder or the plotting library. Each check runs in
 a fresh interpreter, whose ``sys.modules`` says what was imported.
 """
 
@@ -21,10 +21,11 @@ import gait
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "sample_data" / "easy_run.csv.gz"
 
-#: Never needed to build the parser (``gait --help``).
-HEAVY = ("pandas", "scipy", "matplotlib", "pyarrow", "bleak", "gait.simulator", "gait.batch_runner", "gait.pipeline")
+#: Never needed to build the parser (``gait --help``). (`gait.simulator` is: the help of
+#: ``gait simulate`` lists its presets; it imports neither pandas nor SciPy until it simulates.)
+HEAVY = ("pandas", "scipy", "matplotlib", "pyarrow", "bleak", "gait.batch_runner", "gait.pipeline", "gait.faults")
 #: Never needed by ``gait analyze FILE`` without --html.
-NOT_FOR_ANALYZE = ("matplotlib", "bleak", "gait.simulator", "gait.batch_runner", "gait.live._recorder")
+NOT_FOR_ANALYZE = ("matplotlib", "bleak", "gait.batch_runner", "gait.live._recorder", "gait.validation")
 
 
 def _modules_after(code: str) -> set[str]:

@@ -31,6 +31,7 @@ gyroscope's fast deviation before averaging (no Kalman gain to tune).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -276,6 +277,28 @@ def _tilt_rotvec(pitch: np.ndarray, roll: np.ndarray) -> np.ndarray:
 _Quat = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 #: block length of the prefix product (`_qcumprod`)
 _SCAN_BLOCK = 64
+#: samples per block of the elementwise chains (`_blockwise`): their temporaries stay in the
+#: CPU cache instead of each making a pass over memory
+_BLOCK = 1 << 14
+
+
+def _blockwise(fn: Callable[..., tuple[np.ndarray, ...]], *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``fn(*arrays)`` evaluated on blocks of `_BLOCK` samples, into arrays allocated once.
+
+    ``fn`` must work sample by sample (elementwise arithmetic on 1-D arrays of equal length):
+    the numbers are then exactly those of one call on the whole arrays.
+    """
+    n = arrays[0].size
+    if n <= _BLOCK:
+        return fn(*arrays)
+    outs: tuple[np.ndarray, ...] = ()
+    for a in range(0, n, _BLOCK):
+        part = fn(*(x[a : a + _BLOCK] for x in arrays))
+        if not outs:
+            outs = tuple(np.empty(n, dtype=r.dtype) for r in part)
+        for o, r in zip(outs, part):
+            o[a : a + _BLOCK] = r
+    return outs
 
 
 def _qmul(a: _Quat, b: _Quat) -> _Quat:
@@ -292,16 +315,21 @@ def _qmul(a: _Quat, b: _Quat) -> _Quat:
 
 def _qexp(rx: np.ndarray, ry: np.ndarray, rz: np.ndarray) -> _Quat:
     """Quaternion of each rotation vector ``(rx, ry, rz)`` (angle = its norm)."""
-    a2 = rx * rx + ry * ry + rz * rz
+    a2 = _blockwise(lambda x, y, z: (x * x + y * y + z * z,), rx, ry, rz)[0]
     if a2.size and float(a2.max()) <= 0.25:
         # the increments of one sample are far below 0.5 rad: Taylor series, exact to 1e-12
-        c = 1.0 - a2 / 8.0 * (1.0 - a2 / 48.0 * (1.0 - a2 / 120.0))
-        s = 0.5 - a2 / 48.0 * (1.0 - a2 / 80.0 * (1.0 - a2 / 168.0))
-    else:
-        a = np.sqrt(a2)
-        c = np.cos(a / 2)
-        safe = np.where(a < 1e-8, 1.0, a)
-        s = np.where(a < 1e-8, 0.5, np.sin(a / 2) / safe)
+        return _blockwise(_qexp_taylor, a2, rx, ry, rz)  # type: ignore[return-value]
+    a = np.sqrt(a2)
+    c = np.cos(a / 2)
+    safe = np.where(a < 1e-8, 1.0, a)
+    s = np.where(a < 1e-8, 0.5, np.sin(a / 2) / safe)
+    return c, s * rx, s * ry, s * rz
+
+
+def _qexp_taylor(a2: np.ndarray, rx: np.ndarray, ry: np.ndarray, rz: np.ndarray) -> _Quat:
+    """`_qexp` by its Taylor series, given the squared angles ``a2`` (all at most 0.25)."""
+    c = 1.0 - a2 / 8.0 * (1.0 - a2 / 48.0 * (1.0 - a2 / 120.0))
+    s = 0.5 - a2 / 48.0 * (1.0 - a2 / 80.0 * (1.0 - a2 / 168.0))
     return c, s * rx, s * ry, s * rz
 
 
@@ -336,15 +364,31 @@ def _qcumprod(q: _Quat) -> _Quat:
         W[j], X[j], Y[j], Z[j] = _qmul((W[j - 1], X[j - 1], Y[j - 1], Z[j - 1]), (W[j], X[j], Y[j], Z[j]))
     tw, tx, ty, tz = _qcumprod((W[-1].copy(), X[-1].copy(), Y[-1].copy(), Z[-1].copy()))
     before = tuple(np.concatenate([[ident], t[:-1]]) for t, ident in zip((tw, tx, ty, tz), (1.0, 0.0, 0.0, 0.0)))
-    R = np.stack(_qmul(before, (W, X, Y, Z)))  # type: ignore[arg-type]
-    R = R.transpose(0, 2, 1).reshape(4, -1)[:, :n]
+    # each block left-multiplied by the product of the blocks before it, a few blocks at a
+    # time (the temporaries stay in the cache), written out in sample order
+    R = np.empty((4, m, b))
+    step = max(_BLOCK // b, 1)
+    for j in range(0, m, step):
+        cols = slice(j, j + step)
+        part = _qmul(
+            (before[0][cols], before[1][cols], before[2][cols], before[3][cols]),
+            (W[:, cols], X[:, cols], Y[:, cols], Z[:, cols]),
+        )
+        for c in range(4):
+            R[c, cols] = part[c].T
+    R = R.reshape(4, -1)[:, :n]
     return R[0], R[1], R[2], R[3]
 
 
 def _qrotate(q: _Quat, v: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rotate vectors ``v`` by unit quaternions ``q``: ``v + w t + u x t`` with ``t = 2 u x v``."""
-    w, x, y, z = q
-    vx, vy, vz = v
+    return _blockwise(_qrotate_block, *q, *v)  # type: ignore[return-value]
+
+
+def _qrotate_block(
+    w: np.ndarray, x: np.ndarray, y: np.ndarray, z: np.ndarray, vx: np.ndarray, vy: np.ndarray, vz: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`_qrotate` on one block."""
     tx = 2.0 * (y * vz - z * vy)
     ty = 2.0 * (z * vx - x * vz)
     tz = 2.0 * (x * vy - y * vx)
@@ -375,12 +419,18 @@ def _orientation(wx: np.ndarray, wy: np.ndarray, wz: np.ndarray, sampling_rate_h
     ry = np.zeros(n)
     rz = np.zeros(n)
     if n > 1:
-        a = (wx[:-1], wy[:-1], wz[:-1])
-        b = (wx[1:], wy[1:], wz[1:])
         k2 = dt * dt / 12.0
-        rx[1:] = (a[0] + b[0]) * (dt / 2) + (a[1] * b[2] - a[2] * b[1]) * k2
-        ry[1:] = (a[1] + b[1]) * (dt / 2) + (a[2] * b[0] - a[0] * b[2]) * k2
-        rz[1:] = (a[2] + b[2]) * (dt / 2) + (a[0] * b[1] - a[1] * b[0]) * k2
+
+        def increments(
+            a0: np.ndarray, a1: np.ndarray, a2: np.ndarray, b0: np.ndarray, b1: np.ndarray, b2: np.ndarray
+        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            return (
+                (a0 + b0) * (dt / 2) + (a1 * b2 - a2 * b1) * k2,
+                (a1 + b1) * (dt / 2) + (a2 * b0 - a0 * b2) * k2,
+                (a2 + b2) * (dt / 2) + (a0 * b1 - a1 * b0) * k2,
+            )
+
+        rx[1:], ry[1:], rz[1:] = _blockwise(increments, wx[:-1], wy[:-1], wz[:-1], wx[1:], wy[1:], wz[1:])
     # products of unit quaternions stay unit to rounding (1e-12 after an hour at 200 Hz)
     return _qcumprod(_qexp(rx, ry, rz))
 
@@ -392,6 +442,43 @@ def _linear_upsample(grid: _Coarse, y: np.ndarray) -> np.ndarray:
         return np.full(grid.n, float(y[0]))
     centres = (np.arange(grid.m) + 0.5) * grid.q - 0.5
     return np.interp(np.arange(grid.n, dtype=float), centres, y)
+
+
+def _tilt_block(
+    ux: np.ndarray, uy: np.ndarray, uz: np.ndarray, wy: np.ndarray, wz: np.ndarray
+) -> tuple[np.ndarray, ...]:
+    """From gravity (up) in the body frame ``u`` (one block): its magnitude, the cos and sin
+    of pitch and roll, pitch, roll and the Euler yaw rate."""
+    g_norm = np.sqrt(ux * ux + uy * uy + uz * uz)
+    ux, uy, uz = ux / g_norm, uy / g_norm, uz / g_norm
+    # exact pitch and roll of R = Rz(yaw) Ry(pitch) Rx(roll): the body's up vector is
+    # (-sin p, cos p sin r, cos p cos r)
+    cp = np.hypot(uy, uz)
+    sp = -ux
+    cr = uz / cp
+    sr = uy / cp
+    yaw_rate = (wy * sr + wz * cr) / cp
+    return g_norm, cp, sp, cr, sr, np.arctan2(sp, cp), np.arctan2(uy, uz), yaw_rate
+
+
+def _level_block(
+    fx: np.ndarray,
+    fy: np.ndarray,
+    fz: np.ndarray,
+    cp: np.ndarray,
+    sp: np.ndarray,
+    cr: np.ndarray,
+    sr: np.ndarray,
+    swing: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The specific force (forward, left, up; one block) rotated by roll, then pitch, then the
+    yaw swing: forward, left and vertical in the level frame."""
+    y1 = fy * cr - fz * sr
+    z1 = fy * sr + fz * cr
+    x2 = fx * cp + z1 * sp
+    z2 = z1 * cp - fx * sp
+    cy, sy = np.cos(swing), np.sin(swing)
+    return x2 * cy - y1 * sy, x2 * sy + y1 * cy, z2
 
 
 def level_frame(
@@ -488,30 +575,17 @@ def level_frame(
             g_mag = grid.upsample(np.sqrt(np.einsum("ij,ij->i", gb, gb)))
         qc = (q[0], -q[1], -q[2], -q[3])
         ux, uy, uz = _qrotate(qc, (gx0, gy0, gz0))  # gravity (up) in the body frame
-        g_norm = np.sqrt(ux * ux + uy * uy + uz * uz)
-        ux, uy, uz = ux / g_norm, uy / g_norm, uz / g_norm
+        g_norm, cp, sp, cr, sr, p_seg, r_seg, yaw_rate = _blockwise(_tilt_block, ux, uy, uz, wy, wz)
         grav[seg] = g_norm if g_mag is None else g_mag
-        # exact pitch and roll of R = Rz(yaw) Ry(pitch) Rx(roll): the body's up vector is
-        # (-sin p, cos p sin r, cos p cos r)
-        cp = np.hypot(uy, uz)
-        sp = -ux
-        cr = uz / cp
-        sr = uy / cp
-        pitch[seg] = np.arctan2(sp, cp)
-        roll[seg] = np.arctan2(uy, uz)
-        yaw_rate = (wy * sr + wz * cr) / cp
+        pitch[seg] = p_seg
+        roll[seg] = r_seg
         psi = cumulative_trapezoid(yaw_rate, dx=1.0 / fs, axis=0, initial=0)
         swing = psi - _linear_upsample(grid, grid.lowpass(psi))
         yaw[seg] = swing
-        # Rx(roll), then Ry(pitch), then Rz(swing)
-        y1 = fy * cr - fz * sr
-        z1 = fy * sr + fz * cr
-        x2 = fx * cp + z1 * sp
-        z2 = z1 * cp - fx * sp
-        cy, sy = np.cos(swing), np.sin(swing)
-        acc_out[seg, AP] = x2 * cy - y1 * sy
-        acc_out[seg, ML] = x2 * sy + y1 * cy
-        acc_out[seg, V] = z2
+        a_ap, a_ml, a_v = _blockwise(_level_block, fx, fy, fz, cp, sp, cr, sr, swing)
+        acc_out[seg, AP] = a_ap
+        acc_out[seg, ML] = a_ml
+        acc_out[seg, V] = a_v
     if biaxial:
         acc_out[:, ML] = np.nan
         roll[:] = np.nan

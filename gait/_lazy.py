@@ -18,11 +18,12 @@ module and hands over the real object.
 from __future__ import annotations
 
 import importlib
+import threading
 import types
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["lazy_function", "lazy_module"]
+__all__ = ["lazy_function", "lazy_module", "prefetch"]
 
 
 class _LazyModule(types.ModuleType):
@@ -53,3 +54,24 @@ def lazy_function(module: str, name: str) -> Callable[..., Any]:
     call.__name__ = call.__qualname__ = name
     call.__doc__ = f"`{module}.{name}`, imported on first use."
     return call
+
+
+def prefetch(*modules: str) -> threading.Thread:
+    """Import ``modules`` in a background thread, while the caller reads its input.
+
+    For modules outside this package only (SciPy's take most of a second): they import
+    nothing of ours, so the two threads never wait on each other's half-imported modules.
+    The caller imports them again where it needs them, which waits for the thread if it is
+    not done, and raises any error the import meets (the thread keeps none).
+    """
+
+    def run() -> None:
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except Exception:  # raised again, where it matters, by the caller's own import
+                return
+
+    thread = threading.Thread(target=run, name="gait-prefetch", daemon=True)
+    thread.start()
+    return thread

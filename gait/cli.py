@@ -167,10 +167,13 @@ def _apply_stored_calibration(session, *, off: bool, console):
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
+    from ._lazy import prefetch
+
+    prefetch("scipy.signal", "scipy.special", "scipy.ndimage")  # imported while the file is read
+
     import pandas as pd
     from rich.console import Console
 
-    from .faults import assess
     from .history import (
         HistoryStore,
         HistoryUnavailable,
@@ -179,7 +182,6 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         session_fingerprint,
         skipped_status,
     )
-    from .pipeline import analyze
     from .readers import read_sessions
     from .report import (
         RunReport,
@@ -197,6 +199,9 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     console = Console()
     speed_given, track, split_unit = _speed_options(args)
     sessions = read_sessions(args.file, acc_unit=args.acc_unit, gyr_unit=args.gyr_unit)
+    from .faults import assess
+    from .pipeline import analyze
+
     # the history is opened only when a session needs it: a simulated, sample or test session
     # (gait.history.not_personal_reason) neither reads nor creates it unless --store-history
     store: HistoryStore | None = None

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from scipy.ndimage import uniform_filter1d
 
+from .._lazy import lazy_function
 from ..errors import GaitDataWarning, GaitInputError, Where, check_speed_mps
 from ..units import format_duration
 from ._readers import read_track
@@ -23,8 +23,12 @@ from ._track import (
 )
 
 if TYPE_CHECKING:
+    from scipy.ndimage import uniform_filter1d
+
     from ..pipeline import Analysis
     from ..session import Session
+else:
+    uniform_filter1d = lazy_function("scipy.ndimage", "uniform_filter1d")
 
 
 # ---------------------------------------------------------------------------------------

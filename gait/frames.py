@@ -282,23 +282,27 @@ _SCAN_BLOCK = 64
 _BLOCK = 1 << 14
 
 
-def _blockwise(fn: Callable[..., tuple[np.ndarray, ...]], *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+def _blockwise(
+    fn: Callable[..., tuple[np.ndarray, ...]],
+    *arrays: np.ndarray,
+    out: tuple[np.ndarray | None, ...] | None = None,
+) -> tuple[np.ndarray, ...]:
     """``fn(*arrays)`` evaluated on blocks of `_BLOCK` samples, into arrays allocated once.
 
     ``fn`` must work sample by sample (elementwise arithmetic on 1-D arrays of equal length):
-    the numbers are then exactly those of one call on the whole arrays.
+    the numbers are then exactly those of one call on the whole arrays. ``out`` may give
+    arrays (views included) to write results into, None where a new array is wanted.
     """
     n = arrays[0].size
-    if n <= _BLOCK:
-        return fn(*arrays)
-    outs: tuple[np.ndarray, ...] = ()
-    for a in range(0, n, _BLOCK):
+    outs: list[np.ndarray] = []
+    for a in range(0, max(n, 1), _BLOCK):
         part = fn(*(x[a : a + _BLOCK] for x in arrays))
         if not outs:
-            outs = tuple(np.empty(n, dtype=r.dtype) for r in part)
+            given = out if out is not None else (None,) * len(part)
+            outs = [np.empty(n, dtype=r.dtype) if o is None else o for o, r in zip(given, part)]
         for o, r in zip(outs, part):
             o[a : a + _BLOCK] = r
-    return outs
+    return tuple(outs)
 
 
 def _qmul(a: _Quat, b: _Quat) -> _Quat:
@@ -383,6 +387,17 @@ def _qcumprod(q: _Quat) -> _Quat:
 def _qrotate(q: _Quat, v: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rotate vectors ``v`` by unit quaternions ``q``: ``v + w t + u x t`` with ``t = 2 u x v``."""
     return _blockwise(_qrotate_block, *q, *v)  # type: ignore[return-value]
+
+
+def _qrotate_inverse(
+    q: _Quat, v: tuple[np.ndarray, np.ndarray, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rotate vectors ``v`` by the inverses (conjugates) of unit quaternions ``q``."""
+
+    def block(w: np.ndarray, x: np.ndarray, y: np.ndarray, z: np.ndarray, *vb: np.ndarray) -> tuple[np.ndarray, ...]:
+        return _qrotate_block(w, -x, -y, -z, *vb)
+
+    return _blockwise(block, *q, *v)  # type: ignore[return-value]
 
 
 def _qrotate_block(
@@ -566,6 +581,7 @@ def level_frame(
         wx, wy, wz = (np.ascontiguousarray(gyr[:, c], dtype=float) for c in flu)
         fx, fy, fz = (np.ascontiguousarray(f[:, c]) for c in flu)
         q = _orientation(wx, wy, wz, fs)
+        del wx  # (arrays the size of the session are let go as soon as they are used)
         # specific force in the initial body frame: gravity there moves only with gyro drift
         gx0, gy0, gz0 = grid.upsample_columns(grid.lowpass_columns(_qrotate(q, (fx, fy, fz))))
         g_mag: np.ndarray | None = None
@@ -573,19 +589,22 @@ def level_frame(
             src = tuple(np.ascontiguousarray(fg[:, c]) for c in flu)
             gb = grid.lowpass_columns(_qrotate(q, src))  # type: ignore[arg-type]
             g_mag = grid.upsample(np.sqrt(np.einsum("ij,ij->i", gb, gb)))
-        qc = (q[0], -q[1], -q[2], -q[3])
-        ux, uy, uz = _qrotate(qc, (gx0, gy0, gz0))  # gravity (up) in the body frame
-        g_norm, cp, sp, cr, sr, p_seg, r_seg, yaw_rate = _blockwise(_tilt_block, ux, uy, uz, wy, wz)
-        grav[seg] = g_norm if g_mag is None else g_mag
-        pitch[seg] = p_seg
-        roll[seg] = r_seg
+        ux, uy, uz = _qrotate_inverse(q, (gx0, gy0, gz0))  # gravity (up) in the body frame
+        del q, gx0, gy0, gz0
+        _, cp, sp, cr, sr, _, _, yaw_rate = _blockwise(
+            _tilt_block, ux, uy, uz, wy, wz, out=(grav[seg], None, None, None, None, pitch[seg], roll[seg], None)
+        )
+        del ux, uy, uz, wy, wz
+        if g_mag is not None:
+            grav[seg] = g_mag
         psi = cumulative_trapezoid(yaw_rate, dx=1.0 / fs, axis=0, initial=0)
+        del yaw_rate
         swing = psi - _linear_upsample(grid, grid.lowpass(psi))
+        del psi
         yaw[seg] = swing
-        a_ap, a_ml, a_v = _blockwise(_level_block, fx, fy, fz, cp, sp, cr, sr, swing)
-        acc_out[seg, AP] = a_ap
-        acc_out[seg, ML] = a_ml
-        acc_out[seg, V] = a_v
+        _blockwise(
+            _level_block, fx, fy, fz, cp, sp, cr, sr, swing, out=(acc_out[seg, AP], acc_out[seg, ML], acc_out[seg, V])
+        )
     if biaxial:
         acc_out[:, ML] = np.nan
         roll[:] = np.nan

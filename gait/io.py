@@ -1112,8 +1112,11 @@ def _regularise(
             stacklevel=3,
         )
     # deviation from each segment's own grid (first sample of the segment + k * period)
-    seg_id = np.repeat(np.arange(bounds.size - 1), np.diff(bounds))
-    seg_start = t[bounds[:-1]][seg_id]
+    if cuts.size:
+        seg_id = np.repeat(np.arange(bounds.size - 1), np.diff(bounds))
+        seg_start: np.ndarray | float = t[bounds[:-1]][seg_id]
+    else:  # one segment (the common case): its first time, without an array of copies
+        seg_start = t[0]
     k = np.rint((t - seg_start) / period)
     dev = np.abs(t - (seg_start + k * period))
     if float(dev.max(initial=0.0)) <= JITTER_TOLERANCE * period:

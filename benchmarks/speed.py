@@ -7,8 +7,8 @@ One run measures, on the same simulated session (accelerometer + gyroscope, writ
 ``gait simulate`` and cached under ``benchmarks/.cache``):
 
 1. **parsing**: this project's reader (`gait.load_session`: parse and validate) next to
-   ``pandas.read_csv(path, comment="#")`` and ``pyarrow.csv.read_csv`` (defaults, header lines
-   skipped) on the same file, plain ``.csv`` and ``.csv.gz``;
+   ``pandas.read_csv(path, comment="#")`` and ``pyarrow.csv.read_csv`` (header lines skipped;
+   its own threads, and one thread) on the same file, plain ``.csv`` and ``.csv.gz``;
 2. **import of the command line**: ``python -X importtime -c "import gait.cli;
    gait.cli.build_parser()"``, the sum of the top-level imports;
 3. **the core**: ``gait.analyze(session)`` in a fresh process (its modules imported
@@ -192,6 +192,10 @@ def main(argv: list[str] | None = None) -> int:
         parse["pyarrow.csv.read_csv", kind] = median_time(
             lambda p=path, o=opts: pacsv.read_csv(p, read_options=o), runs
         )
+        one = pacsv.ReadOptions(skip_rows=skip, use_threads=False)
+        parse["pyarrow.csv.read_csv, one thread", kind] = median_time(
+            lambda p=path, o=one: pacsv.read_csv(p, read_options=o), runs
+        )
     floor = parse["pyarrow.csv.read_csv", "csv.gz"]
 
     whole_process_s(["analyze", str(gz), "--no-history"])  # compiles and caches the bytecode
@@ -229,7 +233,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {label} | {seconds:.3f} s | {seconds / floor:.2f} | {n / seconds / 1e6:.2f} M |")
 
     for kind in ("csv.gz", "csv"):
-        for parser in ("gait.load_session", "pandas.read_csv", "pyarrow.csv.read_csv"):
+        for parser in (
+            "gait.load_session",
+            "pandas.read_csv",
+            "pyarrow.csv.read_csv",
+            "pyarrow.csv.read_csv, one thread",
+        ):
             row(f"parse .{kind}: {parser}", parse[parser, kind])
     row("import of the command line (-X importtime)", imports)
     row("core, first call (fresh process)", core["first_wall"])

@@ -71,7 +71,7 @@ from ._links import Decoded, Link, LumbarLink, ProfileLink, SensorRefused
 from ._metrics import AnalyzeFn, EvaluateFn, LiveMetrics, StartMounting, window_metrics
 from ._phyphox import PROTOCOL as PHONE_PROTOCOL
 from ._phyphox import PhyphoxError, PhyphoxLink
-from ._scan import OUR_PROTOCOL, BleBackend, BluetoothUnavailable, FoundDevice, scan
+from ._scan import OUR_PROTOCOL, BleBackend, BluetoothUnavailable, FoundDevice, find_again, scan
 
 __all__ = ["LinkStats", "LiveView", "RecordConfig", "RecordResult", "Recorder", "RecordingError", "record"]
 
@@ -685,21 +685,14 @@ class Recorder:
 
     async def _rescan(self) -> FoundDevice | None:
         assert self.found is not None
-        addr = self.found.address
+        cfg = self.config
         try:
-            seen = await scan(
-                timeout_s=min(self.config.scan_timeout_s, 5.0),
-                adapter=self.config.adapter,
-                backend=self.config.backend,
-                until=lambda d: d.address == addr,
+            return await find_again(
+                self.found.address, timeout_s=min(cfg.scan_timeout_s, 5.0), adapter=cfg.adapter, backend=cfg.backend
             )
         except BluetoothUnavailable as e:
             self.message = str(e)
             return None
-        for d in seen:
-            if d.address == addr:
-                return d
-        return None
 
     # -- the link -----------------------------------------------------------------------------
     def _silent(self, since: float) -> _SensorSilent:

@@ -18,7 +18,7 @@ from firmware_protocol import codec, profiles
 
 from ..errors import DeviceError, GaitInputError
 
-__all__ = ["BleBackend", "BluetoothUnavailable", "FoundDevice", "identify_protocol", "scan"]
+__all__ = ["BleBackend", "BluetoothUnavailable", "FoundDevice", "find_again", "identify_protocol", "scan"]
 
 #: Name of our protocol as `identify_protocol` reports it (its profile key).
 OUR_PROTOCOL = "lumbar_imu"
@@ -164,3 +164,13 @@ async def scan(
     except (BleakError, OSError) as e:  # no D-Bus socket, no BlueZ, no adapter, denied
         raise _unavailable(e, adapter) from e
     return sorted(seen.values(), key=lambda d: (not d.supported, -d.rssi_dbm, d.name))
+
+
+async def find_again(
+    address: str, *, timeout_s: float, adapter: str | None = None, backend: BleBackend | None = None
+) -> FoundDevice | None:
+    """The device at ``address`` as it advertises again after a lost link, or None if it does
+    not within ``timeout_s`` (a sensor's advertisement may change between connections; the
+    recorder and `gait sync` reconnect with the fresh one). Raises `BluetoothUnavailable`."""
+    seen = await scan(timeout_s=timeout_s, adapter=adapter, backend=backend, until=lambda d: d.address == address)
+    return next((d for d in seen if d.address == address), None)

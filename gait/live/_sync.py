@@ -61,7 +61,7 @@ from firmware_protocol import logbook as lb
 from ..errors import DeviceError, GaitInputError, Where
 from ..io import SessionCsvWriter
 from ..session import SessionMetadata
-from ._scan import OUR_PROTOCOL, BleBackend, BluetoothUnavailable, FoundDevice, scan
+from ._scan import OUR_PROTOCOL, BleBackend, BluetoothUnavailable, FoundDevice, find_again, scan
 
 __all__ = ["ClockCheck", "SyncConfig", "SyncError", "SyncResult", "SyncedSession", "Syncer", "sync"]
 
@@ -545,17 +545,13 @@ class Syncer:
 
     async def _rescan(self) -> FoundDevice | None:
         assert self.found is not None
-        addr = self.found.address
+        cfg = self.config
         try:
-            seen = await scan(
-                timeout_s=min(self.config.scan_timeout_s, 5.0),
-                adapter=self.config.adapter,
-                backend=self.config.backend,
-                until=lambda d: d.address == addr,
+            return await find_again(
+                self.found.address, timeout_s=min(cfg.scan_timeout_s, 5.0), adapter=cfg.adapter, backend=cfg.backend
             )
         except BluetoothUnavailable:
             return None
-        return next((d for d in seen if d.address == addr), None)
 
     # -- one connection -----------------------------------------------------------------------
     async def _connected(self) -> None:

@@ -603,7 +603,8 @@ def key_metrics(rr: RunReport, catalogue: Catalogue | None = None) -> list[dict[
         ab = min((float(r.levels[0]) for r, _ in rules if r.direction == "abs_above"), default=None)
 
         def show(x: float, factor: float = factor, dec: int = dec) -> str:
-            return f"{x * factor:.{dec}f}"
+            text = f"{x * factor:.{dec}f}"
+            return text[1:] if text.startswith("-") and float(text) == 0.0 else text  # never "-0.0"
 
         if ab is not None:
             ref = f"within +-{show(ab)}"

@@ -241,6 +241,16 @@ def test_key_metrics_ranges_and_levels(lean_run):
     assert drop["shown"] == f"{v:.1f} deg"
 
 
+def test_key_metrics_never_show_minus_zero(lean_run, monkeypatch):
+    """A median that rounds to zero is shown "0.0", not "-0.0"; a real negative keeps its sign."""
+    monkeypatch.setitem(lean_run.analysis.summary["median"], "lateral_lean_deg", -0.004)
+    rows = {m["metric"]: m for m in key_metrics(lean_run)}
+    assert rows["median.lateral_lean_deg"]["shown"] == "0.0 deg"
+    monkeypatch.setitem(lean_run.analysis.summary["median"], "lateral_lean_deg", -0.4)
+    rows = {m["metric"]: m for m in key_metrics(lean_run)}
+    assert rows["median.lateral_lean_deg"]["shown"] == "-0.4 deg"
+
+
 def test_analyze_short_by_default_and_full_with_details(tmp_path, capsys):
     sample = str(fx.REPO / "sample_data" / "heel_overstride.csv.gz")
     assert main(["analyze", sample, "--no-history"]) == 0

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import json
 import warnings
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +25,8 @@ from gait.errors import GaitDataWarning
 from gait.io import load_session
 from gait.live import BleBackend, SyncConfig, Syncer, SyncError, SyncResult
 from gait.simulator import SimulationConfig, simulate
-from tests.ble.fake_backend import FakeAir, FakePeripheral
+from tests.ble.fake_backend import FakeAir
+from tests.ble.harness import FakeRig, serve
 
 ADDRESS = "00:00:00:A0:00:07"
 RATE = 200
@@ -38,39 +37,11 @@ def run_session():
     return simulate(SimulationConfig(duration_s=60.0, seed=4)).session
 
 
-@dataclasses.dataclass
-class Rig:
-    air: FakeAir
-    peripheral: FakePeripheral
-    sensor: VirtualSensor
-
-    @property
-    def backend(self) -> BleBackend:
-        return BleBackend(scanner=self.air.scanner_backend(), client=self.air.client_backend())
+def rig(sensor: VirtualSensor, name: str = "LumbarIMU-0007") -> contextlib.AbstractAsyncContextManager[FakeRig]:
+    return serve(sensor, name=name, address=ADDRESS)
 
 
-@contextlib.asynccontextmanager
-async def rig(sensor: VirtualSensor, name: str = "LumbarIMU-0007") -> AsyncIterator[Rig]:
-    air = FakeAir()
-    p = air.add(
-        FakePeripheral(
-            name=name,
-            address=ADDRESS,
-            services=sensor.services,
-            on_write=sensor.on_write,
-            on_notify_change=sensor.on_notify_change,
-        )
-    )
-    stop = asyncio.Event()
-    task = asyncio.create_task(sensor.run(p, stop=stop))
-    try:
-        yield Rig(air, p, sensor)
-    finally:
-        stop.set()
-        await task
-
-
-async def do_sync(r: Rig, out: Path, **kw) -> SyncResult:
+async def do_sync(r: FakeRig, out: Path, **kw) -> SyncResult:
     cfg = dict(out_dir=out, backend=r.backend, scan_timeout_s=2.0, reply_timeout_s=1.0, give_up_s=10.0)
     cfg.update(kw)
     events: list[str] = []

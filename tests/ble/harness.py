@@ -28,16 +28,13 @@ class FakeRig:
 
 
 @contextlib.asynccontextmanager
-async def fake_rig(
-    session: Session, *, faults: FaultPlan | None = None, name: str = "GaitSim", drift_ppm: float = 0.0, **sensor_kw
-) -> AsyncIterator[FakeRig]:
-    """A `VirtualSensor` playing ``session`` on a `FakePeripheral`, served until the block ends."""
-    sensor = VirtualSensor(session, faults=faults, drift_ppm=drift_ppm, **sensor_kw)
+async def serve(sensor: VirtualSensor, *, name: str = "GaitSim", address: str = ADDRESS) -> AsyncIterator[FakeRig]:
+    """``sensor`` advertising as ``name`` on a `FakePeripheral`, served until the block ends."""
     air = FakeAir()
     p = air.add(
         FakePeripheral(
             name=name,
-            address=ADDRESS,
+            address=address,
             services=sensor.services,
             on_write=sensor.on_write,
             on_notify_change=sensor.on_notify_change,
@@ -50,3 +47,12 @@ async def fake_rig(
     finally:
         stop.set()
         await task
+
+
+@contextlib.asynccontextmanager
+async def fake_rig(
+    session: Session, *, faults: FaultPlan | None = None, name: str = "GaitSim", drift_ppm: float = 0.0, **sensor_kw
+) -> AsyncIterator[FakeRig]:
+    """A `VirtualSensor` playing ``session`` on a `FakePeripheral`, served until the block ends."""
+    async with serve(VirtualSensor(session, faults=faults, drift_ppm=drift_ppm, **sensor_kw), name=name) as r:
+        yield r

@@ -55,11 +55,11 @@ import numpy as np
 import pandas as pd
 
 import gait
-from calibration.mounting import FORWARD_MIN_CONFIDENCE, estimate_mounting
 from gait.activity import RUNNING, STILL, WALKING, bout_labels
 from gait.errors import GaitDataWarning
 from gait.evaluation import agreement, compare_steps
 from gait.frames import _qrotate, gyro_orientation
+from gait.mounting import FORWARD_MIN_CONFIDENCE, estimate_mounting
 from gait.quality import assess_signal
 from gait.session import Session, SessionMetadata
 from gait.simulator import Form, SensorModel, SimulationConfig, simulate
@@ -365,7 +365,7 @@ def running_sign_table(folder: Path = RBDS) -> pd.DataFrame:
     """Part 4: axis, clarity and sign strength of 20 s of treadmill running per trial."""
     from scipy.signal import butter, sosfiltfilt
 
-    from calibration.mounting import _segment
+    from gait.mounting import _segment
 
     rows = []
     fs = 150.0

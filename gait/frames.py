@@ -2,7 +2,7 @@
 
 Body frame
     Fixed to the trunk: ``v`` (up while standing), ``ap`` (forward), ``ml`` (left). Obtained
-    from the mounting rotation (`calibration.mounting`), stored or estimated.
+    from the mounting rotation (`gait.mounting`), stored or estimated.
 
 Level frame
     Per sample, the body frame rotated so that ``v`` is the true vertical and ``ap`` the
@@ -165,7 +165,7 @@ def to_body_frame(session: Session, rotation: np.ndarray, *, calibration: str | 
     """Express a sensor-frame session in the body frame.
 
     ``rotation`` has the body axes (v, ap, ml) as rows, in sensor coordinates
-    (`calibration.mounting.MountingEstimate.rotation`).
+    (`gait.mounting.MountingEstimate.rotation`).
 
     Parameters
     ----------

@@ -5,7 +5,7 @@ Stages, each a module with plain data between them::
     Session (sensor frame)
       -> activity.bout_labels       still / walking / running per sample (rotation-invariant)
       -> quality.assess_signal      clipped, saturated or low-pass-filtered channels
-      -> calibration.mounting       sensor -> body rotation (stored, given, or estimated), and
+      -> gait.mounting       sensor -> body rotation (stored, given, or estimated), and
                                     how far the forward direction can be trusted
       -> frames.level_frame         gravity-aligned specific force, trunk pitch / roll / yaw
       -> events                     initial contact, toe-off, side per step
@@ -16,7 +16,7 @@ The same function serves the live view: it is called on a sliding window of a fe
 A metric the data cannot support is reported in ``Analysis.unavailable`` (metric -> reason and
 what would make it possible) and is NaN in every table, never a guess: without a gyroscope the
 stride-by-stride trunk angles (roll and rotation ranges, pelvic drop); with a forward direction
-below `calibration.mounting.FORWARD_MIN_CONFIDENCE` everything whose value or sign depends on
+below `gait.mounting.FORWARD_MIN_CONFIDENCE` everything whose value or sign depends on
 it (lean, lateral lean, pelvic drop, braking, and the side); with clipped or filtered input what
 `gait.quality.consequences` lists. The side of running steps needs a gyroscope (`gait.sides`);
 when fewer than `MIN_SIDE_SHARE` of the valid running steps have one, the pelvic drop and every
@@ -33,8 +33,6 @@ import numpy as np
 import pandas as pd
 from scipy.signal import sosfilt
 
-from calibration.mounting import FORWARD_MIN_CONFIDENCE, MountingEstimate, estimate_mounting
-
 from .activity import RUNNING, STILL, WALKING, bout_labels, detect_bouts
 from .constants import AP, ML, G, V
 from .errors import GaitInputError, Where
@@ -43,6 +41,7 @@ from .filters import stance_vibration_sos
 from .frames import LevelSignals, apply_matrix, level_frame, to_body_frame
 from .io import regularise
 from .metrics import STEP_COLUMNS, minute_table, run_summary, step_table
+from .mounting import FORWARD_MIN_CONFIDENCE, MountingEstimate, estimate_mounting
 from .quality import SignalQuality, assess_signal, body_axis, bridge_clipped, consequences, constant_gyroscope
 from .session import Session, bridge_short_gaps, check_analysable_rate
 from .sides import assign_sides

@@ -171,3 +171,51 @@ def test_the_graph_sees_known_imports():
     g = graph()
     assert "gait.errors" in g["gait.events"] and "gait.session" in g["gait.frames"]
     assert reaches(g, "gait.pipeline", "gait.events") == ["gait.pipeline", "gait.events"]
+
+
+CORE_STAGES = (
+    "gait.activity",
+    "gait.events",
+    "gait.filters",
+    "gait.frames",
+    "gait.metrics",
+    "gait.mounting",
+    "gait.pipeline",
+    "gait.quality",
+    "gait.sides",
+)
+
+
+def _targets(path: Path, prefix: str) -> set[str]:
+    """Modules starting with ``prefix`` that the file imports (anywhere in it, annotations too)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").split(".")[0] == prefix:
+            out.add(node.module or "")
+        elif isinstance(node, ast.Import):
+            out |= {a.name for a in node.names if a.name.split(".")[0] == prefix}
+    return out
+
+
+def test_the_analysis_does_not_depend_on_calibration():
+    """Mounting estimation is a stage of the analysis (`gait.mounting`); the calibration package
+    builds on the analysis' base modules and never the other way round inside the core."""
+    g = graph()
+    for mod in CORE_STAGES:
+        path = GAIT.parent / (mod.replace(".", "/") + ".py")
+        assert path.exists(), mod
+        assert not _targets(path, "calibration"), f"{mod} imports the calibration package"
+        chain = reaches(g, mod, "gait.cli") or reaches(g, mod, "gait._run")
+        assert chain is None, f"a core stage reaches the application layer: {' -> '.join(chain)}"
+
+
+def test_calibration_uses_only_the_base_of_gait():
+    """``calibration`` may use gait's session, errors, constants, checks, readers, writer and the
+    mounting stage; never the application layer (CLI, orchestrator, batch, live, report)."""
+    app = ("gait.cli", "gait._run", "gait.batch", "gait.live", "gait.report", "gait.history", "gait.faults")
+    for path in sorted((GAIT.parent / "calibration").rglob("*.py")):
+        bad = [t for t in _targets(path, "gait") if t.startswith(app)]
+        assert not bad, f"{path.name} imports {bad}"
+        if path.name != "cli.py":
+            assert not [t for t in _targets(path, "gait") if t.startswith("gait.pipeline")], path.name

@@ -15,13 +15,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from calibration.mounting import estimate_heading, estimate_mounting, rotation_from_axes
 from gait import GaitInputError
 from gait.activity import KINDS, STILL, bout_labels, detect_bouts
 from gait.constants import G, V
 from gait.events import EVENT_COLUMNS, running_events, walking_ap_sign, walking_events
 from gait.frames import level_frame, rotate, to_body_frame
 from gait.metrics import MINUTE_COLUMNS, minute_table, run_summary, step_table
+from gait.mounting import estimate_heading, estimate_mounting, rotation_from_axes
 from gait.session import Session, SessionMetadata
 from gait.sides import assign_sides, side_cues
 

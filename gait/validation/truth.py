@@ -11,7 +11,7 @@ To compare like with like, every per-step quantity here is computed exactly as
   travel: pitch + forward, roll + right side down, yaw + to the left. Yaw has its content
   below 0.25 Hz removed (`gait.frames.TILT_CUTOFF_HZ`), as the analysis removes heading.
 - The body frame (`ideal_body_frame`) is the one the analysis estimates for a sensor
-  (`calibration.mounting`): vertical from the standing posture, forward from running, fixed
+  (`gait.mounting`): vertical from the standing posture, forward from running, fixed
   to the segment. Zero lean is the mean standing pitch.
 - Per step, contact ``k`` to contact ``k + 1`` (`step_truth`): ``lean_deg`` the mean pitch
   minus the standing reference; ``vertical_oscillation_m`` the max - min of the sensor

@@ -51,15 +51,15 @@ on every recording of a public lower-back walking data set (``benchmarks/heading
 
 from __future__ import annotations
 
-import functools
 import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from gait._checks import check_mask, check_rate, check_same_length, check_vectors
-from gait.constants import DEG_PER_RAD, G
-from gait.errors import GaitInputError, Where
+from ._checks import check_mask, check_rate, check_same_length, check_vectors
+from .constants import DEG_PER_RAD, G
+from .errors import GaitInputError, Where
+from .filters import butter_sos
 
 __all__ = [
     "FORWARD_MIN_CONFIDENCE",
@@ -293,14 +293,6 @@ def _step_period_samples(x: np.ndarray, fs: float) -> int:
     return lo + int(np.argmax(ac[lo:hi]))
 
 
-@functools.lru_cache(maxsize=32)
-def _sos(kind: str, cutoff: float | tuple[float, float], fs: float) -> np.ndarray:
-    """Second-order Butterworth sections, designed once per rate."""
-    from scipy.signal import butter
-
-    return butter(2, cutoff, btype=kind, fs=fs, output="sos")
-
-
 def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Start and end (exclusive) indices of the runs of True in ``mask``."""
     d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
@@ -327,7 +319,7 @@ def _turning(gyr: np.ndarray, up: np.ndarray, fs: float) -> tuple[np.ndarray, in
     fc = fs / q
     rate = rate - np.median(rate)  # a constant gyro bias is not a turn
     if rate.size > 30 and fc > 1.0:
-        rate = sosfiltfilt(_sos("low", min(0.3, 0.4 * fc), fc), rate)
+        rate = sosfiltfilt(butter_sos(2, min(0.3, 0.4 * fc), fc, "low"), rate)
     fast = np.abs(rate) * DEG_PER_RAD > TURN_RATE_DPS
     a, b = _runs(fast)
     # a turn: the heading changes by more than 30 deg within it
@@ -374,7 +366,7 @@ def _segment(acc: np.ndarray, fs: float, running: bool) -> tuple[np.ndarray, flo
         return None
     up /= np.linalg.norm(up)
     basis = rotation_from_axes(up, np.eye(3)[int(np.argmin(np.abs(up)))])
-    sos = _sos("band", (BAND_HZ[0], min(BAND_HZ[1], 0.45 * fs)), fs)
+    sos = butter_sos(2, (BAND_HZ[0], min(BAND_HZ[1], 0.45 * fs)), fs, "band")
     av = sosfiltfilt(sos, a @ basis[0])
     h = sosfiltfilt(sos, a @ basis[1:].T, axis=0)  # (n, 2) horizontal
     T = _step_period_samples(av, fs)
@@ -388,7 +380,7 @@ def _segment(acc: np.ndarray, fs: float, running: bool) -> tuple[np.ndarray, flo
     clarity = float(1.0 - max(w[0], 0.0) / w[1])
     # vertical velocity: the band-passed vertical acceleration integrated, its drift removed
     vv = np.cumsum(av) / fs
-    vv = sosfiltfilt(_sos("high", BAND_HZ[0], fs), vv)
+    vv = sosfiltfilt(butter_sos(2, BAND_HZ[0], fs, "high"), vv)
     a_ap = h @ major
     r = float(np.corrcoef(a_ap, vv)[0, 1]) if a_ap.std() > 0 and vv.std() > 0 else 0.0
     if not np.isfinite(r):

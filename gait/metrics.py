@@ -57,6 +57,7 @@ from scipy.integrate import cumulative_trapezoid
 from ._checks import check_rate, check_same_length, check_signal, check_vectors
 from .constants import AP, DEG_PER_RAD, G, V
 from .errors import GaitInputError, Where, check_number
+from .records import MinuteSignals, RunSummary, Surge, Warmup
 
 __all__ = [
     "ASYMMETRY_METRICS",
@@ -630,13 +631,13 @@ MINUTE_COLUMNS = [
 
 
 def minute_table(
-    steps: pd.DataFrame, *, signals: dict[str, np.ndarray] | None = None, t: np.ndarray | None = None
+    steps: pd.DataFrame, *, signals: MinuteSignals | None = None, t: np.ndarray | None = None
 ) -> pd.DataFrame:
     """Per-minute medians of valid running steps (``docs/tables.md``).
 
-    ``signals`` may hold per-sample ``intensity`` (|f| - g), ``ml`` (medio-lateral
-    acceleration) and ``vibration`` (20-45 Hz vertical in stance, else NaN) with times ``t``;
-    their RMS per minute is added. Plain NumPy over the (time-sorted) steps: this runs on every
+    ``signals`` (`gait.records.MinuteSignals`) may hold per-sample ``intensity`` (|f| - g),
+    ``ml`` (medio-lateral acceleration) and ``vibration`` (20-45 Hz vertical in stance, else NaN)
+    with times ``t``; their RMS per minute over the running samples is added. Plain NumPy over the (time-sorted) steps: this runs on every
     live window too.
 
     Parameters
@@ -644,8 +645,7 @@ def minute_table(
     steps
         The step table (`step_table`), sorted by time.
     signals
-        Per-sample signals by name (``intensity``, ``ml``, ``vibration``, ``running_mask``),
-        each 1-D and as long as ``t``; None: no signal columns.
+        Per-sample signals, each 1-D and as long as ``t``; None: no signal columns.
     t
         Sample times, s (required with ``signals``).
 
@@ -663,7 +663,14 @@ def minute_table(
                 where=Where(parameter="t"),
             )
         t = check_signal(t, "t")
-        for key, sig in signals.items():
+        if not isinstance(signals, MinuteSignals):
+            raise GaitInputError(
+                "signals of the wrong type",
+                expected="a gait.records.MinuteSignals",
+                found=type(signals).__name__,
+                where=Where(parameter="signals"),
+            )
+        for key, sig in signals.arrays().items():
             check_same_length(t.size, "t", **{f"signals[{key!r}]": check_signal(sig, f"signals[{key!r}]")})
     sel = _running_valid(steps)
     if not sel.any():
@@ -736,12 +743,12 @@ def minute_table(
         ("ml", "ml_sway_rms_mps2"),
         ("vibration", "stance_vibration_mps2"),
     ):
-        x = None if signals is None or t is None else signals.get(name)
+        x = None if signals is None or t is None else getattr(signals, name)
         if x is None or signals is None or t is None:
             data[col] = np.full(minutes.size, np.nan)
             continue
         mi = np.floor(t / 60.0).astype(np.int64)
-        ok = np.isfinite(x) & signals.get("running_mask", np.ones_like(x, bool))
+        ok = np.isfinite(x) & signals.running_mask
         s2 = np.bincount(mi[ok], weights=x[ok] ** 2, minlength=int(mi.max()) + 1)
         cnt = np.bincount(mi[ok], minlength=int(mi.max()) + 1)
         rms = np.sqrt(s2 / np.maximum(cnt, 1))
@@ -756,7 +763,7 @@ def run_summary(
     bouts: pd.DataFrame,
     *,
     metrics: Iterable[str] = STEP_METRICS,
-) -> dict:
+) -> RunSummary:
     """Run-level summary (``docs/tables.md``): medians, IQRs, per side, asymmetry, drift,
     warm-up and surges. Plain NumPy over the tables: this runs on every live window too.
 
@@ -773,8 +780,8 @@ def run_summary(
 
     Returns
     -------
-    dict
-        The summary, keyed as in ``docs/tables.md``.
+    RunSummary
+        The summary (fields documented in `gait.records.RunSummary` and ``docs/tables.md``).
     """
     metrics = list(metrics)
     missing = [c for c in metrics if c not in steps.columns]
@@ -846,8 +853,8 @@ def run_summary(
     s["distance_m"] = float(np.nansum(speed * step_time)) if np.isfinite(speed).any() else float("nan")
     # drift: last fifth versus first fifth of the running time after the warm-up
     s["drift_pct"] = {}
-    s["warmup"] = {}
-    s["surges"] = []
+    s["warmup"] = None
+    s["surges"] = ()
     if len(minutes) >= 1 and n > 20:
         warm = _warmup(steps, minutes, bouts)
         warm_end = warm["full_effort_s"] if np.isfinite(warm["full_effort_s"]) else -np.inf
@@ -861,13 +868,13 @@ def run_summary(
             lm = np.nanmedian(after[-k:, :m], axis=0)
             drift = np.where(np.isfinite(fm) & (fm != 0), 100 * (lm - fm) / np.where(fm != 0, np.abs(fm), 1.0), np.nan)
         s["drift_pct"] = {c: float(v) for c, v in zip(metrics, drift)}
-        s["warmup"] = warm
-        s["surges"] = _surges(vals[:, cols.index("cadence_spm")], t_run)
+        s["warmup"] = Warmup(**warm)
+        s["surges"] = tuple(Surge(**x) for x in _surges(vals[:, cols.index("cadence_spm")], t_run))
     for key in ("ml_sway_rms_mps2", "stance_vibration_mps2", "intensity_mps2"):
         if key in minutes:
             x = minutes[key].to_numpy(float)
             s[key] = float(np.nanmedian(x)) if np.isfinite(x).any() else float("nan")
-    return s
+    return RunSummary(**s)
 
 
 def _f(x) -> float:

@@ -43,6 +43,7 @@ from .io import regularise
 from .metrics import STEP_COLUMNS, minute_table, run_summary, step_table
 from .mounting import FORWARD_MIN_CONFIDENCE, MountingEstimate, estimate_mounting
 from .quality import SignalQuality, assess_signal, body_axis, bridge_clipped, consequences, constant_gyroscope
+from .records import BridgedGaps, FrameInfo, MinuteSignals, RunSummary, Unavailable
 from .session import Session, bridge_short_gaps, check_analysable_rate
 from .sides import assign_sides
 from .tracks import Track, resolve_speed, running_distance_m
@@ -84,10 +85,10 @@ class Analysis:
 
     steps: pd.DataFrame
     minutes: pd.DataFrame
-    summary: dict[str, Any]
+    summary: RunSummary
     bouts: pd.DataFrame
-    frame: dict[str, Any]
-    unavailable: dict[str, str]
+    frame: FrameInfo
+    unavailable: Unavailable
     session: Session
     signals: LevelSignals = field(repr=False)
     track: Track | None = field(default=None, repr=False)
@@ -320,19 +321,19 @@ def analyze(
     steps = _blank_unavailable(steps, unavailable)
     steps = _running_sides(steps, unavailable, roll_lost=roll_lost)
     if filled.any():
-        frame_info["bridged_gaps"] = {
-            "gaps": len(original.gaps) - len(session.gaps),
-            "filled_s": float(filled.sum() / fs),
-            "steps_excluded": int((steps["near_gap"]).sum()),
-        }
+        frame_info["bridged_gaps"] = BridgedGaps(
+            gaps=len(original.gaps) - len(session.gaps),
+            filled_s=float(filled.sum() / fs),
+            steps_excluded=int((steps["near_gap"]).sum()),
+        )
     if not summaries:
         return Analysis(
             steps=steps,
             minutes=pd.DataFrame(),
-            summary={},
+            summary=RunSummary(),
             bouts=bouts.drop(columns=["start_idx", "end_idx"]),
-            frame=frame_info,
-            unavailable=unavailable,
+            frame=FrameInfo(**frame_info),
+            unavailable=Unavailable(unavailable),
             session=body,
             signals=level,
             track=track,
@@ -341,14 +342,14 @@ def analyze(
     minutes = minute_table(steps, signals=signals, t=session.t)
     summary = run_summary(steps, minutes, bouts.drop(columns=["start_idx", "end_idx"]))
     if track is not None:
-        summary["distance_m"] = running_distance_m(track, bouts)
+        summary = summary.with_distance(running_distance_m(track, bouts))
     return Analysis(
         steps=steps,
         minutes=minutes,
         summary=summary,
         bouts=bouts.drop(columns=["start_idx", "end_idx"]),
-        frame=frame_info,
-        unavailable=unavailable,
+        frame=FrameInfo(**frame_info),
+        unavailable=Unavailable(unavailable),
         session=body,
         signals=level,
         track=track,
@@ -479,13 +480,12 @@ def _flag_filled(steps: pd.DataFrame, t: np.ndarray, filled: np.ndarray) -> pd.D
 
 def _minute_signals(
     level: LevelSignals, labels: np.ndarray, steps: pd.DataFrame, session: Session, fs: float
-) -> dict[str, np.ndarray]:
+) -> MinuteSignals:
     running = labels == RUNNING
     acc = np.nan_to_num(level.acc)
     mag = np.sqrt(np.einsum("ij,ij->i", acc, acc))
-    sig = {"intensity": mag - G, "running_mask": running}
-    if not np.isnan(level.acc[:, ML]).all() and session.gyr is not None:
-        sig["ml"] = level.acc[:, ML]
+    ml = level.acc[:, ML] if not np.isnan(level.acc[:, ML]).all() and session.gyr is not None else None
+    vib = None
     if fs >= 100.0:
         vib = np.full(session.n_samples, np.nan)
         sos = stance_vibration_sos(fs)  # rules: gait.filters
@@ -502,5 +502,4 @@ def _minute_signals(
             np.add.at(mark, b, -1)
             stance = np.cumsum(mark[:-1]) > 0
         vib[~stance] = np.nan
-        sig["vibration"] = vib
-    return sig
+    return MinuteSignals(intensity=mag - G, running_mask=running, ml=ml, vibration=vib)

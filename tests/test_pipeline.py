@@ -189,6 +189,6 @@ class TestInputsAndEdges:
     def test_deterministic(self, short_run):
         a, b = analyze(short_run.session), analyze(short_run.session)
         pd.testing.assert_frame_equal(a.steps, b.steps)
-        assert json.dumps(a.summary, sort_keys=True, default=float) == json.dumps(
-            b.summary, sort_keys=True, default=float
+        assert json.dumps(a.summary.to_dict(), sort_keys=True, default=float) == json.dumps(
+            b.summary.to_dict(), sort_keys=True, default=float
         )

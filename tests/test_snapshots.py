@@ -21,6 +21,7 @@ import io
 import json
 import math
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,7 @@ def _name(p: Path) -> str:
 
 def _plain(x: Any) -> Any:
     """JSON-ready: NaN/inf as strings (JSON has no NaN), tuples as lists, numpy scalars as Python."""
-    if isinstance(x, dict):
+    if isinstance(x, Mapping):
         return {str(k): _plain(v) for k, v in x.items()}
     if isinstance(x, list | tuple):
         return [_plain(v) for v in x]

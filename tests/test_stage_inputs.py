@@ -22,6 +22,7 @@ from gait.events import EVENT_COLUMNS, running_events, walking_ap_sign, walking_
 from gait.frames import level_frame, rotate, to_body_frame
 from gait.metrics import MINUTE_COLUMNS, minute_table, run_summary, step_table
 from gait.mounting import estimate_heading, estimate_mounting, rotation_from_axes
+from gait.records import MinuteSignals
 from gait.session import Session, SessionMetadata
 from gait.sides import assign_sides, side_cues
 
@@ -352,12 +353,17 @@ class TestMinuteTable:
     def test_exceptions(self):
         ev, kw = running_steps()
         steps = step_table(ev, **kw)
+        ones = np.ones(1200, bool)
         with pytest.raises(GaitInputError, match=r"parameter 't': signals without their times"):
-            minute_table(steps, signals={"intensity": np.zeros(1200)})
+            minute_table(steps, signals=MinuteSignals(intensity=np.zeros(1200), running_mask=ones))
         with pytest.raises(
             GaitInputError, match=r"parameter \"signals\['ml'\]\": length mismatch; expected 1200 samples"
         ):
-            minute_table(steps, signals={"ml": np.zeros(10)}, t=kw["t"])
+            minute_table(
+                steps, signals=MinuteSignals(intensity=np.zeros(1200), running_mask=ones, ml=np.zeros(10)), t=kw["t"]
+            )
+        with pytest.raises(GaitInputError, match=r"parameter 'signals': signals of the wrong type"):
+            minute_table(steps, signals={"intensity": np.zeros(1200)}, t=kw["t"])  # type: ignore[arg-type]
 
 
 class TestRunSummary:

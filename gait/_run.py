@@ -13,14 +13,20 @@ parameter                     ``gait analyze``       ``gait batch``      live wi
 ``if_calibrated``             ``"skip"``             ``"mounting"``      ``"skip"``
 ``apply_empty``               True                   False               False
 ``sensor_frame_only``         False                  True                False
-``faults``                    history first, then    ``"evaluate"``      ``"evaluate"``
+``faults``                    None; after the run    ``"evaluate"``      None; the cues are
+                              history and the        (``on_stage``       evaluated at most
+                              track's offset,        times each stage)   once a second
                               `gait.faults.assess`
 ============================  =====================  ==================  =====================
+
+All three call `run`; ``gait analyze`` then aligns a watch track found from the run itself
+(``--track-offset-s auto``), records the run in the history and assesses it with the history,
+which needs the analysis first.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -121,6 +127,7 @@ def run(
     history: History | None = None,
     history_reason: str | None = None,
     elevation: ElevationTrack | None = None,
+    on_stage: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Calibrate, analyse and evaluate one session (see the module docstring).
 
@@ -136,6 +143,9 @@ def run(
         ``"assess"``: `gait.faults.assess` with ``history``, ``history_reason`` and
         ``elevation`` (findings and notes); ``"evaluate"``: the findings only; None: no fault
         evaluation.
+    on_stage
+        Called with ``"calibrate"``, ``"analyze"`` and ``"faults"`` as each stage starts (the
+        batch runner times the stages and names the one that failed).
 
     Returns
     -------
@@ -146,6 +156,8 @@ def run(
     from .faults import assess, evaluate
     from .pipeline import analyze
 
+    stage = on_stage if on_stage is not None else (lambda _name: None)
+    stage("calibrate")
     p = prepare(
         session,
         calibration=calibration,
@@ -158,7 +170,10 @@ def run(
     kwargs = dict(analyze_kwargs or {})
     if speed is not None:
         kwargs["speed"] = speed
+    stage("analyze")
     a = analyze(p.session, mounting=p.mounting, **kwargs)
+    if faults is not None:
+        stage("faults")
     assessment = None
     findings: list[Finding] = []
     if faults == "assess":

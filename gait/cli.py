@@ -156,14 +156,18 @@ def _apply_stored_calibration(session, *, off: bool, console):
     from ._run import prepare
 
     p = prepare(session, calibration=None if off else "stored", if_calibrated="skip", apply_empty=True)
+    _say_calibration(p, console)
+    return p.session, (p.mounting if p.calibration is not None else None)
+
+
+def _say_calibration(p, console) -> None:
+    """One line naming the stored calibration applied (`gait.run` / `prepare` result)."""
     if p.calibration is None:
-        return session, None
-    session, mounting = p.session, p.mounting
+        return
     console.print(
-        f"calibration: applied {session.meta.calibration} (device {session.meta.device_id})"
-        + ("; stored mounting used" if mounting is not None else "")
+        f"calibration: applied {p.session.meta.calibration} (device {p.session.meta.device_id})"
+        + ("; stored mounting used" if p.mounting is not None else "")
     )
-    return session, mounting
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
@@ -199,8 +203,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     console = Console()
     speed_given, track, split_unit = _speed_options(args)
     sessions = read_sessions(args.file, acc_unit=args.acc_unit, gyr_unit=args.gyr_unit)
+    from ._run import run
     from .faults import assess
-    from .pipeline import analyze
 
     # the history is opened only when a session needs it: a simulated, sample or test session
     # (gait.history.not_personal_reason) neither reads nor creates it unless --store-history
@@ -227,9 +231,18 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         for k, raw in enumerate(sessions):
             if args.details:
                 print_session_summary(raw, console)
-            s, mounting = _apply_stored_calibration(raw, off=args.no_calibration, console=console)
-            aligned, speed = _aligned_track(track, s, args, speed_given, console)
-            a = analyze(s, speed=speed, mounting=mounting)
+            # the track is aligned on the session's clock, which calibration leaves as it is
+            aligned, speed = _aligned_track(track, raw, args, speed_given, console)
+            r = run(
+                raw,
+                calibration=None if args.no_calibration else "stored",
+                if_calibrated="skip",
+                apply_empty=True,
+                speed=speed,
+                faults=None,
+            )
+            s, mounting, a = r.session, r.mounting, r.analysis
+            _say_calibration(r, console)
             if aligned is not None and args.track_offset_s == "auto":
                 aligned, a = _auto_offset(a, aligned, track, s, speed_given, mounting, console)
             if args.details:

@@ -26,6 +26,20 @@ def test_run_equals_the_stages_it_replaces():
     assert assessed.assessment is not None and [f.fault for f in assessed.findings] == [f.fault for f in r.findings]
 
 
+def test_run_names_each_stage_as_it_starts():
+    s = gait.simulate(duration_s=20, seed=2).session
+    seen: list[str] = []
+    gait.run(s, calibration=None, faults="evaluate", on_stage=seen.append)
+    assert seen == ["calibrate", "analyze", "faults"]
+    seen.clear()
+    gait.run(s, calibration=None, faults=None, on_stage=seen.append)
+    assert seen == ["calibrate", "analyze"]
+    seen.clear()
+    with pytest.raises(gait.GaitInputError):
+        gait.run(s.slice_time(0.0, 0.2), calibration=None, on_stage=seen.append)  # too short
+    assert seen[-1] == "analyze"
+
+
 def test_prepare_without_calibration_keeps_the_session_and_the_given_mounting():
     s = gait.simulate(duration_s=20, seed=2).session
     p = prepare(s, calibration=None, mounting="given")

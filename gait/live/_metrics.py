@@ -151,17 +151,35 @@ def window_metrics(
     meta = SessionMetadata(sampling_rate_hz=sampling_rate_hz, device=device, device_id=device_id, start_time=start_time)
     session = Session(t=t, acc=acc, gyr=gyr, frame="sensor", meta=meta)
     kwargs = dict(analyze_kwargs or {})
-    if calibration is not None:
-        from .._run import prepare
-
-        p = prepare(session, calibration=calibration, mounting=mounting, if_calibrated="skip", apply_empty=False)
-        session, mounting = p.session, p.mounting
-    if mounting is not None and "mounting" not in kwargs and _accepts(fn, "mounting"):
-        kwargs["mounting"] = mounting
     if not with_cues and "summaries" not in kwargs and _accepts(fn, "summaries"):
         kwargs["summaries"] = False
+    findings: list[Any] = []
     try:
-        a = fn(session, **kwargs)
+        if analyze is None:  # the offline orchestrator, as gait analyze and gait batch run it
+            from .._run import run as run_session
+
+            mounting = kwargs.pop("mounting", mounting)
+            r = run_session(
+                session,
+                calibration=calibration,
+                mounting=mounting,
+                if_calibrated="skip",
+                apply_empty=False,
+                analyze_kwargs=kwargs,
+                faults=None,
+            )
+            a = r.analysis
+        else:  # a custom analysis function (tests, other dashboards)
+            if calibration is not None:
+                from .._run import prepare
+
+                p = prepare(
+                    session, calibration=calibration, mounting=mounting, if_calibrated="skip", apply_empty=False
+                )
+                session, mounting = p.session, p.mounting
+            if mounting is not None and "mounting" not in kwargs and _accepts(fn, "mounting"):
+                kwargs["mounting"] = mounting
+            a = fn(session, **kwargs)
     except GaitInputError as e:  # too short, no running yet, ...: say so, keep streaming
         return LiveMetrics(
             window_s=window_s, note=e.problem, newest_t_s=float(t[-1]), compute_s=time.perf_counter() - start
@@ -176,7 +194,8 @@ def window_metrics(
             values[col] = float(np.median(v)) if v.size else math.nan
         else:
             values[col] = math.nan
-    findings = list(evaluate(a)) if (evaluate is not None and with_cues) else []
+    if evaluate is not None and with_cues:
+        findings = list(evaluate(a))
     cues = tuple(dict.fromkeys(str(f.cue) for f in findings))
     faults = tuple(
         dict.fromkeys((str(getattr(f, "fault", f.cue)), str(getattr(f, "severity", "moderate"))) for f in findings)

@@ -213,15 +213,18 @@ def test_analysis_end_to_end(data_dir, key):
     }
     # the targets (measured worst trial: lean 0.35, roll range 1.24, yaw range 1.40 deg)
     assert mae["lean_deg"] <= 1.5 and mae["roll_range_deg"] <= 1.5 and mae["yaw_range_deg"] <= 2.0, mae
-    # vertical oscillation misses its 0.5 cm target on the trials with marker events
-    # (measured 0.45-1.32 cm): documented bound
-    assert mae["vertical_oscillation_m"] <= 0.015, mae
+    # vertical oscillation: target 0.5 cm (measured 0.05-0.14 cm per trial)
+    assert mae["vertical_oscillation_m"] <= 0.0025, mae
+    assert abs(agreement(D["vertical_oscillation_m"], T["vertical_oscillation_m"])["bias"]) <= 0.0015
 
 
 @pytest.mark.parametrize("key", ["r2_2.5", "r3_3.5"])
-def test_vertical_oscillation_is_exact_on_the_analysis_own_steps(data_dir, key):
-    # the per-step excursion differs from truth only through the contact times: on the
-    # analysis' own windows the truth agrees to 0.03 cm
+def test_vertical_oscillation_does_not_depend_on_the_contacts(data_dir, key):
+    # the height's extremes lie well inside a step: the truth on the analysis' own windows
+    # (contacts 8-23 ms late, by side) is the truth on the true windows (measured 0.00 and
+    # 0.09 cm MAE), and the analysis follows it (measured 0.06, 0.14 cm); the previous
+    # definition, with the line between the heights at the two contacts removed, moves by
+    # 0.4-0.6 cm a step (measured 0.58, 1.39 cm on the analysis' windows)
     d, a = trial(data_dir, key), analysis(data_dir, key)
     st = d.steps
     det = a.steps[(a.steps["activity"] == "running") & a.steps["valid"]]
@@ -238,8 +241,15 @@ def test_vertical_oscillation_is_exact_on_the_analysis_own_steps(data_dir, key):
         height_m=sig["height_m"],
         standing_pitch_rad=0.0,
     )
-    err = det["vertical_oscillation_m"].to_numpy() - own["vertical_oscillation_m"].to_numpy()
-    assert np.nanmean(np.abs(err)) < 0.001
+    m = match_events(det["ic_s"].to_numpy(), st["ic_s"].to_numpy(), tolerance_s=0.06)
+    ref = st["vertical_oscillation_m"].to_numpy()[m.reference_idx]
+    own_vo = own["vertical_oscillation_m"].to_numpy()[m.detected_idx]
+    own_line = own["vertical_oscillation_contact_line_m"].to_numpy()[m.detected_idx]
+    est = det["vertical_oscillation_m"].to_numpy()[m.detected_idx]
+    assert m.true_positives > 60
+    assert np.nanmean(np.abs(own_vo - ref)) < 0.0015
+    assert np.nanmean(np.abs(est - ref)) < 0.0025
+    assert np.nanmean(np.abs(own_line - ref)) > 0.004
 
 
 def test_any_mounting_gives_the_same_steps(data_dir):

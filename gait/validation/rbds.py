@@ -583,8 +583,9 @@ class RbdsData:
         Sensor-frame session: the standing part and the run, joined as ``join`` says.
     steps
         Truth per step of the run (session time): ``ic_s``, ``to_s``, ``side``,
-        ``contact_time_s``, ``step_time_s``, ``vertical_oscillation_m`` (analysis definition),
-        ``height_range_m`` (raw max - min of the sensor point's height), ``lean_deg``,
+        ``contact_time_s``, ``step_time_s``, ``vertical_oscillation_m`` (max - min of the sensor
+        point's height), ``vertical_oscillation_contact_line_m`` (the same with the line
+        between the heights at the contacts removed: for comparison), ``lean_deg``,
         ``lateral_lean_deg``, ``pelvic_drop_deg``, ``roll_range_deg``, ``yaw_range_deg``
         (analysis definitions), ``clinical_tilt_deg`` (mean over the step minus standing),
         ``clinical_obliquity_deg`` (mean over the stride), ``clinical_obliquity_range_deg``,

@@ -2,7 +2,7 @@
 
     python benchmarks/accuracy.py                      # every part (about 2 minutes on 2 cores)
     python benchmarks/accuracy.py --quick              # a smaller simulator grid
-    python benchmarks/accuracy.py --parts rbds         # one or more parts: simulator alcantara rbds contact_strike sides
+    python benchmarks/accuracy.py --parts rbds         # one or more parts: simulator alcantara rbds contact_strike sides vo
     python benchmarks/accuracy.py --json results.json  # also write every table as JSON
 
 Part 1, simulator: runs over a grid of speeds, sensor mountings (including upside-down and
@@ -47,6 +47,14 @@ and per walking subject (Voisard et al. 2023), the analysis' sides per trial, th
 shares re-picked leave-one-runner-out and leave-one-subject-out, Alcantara (where no cue
 applies) and the simulator with the pelvis' roll and yaw timing varied.
 
+Part 6, vertical oscillation (``--parts vo``): per RBDS trial and runner against the truth
+(max - min of the sacral point's height from contact to next contact) and against the previous
+truth (the line between the heights at the two contacts removed); how far each definition of
+the truth moves when its own contacts move by 2, 5 and 10 ms, and the sacrum's side-to-side
+landing-height difference; the height's high-pass cutoff (`gait.metrics.HEIGHT_HIGHPASS_HZ`)
+swept and picked leave one runner out; Alcantara against the force's centre of mass per step
+(part 2's reference) and per stride (a contact to the next of the same foot), by slope.
+
 A part whose data are absent is skipped with a note. Statistics: bias (estimate - reference),
 mean absolute error, 95 % limits of agreement (bias +- 1.96 SD); events: F1 with a 40 ms
 tolerance on initial contact.
@@ -56,6 +64,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
 import sys
@@ -83,7 +92,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("GAIT_SHARED_DATA", REPO.parent / "shared" / "data"))
 REAL = SHARED / "alcantara2022_sacral_running"
 RBDS = SHARED / "rbds2017_treadmill_mocap"
-PARTS = ("simulator", "alcantara", "rbds", "contact_strike", "sides")
+PARTS = ("simulator", "alcantara", "rbds", "contact_strike", "sides", "vo")
 
 # =======================================================================================
 # Part 1: simulator
@@ -1581,6 +1590,233 @@ def print_contact_strike(t: dict[str, pd.DataFrame]) -> None:
 
 
 # =======================================================================================
+# Part 6: vertical oscillation (the definition, its sensitivity, the cutoff left out)
+# =======================================================================================
+#: the high-pass cutoffs swept for the height (`gait.metrics.HEIGHT_HIGHPASS_HZ`), Hz
+VO_CUTOFFS_HZ = (0.1, 0.2, 0.3, 0.4, 0.5, 0.7)
+
+
+def _height_ranges(t: np.ndarray, z: np.ndarray, ic_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per step (contact to next contact, samples at the rounded contacts included): max - min of
+    the height, and the same with the line between the heights at the two contacts removed."""
+    half = 0.5 * float(np.median(np.diff(t)))
+    i = np.clip(np.searchsorted(t, ic_s - half), 0, t.size - 1)
+    rng, line = [], []
+    for a, b in itertools.pairwise(i):  # tens of steps per trial
+        w = z[a : b + 1]
+        rng.append(np.ptp(w))
+        line.append(np.ptp(w - (w[0] + np.linspace(0.0, 1.0, w.size) * (w[-1] - w[0]))))
+    return np.append(rng, np.nan), np.append(line, np.nan)
+
+
+def _com_per_stride(force_bw: np.ndarray, fs: float, contacts_s: np.ndarray) -> np.ndarray:
+    """Centre-of-mass excursion per step from the force, integrated over whole strides.
+
+    ``(F / BW - 1) g`` is integrated from a contact to the next contact of the same foot (two
+    steps later), the mean velocity removed (no net change in height over a stride, which lets
+    the two steps' landing heights differ) and integrated again; the step's value is max - min
+    of that height from its contact to the next, the mean over the (up to two) strides holding it.
+    """
+    t = np.arange(force_bw.size) / fs
+    a = (np.asarray(force_bw, dtype=float) - 1.0) * G
+    k_n = contacts_s.size
+    out = np.full(k_n, np.nan)
+    for k in range(k_n - 1):  # tens of steps per trial
+        vals = []
+        for s0, s1 in ((k, k + 2), (k - 1, k + 1)):
+            if s0 < 0 or s1 >= k_n:
+                continue
+            m = (t >= contacts_s[s0]) & (t <= contacts_s[s1])
+            tt, aa = t[m], a[m]
+            v = np.concatenate([[0.0], np.cumsum((aa[1:] + aa[:-1]) / 2 * np.diff(tt))])
+            v -= np.trapezoid(v, tt) / (tt[-1] - tt[0])
+            z = np.concatenate([[0.0], np.cumsum((v[1:] + v[:-1]) / 2 * np.diff(tt))])
+            w = (tt >= contacts_s[k]) & (tt <= contacts_s[k + 1])
+            vals.append(np.ptp(z[w]))
+        if vals:
+            out[k] = float(np.mean(vals))
+    return out
+
+
+def _alternation_cm(heights_m: np.ndarray) -> float:
+    """Mean side-to-side difference of consecutive landing heights, cm (half of it each way)."""
+    dz = np.diff(heights_m)
+    dz = dz[np.isfinite(dz)]
+    sign = np.where(np.arange(dz.size) % 2 == 0, 1.0, -1.0)
+    return 100 * abs(float(np.mean(dz * sign)))
+
+
+def vo_part(rbds_dir: Path, alc_dir: Path) -> dict[str, pd.DataFrame]:
+    """Vertical oscillation: RBDS per trial and runner against both definitions of the truth,
+    how each definition moves with its contacts, the cutoff left one runner out, Alcantara
+    against the force per step and per stride."""
+    out: dict[str, pd.DataFrame] = {}
+    if (rbds_dir / rbds.TRIALS[0].markers).is_file():
+        rng = np.random.default_rng(5)
+        trials = {
+            tr.key: (tr, rbds.load_trial(tr, rbds_dir, mounting="belt_clip", seed=100 + k))
+            for k, tr in enumerate(rbds.TRIALS)
+        }
+        sens: list[dict[str, Any]] = []
+        sweep: list[dict[str, Any]] = []
+        for key, (tr, d) in trials.items():
+            st, sig = d.steps, d.signals
+            t, z = sig["t_s"].to_numpy(float), sig["height_m"].to_numpy(float)
+            ic = st["ic_s"].to_numpy()
+            vo, vo_line = _height_ranges(t, z, ic)
+            row: dict[str, Any] = {"trial": key, "runner": tr.runner, "events": st["event_source"].iloc[0]}
+            row["landing_height_alternation_cm"] = _alternation_cm(np.interp(ic, t, z))
+            row["sacrum_speed_at_contact_mps"] = float(np.median(np.interp(ic, t, np.gradient(z, t))))
+            for sd_ms in (2.0, 5.0, 10.0):
+                moved = ic + rng.normal(0.0, sd_ms / 1000, ic.size)
+                r2, l2 = _height_ranges(t, z, np.sort(moved))
+                row[f"range_moves_{sd_ms:g}ms_cm"] = 100 * float(np.nanmean(np.abs(r2 - vo)))
+                row[f"line_moves_{sd_ms:g}ms_cm"] = 100 * float(np.nanmean(np.abs(l2 - vo_line)))
+            row["line_minus_range_mae_cm"] = 100 * float(np.nanmean(np.abs(vo_line - vo)))
+            sens.append(row)
+            for fc in VO_CUTOFFS_HZ:
+                with _patched(gm, HEIGHT_HIGHPASS_HZ=fc):
+                    a = gait.analyze(d.session)
+                p, _ = _rbds_pairs(a, d)
+                p = p[p["valid_est"]]
+                est = p["vertical_oscillation_m_est"].to_numpy()
+                line_ref = vo_line[p["truth_step"].to_numpy()]
+                e = 100 * (est - p["vertical_oscillation_m_ref"].to_numpy())
+                el = 100 * (est - line_ref)
+                rec = {"trial": key, "runner": tr.runner, "cutoff_hz": fc, "n": int(np.isfinite(e).sum())}
+                rec |= {"abs_err_sum_cm": float(np.nansum(np.abs(e))), "err_sum_cm": float(np.nansum(e))}
+                rec |= {"abs_err_line_sum_cm": float(np.nansum(np.abs(el))), "err_line_sum_cm": float(np.nansum(el))}
+                sweep.append(rec)
+        sw = pd.DataFrame(sweep)
+        shipped = gm.HEIGHT_HIGHPASS_HZ
+        res = []
+        for scope, by in (("trial", "trial"), ("runner", "runner")):
+            g = (
+                sw[sw["cutoff_hz"] == shipped]
+                .groupby(by)[["n", "abs_err_sum_cm", "err_sum_cm", "abs_err_line_sum_cm", "err_line_sum_cm"]]
+                .sum()
+            )
+            for name, r in g.iterrows():
+                res.append(
+                    {
+                        "scope": scope,
+                        "name": f"runner {name}" if scope == "runner" else name,
+                        "n": int(r["n"]),
+                        "bias_cm": r["err_sum_cm"] / r["n"],
+                        "mae_cm": r["abs_err_sum_cm"] / r["n"],
+                        "bias_vs_contact_line_truth_cm": r["err_line_sum_cm"] / r["n"],
+                        "mae_vs_contact_line_truth_cm": r["abs_err_line_sum_cm"] / r["n"],
+                    }
+                )
+        out["vo_rbds"] = pd.DataFrame(res)
+        out["vo_truth_sensitivity"] = pd.DataFrame(sens)
+        per = sw.groupby(["runner", "cutoff_hz"])[["n", "abs_err_sum_cm"]].sum()
+        per["mae_cm"] = per["abs_err_sum_cm"] / per["n"]
+        sweep_wide = per["mae_cm"].unstack("cutoff_hz").rename(columns=lambda c: f"{c:g} Hz").reset_index()
+        out["vo_cutoff_sweep"] = sweep_wide.assign(runner=sweep_wide["runner"].astype(str))
+        loro = []
+        for runner in sorted(sw["runner"].unique()):
+            rest = sw[sw["runner"] != runner].groupby("cutoff_hz")[["n", "abs_err_sum_cm"]].sum()
+            pick = float((rest["abs_err_sum_cm"] / rest["n"]).idxmin())
+            held = per.loc[(runner, pick), "mae_cm"]
+            loro.append(
+                {
+                    "held_out_runner": str(runner),
+                    "cutoff_picked_on_the_others_hz": pick,
+                    "held_out_mae_cm": held,
+                    "shipped_mae_cm": per.loc[(runner, shipped), "mae_cm"],
+                }
+            )
+        out["vo_cutoff_loro"] = pd.DataFrame(loro)
+    if (alc_dir / "trials.csv").is_file():
+        from gait.evaluation import com_excursion_from_force
+        from gait.readers import _alcantara
+
+        sessions = gait.read_sessions(alc_dir)
+        force = _alcantara.read_force(alc_dir)
+        slope = _alcantara.read_trials(alc_dir)["Slope"].to_numpy()
+        fs = _alcantara.FS_HZ
+        rows = []
+        for k, s in enumerate(sessions):
+            a = gait.analyze(s)
+            det = a.steps[(a.steps["activity"] == "running") & a.steps["complete"]]
+            c = force_plate_contacts(force[k], fs)[:, 0]
+            m = match_events(det["ic_s"].to_numpy(), c, tolerance_s=0.04)
+            est = det["vertical_oscillation_m"].to_numpy()[m.detected_idx]
+            per_step = np.append(com_excursion_from_force(force[k], fs, c), np.nan)[m.reference_idx]
+            per_stride = _com_per_stride(force[k], fs, c)[m.reference_idx]
+            ok = np.isfinite(est) & np.isfinite(per_step) & np.isfinite(per_stride)
+            rows.append(
+                {
+                    "trial": k,
+                    "slope_deg": slope[k],
+                    "n": int(ok.sum()),
+                    "abs_step_sum_cm": 100 * float(np.sum(np.abs(est - per_step)[ok])),
+                    "abs_stride_sum_cm": 100 * float(np.sum(np.abs(est - per_stride)[ok])),
+                    "median_err_step_cm": 100 * float(np.median(est[ok]) - np.median(per_step[ok])),
+                    "median_err_stride_cm": 100 * float(np.median(est[ok]) - np.median(per_stride[ok])),
+                    "com_landing_alternation_cm": _alternation_cm(_com_landing_heights(force[k], fs, c)),
+                }
+            )
+        al = pd.DataFrame(rows)
+        g = al.groupby("slope_deg")
+        out["vo_alcantara"] = pd.DataFrame(
+            {
+                "n": g["n"].sum().astype(str),
+                "mae_vs_com_per_step_cm": g["abs_step_sum_cm"].sum() / g["n"].sum(),
+                "mae_vs_com_per_stride_cm": g["abs_stride_sum_cm"].sum() / g["n"].sum(),
+                "trial_median_abs_err_per_step_cm": g["median_err_step_cm"].apply(lambda x: float(np.mean(np.abs(x)))),
+                "trial_median_abs_err_per_stride_cm": g["median_err_stride_cm"].apply(
+                    lambda x: float(np.mean(np.abs(x)))
+                ),
+                "com_landing_alternation_cm": g["com_landing_alternation_cm"].median(),
+            }
+        ).reset_index()
+    return out
+
+
+def _com_landing_heights(force_bw: np.ndarray, fs: float, contacts_s: np.ndarray) -> np.ndarray:
+    """Height of the centre of mass at each middle contact of a stride relative to the stride's
+    first (the stride integrated as in `_com_per_stride`)."""
+    t = np.arange(force_bw.size) / fs
+    a = (np.asarray(force_bw, dtype=float) - 1.0) * G
+    h = []
+    for k in range(contacts_s.size - 2):  # tens of strides per trial
+        m = (t >= contacts_s[k]) & (t <= contacts_s[k + 2])
+        tt, aa = t[m], a[m]
+        v = np.concatenate([[0.0], np.cumsum((aa[1:] + aa[:-1]) / 2 * np.diff(tt))])
+        v -= np.trapezoid(v, tt) / (tt[-1] - tt[0])
+        z = np.concatenate([[0.0], np.cumsum((v[1:] + v[:-1]) / 2 * np.diff(tt))])
+        h.append(float(np.interp(contacts_s[k + 1], tt, z)))
+    # heights relative to alternate references: the differences of consecutive values
+    # alternate in sign as the landing heights do
+    return np.cumsum(np.append(0.0, h))
+
+
+def print_vo(t: dict[str, pd.DataFrame]) -> None:
+    """The vertical-oscillation tables as markdown."""
+    print("\n## Vertical oscillation\n")
+    if "vo_rbds" in t:
+        print(
+            f"RBDS, belt clip, cutoff {gm.HEIGHT_HIGHPASS_HZ:g} Hz: estimate - truth (max - min of the sacral point's height from contact to next contact), and against the previous truth (the line between the heights at the two contacts removed):\n"
+        )
+        print(_plain(t["vo_rbds"]))
+        print(
+            "\nHow each definition of the truth moves with its own contacts (RBDS; contacts moved by a normal error of 2, 5, 10 ms SD):\n"
+        )
+        print(_plain(t["vo_truth_sensitivity"]))
+        print("\nPer-runner MAE (cm) by high-pass cutoff (Hz):\n")
+        print(_plain(t["vo_cutoff_sweep"]))
+        print("\nCutoff picked on two runners (lowest pooled MAE), applied to the third:\n")
+        print(_plain(t["vo_cutoff_loro"]))
+    if "vo_alcantara" in t:
+        print(
+            "\nAlcantara (sacral sensor) against the force's centre of mass, per step (the previous reference: the line between the contact heights removed) and per stride (same-foot contact to contact: the landing heights may differ), by slope:\n"
+        )
+        print(_plain(t["vo_alcantara"]))
+
+
+# =======================================================================================
 # output
 # =======================================================================================
 def main(argv: list[str] | None = None) -> int:
@@ -1646,6 +1882,10 @@ def main(argv: list[str] | None = None) -> int:
         print("\n## Sides (benchmarks/sides.py)\n")
         side_bench.print_tables(tables)
         result["sides"] = {k: v.to_dict(orient="records") for k, v in tables.items()}
+    if "vo" in args.parts:
+        tables = vo_part(args.rbds_data, args.real_data)
+        print_vo(tables)
+        result["vo"] = {k: v.to_dict(orient="records") for k, v in tables.items()}
     print(f"\n({time.perf_counter() - t0:.0f} s)")
     if args.json:
         args.json.write_text(json.dumps(result, indent=1, default=_json_default))

@@ -530,11 +530,12 @@ def rbds_part(data_dir: Path) -> dict[str, pd.DataFrame]:
             v = p[p["valid_est"]]
             for col, label, factor, unit, _target in RBDS_METRICS[3:]:
                 # what a run summary reports: the median over the trial's steps
-                err = [
-                    np.nanmedian(q[f"{col}_est"]) - np.nanmedian(q[f"{col}_ref"])
-                    for q in (runs[(k, mounting)][2] for k in keys)
-                    if q[f"{col}_est"].notna().any()
+                # over the steps with both values (the same steps on both sides: a median over
+                # steps that alternate by side jumps between the two sides' values otherwise)
+                both = [
+                    q[q[f"{col}_est"].notna() & q[f"{col}_ref"].notna()] for q in (runs[(k, mounting)][2] for k in keys)
                 ]
+                err = [np.median(q[f"{col}_est"]) - np.median(q[f"{col}_ref"]) for q in both if len(q)]
                 rows.append(
                     {
                         **base,

@@ -58,7 +58,7 @@ import numpy as np
 import pandas as pd
 from scipy.integrate import cumulative_trapezoid
 
-from ._checks import check_rate, check_same_length, check_signal, check_vectors
+from ._checks import check_mask, check_rate, check_same_length, check_signal, check_vectors
 from .constants import AP, DEG_PER_RAD, G, V
 from .errors import GaitInputError, Where, check_number
 from .records import MinuteSignals, RunSummary, Surge, Warmup
@@ -218,15 +218,18 @@ HEIGHT_HIGHPASS_HZ = 0.3
 MIN_HEIGHT_SAMPLES = 16
 
 
-def _height(a_v: np.ndarray, start: np.ndarray, stop: np.ndarray, fs: float) -> np.ndarray:
+def _height(
+    a_v: np.ndarray, start: np.ndarray, stop: np.ndarray, fs: float, filled: np.ndarray | None = None
+) -> np.ndarray:
     """Height of the sensor (m) over sample ranges ``[start, stop)`` from its vertical acceleration.
 
     Over each range (the steps of one bout), the acceleration is integrated to a velocity and
     again to a height, each followed by the removal of its straight-line trend and a zero-phase
     2nd-order Butterworth high-pass at `HEIGHT_HIGHPASS_HZ` (Zijlstra & Hof 2003): together they
     remove the integration drift and any steady climb or descent. The filter is padded by even
-    reflection, which keeps the level at the ends of a range. NaN outside the ranges and over
-    ranges shorter than `MIN_HEIGHT_SAMPLES`.
+    reflection, which keeps the level at the ends of a range. A range is cut at ``filled``
+    samples (a bridged gap: the interpolated acceleration would shift the velocity after it),
+    which get NaN. NaN outside the ranges and over ranges shorter than `MIN_HEIGHT_SAMPLES`.
     """
     from scipy.signal import detrend, sosfiltfilt
 
@@ -235,7 +238,16 @@ def _height(a_v: np.ndarray, start: np.ndarray, stop: np.ndarray, fs: float) -> 
     z = np.full(a_v.size, np.nan)
     sos = butter_sos(2, HEIGHT_HIGHPASS_HZ, fs, "high")
     pad = int(fs / HEIGHT_HIGHPASS_HZ)
-    for a, b in zip(start, stop):  # one range per bout
+    if filled is not None and filled.any():  # cut each range at the bridged samples
+        gap = np.flatnonzero(np.diff(np.concatenate([[False], filled, [False]]).astype(np.int8)))
+        cut_a, cut_b = gap[::2], gap[1::2]  # each bridged run is [cut_a, cut_b)
+        starts, stops = [], []
+        for a, b in zip(start, stop):  # one range per bout, a few gaps each
+            inside = (cut_b > a) & (cut_a < b)
+            starts.append(np.concatenate([[a], np.minimum(cut_b[inside], b)]))
+            stops.append(np.concatenate([np.maximum(cut_a[inside], a), [b]]))
+        start, stop = np.concatenate(starts), np.concatenate(stops)
+    for a, b in zip(start, stop):  # one range per bout (and per piece between bridged gaps)
         if b - a < MIN_HEIGHT_SAMPLES:
             continue
         p = min(pad, b - a - 1)
@@ -262,6 +274,7 @@ def step_table(
     segment_id: np.ndarray,
     speed_mps: float | np.ndarray | None = None,
     gravity: np.ndarray | None = None,
+    filled: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Per-step metrics for detected events.
 
@@ -284,15 +297,27 @@ def step_table(
     gravity
         Measured gravity magnitude per sample (`gait.frames.LevelSignals.gravity`), m/s^2;
         None uses standard gravity.
+    filled
+        True at samples interpolated across a short gap (`gait.pipeline`), or None: the height
+        for the vertical oscillation is integrated separately on either side, and a step
+        across such a gap has none.
     """
     fs = check_rate(sampling_rate_hz)
     t = check_signal(t, "t", finite=True)
     n = t.size
     check_vectors(acc_level, "acc_level")
     check_same_length(n, "t", acc_level=acc_level)
-    for name, x in (("pitch", pitch), ("roll", roll), ("yaw", yaw), ("segment_id", segment_id), ("gravity", gravity)):
+    for name, x in (
+        ("pitch", pitch),
+        ("roll", roll),
+        ("yaw", yaw),
+        ("segment_id", segment_id),
+        ("gravity", gravity),
+    ):
         if x is not None:
             check_same_length(n, "t", **{name: check_signal(x, name)})
+    if filled is not None:
+        filled = check_mask(filled, "filled", n, "t")
     if lean_reference_rad is not None:
         check_number(lean_reference_rad, "lean_reference_rad", expected="a pitch in rad, or None")
     m = len(events)
@@ -353,8 +378,9 @@ def step_table(
     idx, owner, offs, ne = step_r
     first = np.flatnonzero(np.concatenate([[True], ~same_next[:-1]]))  # a bout's (segment's) first step
     last = np.append(first[1:] - 1, m - 1)
-    z = _height(a_v, ic_i[first], np.where(has_next, nxt_i, ic_i)[last] + 1, fs)[idx]
+    z = _height(a_v, ic_i[first], np.where(has_next, nxt_i, ic_i)[last] + 1, fs, filled)[idx]
     osc = _reduce(np.fmax, z, offs, ne) - _reduce(np.fmin, z, offs, ne)
+    osc = np.where(_reduce(np.add, np.isnan(z), offs, ne) > 0, np.nan, osc)  # a step across a bridged gap
     osc = np.where(has_next, osc, np.nan)
     ap_mean = _mean(a_ap[idx], offs, ne, owner)
     mean_pitch = _mean(pitch[idx], offs, ne, owner)

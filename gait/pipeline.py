@@ -316,6 +316,7 @@ def analyze(
         segment_id=seg_id,
         speed_mps=per_step,
         gravity=level.gravity,
+        filled=filled,
     )
     steps = _flag_filled(steps, session.t, filled)
     steps = _blank_unavailable(steps, unavailable)

@@ -219,17 +219,25 @@ MIN_HEIGHT_SAMPLES = 16
 
 
 def _height(
-    a_v: np.ndarray, start: np.ndarray, stop: np.ndarray, fs: float, filled: np.ndarray | None = None
+    a_v: np.ndarray,
+    contacts: np.ndarray,
+    start: np.ndarray,
+    stop: np.ndarray,
+    fs: float,
+    filled: np.ndarray | None = None,
 ) -> np.ndarray:
     """Height of the sensor (m) over sample ranges ``[start, stop)`` from its vertical acceleration.
 
     Over each range (the steps of one bout), the acceleration is integrated to a velocity and
     again to a height, each followed by the removal of its straight-line trend and a zero-phase
     2nd-order Butterworth high-pass at `HEIGHT_HIGHPASS_HZ` (Zijlstra & Hof 2003): together they
-    remove the integration drift and any steady climb or descent. The filter is padded by even
-    reflection, which keeps the level at the ends of a range. A range is cut at ``filled``
+    remove the integration drift and any steady climb or descent. Before integrating, the
+    acceleration is extended at each end by repeating the range's first and last stride (the
+    gait carried on steadily; ``contacts`` are the sample indices of the contacts, sorted), so
+    that the filter's start and end lie outside the steps. A range is cut at ``filled``
     samples (a bridged gap: the interpolated acceleration would shift the velocity after it),
-    which get NaN. NaN outside the ranges and over ranges shorter than `MIN_HEIGHT_SAMPLES`.
+    each part kept from its first to its last contact. NaN outside the ranges and over ranges
+    shorter than `MIN_HEIGHT_SAMPLES`.
     """
     from scipy.signal import detrend, sosfiltfilt
 
@@ -239,22 +247,33 @@ def _height(
     sos = butter_sos(2, HEIGHT_HIGHPASS_HZ, fs, "high")
     pad = int(fs / HEIGHT_HIGHPASS_HZ)
     if filled is not None and filled.any():  # cut each range at the bridged samples
-        gap = np.flatnonzero(np.diff(np.concatenate([[False], filled, [False]]).astype(np.int8)))
-        cut_a, cut_b = gap[::2], gap[1::2]  # each bridged run is [cut_a, cut_b)
+        edge = np.flatnonzero(np.diff(np.concatenate([[False], filled, [False]]).astype(np.int8)))
+        cut_a, cut_b = edge[::2], edge[1::2]  # each bridged run is [cut_a, cut_b)
         starts, stops = [], []
         for a, b in zip(start, stop):  # one range per bout, a few gaps each
             inside = (cut_b > a) & (cut_a < b)
             starts.append(np.concatenate([[a], np.minimum(cut_b[inside], b)]))
             stops.append(np.concatenate([np.maximum(cut_a[inside], a), [b]]))
         start, stop = np.concatenate(starts), np.concatenate(stops)
-    for a, b in zip(start, stop):  # one range per bout (and per piece between bridged gaps)
+    for a, b in zip(start, stop):  # one range per bout (and per part between bridged gaps)
+        c = contacts[(contacts >= a) & (contacts < b)]
+        if c.size < 2:
+            continue
+        a, b = int(c[0]), int(c[-1]) + 1  # from the first contact to the last
         if b - a < MIN_HEIGHT_SAMPLES:
             continue
-        p = min(pad, b - a - 1)
-        v = detrend(cumulative_trapezoid(np.nan_to_num(a_v[a:b]), dx=1.0 / fs, initial=0))
-        v = sosfiltfilt(sos, v, padlen=p, padtype="even")
-        h = detrend(cumulative_trapezoid(v, dx=1.0 / fs, initial=0))
-        z[a:b] = sosfiltfilt(sos, h, padlen=p, padtype="even")
+        x = np.nan_to_num(a_v[a:b])
+        n_pre = n_post = 0
+        if c.size >= 3:  # one stride at each end, repeated
+            first, last = x[: c[2] - a], x[c[-3] - a + 1 :]
+            pre = np.tile(first, -(-pad // first.size))[-pad:]
+            post = np.tile(last, -(-pad // last.size))[:pad]
+            n_pre, n_post = pre.size, post.size
+            x = np.concatenate([pre, x, post])
+        p = min(pad, x.size - 1)
+        v = sosfiltfilt(sos, detrend(cumulative_trapezoid(x, dx=1.0 / fs, initial=0)), padlen=p, padtype="even")
+        h = sosfiltfilt(sos, detrend(cumulative_trapezoid(v, dx=1.0 / fs, initial=0)), padlen=p, padtype="even")
+        z[a:b] = h[n_pre : h.size - n_post]
     return z
 
 
@@ -378,7 +397,7 @@ def step_table(
     idx, owner, offs, ne = step_r
     first = np.flatnonzero(np.concatenate([[True], ~same_next[:-1]]))  # a bout's (segment's) first step
     last = np.append(first[1:] - 1, m - 1)
-    z = _height(a_v, ic_i[first], np.where(has_next, nxt_i, ic_i)[last] + 1, fs, filled)[idx]
+    z = _height(a_v, ic_i, ic_i[first], np.where(has_next, nxt_i, ic_i)[last] + 1, fs, filled)[idx]
     osc = _reduce(np.fmax, z, offs, ne) - _reduce(np.fmin, z, offs, ne)
     osc = np.where(_reduce(np.add, np.isnan(z), offs, ne) > 0, np.nan, osc)  # a step across a bridged gap
     osc = np.where(has_next, osc, np.nan)

@@ -36,8 +36,10 @@ Notes
 Vertical oscillation by double integration of the vertical acceleration with a zero-phase
 high-pass after each integration, as Zijlstra & Hof (2003) did for walking. Deviations: a
 2nd-order Butterworth run forward and backward at 0.3 Hz (theirs: 4th order, 0.1 Hz), with
-the linear trend removed before each filter and even padding, over each bout rather than the
-whole recording (a change of gait shifts the mean height); the range is taken per step. The
+the linear trend removed before each filter, over each bout rather than the whole recording
+(a change of gait shifts the mean height), the bout extended at each end by repeating its
+first and last stride (so the filter's ends fall outside the steps); the range is taken per
+step. The
 force-plate reference integrates ``(F / BW - 1) g`` twice (Cavagna 1975). There
 is no published, validated method for foot-strike type from a trunk sensor. The physical basis:
 heel-first landings produce a distinct impact transient in the vertical force, forefoot
@@ -232,8 +234,8 @@ def _height(
     again to a height, each followed by the removal of its straight-line trend and a zero-phase
     2nd-order Butterworth high-pass at `HEIGHT_HIGHPASS_HZ` (Zijlstra & Hof 2003): together they
     remove the integration drift and any steady climb or descent. Before integrating, the
-    acceleration is extended at each end by repeating the range's first and last stride (the
-    gait carried on steadily; ``contacts`` are the sample indices of the contacts, sorted), so
+    acceleration is extended at each end by repeating the range's first and last stride, its
+    mean removed (the gait carried on steadily; ``contacts`` are the contacts' samples), so
     that the filter's start and end lie outside the steps. A range is cut at ``filled``
     samples (a bridged gap: the interpolated acceleration would shift the velocity after it),
     each part kept from its first to its last contact. NaN outside the ranges and over ranges
@@ -266,6 +268,7 @@ def _height(
         n_pre = n_post = 0
         if c.size >= 3:  # one stride at each end, repeated
             first, last = x[: c[2] - a], x[c[-3] - a + 1 :]
+            first, last = first - first.mean(), last - last.mean()  # steady: no net change of speed
             pre = np.tile(first, -(-pad // first.size))[-pad:]
             post = np.tile(last, -(-pad // last.size))[:pad]
             n_pre, n_post = pre.size, post.size

@@ -1760,7 +1760,8 @@ def vo_part(rbds_dir: Path, alc_dir: Path) -> dict[str, pd.DataFrame]:
                 }
             )
         al = pd.DataFrame(rows)
-        g = al.groupby("slope_deg")
+        al = pd.concat([al.assign(slope_deg=al["slope_deg"].map(lambda x: f"{x:+g} deg")), al.assign(slope_deg="all")])
+        g = al.groupby("slope_deg", sort=False)
         out["vo_alcantara"] = pd.DataFrame(
             {
                 "n": g["n"].sum().astype(str),

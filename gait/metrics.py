@@ -35,12 +35,12 @@ Notes
 -----
 Vertical oscillation by double integration of the vertical acceleration with a zero-phase
 high-pass after each integration, as Zijlstra & Hof (2003) did for walking. Deviations: a
-2nd-order Butterworth run forward and backward at 0.3 Hz (theirs: 4th order, 0.1 Hz), with
-the linear trend removed before each filter, over each bout rather than the whole recording
-(a change of gait shifts the mean height), the bout extended at each end by repeating its
-first and last stride (so the filter's ends fall outside the steps); the range is taken per
-step. The
-force-plate reference integrates ``(F / BW - 1) g`` twice (Cavagna 1975). There
+2nd-order Butterworth run forward and backward at 0.3 Hz (theirs: 4th order; the cutoff is
+this project's, set from the stride frequency), the linear trend removed before each filter,
+over each bout rather than the whole recording (a change of gait shifts the mean height), the
+bout extended at each end by repeating its first and last stride (so the filter's ends fall
+outside the steps), and the range taken per step. The force-plate reference integrates
+``(F / BW - 1) g`` twice (Cavagna 1975). There
 is no published, validated method for foot-strike type from a trunk sensor. The physical basis:
 heel-first landings produce a distinct impact transient in the vertical force, forefoot
 landings none and midfoot landings a small one (Lieberman et al. 2010, Nature 463:531-535);

@@ -266,7 +266,7 @@ def _height(
             continue
         x = np.nan_to_num(a_v[a:b])
         n_pre = n_post = 0
-        if c.size >= 3:  # one stride at each end, repeated
+        if c.size >= 3 and c[2] > c[0] and c[-1] > c[-3]:  # one stride at each end, repeated
             first, last = x[: c[2] - a], x[c[-3] - a + 1 :]
             first, last = first - first.mean(), last - last.mean()  # steady: no net change of speed
             pre = np.tile(first, -(-pad // first.size))[-pad:]

@@ -178,3 +178,19 @@ class TestTruthDefinition:
         # with the contacts by millimetres
         assert np.nanmean(np.abs(line - vo)) > 0.003
         assert np.nanmean(np.abs(line_late - line)) > 0.002
+
+
+def test_the_run_value_does_not_jump_between_the_sides(short_run):
+    """Steps alternating between two levels by side: the run's value is the mean of the two
+    sides' medians, whichever side has one step more."""
+    from gait.metrics import run_summary
+
+    a = gait.analyze(short_run.session)
+    steps = a.steps.copy()
+    steps["vertical_oscillation_m"] = np.where(steps["side"] == "L", 0.08, 0.10)
+    run = steps.index[(steps["activity"] == "running") & steps["valid"]]
+    for extra in ("L", "R"):
+        drop = steps.loc[run][steps.loc[run, "side"] != extra].index[:3]  # the other side loses 3 steps
+        s = run_summary(steps.drop(index=drop), a.minutes, a.bouts)
+        assert s["median"]["vertical_oscillation_m"] == pytest.approx(0.09, abs=1e-12)
+        assert s["left"]["vertical_oscillation_m"] == pytest.approx(0.08)

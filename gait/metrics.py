@@ -226,6 +226,16 @@ HEIGHT_HIGHPASS_HZ = 0.3
 MIN_HEIGHT_SAMPLES = 16
 
 
+def _detrend(y: np.ndarray) -> np.ndarray:
+    """``y`` minus its least-squares straight line (as `scipy.signal.detrend`, in closed form)."""
+    n = y.size
+    if n < 2:
+        return y - y.mean()
+    x = np.arange(n, dtype=float) - 0.5 * (n - 1)
+    slope = float(x @ y) / float(x @ x)
+    return y - y.mean() - slope * x
+
+
 def _height(
     a_v: np.ndarray,
     contacts: np.ndarray,
@@ -247,7 +257,7 @@ def _height(
     each part kept from its first to its last contact. NaN outside the ranges and over ranges
     shorter than `MIN_HEIGHT_SAMPLES`.
     """
-    from scipy.signal import detrend, sosfiltfilt
+    from scipy.signal import sosfiltfilt
 
     from .filters import butter_sos
 
@@ -280,8 +290,8 @@ def _height(
             n_pre, n_post = pre.size, post.size
             x = np.concatenate([pre, x, post])
         p = min(pad, x.size - 1)
-        v = sosfiltfilt(sos, detrend(cumulative_trapezoid(x, dx=1.0 / fs, initial=0)), padlen=p, padtype="even")
-        h = sosfiltfilt(sos, detrend(cumulative_trapezoid(v, dx=1.0 / fs, initial=0)), padlen=p, padtype="even")
+        v = sosfiltfilt(sos, _detrend(cumulative_trapezoid(x, dx=1.0 / fs, initial=0)), padlen=p, padtype="even")
+        h = sosfiltfilt(sos, _detrend(cumulative_trapezoid(v, dx=1.0 / fs, initial=0)), padlen=p, padtype="even")
         z[a:b] = h[n_pre : h.size - n_post]
     return z
 

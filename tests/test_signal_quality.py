@@ -222,3 +222,19 @@ def test_a_constant_gyroscope_is_treated_as_absent(run):
         found = {f.fault for f in gait.faults.assess(a).findings}
         assert not found & {"rigid_trunk", "uneven_surface", "trunk_rotation"}
     assert not gait.analyze(s).quality.gyro_constant
+
+
+def test_a_gyroscope_still_at_first_and_moving_later_is_not_constant(run):
+    """The quick look at the first samples only ever says "moving"; a gyroscope that starts
+    still (a sensor lying on a table) and moves later is checked in full."""
+    from gait.quality import constant_gyroscope
+
+    s = run[0].session
+    g = s.gyr.copy()
+    g[:1000] = 0.0
+    assert not constant_gyroscope(s.replace(gyr=g))
+    g[:] = 0.0
+    g[-1, 2] = 1e-3  # one sample moves, at the very end
+    assert not constant_gyroscope(s.replace(gyr=g))
+    g[-1, 2] = 0.0
+    assert constant_gyroscope(s.replace(gyr=g))

@@ -194,3 +194,13 @@ def test_the_run_value_does_not_jump_between_the_sides(short_run):
         s = run_summary(steps.drop(index=drop), a.minutes, a.bouts)
         assert s["median"]["vertical_oscillation_m"] == pytest.approx(0.09, abs=1e-12)
         assert s["left"]["vertical_oscillation_m"] == pytest.approx(0.08)
+
+
+@pytest.mark.parametrize("n", [2, 3, 17, 5000])
+def test_the_closed_form_detrend_equals_scipys(n):
+    from scipy.signal import detrend
+
+    from gait.metrics import _detrend
+
+    y = np.random.default_rng(n).normal(size=n).cumsum() + 3.0 * np.arange(n)
+    np.testing.assert_allclose(_detrend(y), detrend(y), atol=1e-10)

@@ -31,7 +31,7 @@ Part 4, contact time and foot strike across slopes, stance shapes and runners: c
 per Alcantara slope group, per trial and per runner, for every RBDS trial, and for a third kind
 of signal with exact timing, the centre of mass's vertical specific force ``F / BW * g`` of the
 force trials (Alcantara and RBDS), in sample and with the three toe-off constants
-(`gait.events.TO_DESCENT_LEAD`, `TO_AP_LEAD`, `TO_AP_WEIGHT`) re-fitted leave one slope out
+(`gait.core.events.TO_DESCENT_LEAD`, `TO_AP_LEAD`, `TO_AP_WEIGHT`) re-fitted leave one slope out
 (Alcantara) and leave one runner out (each fold re-analysed with its own values), with and
 without the forward axis; the evidence on the sacral signal at contact (real, virtual and
 force-derived: levels after the force's contact, the rise's lag, the flight level, the
@@ -39,7 +39,7 @@ cutoff of the marker filter, a segment model of the centre of mass from the mark
 triaxial recording); the simulator with a symmetric half-sine stance and the default skewed
 one, for each strike, with the shipped and every fold's constants; the foot strike per trial and per runner against shoe sensors (Alcantara) and foot
 markers (RBDS), the lumbar features per runner, and the decision ratio
-(`gait.metrics.DECISION_RATIO`) swept and chosen leave one runner out; the three strike classes
+(`gait.core.metrics.DECISION_RATIO`) swept and chosen leave one runner out; the three strike classes
 on the simulator.
 
 Part 5, sides (``benchmarks/sides.py``): which per-step cues carry the side, per runner (RBDS)
@@ -51,7 +51,7 @@ Part 6, vertical oscillation (``--parts vo``): per RBDS trial and runner against
 (max - min of the sacral point's height from contact to next contact) and against the previous
 truth (the line between the heights at the two contacts removed); how far each definition of
 the truth moves when its own contacts move by 2, 5 and 10 ms, and the sacrum's side-to-side
-landing-height difference; the height's high-pass cutoff (`gait.metrics.HEIGHT_HIGHPASS_HZ`)
+landing-height difference; the height's high-pass cutoff (`gait.core.metrics.HEIGHT_HIGHPASS_HZ`)
 swept and picked leave one runner out; Alcantara against the force's centre of mass per step
 (part 2's reference) and per stride (a contact to the next of the same foot), by slope.
 
@@ -78,12 +78,12 @@ import numpy as np
 import pandas as pd
 
 import gait
-from gait import events as ev
-from gait import metrics as gm
 from gait.constants import G
+from gait.core import events as ev
+from gait.core import metrics as gm
+from gait.core.filters import lowpass
 from gait.errors import GaitDataWarning
 from gait.evaluation import agreement, compare_steps, force_plate_contacts, match_events, pair_with_force_plate
-from gait.filters import lowpass
 from gait.simulator import Form, SensorModel, SimulationConfig
 from gait.validation import rbds
 
@@ -377,7 +377,7 @@ def _agree_row(p: pd.DataFrame, col: str, factor: float) -> dict:
 
 def rbds_part(data_dir: Path) -> dict[str, pd.DataFrame]:
     """Every RBDS table (see `print_rbds`), as DataFrames."""
-    from gait.events import running_events
+    from gait.core.events import running_events
     from gait.validation.truth import step_truth
 
     runs: dict[tuple[str, str], tuple[rbds.RbdsData, gait.Analysis, pd.DataFrame, float, float]] = {}
@@ -1098,7 +1098,7 @@ def _contact_tables(runs: list[dict]) -> dict[str, pd.DataFrame]:
     shipped = {k: getattr(ev, k) for k in TOE_OFF_CONSTANTS}
     const = pd.DataFrame(const_rows)
     const.loc[len(const)] = {
-        "fold": "shipped in gait.events",
+        "fold": "shipped in gait.core.events",
         "held out": "",
         "fitted on": "",
         **{k.lower(): v for k, v in shipped.items()},
@@ -1155,7 +1155,7 @@ def _stance_lag_ms(sig: np.ndarray, t: np.ndarray, ref: np.ndarray, tr: np.ndarr
 
 def _flight_level(sig_g: np.ndarray, fs: float) -> float:
     """The flight level as the event detector estimates it (g): the median over the flights of
-    the signal within `gait.events.FLIGHT_HALF_WINDOW_S` of each 5 Hz trough."""
+    the signal within `gait.core.events.FLIGHT_HALF_WINDOW_S` of each 5 Hz trough."""
     from scipy.signal import find_peaks
 
     sm = lowpass(sig_g, fs, 5.0)
@@ -1513,7 +1513,7 @@ def print_contact_strike(t: dict[str, pd.DataFrame]) -> None:
     print("\n## Contact time and foot strike across slopes, stance shapes and runners\n")
     if "contact_by_group" in t:
         print(
-            "Toe-off constants (`gait.events.TO_DESCENT_LEAD`, `TO_AP_LEAD`: median over the training groups of each "
+            "Toe-off constants (`gait.core.events.TO_DESCENT_LEAD`, `TO_AP_LEAD`: median over the training groups of each "
             "group's median ideal share; `TO_AP_WEIGHT`: inverse-variance weight of the two estimates from their "
             "runner-level biases, leave one runner out within the training runners), fitted per fold:\n"
         )
@@ -1593,7 +1593,7 @@ def print_contact_strike(t: dict[str, pd.DataFrame]) -> None:
 # =======================================================================================
 # Part 6: vertical oscillation (the definition, its sensitivity, the cutoff left out)
 # =======================================================================================
-#: the high-pass cutoffs swept for the height (`gait.metrics.HEIGHT_HIGHPASS_HZ`), Hz
+#: the high-pass cutoffs swept for the height (`gait.core.metrics.HEIGHT_HIGHPASS_HZ`), Hz
 VO_CUTOFFS_HZ = (0.1, 0.2, 0.3, 0.4, 0.5, 0.7)
 
 

@@ -55,12 +55,12 @@ import numpy as np
 import pandas as pd
 
 import gait
-from gait.activity import RUNNING, STILL, WALKING, bout_labels
+from gait.core.activity import RUNNING, STILL, WALKING, bout_labels
+from gait.core.frames import _qrotate, gyro_orientation
+from gait.core.mounting import FORWARD_MIN_CONFIDENCE, estimate_mounting
+from gait.core.quality import assess_signal
 from gait.errors import GaitDataWarning
 from gait.evaluation import agreement, compare_steps
-from gait.frames import _qrotate, gyro_orientation
-from gait.mounting import FORWARD_MIN_CONFIDENCE, estimate_mounting
-from gait.quality import assess_signal
 from gait.session import Session, SessionMetadata
 from gait.simulator import Form, SensorModel, SimulationConfig, simulate
 
@@ -365,7 +365,7 @@ def running_sign_table(folder: Path = RBDS) -> pd.DataFrame:
     """Part 4: axis, clarity and sign strength of 20 s of treadmill running per trial."""
     from scipy.signal import butter, sosfiltfilt
 
-    from gait.mounting import _segment
+    from gait.core.mounting import _segment
 
     rows = []
     fs = 150.0
@@ -434,7 +434,7 @@ def nogyro_simulator_table() -> pd.DataFrame:
 def _ml_sway_without_levelling(session: Session) -> float:
     """The medio-lateral sway the accelerometer path would report (its level frame is only the
     slow tilt): the RMS of that medio-lateral acceleration while running."""
-    from gait.frames import level_frame, to_body_frame
+    from gait.core.frames import level_frame, to_body_frame
 
     a = gait.analyze(session)
     body = to_body_frame(session, np.array(a.frame["mounting"]["rotation"]))

@@ -23,7 +23,7 @@ Tables:
 
 1. *Per-cue consistency*: for every analysed step matched to a reference step, the share whose
    cue has the sign its mechanics predict (positive for a left step), per trial and per runner
-   or subject. The cues (`cue_values`): the three `gait.sides` uses (``drop``: roll from contact
+   or subject. The cues (`cue_values`): the three `gait.core.sides` uses (``drop``: roll from contact
    to 40 % of stance, 30 % in walking; ``rise``: roll from mid-stance to toe-off, running;
    ``sway``: minus the mean medio-lateral acceleration over the step, walking) and five it does
    not: ``yaw_stance`` (mean yaw rate in stance, + = turning left: the previous running rule),
@@ -35,7 +35,7 @@ Tables:
    magnitude in the first 60 ms of stance, Lee et al. 2010). A cue is usable only if its share is high on every runner.
 2. *The assignment*: per trial, the share of matched steps given a side and the share of those
    that are right; whether any trial is wrong by majority.
-3. *Leave one out*: the window shares of the cues (`gait.sides.DROP_SHARE_RUNNING`,
+3. *Leave one out*: the window shares of the cues (`gait.core.sides.DROP_SHARE_RUNNING`,
    `RISE_FROM_SHARE`, `DROP_SHARE_WALKING`) are the only constants chosen on these data. Each
    is re-picked from a small grid on the other runners (RBDS) or subjects (Voisard), by the
    weakest used cue's pooled consistency, and the held-out one is scored with it.
@@ -63,11 +63,11 @@ import pandas as pd
 from scipy.signal import butter, sosfiltfilt
 
 import gait
-from gait import sides as gs
 from gait.constants import AP, ML, V
+from gait.core import sides as gs
+from gait.core.events import walking_ap_sign
 from gait.errors import GaitDataWarning
 from gait.evaluation import match_events
-from gait.events import walking_ap_sign
 from gait.simulator import Form, SensorModel, SimulationConfig
 from gait.validation import rbds
 
@@ -114,9 +114,9 @@ ROLL_SHAPES = {
 # inputs and cues
 # ---------------------------------------------------------------------------------------
 def side_inputs(a: gait.Analysis) -> dict:
-    """The inputs `gait.pipeline.analyze` gave `gait.sides.assign_sides`, rebuilt from the
+    """The inputs `gait.core.pipeline.analyze` gave `gait.core.sides.assign_sides`, rebuilt from the
     analysis (sample positions from the step times; the forward sign of each walking bout
-    recomputed as `gait.events.walking_events` does)."""
+    recomputed as `gait.core.events.walking_events` does)."""
     t = a.session.t
     st = a.steps
     pos = np.arange(t.size, dtype=float)

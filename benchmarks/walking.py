@@ -52,8 +52,8 @@ import numpy as np
 import pandas as pd
 
 import gait
-from gait import events as ev_mod
 from gait.constants import AP, V
+from gait.core import events as ev_mod
 from gait.errors import GaitDataWarning
 from gait.evaluation import match_events
 

@@ -5,7 +5,7 @@ Procedures (each a function on a recorded `gait.Session` and a ``gait calibrate`
 - `estimate_gyro_bias`: the sensor lying still for ~10 s -> gyroscope bias;
 - `calibrate_accelerometer`: still poses (six faces, plus tilted ones) -> accelerometer bias,
   scale and axis misalignment, with the fit residual in m/s^2;
-- `calibrate_mounting` (estimate: `gait.mounting`): standing still then a few steps ->
+- `calibrate_mounting` (estimate: `gait.core.mounting`): standing still then a few steps ->
   sensor-to-body rotation.
 
 Results are frozen records (`GyroBiasCalibration`, `AccelCalibration`, `MountingCalibration`)

@@ -1,6 +1,6 @@
 """The mounting procedure on a recording: standing, then walking or running, to a stored record.
 
-The estimate itself is `gait.mounting.estimate_mounting`; this module checks that the
+The estimate itself is `gait.core.mounting.estimate_mounting`; this module checks that the
 recording holds what the procedure needs and turns the estimate into a `MountingCalibration`.
 """
 
@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from gait.activity import RUNNING, STILL, WALKING, bout_labels
+from gait.core.activity import RUNNING, STILL, WALKING, bout_labels
+from gait.core.mounting import estimate_mounting
 from gait.errors import GaitInputError
-from gait.mounting import estimate_mounting
 from gait.session import Session
 
 from ._still import describe_where, require_sensor_frame
@@ -22,7 +22,7 @@ _HINT = "Clip the sensor on, stand upright and still for 5 s, then walk or run s
 
 
 def mounting_from_estimate(estimate: Any, *, source: str | None = None) -> MountingCalibration:
-    """A storable record from a `gait.mounting.MountingEstimate`.
+    """A storable record from a `gait.core.mounting.MountingEstimate`.
 
     ``method`` is ``"<vertical source>+<forward source>"`` (e.g. ``"standing+walking"``);
     the quality measures are the estimate's confidence and the seconds of data used.
@@ -61,8 +61,8 @@ def calibrate_mounting(session: Session) -> MountingCalibration:
 
     Notes
     -----
-    Activity from `gait.activity.bout_labels`; the rotation from
-    `gait.mounting.estimate_mounting` (standing gives vertical and the zero of lean,
+    Activity from `gait.core.activity.bout_labels`; the rotation from
+    `gait.core.mounting.estimate_mounting` (standing gives vertical and the zero of lean,
     walking or running gives forward), whose Notes give the method.
     """
     where = describe_where(session)

@@ -21,17 +21,17 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._run import RunResult, run
     from .batch_runner import batch
+    from .core.pipeline import Analysis, analyze
     from .errors import GaitDataWarning, GaitError, GaitInputError
     from .faults import Finding, evaluate
     from .io import load_session, save_session, session_from_arrays
-    from .pipeline import Analysis, analyze
     from .readers import read_session, read_sessions
     from .session import Session, SessionMetadata
     from .simulator import SimulationConfig, simulate
 
 #: Each public name and the module that defines it.
 _EXPORTS: dict[str, str] = {
-    "Analysis": "pipeline",
+    "Analysis": "core.pipeline",
     "Finding": "faults",
     "GaitDataWarning": "errors",
     "GaitError": "errors",
@@ -40,7 +40,7 @@ _EXPORTS: dict[str, str] = {
     "SessionMetadata": "session",
     "RunResult": "_run",
     "SimulationConfig": "simulator",
-    "analyze": "pipeline",
+    "analyze": "core.pipeline",
     "batch": "batch_runner",
     "evaluate": "faults",
     "load_session": "io",

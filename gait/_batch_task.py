@@ -42,8 +42,8 @@ from .io import write_bytes_atomic  # re-exported: the batch's writes go through
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from .core.pipeline import Analysis
     from .faults import Finding
-    from .pipeline import Analysis
     from .session import Session
 
 __all__ = [
@@ -309,7 +309,7 @@ def reference_schemas() -> dict[str, pa.Schema]:
     """
     import pyarrow as pa
 
-    from .pipeline import analyze
+    from .core.pipeline import analyze
     from .simulator import simulate
 
     with warnings.catch_warnings():
@@ -422,8 +422,8 @@ def run_task(task: Task) -> SourceOutcome:
     from calibration import CalibrationStore
 
     from ._run import prepare
+    from .core.pipeline import analyze
     from .faults import evaluate
-    from .pipeline import analyze
     from .readers import read_sessions
 
     out = Path(task.out)

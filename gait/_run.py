@@ -35,9 +35,9 @@ from .session import Session
 if TYPE_CHECKING:
     from calibration import Calibration, CalibrationStore
 
+    from .core.pipeline import Analysis
     from .faults import Assessment, ElevationTrack, Finding
     from .history import History
-    from .pipeline import Analysis
 
 __all__ = ["Prepared", "RunResult", "prepare", "run"]
 
@@ -153,8 +153,8 @@ def run(
         The calibrated session, its `Analysis`, the findings (and the `Assessment` with
         ``faults="assess"``), the mounting used and the calibration found.
     """
+    from .core.pipeline import analyze
     from .faults import assess, evaluate
-    from .pipeline import analyze
 
     stage = on_stage if on_stage is not None else (lambda _name: None)
     stage("calibrate")

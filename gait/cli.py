@@ -369,7 +369,7 @@ def _auto_offset(a, aligned, track, session, speed, mounting, console):
     """``--track-offset-s auto``: the offset found from the run itself, and the analysis with it."""
     import dataclasses
 
-    from .pipeline import analyze
+    from .core.pipeline import analyze
     from .tracks import align_track, estimate_offset
 
     est = estimate_offset(a, aligned)

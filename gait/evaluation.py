@@ -236,7 +236,7 @@ def pair_with_force_plate(
     match
         Totals over all trials (for F1).
     """
-    from .pipeline import analyze
+    from .core.pipeline import analyze
 
     rows, tp, nd, nr = [], 0, 0, 0
     for k, s in enumerate(sessions):

@@ -77,17 +77,17 @@ from scipy.signal import sosfiltfilt
 from scipy.special import ndtr
 
 from .constants import METRES_PER_MILE
+from .core.filters import stance_vibration_sos
+from .core.metrics import ASYMMETRY_METRICS, STEP_METRICS
+from .core.quality import declared_lowpass_hz
 from .errors import GaitInputError, Where
-from .filters import stance_vibration_sos
-from .metrics import ASYMMETRY_METRICS, STEP_METRICS
-from .quality import declared_lowpass_hz
 from .registry import DISPLAY_UNITS, MINUTE_TABLE, STEP_TABLE
 from .tracks import Track as ElevationTrack
 from .tracks import read_elevation
 
 if TYPE_CHECKING:
+    from .core.pipeline import Analysis
     from .history import History, RunRecord
-    from .pipeline import Analysis
 
 __all__ = [
     "CATALOGUE",
@@ -1050,7 +1050,7 @@ def _late_stance_vibration(analysis: Analysis, run: pd.DataFrame) -> tuple[np.nd
         return None, "no valid running steps"
     x = np.nan_to_num(analysis.signals.acc[:, 0])
     y = np.zeros_like(x)
-    sos = stance_vibration_sos(fs)  # rules: gait.filters
+    sos = stance_vibration_sos(fs)  # rules: gait.core.filters
     for seg in session.segments():
         if seg.stop - seg.start > 60:
             y[seg] = sosfiltfilt(sos, x[seg])

@@ -61,8 +61,8 @@ import numpy as np
 from .errors import GaitError
 
 if TYPE_CHECKING:
+    from .core.pipeline import Analysis
     from .faults import Finding
-    from .pipeline import Analysis
     from .session import Session
 
 __all__ = [

@@ -686,6 +686,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
     from ._batch_discover import find_sources
     from .cli import _apply_stored_calibration
+    from .core.pipeline import analyze
     from .faults import assess
     from .history import (
         MIN_RUNNING_S,
@@ -694,7 +695,6 @@ def _cmd_import(args: argparse.Namespace) -> int:
         session_fingerprint,
         session_start,
     )
-    from .pipeline import analyze
     from .readers import read_sessions
 
     if not args.folder.exists():

@@ -189,7 +189,7 @@ _ALL: tuple[Metric, ...] = (
         "side",
         "`L`, `R` (foot in contact), or `?` when undecided: running steps from the pelvis' roll (the swing "
         "side's drop in loading and its rise in late stance; needs a gyroscope, unsaturated), walking steps from "
-        "the roll's drop and the lateral sway; a step whose cues disagree is `?` ([`gait.sides`](../gait/sides.py))",
+        "the roll's drop and the lateral sway; a step whose cues disagree is `?` ([`gait.core.sides`](../gait/core/sides.py))",
         needs_gyroscope=True,
         dtype="text",
     ),
@@ -296,7 +296,7 @@ _ALL: tuple[Metric, ...] = (
         "`rearfoot` (transient >= 0.6 body weights), `midfoot` (0.2-0.6), `forefoot` (< 0.2) when decided; "
         "`uncertain` when neither the step's transient nor its bout's median stands at least 3 background "
         "vibrations (`stance_background_bw`, the bout's median) clear of the class boundaries; None for walking. "
-        "See `gait.metrics.classify_foot_strike`",
+        "See `gait.core.metrics.classify_foot_strike`",
         dtype="text",
     ),
     Metric(
@@ -525,10 +525,10 @@ _ALL: tuple[Metric, ...] = (
 #: Every registered metric, by name.
 METRICS: dict[str, Metric] = {m.name: m for m in _ALL}
 
-#: The step table's columns, in order (`gait.metrics.STEP_COLUMNS`).
+#: The step table's columns, in order (`gait.core.metrics.STEP_COLUMNS`).
 STEP_TABLE: tuple[str, ...] = tuple(m.name for m in _ALL if "steps" in m.tables)
 
-#: The minute table's columns, in order (`gait.metrics.MINUTE_COLUMNS`): its own first five,
+#: The minute table's columns, in order (`gait.core.metrics.MINUTE_COLUMNS`): its own first five,
 #: the step metrics summarised per minute, then its own others.
 _MINUTE_OWN = [m.name for m in _ALL if m.tables == _M]
 MINUTE_TABLE: tuple[str, ...] = (

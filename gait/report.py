@@ -43,8 +43,8 @@ from .registry import METRICS, REPORT_METRICS, si_unit
 from .session import Session
 
 if TYPE_CHECKING:
+    from .core.pipeline import Analysis
     from .faults import Assessment, Catalogue, Document, Evidence, Finding
-    from .pipeline import Analysis
 
 __all__ = [
     "DISPLAY",

@@ -73,8 +73,8 @@ import numpy as np
 
 from ._lazy import lazy_module
 from .constants import DEG_PER_RAD, RAD_PER_DEG, G
+from .core.frames import apply_matrix
 from .errors import GaitInputError, Where, check_positive
-from .frames import apply_matrix
 from .io import save_session
 from .session import Session, SessionMetadata
 
@@ -960,7 +960,7 @@ def _truth_table(s: _Steps, cfg: SimulationConfig, chunk_steps: int = 800) -> pd
 
     stand = cfg.standing_pitch_deg * RAD_PER_DEG
     # pelvic drop: the largest roll in stance towards the swing side (left stance: the right
-    # side down, roll > 0), relative to the stride's mean roll (as `gait.metrics` defines it)
+    # side down, roll > 0), relative to the stride's mean roll (as `gait.core.metrics` defines it)
     lateral = stride_mean(r["roll"])
     drop = np.where(s.left, r["smax"] - lateral, lateral - r["smin"])
     df = pd.DataFrame(

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 from scipy.spatial.transform import Rotation
 
 from gait import Session, SessionMetadata
-from gait.activity import KINDS, RUNNING, STILL, _merge_short, bout_labels, detect_bouts
 from gait.constants import G
+from gait.core.activity import KINDS, RUNNING, STILL, _merge_short, bout_labels, detect_bouts
 
 
 def still_session(seconds: float = 10.0, fs: float = 100.0) -> Session:

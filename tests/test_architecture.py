@@ -169,20 +169,20 @@ def test_faults_and_history_do_not_form_a_cycle():
 def test_the_graph_sees_known_imports():
     """The parser resolves relative imports (so the tests above can fail)."""
     g = graph()
-    assert "gait.errors" in g["gait.events"] and "gait.session" in g["gait.frames"]
-    assert reaches(g, "gait.pipeline", "gait.events") == ["gait.pipeline", "gait.events"]
+    assert "gait.errors" in g["gait.core.events"] and "gait.session" in g["gait.core.frames"]
+    assert reaches(g, "gait.core.pipeline", "gait.core.events") == ["gait.core.pipeline", "gait.core.events"]
 
 
 CORE_STAGES = (
-    "gait.activity",
-    "gait.events",
-    "gait.filters",
-    "gait.frames",
-    "gait.metrics",
-    "gait.mounting",
-    "gait.pipeline",
-    "gait.quality",
-    "gait.sides",
+    "gait.core.activity",
+    "gait.core.events",
+    "gait.core.filters",
+    "gait.core.frames",
+    "gait.core.metrics",
+    "gait.core.mounting",
+    "gait.core.pipeline",
+    "gait.core.quality",
+    "gait.core.sides",
 )
 
 
@@ -199,7 +199,7 @@ def _targets(path: Path, prefix: str) -> set[str]:
 
 
 def test_the_analysis_does_not_depend_on_calibration():
-    """Mounting estimation is a stage of the analysis (`gait.mounting`); the calibration package
+    """Mounting estimation is a stage of the analysis (`gait.core.mounting`); the calibration package
     builds on the analysis' base modules and never the other way round inside the core."""
     g = graph()
     for mod in CORE_STAGES:
@@ -218,4 +218,4 @@ def test_calibration_uses_only_the_base_of_gait():
         bad = [t for t in _targets(path, "gait") if t.startswith(app)]
         assert not bad, f"{path.name} imports {bad}"
         if path.name != "cli.py":
-            assert not [t for t in _targets(path, "gait") if t.startswith("gait.pipeline")], path.name
+            assert not [t for t in _targets(path, "gait") if t.startswith("gait.core.pipeline")], path.name

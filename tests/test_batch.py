@@ -514,14 +514,14 @@ class TestFailures:
         assert r.manifest["counts"]["skipped_files"] == 2 and r.manifest["counts"]["failed"] == 3
 
     def test_bug_is_recorded_with_traceback(self, inputs, tmp_path, monkeypatch):
-        real = gait.pipeline.analyze
+        real = gait.core.pipeline.analyze
 
         def buggy(session, **kw):
             if session.meta.device_id == "sim-12":  # run_b.parquet
                 return 1 / 0
             return real(session, **kw)
 
-        monkeypatch.setattr(gait.pipeline, "analyze", buggy)
+        monkeypatch.setattr(gait.core.pipeline, "analyze", buggy)
         r = gait.batch(inputs, out=tmp_path / "out", workers=1)
         (e, _) = r.errors.itertuples(index=False)
         assert (e.kind, e.stage, e.error_type, e.message) == ("bug", "analyze", "ZeroDivisionError", "division by zero")
@@ -530,19 +530,19 @@ class TestFailures:
         assert len(r.sessions) == N_SESSIONS - 1 and not r.sessions["source"].str.endswith("run_b.parquet").any()
         # the failed session leaves no table behind, and its source is retried by the next run
         assert set(r.steps["session_id"]) == set(r.sessions["session_id"])
-        monkeypatch.setattr(gait.pipeline, "analyze", real)
+        monkeypatch.setattr(gait.core.pipeline, "analyze", real)
         r2 = gait.batch(inputs, out=tmp_path / "out", workers=1)
         assert r2.ok and r2.analysed == 1 and r2.skipped == 3 and len(r2.sessions) == N_SESSIONS
 
     def test_one_bad_trial_of_a_dataset(self, inputs, tmp_path, monkeypatch):
-        real = gait.pipeline.analyze
+        real = gait.core.pipeline.analyze
 
         def picky(session, **kw):
             if session.meta.extra.get("trial") == 2:
                 raise GaitInputError("no running found", expected="running", found="nothing")
             return real(session, **kw)
 
-        monkeypatch.setattr(gait.pipeline, "analyze", picky)
+        monkeypatch.setattr(gait.core.pipeline, "analyze", picky)
         r = gait.batch(inputs / "sub" / "dataset", out=tmp_path / "out", workers=1)
         assert r.failed == 1 and len(r.sessions) == 1
         (e,) = r.errors.itertuples(index=False)

@@ -106,15 +106,15 @@ def _alive(pid: int) -> bool:
 
 SLOW_WORKERS = """
 import multiprocessing, time
-import gait.pipeline
-_analyze = gait.pipeline.analyze
+import gait.core.pipeline
+_analyze = gait.core.pipeline.analyze
 
 def _slow(*args, **kwargs):
     if multiprocessing.parent_process() is not None:  # in a pool process only
         time.sleep(120)
     return _analyze(*args, **kwargs)
 
-gait.pipeline.analyze = _slow
+gait.core.pipeline.analyze = _slow
 """
 
 

@@ -87,7 +87,7 @@ def test_exceptions():
 
 
 def test_from_estimate():
-    from gait.mounting import MountingEstimate
+    from gait.core.mounting import MountingEstimate
 
     est = MountingEstimate(np.eye(3), "standing", "walking", 0.8, 5.0, 12.0)
     rec = mounting_from_estimate(est, source="x.csv")

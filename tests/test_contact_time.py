@@ -18,12 +18,12 @@ import pandas as pd
 import pytest
 
 import gait
-from gait import events as ev
 from gait.constants import G
+from gait.core import events as ev
+from gait.core.events import running_events
+from gait.core.filters import lowpass
 from gait.errors import GaitDataWarning
 from gait.evaluation import force_plate_contacts, match_events
-from gait.events import running_events
-from gait.filters import lowpass
 from gait.simulator import stance_shape
 
 from .conftest import SHARED_DATA

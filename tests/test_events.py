@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from gait.constants import G
+from gait.core.events import EVENT_COLUMNS, _block_argmin, _interval_ids, running_events, walking_events
 from gait.evaluation import match_events
-from gait.events import EVENT_COLUMNS, _block_argmin, _interval_ids, running_events, walking_events
 from gait.simulator import Form, SimulationConfig, simulate
 
 from .conftest import IDEAL_SENSOR

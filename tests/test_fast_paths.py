@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 import pytest
 
-from gait import frames
+from gait.core import frames
 from gait.errors import GaitDataWarning
 from gait.io import _COUNT_BLOCK, _count_lines_and_commas, _gunzip, load_session, save_session
 from gait.session import Session, SessionMetadata

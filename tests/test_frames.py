@@ -11,11 +11,11 @@ from scipy.spatial.transform import Rotation
 
 import gait
 from gait import GaitInputError, Session, SessionMetadata
-from gait.activity import RUNNING, STILL, WALKING, bout_labels
 from gait.constants import DEG_PER_RAD, G
+from gait.core.activity import RUNNING, STILL, WALKING, bout_labels
+from gait.core.frames import _qcumprod, _qexp, apply_matrix, gyro_orientation, level_frame, rotate, to_body_frame
+from gait.core.mounting import estimate_mounting, rotation_from_axes
 from gait.evaluation import compare_steps
-from gait.frames import _qcumprod, _qexp, apply_matrix, gyro_orientation, level_frame, rotate, to_body_frame
-from gait.mounting import estimate_mounting, rotation_from_axes
 from gait.simulator import MOUNTINGS, Form, SensorModel, SimulationConfig, simulate
 
 finite = st.floats(-3.0, 3.0, allow_nan=False)

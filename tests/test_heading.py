@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import gait
-from gait.activity import RUNNING, STILL, WALKING, bout_labels
-from gait.mounting import FORWARD_MIN_CONFIDENCE, _turning, estimate_heading, estimate_mounting
-from gait.pipeline import FORWARD_METRICS
+from gait.core.activity import RUNNING, STILL, WALKING, bout_labels
+from gait.core.mounting import FORWARD_MIN_CONFIDENCE, _turning, estimate_heading, estimate_mounting
+from gait.core.pipeline import FORWARD_METRICS
 from gait.session import Session
 from gait.simulator import SensorModel, SimulationConfig, simulate
 
@@ -192,7 +192,7 @@ class TestVoisard:
     def test_lean_keeps_its_sign(self, bench):
         """Lean with the estimated mounting equals lean with the true forward direction
         (before, +7.7 deg read -7.6 on a reversed recording)."""
-        from gait.mounting import rotation_from_axes
+        from gait.core.mounting import rotation_from_axes
 
         for name in ("2-1", "5-5"):
             session, meta = bench.load_voisard(name, VOISARD)

@@ -23,7 +23,7 @@ SAMPLE = REPO / "sample_data" / "easy_run.csv.gz"
 
 #: Never needed to build the parser (``gait --help``). (`gait.simulator` is: the help of
 #: ``gait simulate`` lists its presets; it imports neither pandas nor SciPy until it simulates.)
-HEAVY = ("pandas", "scipy", "matplotlib", "pyarrow", "bleak", "gait.batch_runner", "gait.pipeline", "gait.faults")
+HEAVY = ("pandas", "scipy", "matplotlib", "pyarrow", "bleak", "gait.batch_runner", "gait.core.pipeline", "gait.faults")
 #: Never needed by ``gait analyze FILE`` without --html.
 NOT_FOR_ANALYZE = ("matplotlib", "bleak", "gait.batch_runner", "gait.live._recorder", "gait.validation")
 
@@ -66,7 +66,7 @@ def test_analyze_loads_only_what_it_uses(tmp_path):
         f"with contextlib.redirect_stdout(io.StringIO()):\n    assert main(['analyze', {str(SAMPLE)!r}, '--no-history']) == 0"
     )
     mods = _modules_after(code)
-    assert {"gait.pipeline", "gait.faults", "scipy.signal"} <= mods  # it did analyse
+    assert {"gait.core.pipeline", "gait.faults", "scipy.signal"} <= mods  # it did analyse
     assert _loaded(mods, NOT_FOR_ANALYZE) == []
 
 

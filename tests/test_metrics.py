@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from gait import analyze
-from gait.metrics import STEP_METRICS, _empty_steps, _ragged, minute_table, run_summary
+from gait.core.metrics import STEP_METRICS, _empty_steps, _ragged, minute_table, run_summary
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "tables.md"
 

@@ -261,8 +261,8 @@ def test_any_mounting_gives_the_same_steps(data_dir):
 
 # --- the side of each step ----------------------------------------------------------------
 def _cue_signs(data_dir, key: str) -> dict[str, float]:
-    """Share of matched running steps whose `gait.sides` cue has its predicted sign."""
-    from gait.sides import side_cues
+    """Share of matched running steps whose `gait.core.sides` cue has its predicted sign."""
+    from gait.core.sides import side_cues
 
     a = analysis(data_dir, key)
     D, T, _ = pairs(data_dir, key)
@@ -281,7 +281,7 @@ def _cue_signs(data_dir, key: str) -> dict[str, float]:
 
 @pytest.mark.parametrize("key", KEYS)
 def test_the_swing_side_drops_in_loading_and_rises_in_late_stance(data_dir, key):
-    # the two roll cues of gait.sides have their predicted sign on every step of every runner
+    # the two roll cues of gait.core.sides have their predicted sign on every step of every runner
     # (measured 100 %; the yaw rate in stance, the previous rule, has the opposite sign on
     # runners 2 and 3: test_pelvis_turns_towards_the_stance_side_in_stance)
     signs = _cue_signs(data_dir, key)

@@ -1,4 +1,4 @@
-"""The typed records between stages (`gait.records`): frozen, typed, with a read-only mapping
+"""The typed records between stages (`gait.core.records`): frozen, typed, with a read-only mapping
 view over the documented key paths."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import gait
-from gait.records import BridgedGaps, FrameInfo, MinuteSignals, RunSummary, Surge, Unavailable, Warmup
+from gait.core.records import BridgedGaps, FrameInfo, MinuteSignals, RunSummary, Surge, Unavailable, Warmup
 
 
 def test_records_are_frozen():

@@ -13,9 +13,9 @@ import pytest
 import gait
 from gait import registry
 from gait.constants import G
+from gait.core.metrics import MINUTE_COLUMNS, STEP_COLUMNS, STEP_METRICS
 from gait.faults import DISPLAYS
 from gait.live._metrics import LIVE_COLUMNS, format_metric
-from gait.metrics import MINUTE_COLUMNS, STEP_COLUMNS, STEP_METRICS
 from gait.registry import DISPLAY_UNITS, METRICS, MINUTE_TABLE, REPORT_METRICS, STEP_TABLE
 from gait.report import DISPLAY, _unit_of
 

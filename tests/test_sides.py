@@ -1,4 +1,4 @@
-"""The side of each step (`gait.sides`): signals with a known answer, the simulator with its
+"""The side of each step (`gait.core.sides`): signals with a known answer, the simulator with its
 pelvis' timing varied (exact truth), and what the analysis reports when the side is unknown."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 import gait
+from gait.core.sides import assign_sides, side_cues
 from gait.evaluation import match_events
 from gait.session import Session
-from gait.sides import assign_sides, side_cues
 from gait.simulator import Form, SensorModel, SimulationConfig, simulate
 
 NOISY = SensorModel(
@@ -33,7 +33,7 @@ def running_sides(cfg: SimulationConfig) -> tuple[np.ndarray, np.ndarray, gait.A
 
 
 class TestSides:
-    """`gait.sides.assign_sides` on signals with a known answer."""
+    """`gait.core.sides.assign_sides` on signals with a known answer."""
 
     @staticmethod
     def roll_of(sides, *, step=100, shape="cycle"):

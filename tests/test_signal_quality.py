@@ -1,4 +1,4 @@
-"""Clipped, saturated and low-pass-filtered input: found, reported, and handled (gait.quality).
+"""Clipped, saturated and low-pass-filtered input: found, reported, and handled (gait.core.quality).
 
 Real: the Alcantara recordings (documented: 20 Hz low-pass, vertical clipped at 0 g), the raw
 Voisard recordings (neither). Simulated: the same runs floored, saturated, filtered."""
@@ -14,7 +14,7 @@ from scipy.signal import butter, sosfiltfilt
 
 import gait
 from gait.constants import G
-from gait.quality import assess_signal, bridge_clipped, consequences, declared_lowpass_hz
+from gait.core.quality import assess_signal, bridge_clipped, consequences, declared_lowpass_hz
 from gait.report import RunReport, report_document, signal_lines
 from gait.session import SessionMetadata
 from gait.simulator import Form, SensorModel, SimulationConfig, simulate
@@ -227,7 +227,7 @@ def test_a_constant_gyroscope_is_treated_as_absent(run):
 def test_a_gyroscope_still_at_first_and_moving_later_is_not_constant(run):
     """The quick look at the first samples only ever says "moving"; a gyroscope that starts
     still (a sensor lying on a table) and moves later is checked in full."""
-    from gait.quality import constant_gyroscope
+    from gait.core.quality import constant_gyroscope
 
     s = run[0].session
     g = s.gyr.copy()

@@ -16,15 +16,15 @@ import pandas as pd
 import pytest
 
 from gait import GaitInputError
-from gait.activity import KINDS, STILL, bout_labels, detect_bouts
 from gait.constants import G, V
-from gait.events import EVENT_COLUMNS, running_events, walking_ap_sign, walking_events
-from gait.frames import level_frame, rotate, to_body_frame
-from gait.metrics import MINUTE_COLUMNS, minute_table, run_summary, step_table
-from gait.mounting import estimate_heading, estimate_mounting, rotation_from_axes
-from gait.records import MinuteSignals
+from gait.core.activity import KINDS, STILL, bout_labels, detect_bouts
+from gait.core.events import EVENT_COLUMNS, running_events, walking_ap_sign, walking_events
+from gait.core.frames import level_frame, rotate, to_body_frame
+from gait.core.metrics import MINUTE_COLUMNS, minute_table, run_summary, step_table
+from gait.core.mounting import estimate_heading, estimate_mounting, rotation_from_axes
+from gait.core.records import MinuteSignals
+from gait.core.sides import assign_sides, side_cues
 from gait.session import Session, SessionMetadata
-from gait.sides import assign_sides, side_cues
 
 FS = 200.0
 BAD_RATES = [0.0, -100.0, float("nan"), float("inf")]

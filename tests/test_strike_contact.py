@@ -15,9 +15,9 @@ import pytest
 
 import gait
 from gait.constants import G
+from gait.core.events import running_events
 from gait.errors import GaitDataWarning, GaitInputError
 from gait.evaluation import compare_steps, force_plate_contacts, match_events
-from gait.events import running_events
 from gait.faults import assess
 from gait.simulator import Form, SimulationConfig, simulate, stance_shape
 

@@ -8,7 +8,7 @@ from scipy.spatial.transform import Rotation
 
 from gait import GaitInputError
 from gait.constants import AP, DEG_PER_RAD, ML, G, V
-from gait.frames import _tilt_from_gravity
+from gait.core.frames import _tilt_from_gravity
 from gait.simulator import MOUNTINGS
 from gait.validation import (
     analysis_angles,
@@ -124,7 +124,7 @@ class TestExact:
 class TestAnglesMatchTheAnalysis:
     @pytest.mark.parametrize("pitch_deg, roll_deg", [(0, 0), (9, 0), (0, -6), (14, 7), (-5, 3)])
     def test_pitch_and_roll_are_the_gravity_angles_of_gait_frames(self, pitch_deg, roll_deg):
-        # a still body frame tilted by Z-Y-X angles: gait.frames reads the same pitch and roll
+        # a still body frame tilted by Z-Y-X angles: gait.core.frames reads the same pitch and roll
         R = Rotation.from_euler("ZYX", [0.7, pitch_deg, roll_deg], degrees=True).as_matrix()[None]
         g_body = np.einsum("nji,j->ni", R, [0.0, 0.0, G])  # (forward, left, up)
         g_vapml = g_body[:, [2, 0, 1]]

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 import gait
-import gait.pipeline
+import gait.core.pipeline
 from gait.constants import V
+from gait.core.metrics import step_table
 from gait.evaluation import compare_steps
-from gait.metrics import step_table
 from gait.validation.truth import step_truth
 
 from .conftest import simulate_cached
@@ -22,14 +22,14 @@ from .conftest import simulate_cached
 def _analysed(sim):
     """The analysis of a simulated session and the inputs its step table was given."""
     seen: dict = {}
-    real = gait.pipeline.step_table
+    real = gait.core.pipeline.step_table
 
     def spy(events, **kw):
         seen.update(kw, events=events)
         return real(events, **kw)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(gait.pipeline, "step_table", spy)
+        mp.setattr(gait.core.pipeline, "step_table", spy)
         a = gait.analyze(sim.session)
     return a, seen
 
@@ -112,7 +112,7 @@ def test_drift_and_slow_height_changes_do_not_move_it(run_inputs):
 
 
 def test_a_bridged_gap_cuts_the_integration(run_inputs):
-    # 0.1 s lost in mid-flight and bridged by interpolation (as `gait.pipeline` does): the step
+    # 0.1 s lost in mid-flight and bridged by interpolation (as `gait.core.pipeline` does): the step
     # across it has no oscillation, the others keep theirs
     a, inputs = run_inputs
     steps = a.steps
@@ -183,7 +183,7 @@ class TestTruthDefinition:
 def test_the_run_value_does_not_jump_between_the_sides(short_run):
     """Steps alternating between two levels by side: the run's value is the mean of the two
     sides' medians, whichever side has one step more."""
-    from gait.metrics import run_summary
+    from gait.core.metrics import run_summary
 
     a = gait.analyze(short_run.session)
     steps = a.steps.copy()
@@ -200,7 +200,7 @@ def test_the_run_value_does_not_jump_between_the_sides(short_run):
 def test_the_closed_form_detrend_equals_scipys(n):
     from scipy.signal import detrend
 
-    from gait.metrics import _detrend
+    from gait.core.metrics import _detrend
 
     y = np.random.default_rng(n).normal(size=n).cumsum() + 3.0 * np.arange(n)
     np.testing.assert_allclose(_detrend(y), detrend(y), atol=1e-10)

@@ -221,7 +221,7 @@ class StartMounting:
     The runner stands for a few seconds before starting (``docs/recording.md``): this keeps
     the first ``max_s`` seconds, and as soon as they hold ``min_still_s`` of standing and
     ``min_running_s`` of running or walking, estimates the mounting with the core's own
-    functions (`gait.activity.bout_labels`, `gait.mounting.estimate_mounting`). That
+    functions (`gait.core.activity.bout_labels`, `gait.core.mounting.estimate_mounting`). That
     estimate is then given to the analysis of every window.
 
     `add` and `due` run on the event loop; `estimate` (a few ms) in the analysis thread, on
@@ -261,8 +261,8 @@ class StartMounting:
 
     def estimate(self, t: np.ndarray, acc: np.ndarray) -> Any:
         """A mounting with a standing reference, or None (not enough standing and moving yet)."""
-        from ..activity import RUNNING, STILL, WALKING, bout_labels
-        from ..mounting import estimate_mounting
+        from ..core.activity import RUNNING, STILL, WALKING, bout_labels
+        from ..core.mounting import estimate_mounting
 
         session = Session(t=t, acc=acc, gyr=None, frame="sensor", meta=SessionMetadata(sampling_rate_hz=self.rate))
         labels = bout_labels(session)

@@ -25,7 +25,7 @@ from ._track import (
 if TYPE_CHECKING:
     from scipy.ndimage import uniform_filter1d
 
-    from ..pipeline import Analysis
+    from ..core.pipeline import Analysis
     from ..session import Session
 else:
     uniform_filter1d = lazy_function("scipy.ndimage", "uniform_filter1d")

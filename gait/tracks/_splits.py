@@ -15,7 +15,7 @@ from ._track import (
 )
 
 if TYPE_CHECKING:
-    from ..pipeline import Analysis
+    from ..core.pipeline import Analysis
 
 
 # ---------------------------------------------------------------------------------------

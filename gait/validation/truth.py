@@ -1,17 +1,17 @@
 """Reference values from a segment's known motion, with the analysis' own definitions.
 
 To compare like with like, every per-step quantity here is computed exactly as
-`gait.metrics.step_table` computes it from a sensor, but from the true motion:
+`gait.core.metrics.step_table` computes it from a sensor, but from the true motion:
 
-- Angles (`analysis_angles`): `gait.frames` defines pitch and roll from the direction of
+- Angles (`analysis_angles`): `gait.core.frames` defines pitch and roll from the direction of
   gravity in the body frame (``pitch = atan2(-g_ap, hypot(g_v, g_ml))``,
   ``roll = atan2(g_ml, g_v)``) and yaw as the rotation about the vertical with the heading
   removed. These are exactly the intrinsic Z-Y-X (yaw, pitch, roll) Cardan angles of the body
   frame (forward, left, up) relative to a level frame whose forward axis is the direction of
   travel: pitch + forward, roll + right side down, yaw + to the left. Yaw has its content
-  below 0.25 Hz removed (`gait.frames.TILT_CUTOFF_HZ`), as the analysis removes heading.
+  below 0.25 Hz removed (`gait.core.frames.TILT_CUTOFF_HZ`), as the analysis removes heading.
 - The body frame (`ideal_body_frame`) is the one the analysis estimates for a sensor
-  (`gait.mounting`): vertical from the standing posture, forward from running, fixed
+  (`gait.core.mounting`): vertical from the standing posture, forward from running, fixed
   to the segment. Zero lean is the mean standing pitch.
 - Per step, contact ``k`` to contact ``k + 1`` (`step_truth`): ``lean_deg`` the mean pitch
   minus the standing reference; ``vertical_oscillation_m`` the max - min of the sensor
@@ -25,7 +25,7 @@ To compare like with like, every per-step quantity here is computed exactly as
   ``roll_range_deg`` and ``yaw_range_deg`` max - min; ``pelvic_drop_deg`` the largest roll
   excursion in stance towards the swing side, relative to the stride's mean roll.
   Samples are taken on the sensor's grid from the rounded contact sample to the rounded next
-  contact sample, both included, as in `gait.metrics`.
+  contact sample, both included, as in `gait.core.metrics`.
 
 Clinical pelvis angles (`clinical_pelvis_angles`) are given beside them: the anatomical pelvis
 frame relative to the level frame in the rotation-obliquity-tilt sequence that Baker (2001)
@@ -49,8 +49,8 @@ from scipy.signal import butter, sosfiltfilt
 from scipy.spatial.transform import Rotation
 
 from ..constants import DEG_PER_RAD
+from ..core.frames import TILT_CUTOFF_HZ
 from ..errors import GaitInputError, Where, check_positive
-from ..frames import TILT_CUTOFF_HZ
 
 __all__ = [
     "analysis_angles",
@@ -82,7 +82,7 @@ def analysis_angles(orientation: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.
     """Pitch, roll and yaw (rad) of body frames (columns forward, left, up) in a level frame.
 
     Intrinsic Z-Y-X Cardan angles: ``R = Rz(yaw) Ry(pitch) Rx(roll)``; the same numbers
-    `gait.frames` computes from gravity and the gyroscope (module docstring).
+    `gait.core.frames` computes from gravity and the gyroscope (module docstring).
     """
     R = np.asarray(orientation, dtype=float)
     yaw, pitch, roll = Rotation.from_matrix(R).as_euler("ZYX").T
@@ -141,7 +141,7 @@ def ideal_body_frame(orientation: ArrayLike, *, standing: ArrayLike, running: Ar
 
 
 def remove_heading(yaw: ArrayLike, *, sampling_rate_hz: float) -> np.ndarray:
-    """Yaw minus its zero-phase 2nd-order low-pass at `gait.frames.TILT_CUTOFF_HZ`."""
+    """Yaw minus its zero-phase 2nd-order low-pass at `gait.core.frames.TILT_CUTOFF_HZ`."""
     fs = check_positive(sampling_rate_hz, "sampling_rate_hz")
     y = np.asarray(yaw, dtype=float)
     sos = butter(2, TILT_CUTOFF_HZ, fs=fs, output="sos")

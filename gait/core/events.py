@@ -64,7 +64,7 @@ support), and flagged as estimated; on real walking that estimate is 5 ms early 
 
 Side
 ----
-`gait.sides.assign_sides` (re-exported here): the pelvis' contralateral drop in loading and
+`gait.core.sides.assign_sides` (re-exported here): the pelvis' contralateral drop in loading and
 its rise in late stance (gyroscope), and in walking the lateral sway, or ``?``.
 
 Notes
@@ -123,10 +123,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._checks import check_rate, check_same_length, check_signal
-from ._lazy import lazy_function, lazy_module
-from .constants import G
-from .errors import check_number
+from .._checks import check_rate, check_same_length, check_signal
+from .._lazy import lazy_function, lazy_module
+from ..constants import G
+from ..errors import check_number
 from .filters import lowpass
 from .sides import assign_sides
 

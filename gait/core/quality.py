@@ -72,8 +72,8 @@ from typing import Any
 
 import numpy as np
 
-from .constants import AP, DEG_PER_RAD, ML, RAD_PER_DEG, G, V
-from .session import Session
+from ..constants import AP, DEG_PER_RAD, ML, RAD_PER_DEG, G, V
+from ..session import Session
 
 __all__ = [
     "CLIP_MIN_RUNS",

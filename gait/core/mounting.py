@@ -56,9 +56,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._checks import check_mask, check_rate, check_same_length, check_vectors
-from .constants import DEG_PER_RAD, G
-from .errors import GaitInputError, Where
+from .._checks import check_mask, check_rate, check_same_length, check_vectors
+from ..constants import DEG_PER_RAD, G
+from ..errors import GaitInputError, Where
 from .filters import butter_sos
 
 __all__ = [
@@ -509,7 +509,7 @@ def estimate_mounting(
     sampling_rate_hz
         Sampling rate, Hz (finite, > 0).
     still, running, walking
-        Boolean masks of the samples in each activity (from `gait.activity`).
+        Boolean masks of the samples in each activity (from `gait.core.activity`).
     gyr
         Sensor-frame angular rate, rad/s (optional): lets `estimate_heading` cut out turns.
 

@@ -5,7 +5,7 @@ Stages, each a module with plain data between them::
     Session (sensor frame)
       -> activity.bout_labels       still / walking / running per sample (rotation-invariant)
       -> quality.assess_signal      clipped, saturated or low-pass-filtered channels
-      -> gait.mounting       sensor -> body rotation (stored, given, or estimated), and
+      -> gait.core.mounting       sensor -> body rotation (stored, given, or estimated), and
                                     how far the forward direction can be trusted
       -> frames.level_frame         gravity-aligned specific force, trunk pitch / roll / yaw
       -> events                     initial contact, toe-off, side per step
@@ -16,9 +16,9 @@ The same function serves the live view: it is called on a sliding window of a fe
 A metric the data cannot support is reported in ``Analysis.unavailable`` (metric -> reason and
 what would make it possible) and is NaN in every table, never a guess: without a gyroscope the
 stride-by-stride trunk angles (roll and rotation ranges, pelvic drop); with a forward direction
-below `gait.mounting.FORWARD_MIN_CONFIDENCE` everything whose value or sign depends on
+below `gait.core.mounting.FORWARD_MIN_CONFIDENCE` everything whose value or sign depends on
 it (lean, lateral lean, pelvic drop, braking, and the side); with clipped or filtered input what
-`gait.quality.consequences` lists. The side of running steps needs a gyroscope (`gait.sides`);
+`gait.core.quality.consequences` lists. The side of running steps needs a gyroscope (`gait.core.sides`);
 when fewer than `MIN_SIDE_SHARE` of the valid running steps have one, the pelvic drop and every
 left/right asymmetry are unavailable too.
 """
@@ -33,20 +33,20 @@ import numpy as np
 import pandas as pd
 from scipy.signal import sosfilt
 
+from ..constants import AP, ML, G, V
+from ..errors import GaitInputError, Where
+from ..io import regularise
+from ..session import Session, bridge_short_gaps, check_analysable_rate
+from ..tracks import Track, resolve_speed, running_distance_m
 from .activity import RUNNING, STILL, WALKING, bout_labels, detect_bouts
-from .constants import AP, ML, G, V
-from .errors import GaitInputError, Where
 from .events import running_events, walking_events
 from .filters import stance_vibration_sos
 from .frames import LevelSignals, apply_matrix, level_frame, to_body_frame
-from .io import regularise
 from .metrics import STEP_COLUMNS, minute_table, run_summary, step_table
 from .mounting import FORWARD_MIN_CONFIDENCE, MountingEstimate, estimate_mounting
 from .quality import SignalQuality, assess_signal, body_axis, bridge_clipped, consequences, constant_gyroscope
 from .records import BridgedGaps, FrameInfo, MinuteSignals, RunSummary, Unavailable
-from .session import Session, bridge_short_gaps, check_analysable_rate
 from .sides import assign_sides
-from .tracks import Track, resolve_speed, running_distance_m
 
 __all__ = ["Analysis", "analyze", "MIN_DURATION_S", "FORWARD_METRICS", "GYRO_METRICS"]
 
@@ -279,7 +279,7 @@ def analyze(
         else pd.DataFrame(columns=["ic_idx", "to_idx", "bout", "activity", "ok", "to_measured", "stance_level_mps2"])
     )
     ml = None if np.isnan(level.acc[:, ML]).all() else level.acc[:, ML]
-    # the roll within a stride needs the gyroscope, unsaturated (`gait.quality.consequences`)
+    # the roll within a stride needs the gyroscope, unsaturated (`gait.core.quality.consequences`)
     roll_lost = NO_GYRO if body.gyr is None else unavailable.get("roll_range_deg")
     roll = None if roll_lost is not None or ml is None else level.roll
     side, side_conf = assign_sides(
@@ -489,7 +489,7 @@ def _minute_signals(
     vib = None
     if fs >= 100.0:
         vib = np.full(session.n_samples, np.nan)
-        sos = stance_vibration_sos(fs)  # rules: gait.filters
+        sos = stance_vibration_sos(fs)  # rules: gait.core.filters
         for seg in session.segments():
             if seg.stop - seg.start > 100:
                 vib[seg] = sosfilt(sos, level.acc[seg, V])  # an RMS needs no zero phase

@@ -4,7 +4,7 @@
 every live window). `stance_vibration_sos` is the 20-45 Hz band of the soft-tissue and
 surface vibration in stance, used twice with different rules on purpose:
 
-- the minute table's ``vibration_rms`` (`gait.pipeline`) filters causally (``sosfilt``: an RMS
+- the minute table's ``vibration_rms`` (`gait.core.pipeline`) filters causally (``sosfilt``: an RMS
   needs no zero phase), from 100 Hz, over segments longer than 100 samples;
 - the catalogue's late-stance vibration (`gait.faults`) filters with zero phase
   (``sosfiltfilt``: it is timed within the stance, 35-85 % of the contact), from 90 Hz, over
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._lazy import lazy_function
+from .._lazy import lazy_function
 
 if TYPE_CHECKING:
     from scipy.signal import butter, sosfiltfilt

@@ -8,7 +8,7 @@ read. Each record also reads like a read-only mapping (``summary["median"]["cade
 the findings' context address the same values by their documented key paths; `to_dict` gives
 the plain nested dict.
 
-The minute signals are per-sample arrays handed from the pipeline to `gait.metrics.minute_table`.
+The minute signals are per-sample arrays handed from the pipeline to `gait.core.metrics.minute_table`.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def _plain(v: Any) -> Any:
 
 @dataclass(frozen=True, eq=True)
 class Warmup(_Record):
-    """How the run started (`gait.metrics.run_summary`; ``docs/tables.md``, "warm-up")."""
+    """How the run started (`gait.core.metrics.run_summary`; ``docs/tables.md``, "warm-up")."""
 
     warmup_s: float = _NAN  #: walking plus easy running before full effort, s
     walking_before_s: float = _NAN  #: walking before the first running bout, s
@@ -103,10 +103,10 @@ class Surge(_Record):
 
 @dataclass(frozen=True, eq=True)
 class RunSummary(_Record):
-    """The run-level summary (`gait.metrics.run_summary`; ``docs/tables.md``, "run summary").
+    """The run-level summary (`gait.core.metrics.run_summary`; ``docs/tables.md``, "run summary").
 
     Per-metric groups (``median``, ``iqr``, ``left``, ``right``, ``asymmetry_pct``,
-    ``drift_pct``) map a step column of `gait.metrics.STEP_METRICS` to its value; NaN when no
+    ``drift_pct``) map a step column of `gait.core.metrics.STEP_METRICS` to its value; NaN when no
     valid running step has it.
     """
 
@@ -146,7 +146,7 @@ class RunSummary(_Record):
 
 @dataclass(frozen=True, eq=True)
 class BridgedGaps(_Record):
-    """Short gaps of the recording bridged for the analysis (`gait.pipeline.analyze`)."""
+    """Short gaps of the recording bridged for the analysis (`gait.core.pipeline.analyze`)."""
 
     gaps: int  #: gaps bridged
     filled_s: float  #: time filled in, s
@@ -158,7 +158,7 @@ class FrameInfo(_Record):
     """How the body frame was set up (``Analysis.frame``; ``docs/tables.md``, "frame")."""
 
     input_frame: str  #: the session's frame as given (``sensor`` or ``body``)
-    mounting: Mapping[str, Any] | None = None  #: `gait.mounting.MountingEstimate.to_dict`, or None
+    mounting: Mapping[str, Any] | None = None  #: `gait.core.mounting.MountingEstimate.to_dict`, or None
     lean_reference: str | None = None  #: where the zero of lean comes from
     lean_accuracy: str | None = None  #: why lean is less accurate than usual, if it is
     bridged_gaps: BridgedGaps | None = None
@@ -198,7 +198,7 @@ class Unavailable(Mapping[str, str]):
 
 @dataclass(frozen=True)
 class MinuteSignals:
-    """Per-sample signals for the minute table's RMS columns (`gait.metrics.minute_table`),
+    """Per-sample signals for the minute table's RMS columns (`gait.core.metrics.minute_table`),
     each 1-D and as long as the sample times; None where the data do not support it."""
 
     intensity: np.ndarray  #: |f| - g, m/s^2

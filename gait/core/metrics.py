@@ -5,7 +5,7 @@ samples of all steps are gathered into one flat array with an owner index, and m
 and sums are taken with ``np.maximum.reduceat`` and friends. No Python loop runs per step or
 per sample.
 
-Definitions (level frame, see `gait.frames`):
+Definitions (level frame, see `gait.core.frames`):
 
 - *Vertical oscillation*: max - min of the sensor's height from a contact to the next. The
   height comes from the vertical acceleration (vertical specific force minus the measured
@@ -60,9 +60,9 @@ import numpy as np
 import pandas as pd
 from scipy.integrate import cumulative_trapezoid
 
-from ._checks import check_mask, check_rate, check_same_length, check_signal, check_vectors
-from .constants import AP, DEG_PER_RAD, G, V
-from .errors import GaitInputError, Where, check_number
+from .._checks import check_mask, check_rate, check_same_length, check_signal, check_vectors
+from ..constants import AP, DEG_PER_RAD, G, V
+from ..errors import GaitInputError, Where, check_number
 from .records import MinuteSignals, RunSummary, Surge, Warmup
 
 __all__ = [
@@ -333,10 +333,10 @@ def step_table(
     speed_mps
         Known running speed (treadmill, GPS): one value, or one per step (a watch's track), or None.
     gravity
-        Measured gravity magnitude per sample (`gait.frames.LevelSignals.gravity`), m/s^2;
+        Measured gravity magnitude per sample (`gait.core.frames.LevelSignals.gravity`), m/s^2;
         None uses standard gravity.
     filled
-        True at samples interpolated across a short gap (`gait.pipeline`), or None: the height
+        True at samples interpolated across a short gap (`gait.core.pipeline`), or None: the height
         for the vertical oscillation is integrated separately on either side, and a step
         across such a gap has none.
     """
@@ -739,7 +739,7 @@ def minute_table(
 ) -> pd.DataFrame:
     """Per-minute medians of valid running steps (``docs/tables.md``).
 
-    ``signals`` (`gait.records.MinuteSignals`) may hold per-sample ``intensity`` (|f| - g),
+    ``signals`` (`gait.core.records.MinuteSignals`) may hold per-sample ``intensity`` (|f| - g),
     ``ml`` (medio-lateral acceleration) and ``vibration`` (20-45 Hz vertical in stance, else NaN)
     with times ``t``; their RMS per minute over the running samples is added. Plain NumPy over the (time-sorted) steps: this runs on every
     live window too.
@@ -770,7 +770,7 @@ def minute_table(
         if not isinstance(signals, MinuteSignals):
             raise GaitInputError(
                 "signals of the wrong type",
-                expected="a gait.records.MinuteSignals",
+                expected="a gait.core.records.MinuteSignals",
                 found=type(signals).__name__,
                 where=Where(parameter="signals"),
             )
@@ -878,14 +878,14 @@ def run_summary(
     minutes
         The minute table (`minute_table`).
     bouts
-        The activity bouts (`gait.activity.detect_bouts`), with ``kind`` and ``duration_s``.
+        The activity bouts (`gait.core.activity.detect_bouts`), with ``kind`` and ``duration_s``.
     metrics
         The step columns to summarise (default `STEP_METRICS`).
 
     Returns
     -------
     RunSummary
-        The summary (fields documented in `gait.records.RunSummary` and ``docs/tables.md``).
+        The summary (fields documented in `gait.core.records.RunSummary` and ``docs/tables.md``).
     """
     metrics = list(metrics)
     missing = [c for c in metrics if c not in steps.columns]

@@ -2,7 +2,7 @@
 
 Body frame
     Fixed to the trunk: ``v`` (up while standing), ``ap`` (forward), ``ml`` (left). Obtained
-    from the mounting rotation (`gait.mounting`), stored or estimated.
+    from the mounting rotation (`gait.core.mounting`), stored or estimated.
 
 Level frame
     Per sample, the body frame rotated so that ``v`` is the true vertical and ``ap`` the
@@ -37,12 +37,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._checks import check_rotation, check_same_length, check_session, check_vectors
-from ._lazy import lazy_function
-from .constants import AP, ML, V
-from .errors import GaitInputError, Where, check_positive
+from .._checks import check_rotation, check_same_length, check_session, check_vectors
+from .._lazy import lazy_function
+from ..constants import AP, ML, V
+from ..errors import GaitInputError, Where, check_positive
+from ..session import Session, SessionMetadata
 from .filters import butter_sos
-from .session import Session, SessionMetadata
 
 if TYPE_CHECKING:
     from scipy.integrate import cumulative_trapezoid
@@ -165,7 +165,7 @@ def to_body_frame(session: Session, rotation: np.ndarray, *, calibration: str | 
     """Express a sensor-frame session in the body frame.
 
     ``rotation`` has the body axes (v, ap, ml) as rows, in sensor coordinates
-    (`gait.mounting.MountingEstimate.rotation`).
+    (`gait.core.mounting.MountingEstimate.rotation`).
 
     Parameters
     ----------
@@ -503,7 +503,7 @@ def level_frame(
 
     ``gravity_acc`` (body frame, like ``session.acc``) replaces the specific force in the
     estimate of the gravity magnitude (``LevelSignals.gravity``): a recording clipped at a bound
-    gets its clipped runs bridged there (`gait.quality.bridge_clipped`), so the lost part does
+    gets its clipped runs bridged there (`gait.core.quality.bridge_clipped`), so the lost part does
     not bias the level the vertical acceleration is measured from. The tilt still comes from the
     signal as recorded: on the clipped Alcantara recordings bridging moves it by about 1 deg,
     which the event detector (calibrated on them) pays for with two missed steps of 285.

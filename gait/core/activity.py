@@ -30,10 +30,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._checks import check_same_length, check_session, check_signal
-from .constants import G
-from .errors import GaitInputError, Where
-from .session import Session
+from .._checks import check_same_length, check_session, check_signal
+from ..constants import G
+from ..errors import GaitInputError, Where
+from ..session import Session
 
 if TYPE_CHECKING:
     import pandas as pd

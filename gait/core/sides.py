@@ -77,7 +77,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import check_same_length, check_signal
+from .._checks import check_same_length, check_signal
 
 __all__ = [
     "assign_sides",

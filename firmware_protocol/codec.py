@@ -1,7 +1,7 @@
 """Codec of the lumbar IMU protocol, version 1: data packets, configuration and commands.
 
 The wire format is specified in ``firmware_protocol/PROTOCOL.md``; this module is its Python
-reference implementation, and ``firmware_protocol/c/lumbar_imu_protocol.h`` its C one (the
+reference implementation, and ``firmware_protocol/firmware/xiao_nrf52840_sense/src/lumbar_imu_protocol.h`` its C one (the
 test suite checks that both produce the same bytes). In short, a data notification is::
 
     offset  size  field

@@ -1,7 +1,7 @@
 """On-sensor logging of the lumbar IMU protocol: the Log characteristic's messages, session data.
 
 The wire format is specified in ``firmware_protocol/PROTOCOL.md`` section 7; this module is
-its Python reference implementation (``c/lumbar_imu_protocol.h`` the C one; the test suite
+its Python reference implementation (``firmware/xiao_nrf52840_sense/src/lumbar_imu_protocol.h`` the C one; the test suite
 checks both against ``vectors/vectors.json``). A device that announces `codec.Feature.LOG`
 in its configuration logs sessions to its own flash memory (LOG_START, LOG_STOP) and serves
 them afterwards: LOG_LIST, LOG_READ (offset-based, so a broken download resumes where it

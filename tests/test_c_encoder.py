@@ -22,6 +22,8 @@ from firmware_protocol import logbook as lb
 
 REPO = Path(__file__).resolve().parents[1]
 C_DIR = REPO / "firmware_protocol" / "c"
+#: the protocol header's only copy (Arduino compiles only the sketch folder)
+HEADER_DIR = REPO / "firmware_protocol" / "firmware" / "xiao_nrf52840_sense" / "src"
 VECTORS = REPO / "firmware_protocol" / "vectors" / "vectors.json"
 PROTOCOL_MD = REPO / "firmware_protocol" / "PROTOCOL.md"
 STRICT = ["-std=c99", "-Wall", "-Wextra", "-Wpedantic", "-Wconversion", "-Wsign-conversion", "-Werror"]
@@ -34,7 +36,7 @@ def compile_c(out: Path, source: Path, *extra: str) -> Path:
     """Compile with strict warnings, with the sanitizers when the toolchain has them."""
     assert GCC is not None
     for sanitize in (["-fsanitize=address,undefined", "-fno-omit-frame-pointer"], []):
-        cmd = [GCC, *STRICT, *sanitize, *extra, "-I", str(C_DIR), "-o", str(out), str(source)]
+        cmd = [GCC, *STRICT, *sanitize, *extra, "-I", str(HEADER_DIR), "-o", str(out), str(source)]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode == 0:
             return out
@@ -163,7 +165,18 @@ class TestCProgram:
             '#include "lumbar_imu_protocol.h"\nint main() { uint8_t b[4]; return (int)lip_encode_cmd_stop(b) - 1; }\n'
         )
         proc = subprocess.run(
-            [gxx, "-std=c++11", "-Wall", "-Wextra", "-Werror", "-I", str(C_DIR), "-o", str(tmp_path / "t"), str(src)],
+            [
+                gxx,
+                "-std=c++11",
+                "-Wall",
+                "-Wextra",
+                "-Werror",
+                "-I",
+                str(HEADER_DIR),
+                "-o",
+                str(tmp_path / "t"),
+                str(src),
+            ],
             capture_output=True,
             text=True,
         )

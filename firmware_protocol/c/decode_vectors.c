@@ -1,7 +1,7 @@
 /*
  * decode_vectors.c - decode protocol messages with the C reference decoders (host side).
  *
- *   gcc -std=c99 -Wall -Wextra -pedantic -Werror -o decode_vectors decode_vectors.c
+ *   gcc -std=c99 -Wall -Wextra -pedantic -Werror -I ../firmware/xiao_nrf52840_sense/src -o decode_vectors decode_vectors.c
  *   ./decode_vectors < lines        # each line: KIND HEX
  *
  * KIND is a vector kind of vectors/vectors.json (packet, config, command, log_entry,

@@ -2,7 +2,7 @@
  * make_vectors.c - print the protocol test vectors, produced by the C reference encoder
  * (data packets, configuration, commands, and the on-sensor logging messages).
  *
- *   gcc -std=c99 -Wall -Wextra -pedantic -Werror -o make_vectors make_vectors.c
+ *   gcc -std=c99 -Wall -Wextra -pedantic -Werror -I ../firmware/xiao_nrf52840_sense/src -o make_vectors make_vectors.c
  *   ./make_vectors > ../vectors/vectors.json
  *
  * The output must equal firmware_protocol/vectors/vectors.json byte for byte, the Python

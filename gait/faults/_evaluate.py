@@ -76,18 +76,18 @@ import pandas as pd
 from scipy.signal import sosfiltfilt
 from scipy.special import ndtr
 
-from .constants import METRES_PER_MILE
-from .core.filters import stance_vibration_sos
-from .core.metrics import ASYMMETRY_METRICS, STEP_METRICS
-from .core.quality import declared_lowpass_hz
-from .errors import GaitInputError, Where
-from .registry import DISPLAY_UNITS, MINUTE_TABLE, STEP_TABLE
-from .tracks import Track as ElevationTrack
-from .tracks import read_elevation
+from ..constants import METRES_PER_MILE
+from ..core.filters import stance_vibration_sos
+from ..core.metrics import ASYMMETRY_METRICS, STEP_METRICS
+from ..core.quality import declared_lowpass_hz
+from ..errors import GaitInputError, Where
+from ..registry import DISPLAY_UNITS, MINUTE_TABLE, STEP_TABLE
+from ..tracks import Track as ElevationTrack
+from ..tracks import read_elevation
 
 if TYPE_CHECKING:
-    from .core.pipeline import Analysis
-    from .history import History, RunRecord
+    from ..core.pipeline import Analysis
+    from ..history import History, RunRecord
 
 __all__ = [
     "CATALOGUE",

@@ -37,11 +37,21 @@ from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._lazy import lazy_module
-from .constants import ACC_UNITS, BODY_AXES, GYR_UNITS, SENSOR_AXES, TIME_COLUMN, TIME_UNITS, G, acc_columns, unit_token
-from .constants import gyr_columns as _gyr_columns
-from .errors import GaitDataWarning, GaitInputError, Where
-from .session import GAP_FACTOR, TEXT_FIELDS, Session, SessionMetadata, _shown, clean_metadata
+from .._lazy import lazy_module
+from ..constants import (
+    ACC_UNITS,
+    BODY_AXES,
+    GYR_UNITS,
+    SENSOR_AXES,
+    TIME_COLUMN,
+    TIME_UNITS,
+    G,
+    acc_columns,
+    unit_token,
+)
+from ..constants import gyr_columns as _gyr_columns
+from ..errors import GaitDataWarning, GaitInputError, Where
+from ..session import GAP_FACTOR, TEXT_FIELDS, Session, SessionMetadata, _shown, clean_metadata
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -416,7 +426,7 @@ def read_csv_session(
     columns = [c.strip() for c in header_text.split(",")]
     first_data_line = n_hdr + 2
     if {"step", "ic_s", "activity"} <= set(columns) and not any(_TIME_RE.match(c) for c in columns):
-        from .readers import truth_file_error
+        from ..readers import truth_file_error
 
         raise truth_file_error(p, "the simulator's per-step truth table (columns step, activity, ic_s, ...)")
     _check_duplicates(columns, Where(file=p, line=header_line_no))
@@ -1170,7 +1180,7 @@ def session_from_arrays(
     **meta: Any,
 ) -> Session:
     """Build a validated `Session` from arrays (times in s), with the same checks as a file."""
-    from .constants import axes_for
+    from ..constants import axes_for
 
     axes = axes_for(frame)
     data: dict[str, Any] = {TIME_COLUMN: np.asarray(t, dtype=float)}

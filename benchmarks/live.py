@@ -53,7 +53,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from gait.errors import GaitDataWarning  # noqa: E402
-from gait.io import load_session  # noqa: E402
+from gait.io import read_canonical_session  # noqa: E402
 from gait.live import RecordConfig, Recorder  # noqa: E402
 from tests.ble.e2e import sensor_process  # noqa: E402
 from tests.ble.stack import EmulatedBluetooth, unavailable_reason  # noqa: E402
@@ -185,7 +185,7 @@ def _run(*, duration_s: float, rate_hz: int, metrics_interval_s: float, dashboar
         n_sent = sensor.samples[0] - sensor.samples[0][0]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", GaitDataWarning)
-            s = load_session(out)
+            s = read_canonical_session(out)
         n_rec = np.rint(s.t * result.sampling_rate_hz).astype(np.int64)
         last = n_rec[-1]
         delivered_in_span = int(np.count_nonzero(n_sent <= last))
@@ -275,7 +275,7 @@ def run_sync(*, logged_s: float, rate_hz: int, repeats: int) -> dict:
                 acc = z["s1_acc"]
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", GaitDataWarning)
-                got = load_session(s.path)
+                got = read_canonical_session(s.path)
             scale = s.entry.config().acc_scale_mps2_per_lsb
             equal = bool(np.array_equal(got.acc, acc.astype(np.float64) * scale))
             runs.append(

@@ -6,7 +6,7 @@
 One run measures, on the same simulated session (accelerometer + gyroscope, written by
 ``gait simulate`` and cached under ``benchmarks/.cache``):
 
-1. **parsing**: this project's reader (`gait.load_session`: parse and validate) next to
+1. **parsing**: this project's reader (`gait.io.read_canonical_session`: parse and validate) next to
    ``pandas.read_csv(path, comment="#")`` and ``pyarrow.csv.read_csv`` (header lines skipped;
    its own threads, and one thread) on the same file, plain ``.csv`` and ``.csv.gz``;
 2. **import of the command line**: ``python -X importtime -c "import gait.cli;
@@ -66,7 +66,7 @@ path, runs = sys.argv[1], int(sys.argv[2])
 import gait
 from gait.errors import GaitDataWarning
 warnings.simplefilter("ignore", GaitDataWarning)
-s = gait.load_session(path)
+s = gait.io.read_canonical_session(path)
 import gait.faults, gait.core.pipeline, gait.report  # imports are measured apart: not part of the first call
 out = {"n": int(s.n_samples)}
 def timed(fn):
@@ -186,7 +186,9 @@ def main(argv: list[str] | None = None) -> int:
 
     parse: dict[tuple[str, str], float] = {}
     for kind, path in (("csv.gz", gz), ("csv", plain)):
-        parse["gait.load_session", kind] = median_time(lambda p=path: gait.load_session(p), runs)
+        parse["gait.io.read_canonical_session", kind] = median_time(
+            lambda p=path: gait.io.read_canonical_session(p), runs
+        )
         parse["pandas.read_csv", kind] = median_time(lambda p=path: pd.read_csv(p, comment="#"), runs)
         opts = pacsv.ReadOptions(skip_rows=skip)
         parse["pyarrow.csv.read_csv", kind] = median_time(
@@ -234,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
 
     for kind in ("csv.gz", "csv"):
         for parser in (
-            "gait.load_session",
+            "gait.io.read_canonical_session",
             "pandas.read_csv",
             "pyarrow.csv.read_csv",
             "pyarrow.csv.read_csv, one thread",

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from .core.pipeline import Analysis, analyze
     from .errors import GaitDataWarning, GaitError, GaitInputError
     from .faults import Finding, evaluate
-    from .io import load_session, save_session, session_from_arrays
+    from .io import load_session as load_session  # deprecated
+    from .io import save_session, session_from_arrays
     from .readers import read_session, read_sessions
     from .session import Session, SessionMetadata
     from .simulator import SimulationConfig, simulate
@@ -43,7 +44,7 @@ _EXPORTS: dict[str, str] = {
     "analyze": "core.pipeline",
     "batch": "batch_runner",
     "evaluate": "faults",
-    "load_session": "io",
+    "load_session": "io",  # deprecated (DeprecationWarning): read_session reads every format
     "read_session": "readers",
     "read_sessions": "readers",
     "run": "_run",
@@ -65,7 +66,6 @@ __all__ = [
     "analyze",
     "batch",
     "evaluate",
-    "load_session",
     "read_session",
     "read_sessions",
     "run",

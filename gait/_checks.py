@@ -144,7 +144,7 @@ def check_session(x: Any, name: str = "session") -> Session:
     if not isinstance(x, Session):
         raise GaitInputError(
             "not a session",
-            expected="a gait.Session (gait.load_session, gait.read_session or gait.session_from_arrays)",
+            expected="a gait.Session (gait.read_session or gait.session_from_arrays)",
             found=type(x).__name__,
             where=Where(parameter=name),
         )

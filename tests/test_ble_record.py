@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from gait.errors import GaitDataWarning
-from gait.io import load_session
+from gait.io import read_canonical_session
 from gait.live import RecordConfig, Recorder, RecordingError
 from tests.ble.e2e import REPO, assert_file_equals_sent, gait_command, sensor_process
 from tests.ble.fixtures import ble_adapters, ble_stack
@@ -126,7 +126,7 @@ def test_a_sensor_that_stops_sending_times_out_with_a_clear_message(
     assert "has sent no data for" in result.message
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", GaitDataWarning)
-        assert load_session(out).duration_s == pytest.approx(2.0, abs=0.3)
+        assert read_canonical_session(out).duration_s == pytest.approx(2.0, abs=0.3)
 
 
 def test_gait_devices_lists_the_sensor(ble_stack: EmulatedBluetooth, ble_adapters: AdapterPair, tmp_path: Path) -> None:
@@ -188,7 +188,7 @@ def test_kill_9_leaves_a_file_that_loads_up_to_the_last_flush(
     assert not any(Path(f"/proc/{c}").exists() for c in children), "no process left behind by a kill -9"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", GaitDataWarning)  # a line cut mid-way is dropped with a warning
-        s = load_session(out)
+        s = read_canonical_session(out)
     # fsync every 0.5 s: at most that (plus scheduling) is missing at the end
     assert s.duration_s >= (t_kill - t_first) - 1.0
     assert sensor.samples is not None
@@ -206,7 +206,7 @@ def test_a_drifting_sensor_clock_is_corrected_to_host_time(
     assert result.drift_ppm == pytest.approx(2000, abs=50)
     # a sensor whose clock runs 0.2 % slow really samples at 200 / 1.002 Hz
     assert result.sampling_rate_hz == pytest.approx(RATE / 1.002, rel=5e-5)
-    s = load_session(out)
+    s = read_canonical_session(out)
     assert s.sampling_rate_hz == result.sampling_rate_hz and s.meta.extra["device_clock_drift_ppm"] == pytest.approx(
         2000, abs=50
     )

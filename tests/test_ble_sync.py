@@ -25,7 +25,7 @@ from bleak import BleakClient, BleakScanner
 from firmware_protocol import codec
 from firmware_protocol import logbook as lb
 from gait.errors import GaitDataWarning
-from gait.io import load_session
+from gait.io import read_canonical_session
 from tests.ble.e2e import REPO, gait_command, sensor_process
 from tests.ble.fixtures import ble_adapters, ble_stack
 from tests.ble.stack import AdapterPair, EmulatedBluetooth
@@ -66,7 +66,7 @@ def logged(npz: Path, session_id: int = 1) -> dict[str, np.ndarray]:
 def assert_file_equals_logged(path: Path, log: dict[str, np.ndarray]) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error", GaitDataWarning)  # no gap, no jitter
-        s = load_session(path)
+        s = read_canonical_session(path)
     cfg = codec.DeviceConfig(
         rate_mhz=RATE * 1000,
         acc_range_g=16,
@@ -112,7 +112,7 @@ def test_gait_sync_fetches_a_logged_run_through_a_broken_link_and_a_corrupt_bloc
     assert info["download"]["corrupt_blocks"] == 1 and info["download"]["reconnects"] == 1 and info["gaps"] == []
     assert info["samples"] == log["acc"].shape[0] == 10200  # 51 s: from 21 s to the end of the played run
     # the sensor's clock ran 300 ppm slow for 2 h: 2.2 s behind; the start time is corrected
-    s = load_session(path)
+    s = read_canonical_session(path)
     start = dt.datetime.fromisoformat(s.meta.start_time).timestamp()
     assert start == pytest.approx(float(log["start_wall_s"]), abs=0.05)
     assert s.sampling_rate_hz == pytest.approx(float(log["rate_hz"]), rel=5e-6)
@@ -213,7 +213,7 @@ def test_start_a_log_leave_and_fetch_it_later(
     assert_file_equals_logged(path, log)
     n = log["acc"].shape[0]
     assert 4.0 * RATE <= n <= (t_stopped - t_started + 1.0) * RATE
-    s = load_session(path)
+    s = read_canonical_session(path)
     start = dt.datetime.fromisoformat(s.meta.start_time).timestamp()
     assert start == pytest.approx(float(log["start_wall_s"]), abs=0.1)
     assert "erased [1]" in sensor.output

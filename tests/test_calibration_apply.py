@@ -21,7 +21,7 @@ from calibration import (
     mounting_for,
 )
 from calibration.simulate import random_sensor_model, simulate_poses, simulate_still
-from gait import GaitInputError, load_session, save_session
+from gait import GaitInputError, read_session, save_session
 from gait.constants import RAD_PER_DEG
 from gait.simulator import SensorModel, SimulationConfig, simulate
 
@@ -89,7 +89,7 @@ class TestApplyCalibration:
         raw, _ = runs
         out = apply_calibration(raw, calibration)
         save_session(out, tmp_path / "cal.csv.gz")
-        back = load_session(tmp_path / "cal.csv.gz")
+        back = read_session(tmp_path / "cal.csv.gz")
         assert back.meta.calibration == calibration.id
         assert back.meta.extra["calibration_parameters"]["accel"]["model"] == "full"
         assert apply_calibration(back, calibration) is back

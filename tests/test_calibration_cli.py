@@ -9,7 +9,7 @@ import pytest
 
 from calibration import CalibrationStore
 from calibration.simulate import random_sensor_model, simulate_poses, simulate_still
-from gait import load_session, save_session
+from gait import read_session, save_session
 from gait.cli import main
 
 
@@ -75,7 +75,7 @@ def test_apply_writes_a_calibrated_copy(capsys, tmp_path, files):
     out_file = tmp_path / "cal.csv"
     code, _, err = run(capsys, "calibrate", "apply", str(paths["still"]), "--out", str(out_file), "--store", store)
     assert code == 0, err
-    s = load_session(out_file)
+    s = read_session(out_file)
     assert s.meta.calibration.startswith("DE:AD:BE:EF:00:01 gyro-")
     assert np.abs(s.gyr.mean(axis=0)).max() < 0.2 * np.pi / 180
     # applying to an already calibrated file is refused

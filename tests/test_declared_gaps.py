@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from gait.errors import GaitDataWarning, GaitInputError
-from gait.io import load_session, save_session
+from gait.io import read_canonical_session, save_session
 from gait.session import DeclaredGap, Session, SessionMetadata, parse_gaps
 
 HEADER = "# gait-session: 1\n# sampling_rate_hz: 100.0\n"
@@ -27,7 +27,7 @@ def test_round_trip(tmp_path: Path, suffix: str) -> None:
     p = save_session(_session_with_gap(), tmp_path / f"run{suffix}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", GaitDataWarning)  # the gap itself is reported
-        s = load_session(p)
+        s = read_canonical_session(p)
     assert s.meta.gaps == (DeclaredGap(1.99, 2.6, "reconnect", 60),)
     if suffix == ".csv":
         assert '# gaps: [{"cause": "reconnect", "end_s": 2.6, "samples_lost": 60, "start_s": 1.99}]' in p.read_text()
@@ -43,7 +43,7 @@ def test_pandas_still_opens_the_file(tmp_path: Path) -> None:
 def test_absent_or_empty_means_no_declared_gaps(tmp_path: Path) -> None:
     p = tmp_path / "a.csv"
     p.write_text(HEADER + "# gaps: []\nt_s,acc_x_mps2,acc_y_mps2,acc_z_mps2\n0.0,0,0,9.8\n0.01,0,0,9.8\n")
-    assert load_session(p).meta.gaps == ()
+    assert read_canonical_session(p).meta.gaps == ()
     assert SessionMetadata(sampling_rate_hz=1.0).to_dict()["gaps"] is None
 
 
@@ -61,7 +61,7 @@ def test_a_bad_gap_list_is_refused_with_where(tmp_path: Path, value: str, found:
     p = tmp_path / "bad.csv"
     p.write_text(HEADER + f"# gaps: {value}\nt_s,acc_x_mps2,acc_y_mps2,acc_z_mps2\n0.0,0,0,9.8\n0.01,0,0,9.8\n")
     with pytest.raises(GaitInputError, match="bad metadata value for 'gaps'") as e:
-        load_session(p)
+        read_canonical_session(p)
     assert found in str(e.value) and "bad.csv" in str(e.value)
 
 

@@ -17,7 +17,8 @@ import pytest
 
 from gait.core import frames
 from gait.errors import GaitDataWarning
-from gait.io import _COUNT_BLOCK, _count_lines_and_commas, _gunzip, load_session, save_session
+from gait.io import read_canonical_session, save_session
+from gait.io._csv import _COUNT_BLOCK, _count_lines_and_commas, _gunzip
 from gait.session import Session, SessionMetadata
 
 
@@ -49,7 +50,7 @@ def test_several_gzip_members_are_all_read(tmp_path, tail):
     p.write_bytes(gzip.compress(text[:cut]) + gzip.compress(text[cut:]) + tail)
     with warnings.catch_warnings():
         warnings.simplefilter("error", GaitDataWarning)
-        a, b = load_session(p), load_session(whole)
+        a, b = read_canonical_session(p), read_canonical_session(whole)
     assert np.array_equal(a.t, b.t) and np.array_equal(a.acc, b.acc) and np.array_equal(a.gyr, b.gyr)
 
 

@@ -434,9 +434,9 @@ def test_sessions_marked_as_tests_stay_out(recordings, tmp_path, capsys):
     folder, _ = recordings
     db = tmp_path / "h.sqlite"
     src = tmp_path / "bench.csv.gz"
-    from gait.io import load_session
+    from gait.io import read_canonical_session
 
-    s = load_session(folder / "run00.parquet")
+    s = read_canonical_session(folder / "run00.parquet")
     _write(tmp_path, "device.csv.gz", s, start=T0, device="WitMotion WT901BLE", device_id="AA:BB")
     with gzip.open(tmp_path / "device.csv.gz", "rt") as fh:
         lines = fh.read().splitlines()
@@ -454,10 +454,10 @@ def test_a_run_keyed_by_its_calibrated_samples_is_not_counted_twice(recordings, 
     key is now the samples as read. Such a run is re-keyed when analysed again, not added."""
     from calibration import CalibrationStore, GyroBiasCalibration, apply_calibration, load_calibration
     from gait.history import RunRecord, session_fingerprint
-    from gait.io import load_session
+    from gait.io import read_canonical_session
 
     folder, _ = recordings
-    raw = load_session(folder / "run02.parquet")
+    raw = read_canonical_session(folder / "run02.parquet")
     device = raw.meta.device_id
     CalibrationStore().save(  # the default store of this test (conftest)
         device, GyroBiasCalibration(bias_rads=(0.01, 0, 0), noise_rads=(0.003,) * 3, duration_s=9.0, n_samples=900)

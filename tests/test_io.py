@@ -18,12 +18,11 @@ from gait import (
     GaitInputError,
     Session,
     SessionMetadata,
-    load_session,
     save_session,
     session_from_arrays,
 )
 from gait.constants import G
-from gait.io import SessionCsvWriter
+from gait.io import SessionCsvWriter, read_canonical_session
 from gait.readers import read_session
 
 HEADER = "# gait-session: 1\n# sampling_rate_hz: 100.0\n"
@@ -56,7 +55,7 @@ class TestRoundTrip:
     def test_exact(self, tmp_path, name, gyro):
         s = make_session(gyro=gyro)
         p = save_session(s, tmp_path / name)
-        r = load_session(p)
+        r = read_canonical_session(p)
         np.testing.assert_array_equal(r.t, s.t)
         np.testing.assert_array_equal(r.acc, s.acc)
         if gyro:
@@ -73,7 +72,7 @@ class TestRoundTrip:
         acc = s.acc.copy()
         acc[:, 2] = np.nan
         s = s.replace(acc=acc)
-        r = load_session(save_session(s, tmp_path / "b.csv"))
+        r = read_canonical_session(save_session(s, tmp_path / "b.csv"))
         assert r.missing_acc_axes == ("ml",)
         np.testing.assert_array_equal(r.acc[:, :2], s.acc[:, :2])
 
@@ -97,7 +96,7 @@ class TestRoundTrip:
         big = save_session(s, tmp_path / "a.csv").stat().st_size
         small = save_session(s, tmp_path / "b.csv", decimals=3).stat().st_size
         assert small < 0.5 * big
-        r = load_session(tmp_path / "b.csv")
+        r = read_canonical_session(tmp_path / "b.csv")
         np.testing.assert_allclose(r.acc, s.acc, atol=5e-4)
 
     def test_unknown_extension(self, tmp_path):
@@ -108,22 +107,43 @@ class TestRoundTrip:
             save_session(make_session(), tmp_path / "s.txt")
 
 
+class TestEntryPoints:
+    @pytest.mark.parametrize("name", ["s.csv", "s.csv.gz", "s.parquet"])
+    def test_read_session_reads_canonical_files_as_the_canonical_reader(self, tmp_path, name):
+        """`gait.read_session` (every format) hands canonical files to `read_canonical_session`."""
+        p = save_session(make_session(), tmp_path / name)
+        a, b = read_session(p), read_canonical_session(p)
+        np.testing.assert_array_equal(a.t, b.t)
+        np.testing.assert_array_equal(a.acc, b.acc)
+        np.testing.assert_array_equal(a.gyr, b.gyr)
+        assert a.meta == b.meta
+
+    @pytest.mark.parametrize("where", ["gait", "gait.io"])
+    def test_load_session_is_deprecated_but_reads_the_same(self, tmp_path, where):
+        p = save_session(make_session(), tmp_path / "s.csv.gz")
+        load = __import__(where, fromlist=["load_session"]).load_session
+        with pytest.warns(DeprecationWarning, match="gait.read_session"):
+            old = load(p, acc_unit="mps2")
+        np.testing.assert_array_equal(old.acc, read_canonical_session(p).acc)
+        assert "load_session" not in __import__("gait").__all__
+
+
 class TestBadInput:
     def test_missing_file(self, tmp_path):
         with pytest.raises(
             GaitInputError, match=r"nope\.csv: file not found; expected an existing file, found nothing at this path"
         ):
-            load_session(tmp_path / "nope.csv")
+            read_canonical_session(tmp_path / "nope.csv")
 
     def test_directory(self, tmp_path):
         with pytest.raises(GaitInputError, match="not a file; expected a session file, found a directory"):
-            load_session(tmp_path)
+            read_canonical_session(tmp_path)
 
     def test_empty(self, tmp_path):
         with pytest.raises(
             GaitInputError, match=r"s\.csv: empty file; expected a header line and data rows, found no content"
         ):
-            load_session(write(tmp_path, ""))
+            read_canonical_session(write(tmp_path, ""))
 
     def test_garbage_bytes(self, tmp_path):
         p = tmp_path / "g.csv"
@@ -132,7 +152,7 @@ class TestBadInput:
             GaitInputError,
             match=r"g\.csv: not a text file; expected a UTF-8 CSV text file, found binary data \(a NUL byte at offset 0\)",
         ):
-            load_session(p)
+            read_canonical_session(p)
 
     def test_undecodable_bytes(self, tmp_path):
         p = tmp_path / "g.csv"
@@ -141,24 +161,24 @@ class TestBadInput:
             GaitInputError,
             match=r"not a text file; expected a UTF-8 CSV text file, found undecodable bytes at offset 7",
         ):
-            load_session(p)
+            read_canonical_session(p)
 
     def test_corrupt_gzip(self, tmp_path):
         p = tmp_path / "g.csv.gz"
         p.write_bytes(b"\x1f\x8b" + b"\x00" * 40)
         with pytest.raises(GaitInputError, match=r"corrupt gzip data; expected a valid \.gz file"):
-            load_session(p)
+            read_canonical_session(p)
 
     def test_header_only(self, tmp_path):
         with pytest.raises(
             GaitInputError,
             match=r"s\.csv: no data rows; expected at least 2 rows of samples after the column header, found a header only",
         ):
-            load_session(write(tmp_path, HEADER + COLS))
+            read_canonical_session(write(tmp_path, HEADER + COLS))
 
     def test_no_column_header(self, tmp_path):
         with pytest.raises(GaitInputError, match=r"s\.csv, line 3: no column header"):
-            load_session(write(tmp_path, HEADER))
+            read_canonical_session(write(tmp_path, HEADER))
 
     def test_missing_time_column(self, tmp_path):
         text = HEADER + "time,acc_x_mps2,acc_y_mps2,acc_z_mps2\n0,0,0,9.8\n"
@@ -166,12 +186,12 @@ class TestBadInput:
             GaitInputError,
             match=r"line 3: missing time column; expected exactly one of t_s, t_ms, t_us, t_ns, found none among 'time'",
         ):
-            load_session(write(tmp_path, text))
+            read_canonical_session(write(tmp_path, text))
 
     def test_unknown_column(self, tmp_path):
         text = HEADER + "t_s,acc_x_mps2,acc_y_mps2,acc_z_mps2,temperature\n0,0,0,9.8,20\n"
         with pytest.raises(GaitInputError, match=r"line 3: unknown column; expected t_s plus .* found 'temperature'"):
-            load_session(write(tmp_path, text))
+            read_canonical_session(write(tmp_path, text))
 
     def test_missing_acc_column(self, tmp_path):
         text = HEADER + "t_s,acc_x_mps2,acc_y_mps2\n0,0,9.8\n"
@@ -179,17 +199,17 @@ class TestBadInput:
             GaitInputError,
             match=r"missing column; expected acceleration on all three sensor-frame axes \(x, y, z\).*found no acc_z",
         ):
-            load_session(write(tmp_path, text))
+            read_canonical_session(write(tmp_path, text))
 
     def test_partial_gyro(self, tmp_path):
         text = HEADER + "t_s,acc_x_mps2,acc_y_mps2,acc_z_mps2,gyr_x_rads\n0,0,0,9.8,0\n"
         with pytest.raises(GaitInputError, match="incomplete gyroscope columns"):
-            load_session(write(tmp_path, text))
+            read_canonical_session(write(tmp_path, text))
 
     def test_mixed_frames(self, tmp_path):
         text = HEADER + "t_s,acc_x_mps2,acc_y_mps2,acc_v_mps2\n0,0,0,9.8\n"
         with pytest.raises(GaitInputError, match="columns mix frames"):
-            load_session(write(tmp_path, text))
+            read_canonical_session(write(tmp_path, text))
 
     def test_text_in_number_field(self, tmp_path):
         body = rows(20).splitlines(keepends=True)
@@ -198,7 +218,7 @@ class TestBadInput:
             GaitInputError,
             match=r"s\.csv, line 11, column 'acc_z_mps2': not a number; expected a decimal number \(digits 0-9, '\.', optional exponent\), found 'nine'",
         ):
-            load_session(write(tmp_path, HEADER + COLS + "".join(body)))
+            read_canonical_session(write(tmp_path, HEADER + COLS + "".join(body)))
 
     def test_wrong_field_count(self, tmp_path):
         body = rows(20).splitlines(keepends=True)
@@ -206,7 +226,7 @@ class TestBadInput:
         with pytest.raises(
             GaitInputError, match=r"line 8: wrong number of fields; expected 7 comma-separated values, found 3"
         ):
-            load_session(write(tmp_path, HEADER + COLS + "".join(body)))
+            read_canonical_session(write(tmp_path, HEADER + COLS + "".join(body)))
 
     @pytest.mark.parametrize(
         "bad, found", [("nan", "an empty or NaN value"), ("inf", "inf"), ("", "an empty or NaN value")]
@@ -218,7 +238,7 @@ class TestBadInput:
             GaitInputError,
             match=rf"line 9, column 'gyr_y_rads': missing or non-finite value; expected a finite number, found {found}",
         ):
-            load_session(write(tmp_path, HEADER + COLS + "".join(body)))
+            read_canonical_session(write(tmp_path, HEADER + COLS + "".join(body)))
 
     def test_non_monotonic_time(self, tmp_path):
         body = rows(20).splitlines(keepends=True)
@@ -227,7 +247,7 @@ class TestBadInput:
             GaitInputError,
             match=r"line 15, column 't_s': time goes backwards; expected strictly increasing t_s, found 0\.1 after 0\.11",
         ):
-            load_session(write(tmp_path, HEADER + COLS + "".join(body)))
+            read_canonical_session(write(tmp_path, HEADER + COLS + "".join(body)))
 
     def test_duplicate_timestamp(self, tmp_path):
         body = rows(20).splitlines(keepends=True)
@@ -236,7 +256,7 @@ class TestBadInput:
             GaitInputError,
             match=r"line 15, column 't_s': duplicate timestamp; expected strictly increasing t_s, found 0\.1 after 0\.1",
         ):
-            load_session(write(tmp_path, HEADER + COLS + "".join(body)))
+            read_canonical_session(write(tmp_path, HEADER + COLS + "".join(body)))
 
     def test_declared_rate_contradicts_timestamps(self, tmp_path):
         text = "# sampling_rate_hz: 200\n" + COLS + rows(50, fs=100.0)
@@ -244,13 +264,13 @@ class TestBadInput:
             GaitInputError,
             match=r"sampling rate does not match the timestamps; expected samples every 5 ms \(declared 200 Hz\), found a median interval of 10 ms \(100 Hz\)",
         ):
-            load_session(write(tmp_path, text))
+            read_canonical_session(write(tmp_path, text))
 
     def test_undeclared_rate_is_estimated_with_warning(self, tmp_path):
         with pytest.warns(
             GaitDataWarning, match="no sampling_rate_hz declared; using 100 Hz estimated from the timestamps"
         ):
-            s = load_session(write(tmp_path, COLS + rows(50)))
+            s = read_canonical_session(write(tmp_path, COLS + rows(50)))
         assert s.sampling_rate_hz == 100.0
 
     def test_acc_in_g_declared_as_mps2_is_refused(self, tmp_path):
@@ -259,17 +279,17 @@ class TestBadInput:
             GaitInputError,
             match=r"acceleration units look wrong; .* found a median \|acc\| of 1 m/s\^2, which looks like g .*Rename the columns to acc_\*_g, or pass acc_unit='g'",
         ):
-            load_session(write(tmp_path, text))
+            read_canonical_session(write(tmp_path, text))
 
     def test_acc_in_g_converted_when_declared(self, tmp_path):
         text = HEADER + COLS.replace("mps2", "g") + rows(50, acc=(0.0, 0.0, 1.0))
-        s = load_session(write(tmp_path, text))
+        s = read_canonical_session(write(tmp_path, text))
         np.testing.assert_allclose(s.acc[:, 2], G)
         assert s.meta.units_as_recorded["acc"] == "g"
 
     def test_acc_unit_override(self, tmp_path):
         text = HEADER + COLS + rows(50, acc=(0.0, 0.0, 1.0))
-        s = load_session(write(tmp_path, text), acc_unit="g")
+        s = read_canonical_session(write(tmp_path, text), acc_unit="g")
         np.testing.assert_allclose(s.acc[:, 2], G)
 
     def test_gyro_dps_declared_as_rads_is_refused(self, tmp_path):
@@ -278,7 +298,7 @@ class TestBadInput:
             GaitInputError,
             match=r"angular-rate units look wrong; .*which only makes sense in deg/s\. Rename the columns to gyr_\*_dps",
         ):
-            load_session(write(tmp_path, text))
+            read_canonical_session(write(tmp_path, text))
 
     def test_gyro_rads_declared_as_dps_is_refused(self, tmp_path):
         rng = np.random.default_rng(0)
@@ -290,16 +310,16 @@ class TestBadInput:
         )
         text = HEADER + COLS.replace("rads", "dps") + lines
         with pytest.raises(GaitInputError, match=r"angular-rate units look wrong; .*which looks like rad/s"):
-            load_session(write(tmp_path, text))
+            read_canonical_session(write(tmp_path, text))
 
     def test_gyro_in_dps_converted_when_declared(self, tmp_path):
         text = HEADER + COLS.replace("rads", "dps") + rows(50, gyr=(180.0, 0.0, -90.0))
-        s = load_session(write(tmp_path, text))
+        s = read_canonical_session(write(tmp_path, text))
         np.testing.assert_allclose(s.gyr[0], [np.pi, 0.0, -np.pi / 2])
 
     def test_time_in_ms(self, tmp_path):
         text = HEADER + COLS.replace("t_s", "t_ms") + "".join(f"{i * 10},0,0,9.8,0,0,0\n" for i in range(30))
-        s = load_session(write(tmp_path, text))
+        s = read_canonical_session(write(tmp_path, text))
         assert s.t[1] == pytest.approx(0.01)
 
     def test_truncated_last_line_loads_complete_rows(self, tmp_path):
@@ -308,7 +328,7 @@ class TestBadInput:
             GaitDataWarning,
             match=r"line 34: the last line is incomplete \(no line end: '0\.3,0\.1,-0\.2'\); the recording was probably cut off\. Loaded the 30 complete rows before it",
         ):
-            s = load_session(write(tmp_path, text))
+            s = read_canonical_session(write(tmp_path, text))
         assert s.n_samples == 30
 
     def test_truncated_gzip_loads_complete_part(self, tmp_path):
@@ -316,7 +336,7 @@ class TestBadInput:
         p = tmp_path / "cut.csv.gz"
         p.write_bytes(data[: int(len(data) * 0.6)])
         with pytest.warns(GaitDataWarning) as rec:
-            s = load_session(p)
+            s = read_canonical_session(p)
         msgs = " ".join(str(w.message) for w in rec)
         assert "gzip stream ends early" in msgs and "the last line is incomplete" in msgs
         assert 100 < s.n_samples < 3000
@@ -328,7 +348,7 @@ class TestBadInput:
             GaitDataWarning,
             match=r"1 gap in the samples \(0\.300 s missing in total; the longest, 0\.310 s, starts at t=0\.990 s\)",
         ):
-            s = load_session(write(tmp_path, text))
+            s = read_canonical_session(write(tmp_path, text))
         assert s.n_samples == 170
         assert s.gaps == [(0.99, 1.3)]
         assert [sl.stop - sl.start for sl in s.segments()] == [100, 70]
@@ -341,20 +361,20 @@ class TestBadInput:
         with pytest.warns(
             GaitDataWarning, match=r"timestamps jitter by up to [23]\.\d+ ms .*resampled onto a uniform 100 Hz grid"
         ):
-            s = load_session(write(tmp_path, text))
+            s = read_canonical_session(write(tmp_path, text))
         np.testing.assert_allclose(np.diff(s.t), 0.01, atol=1e-12)
         np.testing.assert_allclose(s.acc[:, 2], 9.8 + np.sin(2 * np.pi * 2 * s.t), atol=0.01)
 
     def test_biaxial_sensor_frame_refused(self, tmp_path):
         text = HEADER + "t_s,acc_x_mps2,acc_y_mps2,acc_z_mps2\n" + "".join(f"{i / 100!r},0,,9.8\n" for i in range(20))
         with pytest.raises(GaitInputError, match="a biaxial sensor needs body-frame columns"):
-            load_session(write(tmp_path, text))
+            read_canonical_session(write(tmp_path, text))
 
     def test_parquet_corrupt(self, tmp_path):
         p = tmp_path / "x.parquet"
         p.write_bytes(b"PAR1" + b"\x00" * 50)
         with pytest.raises(GaitInputError, match="cannot read Parquet file"):
-            load_session(p)
+            read_canonical_session(p)
 
 
 class TestFromArrays:
@@ -393,7 +413,7 @@ os._exit(9)
 """
         subprocess.run([sys.executable, "-c", code], check=False)
         with pytest.warns(GaitDataWarning, match="the last line is incomplete"):
-            s = load_session(out)
+            s = read_canonical_session(out)
         assert s.n_samples == 1000
         np.testing.assert_array_equal(s.t, np.arange(1000) / 100.0)
 
@@ -472,10 +492,10 @@ class TestMetadataTypes:
     def test_wrong_type_is_refused_with_its_line(self, tmp_path, line, message):
         p = write(tmp_path, HEADER + line + "\n" + COLS + rows(20))
         with pytest.raises(GaitInputError, match=re.escape(f"{p}, {message}") + "$"):
-            load_session(p)
+            read_canonical_session(p)
 
     def test_number_in_a_text_field_keeps_its_text(self, tmp_path):
-        s = load_session(write(tmp_path, HEADER + "# device_id: 00123\n# device: 5\n" + COLS + rows(20)))
+        s = read_canonical_session(write(tmp_path, HEADER + "# device_id: 00123\n# device: 5\n" + COLS + rows(20)))
         assert (s.meta.device_id, s.meta.device) == ("00123", "5")
 
     @pytest.mark.parametrize(
@@ -491,12 +511,12 @@ class TestMetadataTypes:
             )
             + "$",
         ):
-            load_session(p)
+            read_canonical_session(p)
 
 
 class TestLastLinesAndNumbers:
     def test_blank_lines_at_the_end_are_accepted(self, tmp_path):
-        s = load_session(write(tmp_path, csv_text(20) + "\n \n\n"))
+        s = read_canonical_session(write(tmp_path, csv_text(20) + "\n \n\n"))
         assert s.n_samples == 20
 
     def test_line_cut_mid_way_with_a_newline_is_left_out(self, tmp_path):
@@ -508,14 +528,14 @@ class TestLastLinesAndNumbers:
                 "was probably cut off. Loaded the 20 complete rows before it"
             ),
         ):
-            s = load_session(p)
+            s = read_canonical_session(p)
         assert s.n_samples == 20
 
     def test_complete_looking_last_line_without_a_newline_is_left_out(self, tmp_path):
         """``0.264`` may be ``0.26417`` cut short: a last line without its line end is never trusted."""
         text = csv_text(20)[:-1]  # the last row, complete as far as one can tell, without its newline
         with pytest.warns(GaitDataWarning, match=r"line 23: the last line is incomplete \(no line end: '0\.19,"):
-            s = load_session(write(tmp_path, text))
+            s = read_canonical_session(write(tmp_path, text))
         assert s.n_samples == 19
 
     @pytest.mark.parametrize("cell", ["NAN", "1_000", "١٢٣", "１２３", "0x10", "1.5e", "'1'"])
@@ -530,7 +550,7 @@ class TestLastLinesAndNumbers:
                 f"optional exponent), found {cell!r}"
             ),
         ):
-            load_session(p)
+            read_canonical_session(p)
 
     def test_extra_field_on_the_first_row_is_refused(self, tmp_path):
         """pandas takes a first row with one field too many as an index column and shifts every row."""
@@ -539,11 +559,11 @@ class TestLastLinesAndNumbers:
         with pytest.raises(
             GaitInputError, match=r"line 4: wrong number of fields; expected 7 comma-separated values, found 8"
         ):
-            load_session(write(tmp_path, HEADER + COLS + "".join(body)))
+            read_canonical_session(write(tmp_path, HEADER + COLS + "".join(body)))
 
     def test_quoted_numbers_are_accepted(self, tmp_path):
         body = rows(20).replace("9.8", '"9.8"')
-        s = load_session(write(tmp_path, HEADER + COLS + body))
+        s = read_canonical_session(write(tmp_path, HEADER + COLS + body))
         assert (s.acc[:, 2] == 9.8).all()
 
 
@@ -551,13 +571,13 @@ class TestTimesAndMagnitudes:
     def test_all_times_below_minus_60_s_are_shifted(self, tmp_path):
         p = write(tmp_path, csv_text(50, t0=-100.0))
         with pytest.warns(GaitDataWarning, match="the first timestamp is -100 s, far from zero; times were shifted"):
-            s = load_session(p)
+            s = read_canonical_session(p)
         assert s.t[0] == 0.0 and s.meta.extra["time_offset_s"] == -100.0
 
     def test_epoch_times_are_shifted_and_round_trip(self, tmp_path):
         with pytest.warns(GaitDataWarning, match="the first timestamp is 1700000000 s"):
-            s = load_session(write(tmp_path, csv_text(50, t0=1.7e9)))
-        r = load_session(save_session(s, tmp_path / "again.csv"))
+            s = read_canonical_session(write(tmp_path, csv_text(50, t0=1.7e9)))
+        r = read_canonical_session(save_session(s, tmp_path / "again.csv"))
         np.testing.assert_array_equal(r.t, s.t)
         assert r.meta.extra["time_offset_s"] == 1.7e9
 
@@ -573,7 +593,7 @@ class TestTimesAndMagnitudes:
                 "1000000000000.0). Check the time column's values and its unit (t_s, t_ms, t_us or t_ns)"
             ),
         ):
-            load_session(p)
+            read_canonical_session(p)
 
     def test_1e308_g_is_refused_before_it_overflows(self, tmp_path):
         body = rows(20, acc=(0.0, 0.0, 1.0)).splitlines(keepends=True)
@@ -586,12 +606,12 @@ class TestTimesAndMagnitudes:
                 "(1000 g), beyond the range of any IMU, found 1e+308 g"
             ),
         ):
-            load_session(p)
+            read_canonical_session(p)
 
     def test_a_rate_above_20_khz_is_refused(self, tmp_path):
         text = COLS.replace("t_s", "t_ns") + "".join(f"{i * 10},0,0,9.8,0,0,0\n" for i in range(50))
         with pytest.raises(GaitInputError, match=r"sampling rate too high for an IMU; expected at most 20000 Hz"):
-            load_session(write(tmp_path, "# sampling_rate_hz: 1e8\n" + text))
+            read_canonical_session(write(tmp_path, "# sampling_rate_hz: 1e8\n" + text))
 
     def test_timestamps_too_irregular_to_resample(self, tmp_path):
         # median interval 10 ms (100 Hz as declared), holes of 63 ms (gaps), and between them
@@ -603,14 +623,14 @@ class TestTimesAndMagnitudes:
             pytest.warns(GaitDataWarning, match="100 gaps"),
             pytest.raises(GaitInputError, match=r"timestamps too irregular to resample.*crowded"),
         ):
-            load_session(write(tmp_path, text))
+            read_canonical_session(write(tmp_path, text))
 
     def test_dps_beyond_2000_is_refused(self, tmp_path):
         text = HEADER + COLS.replace("rads", "dps") + rows(50, gyr=(3000.0, 0.0, 0.0))
         with pytest.raises(
             GaitInputError, match=r"angular rates too high; .*found a 99th-percentile \|gyr\| of 3000 deg/s"
         ):
-            load_session(write(tmp_path, text))
+            read_canonical_session(write(tmp_path, text))
 
 
 class TestFilesOfAnotherKind:
@@ -641,13 +661,13 @@ class TestFilesOfAnotherKind:
                 "checksum (the file is damaged)"
             ),
         ):
-            load_session(p)
+            read_canonical_session(p)
 
     def test_bytes_after_the_gzip_stream_are_ignored(self, tmp_path):
         p = tmp_path / "s.csv.gz"
         p.write_bytes(gzip.compress(csv_text(50).encode()) + b"junk")
         with pytest.warns(GaitDataWarning, match="4 bytes after the end of the gzip stream were ignored"):
-            assert load_session(p).n_samples == 50
+            assert read_canonical_session(p).n_samples == 50
 
 
 class TestParquetIntegrity:
@@ -661,11 +681,11 @@ class TestParquetIntegrity:
             q = tmp_path / "bad.parquet"
             q.write_bytes(bytes(bad))
             try:
-                r = load_session(q)
+                r = read_canonical_session(q)
             except GaitInputError:
                 refused += 1
                 continue
-            s = load_session(p)  # a bit that changed nothing the session holds (statistics, padding)
+            s = read_canonical_session(p)  # a bit that changed nothing the session holds (statistics, padding)
             np.testing.assert_array_equal(r.acc, s.acc)
             np.testing.assert_array_equal(r.t, s.t)
         assert refused > 0
@@ -683,7 +703,7 @@ class TestParquetIntegrity:
             GaitInputError,
             match=r"content does not match its checksum; .* found different content: the file is damaged",
         ):
-            load_session(p)
+            read_canonical_session(p)
 
     @pytest.mark.parametrize("value", [b"[1, 2]", b'"text"', b"5", b"\xff\xfe"])
     def test_metadata_that_is_not_an_object(self, tmp_path, value):
@@ -694,7 +714,7 @@ class TestParquetIntegrity:
         table = pa.Table.from_pandas(make_session().to_dataframe(), preserve_index=False)
         pq.write_table(table.replace_schema_metadata({b"gait-session": value}), p)
         with pytest.raises(GaitInputError, match=rf"{re.escape(str(p))}: corrupt metadata; expected (a )?JSON"):
-            load_session(p)
+            read_canonical_session(p)
 
 
 def test_decimals_must_be_a_small_whole_number(tmp_path):
@@ -708,24 +728,28 @@ class TestFormerUnitSpellings:
 
     def test_old_column_names_load_identically(self, tmp_path):
         body = rows(50)
-        new = load_session(write(tmp_path, HEADER + COLS + body, "new.csv"))
+        new = read_canonical_session(write(tmp_path, HEADER + COLS + body, "new.csv"))
         old_cols = COLS.replace("_mps2", "_m_s2").replace("_rads", "_rad_s")
-        old = load_session(write(tmp_path, HEADER + old_cols + body, "old.csv"))
+        old = read_canonical_session(write(tmp_path, HEADER + old_cols + body, "old.csv"))
         np.testing.assert_array_equal(old.acc, new.acc)
         np.testing.assert_array_equal(old.gyr, new.gyr)
         np.testing.assert_array_equal(old.t, new.t)
 
     def test_old_degree_spelling_and_unit_override(self, tmp_path):
         lines = rows(50, gyr=(180.0, 0.0, -90.0))
-        a = load_session(write(tmp_path, HEADER + COLS.replace("rads", "deg_s") + lines, "a.csv"))
-        b = load_session(write(tmp_path, HEADER + COLS.replace("rads", "dps") + lines, "b.csv"))
+        a = read_canonical_session(write(tmp_path, HEADER + COLS.replace("rads", "deg_s") + lines, "a.csv"))
+        b = read_canonical_session(write(tmp_path, HEADER + COLS.replace("rads", "dps") + lines, "b.csv"))
         np.testing.assert_array_equal(a.gyr, b.gyr)
         np.testing.assert_allclose(a.gyr[0], np.deg2rad([180.0, 0.0, -90.0]))
-        c = load_session(write(tmp_path, HEADER + COLS + rows(50), "c.csv"), acc_unit="m_s2", gyr_unit="rad_s")
-        np.testing.assert_array_equal(c.acc, load_session(write(tmp_path, HEADER + COLS + rows(50), "d.csv")).acc)
+        c = read_canonical_session(
+            write(tmp_path, HEADER + COLS + rows(50), "c.csv"), acc_unit="m_s2", gyr_unit="rad_s"
+        )
+        np.testing.assert_array_equal(
+            c.acc, read_canonical_session(write(tmp_path, HEADER + COLS + rows(50), "d.csv")).acc
+        )
 
     def test_writer_uses_the_current_spelling(self, tmp_path):
-        s = load_session(write(tmp_path, HEADER + COLS.replace("_mps2", "_m_s2") + rows(50), "old.csv"))
+        s = read_canonical_session(write(tmp_path, HEADER + COLS.replace("_mps2", "_m_s2") + rows(50), "old.csv"))
         out = tmp_path / "out.csv"
         save_session(s, out)
         header = next(ln for ln in out.read_text().splitlines() if not ln.startswith("#"))

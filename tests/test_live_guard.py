@@ -1,5 +1,5 @@
 """The recorder never writes a line its own loader refuses: `SampleGuard`, the writer's own check,
-and round trips (the recorder's data path writes a file, `gait.io.load_session` reads it back).
+and round trips (the recorder's data path writes a file, `gait.io.read_canonical_session` reads it back).
 
 The decoders already drop NaN and infinite samples; these tests feed the recorder samples that
 slipped through anyway (a NaN, an infinite or an absurd value, times of any kind of gap) and
@@ -27,7 +27,7 @@ from firmware_protocol.devices import movesense, polar
 from firmware_protocol.profiles import get_profile
 from gait.constants import RAD_PER_DEG, G
 from gait.errors import GaitDataWarning, GaitInputError
-from gait.io import SessionCsvWriter, load_session
+from gait.io import SessionCsvWriter, read_canonical_session
 from gait.live import FoundDevice, RecordConfig, Recorder
 from gait.live._guard import MAX_ACC_MPS2, MAX_GYR_RADS, SampleGuard
 from gait.live._links import Decoded, ProfileLink
@@ -141,7 +141,7 @@ def test_the_writer_refuses_a_line_its_loader_would_refuse(tmp_path, t, bad_col,
             w.write(np.array(t), acc2, gyr2)
         assert w.n_rows == 2
         w.write(np.array([0.02, 0.03]), acc[2:], gyr[2:])
-    s = load_session(path)
+    s = read_canonical_session(path)
     np.testing.assert_array_equal(s.acc, acc)
 
 
@@ -165,7 +165,7 @@ def _finish(rec: Recorder):
     result = rec._finalize()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", GaitDataWarning)
-        session = load_session(result.path)
+        session = read_canonical_session(result.path)
     return result, session, [str(w.message) for w in caught]
 
 
@@ -257,7 +257,7 @@ def test_round_trip_never_a_line_the_loader_refuses(case):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", GaitDataWarning)
             try:
-                s = load_session(rec.config.out)
+                s = read_canonical_session(rec.config.out)
             except GaitInputError as e:  # too few rows, implausible units or rate: the file as a whole
                 # (a whole-file refusal may point at the header line that declares the rate)
                 header = rec.config.out.read_text().splitlines()

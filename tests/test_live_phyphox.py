@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from gait.errors import GaitDataWarning, GaitInputError
-from gait.io import load_session
+from gait.io import read_canonical_session
 from gait.live import RecordConfig, Recorder, RecordingError
 from gait.live._phyphox import PhoneGrid, PhyphoxError, PhyphoxLink, phone_buffers
 from gait.simulator import SimulationConfig, simulate
@@ -108,7 +108,7 @@ def test_a_paused_phone_and_a_network_drop(tmp_path: Path, run_session) -> None:
     assert (b - a) == pytest.approx(play - pause, abs=0.1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", GaitDataWarning)  # the gap is reported
-        s = load_session(result.path)
+        s = read_canonical_session(result.path)
     assert s.sampling_rate_hz == 400.0 and len(s.meta.gaps) == 1 and s.meta.gaps[0].cause == "phone paused"
     assert s.meta.extra["device_experiment"] == "Lumbar run" and s.meta.device.startswith("phyphox")
     # every sample of the file is the interpolation of what the phone measured, at its time
@@ -141,7 +141,7 @@ def test_the_cli_records_from_the_phone_and_analyses_the_run(tmp_path: Path, run
         )
     assert rec.returncode == 0, rec.stdout + rec.stderr
     assert "wrote" in rec.stdout and "phyphox" in rec.stdout and "What to work on" in rec.stdout
-    s = load_session(out)
+    s = read_canonical_session(out)
     assert s.duration_s == pytest.approx(14.0, abs=1.0) and s.meta.gaps == ()
 
 
@@ -246,5 +246,5 @@ def test_a_phyphox_without_time_events_records_and_says_pauses_are_not_placed(tm
     with phone.serve() as url:
         _, result = _record(url, tmp_path, script)
     assert result.stopped_by == "interrupt" and result.gaps == ()
-    s = load_session(result.path)
+    s = read_canonical_session(result.path)
     assert "pauses are not declared" in s.meta.extra["device_time_events"]

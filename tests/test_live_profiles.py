@@ -17,7 +17,7 @@ import pytest
 from firmware_protocol.devices import witmotion
 from firmware_protocol.virtual_peripheral import CharacteristicSpec, ServiceSpec
 from gait.errors import GaitDataWarning
-from gait.io import load_session
+from gait.io import read_canonical_session
 from gait.live import BleBackend, RecordConfig, Recorder, identify_protocol
 from tests.ble.fake_backend import FakeAir, FakePeripheral
 from tests.test_live_recorder import stub_analyze
@@ -107,7 +107,7 @@ def test_records_a_witmotion_through_its_profile(tmp_path: Path, link_loss: bool
     assert wit.rate_hz == RATE
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", GaitDataWarning)
-        s = load_session(result.path)
+        s = read_canonical_session(result.path)
     assert s.sampling_rate_hz == RATE and s.meta.extra["protocol"] == "witmotion_wt901ble"
     expected = witmotion.WitMotionDecoder(rate_hz=RATE).feed_many(wit.sent[: s.n_samples])
     assert np.array_equal(s.acc, expected.acc_mps2) and np.array_equal(s.gyr, expected.gyr_rads)

@@ -18,7 +18,7 @@ import pytest
 
 from firmware_protocol.virtual_peripheral import FaultPlan, SensorLog
 from gait.errors import GaitDataWarning, GaitInputError
-from gait.io import load_session
+from gait.io import read_canonical_session
 from gait.live import RecordConfig, Recorder, RecordingError, RecordResult
 from gait.simulator import SimulationConfig, simulate
 from tests.ble.fake_backend import FakeAir
@@ -75,7 +75,7 @@ def _config(tmp_path: Path, rig, **kw) -> RecordConfig:
 def _load(path: Path, *, gaps_expected: bool = False):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", GaitDataWarning)
-        s = load_session(path)
+        s = read_canonical_session(path)
     msgs = [str(w.message) for w in caught]
     assert not any("jitter" in m for m in msgs), "recorded times must be on the uniform grid"
     assert gaps_expected == any("gap" in m for m in msgs), msgs

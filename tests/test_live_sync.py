@@ -22,7 +22,7 @@ from firmware_protocol import logbook as lb
 from firmware_protocol.virtual_logging import FlashStore, LogFaultPlan, LoggingSensor
 from firmware_protocol.virtual_peripheral import VirtualSensor
 from gait.errors import GaitDataWarning
-from gait.io import load_session
+from gait.io import read_canonical_session
 from gait.live import BleBackend, SyncConfig, Syncer, SyncError, SyncResult
 from gait.simulator import SimulationConfig, simulate
 from tests.ble.fake_backend import FakeAir
@@ -62,7 +62,7 @@ def assert_file_equals_logged(path: Path, sensor: LoggingSensor, session_id: int
     """The file holds exactly the logged samples: counts x the entry's scale, on the grid, no gap."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", GaitDataWarning)  # no gap, no jitter: any warning fails
-        s = load_session(path)
+        s = read_canonical_session(path)
     acc, gyr = sensor.logged[session_id]
     cfg = sensor.config
     np.testing.assert_array_equal(s.acc, acc.astype(np.float64) * cfg.acc_scale_mps2_per_lsb)
@@ -367,7 +367,7 @@ class TestSync:
         c = res.clock
         assert c is not None and c.drift_ppm == pytest.approx(500.0, abs=1.0) and c.drift_reliable
         truth = sensor.truth[e.session_id]
-        s_meta = load_session(s.path).meta
+        s_meta = read_canonical_session(s.path).meta
         import datetime as dt
 
         start = dt.datetime.fromisoformat(s_meta.start_time).timestamp()
@@ -385,7 +385,7 @@ class TestSync:
         res = sync(sensor, tmp_path, set_clock=False)
         (s,) = res.sessions
         assert s.start_time is None and s.path.name == "run-000000A00007-session1.csv"
-        assert load_session(s.path).meta.start_time is None
+        assert read_canonical_session(s.path).meta.start_time is None
         assert any("not set" in ev for ev in res.events)  # type: ignore[attr-defined]
 
     def test_synced_before_is_skipped_then_erased_when_asked(self, run_session, tmp_path):

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy.spatial.transform import Rotation
 
-from gait import GaitInputError, load_session
+from gait import GaitInputError, read_session
 from gait.constants import G
 from gait.simulator import (
     MOUNTINGS,
@@ -237,7 +237,7 @@ class TestDeterminismAndConfig:
 
     def test_save_and_load_truth(self, tmp_path, short_run):
         p, _steps_path, _json_path = short_run.save(tmp_path / "run.csv.gz", decimals=4)
-        s = load_session(p)
+        s = read_session(p)
         assert s.n_samples == short_run.session.n_samples
         steps, doc = load_truth(p)
         np.testing.assert_allclose(steps.ic_s, short_run.steps.ic_s, rtol=1e-5)

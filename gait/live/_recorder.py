@@ -62,7 +62,7 @@ from bleak.exc import BleakDeviceNotFoundError, BleakError
 from firmware_protocol.profiles import get_profile
 
 from ..errors import DeviceError, GaitDataWarning, GaitInputError, Where
-from ..io import SessionCsvWriter, load_session, write_csv_session
+from ..io import SessionCsvWriter, read_canonical_session, write_csv_session
 from ..session import DeclaredGap, SessionMetadata
 from ._buffer import RingBuffer
 from ._clock import DriftFit, SampleIndexer
@@ -1099,7 +1099,7 @@ class Recorder:
         path = self.config.out
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", GaitDataWarning)  # its gaps are known and reported
-            s = load_session(path)
+            s = read_canonical_session(path)
         n = np.rint(s.t * self._rate_file)
         extra = dict(s.meta.extra)
         extra.update(

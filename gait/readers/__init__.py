@@ -31,7 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import GaitInputError, Where
-from ..io import load_session
+from ..io import read_canonical_session
 from ..session import Session
 from . import _alcantara, _phyphox, _sensorlogger
 from ._archive import is_zip, zip_names
@@ -77,7 +77,7 @@ def read_sessions(path: str | os.PathLike[str], **kwargs) -> list[Session]:
             else "an archive that cannot be opened",
             where=Where(file=p),
         )
-    return [load_session(p, **kwargs)]
+    return [read_canonical_session(p, **kwargs)]
 
 
 def truth_file_error(p: Path, what: str) -> GaitInputError:

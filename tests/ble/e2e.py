@@ -99,11 +99,11 @@ def assert_file_equals_sent(
     import warnings
 
     from gait.errors import GaitDataWarning
-    from gait.io import load_session
+    from gait.io import read_canonical_session
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", GaitDataWarning)
-        s = load_session(path)
+        s = read_canonical_session(path)
     assert not any("jitter" in str(w.message) for w in caught), "recorded times must be on the uniform grid"
     n_sent, acc, gyr, _ = sent
     n_rel = n_sent - n_sent[0]

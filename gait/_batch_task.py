@@ -24,7 +24,6 @@ import dataclasses
 import functools
 import hashlib
 import json
-import math
 import time
 import traceback
 import warnings
@@ -36,6 +35,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ._flat import flatten
+from ._flat import jsonable as _jsonable
+from ._flat import scalar as _scalar
 from .errors import GaitDataWarning, GaitInputError
 from .io import write_bytes_atomic  # re-exported: the batch's writes go through this module
 
@@ -121,40 +123,6 @@ def write_table_atomic(df: pd.DataFrame, path: Path, fmt: str, schema: pa.Schema
 # ---------------------------------------------------------------------------------------
 # flat rows
 # ---------------------------------------------------------------------------------------
-def _scalar(v: Any) -> Any:
-    return v.item() if isinstance(v, np.generic) else v
-
-
-def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested dict -> flat dict with dotted keys (``median.contact_time_s``).
-
-    A list becomes two columns, ``<key>.count`` and ``<key>.json`` (the list as JSON text);
-    scalars are kept (NumPy scalars as Python numbers).
-    """
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, Mapping):
-            out.update(flatten(v, key + "."))
-        elif isinstance(v, list | tuple):
-            out[key + ".count"] = len(v)
-            out[key + ".json"] = json.dumps(_jsonable(v), sort_keys=True)
-        else:
-            out[key] = _scalar(v)
-    return out
-
-
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, Mapping):
-        return {str(k): _jsonable(x) for k, x in v.items()}
-    if isinstance(v, list | tuple):
-        return [_jsonable(x) for x in v]
-    v = _scalar(v)
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    return v if isinstance(v, str | int | float | bool) or v is None else str(v)
-
-
 #: Columns of the findings table, in order.
 FINDING_COLUMNS: tuple[str, ...] = (
     "session_id",

@@ -579,10 +579,10 @@ def key_metrics(rr: RunReport, catalogue: Catalogue | None = None) -> list[dict[
     severity the value reaches, ``"none"`` if it reaches none) and ``faults`` (the names of the
     faults whose levels these are).
     """
-    from .faults import CATALOGUE, SEVERITIES, _context
+    from .faults import CATALOGUE, SEVERITIES, evaluation_context
 
     cat = catalogue or CATALOGUE
-    values = _context(rr.analysis, None, None, None).metrics
+    values = evaluation_context(rr.analysis).metrics
     groups: dict[str, list[tuple[Any, str]]] = {}
     for f in cat.faults:
         for r in f.rules:
@@ -872,7 +872,7 @@ def _matching_rules(f: Finding, cat: Catalogue) -> list[tuple[Any, Evidence]]:
 def _finding_series(rr: RunReport, f: Finding, ctx: Any, cat: Catalogue) -> tuple[_Series | None, str]:
     """The metric a finding is about, over the run, with the finding's level lines; or None
     and why there is no such plot."""
-    from .faults import WARMUP_EASY_RATIO, _surge_index, _warmup_end_s, format_value
+    from .faults import WARMUP_EASY_RATIO, format_value, surge_index, warmup_end_s
 
     reasons = []
     for rule, _ev in _matching_rules(f, cat):
@@ -916,7 +916,7 @@ def _finding_series(rr: RunReport, f: Finding, ctx: Any, cat: Catalogue) -> tupl
                     "step",
                     note="the levels of this finding are changes from your own usual value (in the evidence above)",
                 ), ""
-            after = ctx.t >= _warmup_end_s(ctx)
+            after = ctx.t >= warmup_end_s(ctx)
             if after.sum() < 100:
                 after = np.ones_like(after)
             xs = v[after]
@@ -942,7 +942,7 @@ def _finding_series(rr: RunReport, f: Finding, ctx: Any, cat: Catalogue) -> tupl
                 note="the levels are changes from the first fifth of the run after the warm-up",
             ), ""
         elif kind == "surges":
-            t, s = _surge_index(ctx.run)
+            t, s = surge_index(ctx.run)
             if np.isfinite(s).sum() >= 3:
                 return _Series("surge_index_pct", rule.label, t, s, "step", _rule_levels(rule)), ""
             reasons.append("too little continuous running for a pace index")
@@ -1296,11 +1296,11 @@ def _header_rows(rr: RunReport) -> list[tuple[str, str]]:
 
 
 def _html_run(rr: RunReport, k: int, cat: Catalogue) -> str:
-    from .faults import _context
+    from .faults import evaluation_context
 
     a = rr.analysis
     s = a.summary
-    ctx = _context(a, None, None, None)
+    ctx = evaluation_context(a)
     span = _run_span(rr, ctx)
     parts = [f'<section id="run-{k}"><h2>{_e(rr.label)}</h2>']
     parts.append(

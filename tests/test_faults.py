@@ -564,10 +564,10 @@ class TestCatalogueMetricNames:
     """Every metric the catalogue names exists; a misspelt one is refused when it is loaded."""
 
     def test_every_catalogue_metric_resolves_on_a_full_analysis(self):
-        from gait.faults import _context
+        from gait.faults import evaluation_context
 
         a = gait.analyze(gait.read_session(REPO / "sample_data" / "fatigue_long_run.csv.gz"))
-        ctx = _context(a, None, None, None)
+        ctx = evaluation_context(a)
         checked = 0
         for f in CATALOGUE.faults:
             for r in f.rules:

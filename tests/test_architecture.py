@@ -44,10 +44,11 @@ ALLOWED_PRIVATE: dict[tuple[str, str, str], str] = {
 MAX_LINES = 500
 
 #: module -> (ceiling in lines, why it is still over `MAX_LINES`). The list only shrinks: a listed
-#: module may not grow past its ceiling, and an entry whose module is back under `MAX_LINES` (or
-#: gone) must be removed. Lower a ceiling when a module shrinks; never add an entry for new code.
+#: module may not grow past its ceiling (its length when listed plus about 5 %, for work in
+#: progress), and an entry whose module is back under `MAX_LINES` (or gone) must be removed.
+#: Lower a ceiling when a module shrinks; never add an entry for new code.
 LONG_MODULES: dict[str, tuple[int, str]] = {
-    "gait/_batch_task.py": (600, "being moved into gait/batch/ with the batch runner"),
+    "gait/_batch_task.py": (550, "being moved into gait/batch/ with the batch runner"),
     "gait/batch_runner.py": (1100, "being moved into gait/batch/"),
     "gait/cli.py": (600, "the command line's parser and commands; a split per command is due"),
     "gait/core/events.py": (600, "running and walking events; contact and toe-off being reworked"),

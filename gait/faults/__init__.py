@@ -3,8 +3,8 @@
 What the product looks for is data, not code: ``gait/data/faults.toml`` holds one entry per
 fault (the metrics, the rule and its published source, the severity levels, the causes and the
 advice in the product's own words with the documents they come from, and a short live cue).
-It is loaded and validated when this module is imported (`CATALOGUE`); a broken entry raises
-`GaitInputError` naming the entry and the field. This module only implements the few *kinds*
+It is loaded and validated when this package is imported (`CATALOGUE`); a broken entry raises
+`GaitInputError` naming the entry and the field. This package only implements the few *kinds*
 of rule the catalogue can use (a threshold on a metric, a drift over the run, surges, the
 warm-up, downhill time, weekly volume, shoe wear, the runner's own baseline).
 

@@ -19,9 +19,6 @@ if TYPE_CHECKING:
     from ..history import History
 
 
-# ---------------------------------------------------------------------------------------
-# the evaluation context
-# ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class EvaluationContext:
     """What the rules are evaluated on (`evaluation_context`); the report draws its charts from it.

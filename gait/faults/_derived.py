@@ -17,9 +17,6 @@ if TYPE_CHECKING:
     from ..core.pipeline import Analysis
 
 
-# ---------------------------------------------------------------------------------------
-# derived metrics
-# ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class _Derived:
     values: dict[str, float]

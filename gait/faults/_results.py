@@ -11,9 +11,6 @@ from ._kinds import SEVERITIES
 from ._types import Text
 
 
-# ---------------------------------------------------------------------------------------
-# results
-# ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Evidence:
     """One number behind a finding.

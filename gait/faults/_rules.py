@@ -18,9 +18,6 @@ from ._results import Evidence
 from ._types import Rule
 
 
-# ---------------------------------------------------------------------------------------
-# rule evaluation
-# ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class _Result:
     rule: Rule

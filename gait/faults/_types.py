@@ -11,9 +11,6 @@ import numpy as np
 from ._kinds import SEVERITIES, format_value
 
 
-# ---------------------------------------------------------------------------------------
-# the catalogue
-# ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Text:
     """A cause, a piece of advice or a warning sign, with the documents it comes from."""

@@ -24,9 +24,6 @@ if TYPE_CHECKING:
 else:
     pd = lazy_module("pandas")
 
-# ---------------------------------------------------------------------------------------
-# Parquet
-# ---------------------------------------------------------------------------------------
 _PARQUET_META_KEY = b"gait-session"
 #: Key of the content checksum in the Parquet metadata (SHA-256 of the metadata and the columns).
 _CHECKSUM_KEY = "content_sha256"

@@ -19,9 +19,6 @@ from ..errors import GaitInputError, Where
 from ._format import _COL_RE, _TIME_RE, _UNIT_TEXT, _row_text, _row_where
 
 
-# ---------------------------------------------------------------------------------------
-# DataFrame -> Session: the one place where columns, units and time are validated
-# ---------------------------------------------------------------------------------------
 def _classify_columns(columns: list[str], where: Where, header_line: int | None) -> dict[str, Any]:
     hw = Where(file=where.file, line=header_line) if header_line else where
     time_cols = [c for c in columns if _TIME_RE.match(c)]

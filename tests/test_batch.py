@@ -199,7 +199,7 @@ class TestAtomicWrites:
         def killed(*a, **k):
             raise KeyboardInterrupt
 
-        monkeypatch.setattr(gait.io._format.os, "replace", killed)
+        monkeypatch.setattr(gait.io._writer.os, "replace", killed)
         with pytest.raises(KeyboardInterrupt):
             write_bytes_atomic(p, b"new")
         assert p.read_bytes() == b"old" and list(tmp_path.iterdir()) == [p]

@@ -19,7 +19,7 @@ the file, line and column, what was expected and what was found; repairs that lo
 Modules: `._read` (the entry point, CSV or Parquet by content), `._csv` (bytes, header and the
 fast numeric parser), `._validate` (DataFrame or arrays -> `Session`, `regularise`), `._units`
 (column names, units, SI conversion and plausibility), `._parquet`, `._writer` (whole files, the
-atomic write, the streaming writer), `._format` (constants and message helpers).
+atomic write, the streaming writer), `._format` (constants, shared checks, message helpers).
 """
 
 from ._csv import read_csv_session

@@ -1,20 +1,16 @@
 """The canonical session format's constants (name, version, tolerances, limits, column
-patterns), the checks and helpers its readers and writers share (version, duplicate columns,
-metadata as JSON, the atomic file write, message wording)."""
+patterns), and the checks and message helpers its readers share (version, duplicate columns,
+message wording)."""
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import tempfile
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from ..constants import G
 from ..errors import GaitInputError, Where
-from ..session import SessionMetadata, _shown
+from ..session import _shown
 
 FORMAT_NAME = "gait-session"
 FORMAT_VERSION = 1
@@ -92,41 +88,3 @@ def _check_version(meta: Mapping[str, Any], where: Where) -> None:
         where=where,
         hint="The file was written by a newer version of gait: upgrade to read it" if newer else None,
     )
-
-
-def _json_safe_meta(meta: SessionMetadata) -> dict[str, Any]:
-    """The metadata as a dict that JSON can hold; `GaitInputError` when it cannot."""
-    d = meta.to_dict()
-    try:
-        json.dumps(d)
-    except (TypeError, ValueError) as e:
-        raise GaitInputError(
-            "metadata cannot be written",
-            expected="metadata of JSON types (text, numbers, lists, objects)",
-            found=str(e),
-            where=Where(parameter="session.meta"),
-        ) from None
-    return d
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a hidden temporary file, fsync, then rename.
-
-    A process killed at any point leaves either the old file, the new one, or a hidden
-    ``.<name>.*.tmp`` that readers ignore (pyarrow skips names starting with ``.``) and the
-    batch runner removes. The file gets the usual permissions (0o666 less the umask).
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -16,8 +16,9 @@ import numpy as np
 from .._lazy import lazy_module
 from ..errors import GaitInputError, Where
 from ..session import Session
-from ._format import FORMAT_NAME, FORMAT_VERSION, _check_version, _json_safe_meta, _listed, _shown, write_bytes_atomic
+from ._format import FORMAT_NAME, FORMAT_VERSION, _check_version, _listed, _shown
 from ._validate import session_from_dataframe
+from ._writer import _json_safe_meta, write_bytes_atomic
 
 if TYPE_CHECKING:
     import pandas as pd

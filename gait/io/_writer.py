@@ -8,8 +8,9 @@ import io
 import json
 import math
 import os
+import tempfile
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 
@@ -20,8 +21,7 @@ from ..constants import (
 from ..constants import gyr_columns as _gyr_columns
 from ..errors import GaitInputError, Where
 from ..session import Session, SessionMetadata
-from ._format import FORMAT_NAME, FORMAT_VERSION, _json_safe_meta, write_bytes_atomic
-from ._parquet import write_parquet_session
+from ._format import FORMAT_NAME, FORMAT_VERSION
 
 
 def save_session(session: Session, path: str | os.PathLike[str], *, decimals: int | None = None) -> Path:
@@ -44,6 +44,8 @@ def save_session(session: Session, path: str | os.PathLike[str], *, decimals: in
             where=Where(parameter="decimals"),
         )
     if name.endswith(".parquet"):
+        from ._parquet import write_parquet_session  # not at the top: _parquet imports this module
+
         return write_parquet_session(session, p)
     if name.endswith(".csv") or name.endswith(".csv.gz"):
         return write_csv_session(session, p, decimals=decimals)
@@ -53,6 +55,44 @@ def save_session(session: Session, path: str | os.PathLike[str], *, decimals: in
         found=repr(p.name),
         where=Where(parameter="path"),
     )
+
+
+def _json_safe_meta(meta: SessionMetadata) -> dict[str, Any]:
+    """The metadata as a dict that JSON can hold; `GaitInputError` when it cannot."""
+    d = meta.to_dict()
+    try:
+        json.dumps(d)
+    except (TypeError, ValueError) as e:
+        raise GaitInputError(
+            "metadata cannot be written",
+            expected="metadata of JSON types (text, numbers, lists, objects)",
+            found=str(e),
+            where=Where(parameter="session.meta"),
+        ) from None
+    return d
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a hidden temporary file, fsync, then rename.
+
+    A process killed at any point leaves either the old file, the new one, or a hidden
+    ``.<name>.*.tmp`` that readers ignore (pyarrow skips names starting with ``.``) and the
+    batch runner removes. The file gets the usual permissions (0o666 less the umask).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 # ---------------------------------------------------------------------------------------

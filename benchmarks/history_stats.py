@@ -42,7 +42,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gait.history import RunRecord
-from gait.history_stats import KEY_METRICS, compare_periods, compare_runs, trend
+from gait.history.stats import KEY_METRICS, compare_periods, compare_runs, trend
 
 T0 = datetime(2024, 1, 1, 7, 0, tzinfo=UTC)
 SPECS = KEY_METRICS[:10]

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from .faults import Assessment, ElevationTrack, Finding
     from .history import History
 
-__all__ = ["Prepared", "RunResult", "prepare", "run"]
+__all__ = ["Prepared", "RunResult", "calibration_line", "prepare", "run"]
 
 
 @dataclass(frozen=True)
@@ -182,3 +182,13 @@ def run(
     elif faults == "evaluate":
         findings = list(evaluate(a))
     return RunResult(p.session, a, findings, assessment, p.mounting, p.calibration)
+
+
+def calibration_line(result: Prepared | RunResult) -> str | None:
+    """The line the command line prints about the stored calibration applied, or None."""
+    if result.calibration is None:
+        return None
+    meta = result.session.meta
+    return f"calibration: applied {meta.calibration} (device {meta.device_id})" + (
+        "; stored mounting used" if result.mounting is not None else ""
+    )

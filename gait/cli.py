@@ -151,25 +151,6 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _apply_stored_calibration(session, *, off: bool, console):
-    """The stored calibration of the session's device, applied (and its mounting, if recent)."""
-    from ._run import prepare
-
-    p = prepare(session, calibration=None if off else "stored", if_calibrated="skip", apply_empty=True)
-    _say_calibration(p, console)
-    return p.session, (p.mounting if p.calibration is not None else None)
-
-
-def _say_calibration(p, console) -> None:
-    """One line naming the stored calibration applied (`gait.run` / `prepare` result)."""
-    if p.calibration is None:
-        return
-    console.print(
-        f"calibration: applied {p.session.meta.calibration} (device {p.session.meta.device_id})"
-        + ("; stored mounting used" if p.mounting is not None else "")
-    )
-
-
 def _cmd_analyze(args: argparse.Namespace) -> int:
     from ._lazy import prefetch
 
@@ -203,7 +184,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     console = Console()
     speed_given, track, split_unit = _speed_options(args)
     sessions = read_sessions(args.file, acc_unit=args.acc_unit, gyr_unit=args.gyr_unit)
-    from ._run import run
+    from ._run import calibration_line, run
     from .faults import assess
 
     # the history is opened only when a session needs it: a simulated, sample or test session
@@ -242,7 +223,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
                 faults=None,
             )
             s, mounting, a = r.session, r.mounting, r.analysis
-            _say_calibration(r, console)
+            if (line := calibration_line(r)) is not None:
+                console.print(line)
             if aligned is not None and args.track_offset_s == "auto":
                 aligned, a = _auto_offset(a, aligned, track, s, speed_given, mounting, console)
             if args.details:
@@ -524,7 +506,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: Modules that add sub-commands: each has ``register(subparsers)``, which adds its parsers
 #: and sets ``func`` (taking the parsed arguments, returning the exit status).
-COMMAND_MODULES: tuple[str, ...] = ("calibration.cli", "gait.live.cli", "gait._batch_cli", "gait.history_cli")
+COMMAND_MODULES: tuple[str, ...] = ("calibration.cli", "gait.live.cli", "gait._batch_cli", "gait.history.cli")
 
 
 def _version() -> str:

@@ -5,7 +5,7 @@ Built like the run report (`gait.report`): matplotlib figures inlined as SVG, in
 script, and a Content-Security-Policy that forbids every network request; health data stay on
 the machine. Like every report it shows the warning signs that need a clinician and says that
 the product coaches form and does not diagnose. The statistics are those of
-`gait.history_stats` (baseline, run-to-run noise, band), explained on the page.
+`gait.history.stats` (baseline, run-to-run noise, band), explained on the page.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .history_stats import BAND_EXPLANATION, Trend
+from .history.stats import BAND_EXPLANATION, Trend
 from .report import _CSS, _PALETTE, _docs, _e, _figure, _svg, _tool_version
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ from scipy import stats
 
 from gait.errors import GaitInputError
 from gait.history import RunRecord
-from gait.history_stats import (
+from gait.history.stats import (
     ALPHA,
     BAND_K,
     KEY_METRICS,

@@ -142,7 +142,7 @@ class TestMigration:
         assert not [f for f in tmp_path.iterdir() if "backup" in f.name]
 
     def test_a_failed_migration_changes_nothing(self, tmp_path, monkeypatch):
-        import gait.history as gh
+        import gait.history._schema as gh
 
         p = make_v1_database(tmp_path / "h.sqlite")
 

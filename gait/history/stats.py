@@ -1,7 +1,7 @@
 """The runner's own numbers over weeks: key metrics, baseline, run-to-run noise, comparisons.
 
 Pure functions over `gait.history.RunRecord` lists (no database, no printing); used by
-``gait history trend`` and ``gait history compare`` (`gait.history_cli`) and documented in
+``gait history trend`` and ``gait history compare`` (`gait.history.cli`) and documented in
 ``docs/history.md``.
 
 Every run contributes one value per metric: the median of that metric over the run's valid
@@ -63,9 +63,9 @@ from datetime import date, timedelta
 
 import numpy as np
 
-from .constants import G
-from .errors import GaitInputError, Where
-from .history import RunRecord
+from ..constants import G
+from ..errors import GaitInputError, Where
+from ._records import RunRecord
 
 __all__ = [
     "ALPHA",

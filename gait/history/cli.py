@@ -6,7 +6,7 @@ Added to the ``gait`` command by `gait.cli.COMMAND_MODULES`. Actions (``docs/his
 - ``trend METRIC ...``: a metric over weeks against the runner's own baseline and usual range
   (terminal, ``--html FILE`` for a self-contained page, ``--json``);
 - ``compare RUN_A RUN_B`` or ``compare --before DATE --after DATE``: every key metric, and
-  whether the difference exceeds the run-to-run noise (`gait.history_stats`);
+  whether the difference exceeds the run-to-run noise (`gait.history.stats`);
 - ``edit RUN --shoes/--date/--note`` and ``delete RUN ... [--yes]``;
 - ``import FOLDER``: past recordings into the history, dated by their own start time.
 
@@ -26,7 +26,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import GaitInputError, Where
+from ..errors import GaitInputError, Where
 
 __all__ = ["register"]
 
@@ -146,7 +146,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 # helpers
 # ---------------------------------------------------------------------------------------
 def _band_text() -> str:
-    from .history_stats import BAND_EXPLANATION
+    from .stats import BAND_EXPLANATION
 
     return BAND_EXPLANATION
 
@@ -199,7 +199,8 @@ def _check_period(since: date | None, until: date | None, names: tuple[str, str]
 
 def _open(args: argparse.Namespace, *, must_exist: bool):
     """The open store, or None when there is no database yet (read-only actions say so)."""
-    from .history import HistoryStore, default_history_path
+    from ._records import default_history_path
+    from ._store import HistoryStore
 
     path = args.history_db if args.history_db is not None else default_history_path()
     if must_exist and not Path(path).exists():
@@ -238,7 +239,7 @@ def _resolve(store, ref: str, parameter: str = "RUN"):
 
 
 def _specs(names: Sequence[str] | None, default, parameter: str):
-    from .history_stats import metric_spec
+    from .stats import metric_spec
 
     chosen = [metric_spec(n, parameter=parameter) for n in (names or default)]
     return list(dict.fromkeys(chosen))
@@ -246,7 +247,7 @@ def _specs(names: Sequence[str] | None, default, parameter: str):
 
 def _with_history(fn):
     """Run an action; a history that cannot be used (locked, foreign, newer) exits with 1."""
-    from .history import HistoryUnavailable
+    from ._records import HistoryUnavailable
 
     def run(args: argparse.Namespace) -> int:
         try:
@@ -275,7 +276,7 @@ def _print_json(doc: dict[str, Any]) -> None:
 
 
 def _doc(kind: str, path, **body: Any) -> dict[str, Any]:
-    from .history import SCHEMA_VERSION
+    from ._schema import SCHEMA_VERSION
 
     return {
         "schema": JSON_SCHEMA,
@@ -299,7 +300,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
     from rich.markup import escape
     from rich.table import Table
 
-    from .history_stats import KEY_METRICS, LIST_METRICS
+    from .stats import KEY_METRICS, LIST_METRICS
 
     since, until = _parse_day(args.since, "--since"), _parse_day(args.until, "--until")
     _check_period(since, until, ("--since", "--until"))
@@ -391,8 +392,8 @@ def _sparkline(values: Sequence[float]) -> str:
 def _cmd_trend(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from .history_report import BAND_EXPLANATION, trend_dict, write_trends_html
-    from .history_stats import trend
+    from ..history_report import BAND_EXPLANATION, trend_dict, write_trends_html
+    from .stats import trend
 
     specs = _specs(args.metrics, (), "METRIC")
     since, until = _parse_day(args.since, "--since"), _parse_day(args.until, "--until")
@@ -483,7 +484,7 @@ def _period_words(runs, since: date | None, until: date | None) -> str:
 def _cmd_compare(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from .history_stats import ALPHA, KEY_METRICS, compare_periods, compare_runs
+    from .stats import ALPHA, KEY_METRICS, compare_periods, compare_runs
 
     specs = _specs(args.metric, [m.name for m in KEY_METRICS], "--metric")
     periods = args.before is not None or args.after is not None
@@ -619,7 +620,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------
 @_with_history
 def _cmd_edit(args: argparse.Namespace) -> int:
-    from .history import UNSET
+    from ._records import UNSET
 
     if args.shoes is None and args.date is None and args.note is None:
         raise GaitInputError(
@@ -684,18 +685,13 @@ def _cmd_delete(args: argparse.Namespace) -> int:
 def _cmd_import(args: argparse.Namespace) -> int:
     from rich.markup import escape
 
-    from ._batch_discover import find_sources
-    from .cli import _apply_stored_calibration
-    from .core.pipeline import analyze
-    from .faults import assess
-    from .history import (
-        MIN_RUNNING_S,
-        not_personal_reason,
-        record_and_load,
-        session_fingerprint,
-        session_start,
-    )
-    from .readers import read_sessions
+    from .._batch_discover import find_sources
+    from .._run import calibration_line, run
+    from ..faults import assess
+    from ..readers import read_sessions
+    from ._load import record_and_load
+    from ._records import not_personal_reason, session_fingerprint, session_start
+    from ._schema import MIN_RUNNING_S
 
     if not args.folder.exists():
         raise GaitInputError(
@@ -744,8 +740,16 @@ def _cmd_import(args: argparse.Namespace) -> int:
             name = queued[fp]
             try:
                 raw = read_sessions(src_path)[k]
-                s, mounting = _apply_stored_calibration(raw, off=args.no_calibration, console=console)
-                a = analyze(s, mounting=mounting)
+                r = run(
+                    raw,
+                    calibration=None if args.no_calibration else "stored",
+                    if_calibrated="skip",
+                    apply_empty=True,
+                    faults=None,
+                )
+                s, a = r.session, r.analysis
+                if (line := calibration_line(r)) is not None:
+                    console.print(line)
             except GaitInputError as e:
                 failed.append((name, str(e)))
                 continue

@@ -54,7 +54,10 @@ LONG_MODULES: dict[str, tuple[int, str]] = {
     ),
     "gait/history/stats.py": (650, "baselines, trends and run/period comparisons; one statistical toolbox"),
     "gait/live/_phyphox.py": (650, "the phyphox live source: HTTP polling, buffering and resampling"),
-    "gait/live/_recorder.py": (1250, "being split in gait/live/"),
+    "gait/live/_recorder.py": (
+        900,
+        "the recording loop: scan, connect, stream, reconnect, finish; its types and cues are apart",
+    ),
     "gait/live/_sync.py": (1200, "being split in gait/live/"),
     "gait/core/metrics.py": (1200, "step table, minute table and run summary; a split per table is due"),
     "gait/core/mounting.py": (650, "mounting estimation, one algorithm with its checks"),

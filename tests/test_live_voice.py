@@ -146,7 +146,7 @@ class TestLanguages:
 def test_the_coach_speaks_one_thing_at_a_time_from_the_view() -> None:
     """`VoiceCoach` reads the recorder's view and never starts a new utterance while one is said."""
     from gait.live._metrics import LiveMetrics
-    from gait.live._recorder import LinkStats, LiveView
+    from gait.live._record_types import LinkStats, LiveView
 
     clock = {"t": 0.0}
     spoken: list[tuple[float, str]] = []

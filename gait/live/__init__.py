@@ -18,16 +18,8 @@ if TYPE_CHECKING:
     from ._clock import ClockEstimate, DriftFit, SampleIndexer
     from ._metrics import LiveMetrics, StartMounting, window_metrics
     from ._phyphox import PhoneGrid, PhyphoxError, PhyphoxLink
-    from ._recorder import (
-        LatencyHistogram,
-        LinkStats,
-        LiveView,
-        RecordConfig,
-        Recorder,
-        RecordingError,
-        RecordResult,
-        record,
-    )
+    from ._record_types import LatencyHistogram, LinkStats, LiveView, RecordConfig, RecordingError, RecordResult
+    from ._recorder import Recorder, record
     from ._scan import BleBackend, FoundDevice, identify_protocol, scan
     from ._sync import ClockCheck, SyncConfig, SyncedSession, Syncer, SyncError, SyncResult, sync
 
@@ -39,17 +31,17 @@ _EXPORTS: dict[str, str] = {
     "ClockEstimate": "_clock",
     "DriftFit": "_clock",
     "FoundDevice": "_scan",
-    "LatencyHistogram": "_recorder",
-    "LinkStats": "_recorder",
+    "LatencyHistogram": "_record_types",
+    "LinkStats": "_record_types",
     "LiveMetrics": "_metrics",
-    "LiveView": "_recorder",
+    "LiveView": "_record_types",
     "PhoneGrid": "_phyphox",
     "PhyphoxError": "_phyphox",
     "PhyphoxLink": "_phyphox",
-    "RecordConfig": "_recorder",
-    "RecordResult": "_recorder",
+    "RecordConfig": "_record_types",
+    "RecordResult": "_record_types",
     "Recorder": "_recorder",
-    "RecordingError": "_recorder",
+    "RecordingError": "_record_types",
     "SampleIndexer": "_clock",
     "StartMounting": "_metrics",
     "SyncConfig": "_sync",

@@ -11,7 +11,7 @@ from rich.text import Text
 
 from ..registry import METRICS
 from ._metrics import LIVE_COLUMNS, format_metric
-from ._recorder import LinkStats, LiveView
+from ._record_types import LinkStats, LiveView
 
 __all__ = ["link_text", "plain_line", "render", "stale_text", "status_style"]
 

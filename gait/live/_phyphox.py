@@ -607,6 +607,6 @@ class PhyphoxLink(Link):
 
 
 def _as_recording_error(e: Exception) -> Exception:
-    from ._recorder import RecordingError
+    from ._record_types import RecordingError
 
     return RecordingError(str(e))

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import DeviceError, GaitInputError, Where
 
 if TYPE_CHECKING:
-    from ._recorder import LiveView
+    from ._record_types import LiveView
 
 __all__ = [
     "CuePolicy",

@@ -148,7 +148,8 @@ def _voice_coach(args: argparse.Namespace) -> Any:
 
 
 def _cmd_record(args: argparse.Namespace) -> int:
-    from ._recorder import RecordConfig, Recorder, RecordingError
+    from ._record_types import RecordConfig, RecordingError
+    from ._recorder import Recorder
 
     out = args.out or _default_out()
     duration = parse_duration(args.duration) if args.duration else None

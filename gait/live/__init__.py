@@ -21,13 +21,14 @@ if TYPE_CHECKING:
     from ._record_types import LatencyHistogram, LinkStats, LiveView, RecordConfig, RecordingError, RecordResult
     from ._recorder import Recorder, record
     from ._scan import BleBackend, FoundDevice, identify_protocol, scan
-    from ._sync import ClockCheck, SyncConfig, SyncedSession, Syncer, SyncError, SyncResult, sync
+    from ._sync import Syncer, sync
+    from ._sync_types import ClockCheck, SyncConfig, SyncedSession, SyncError, SyncResult
 
 #: Each public name and the module that defines it (imported on first use: importing the
 #: package stays cheap, and only what is used is loaded).
 _EXPORTS: dict[str, str] = {
     "BleBackend": "_scan",
-    "ClockCheck": "_sync",
+    "ClockCheck": "_sync_types",
     "ClockEstimate": "_clock",
     "DriftFit": "_clock",
     "FoundDevice": "_scan",
@@ -44,10 +45,10 @@ _EXPORTS: dict[str, str] = {
     "RecordingError": "_record_types",
     "SampleIndexer": "_clock",
     "StartMounting": "_metrics",
-    "SyncConfig": "_sync",
-    "SyncError": "_sync",
-    "SyncResult": "_sync",
-    "SyncedSession": "_sync",
+    "SyncConfig": "_sync_types",
+    "SyncError": "_sync_types",
+    "SyncResult": "_sync_types",
+    "SyncedSession": "_sync_types",
     "Syncer": "_sync",
     "identify_protocol": "_scan",
     "record": "_recorder",

@@ -38,16 +38,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import datetime as _dt
 import json
 import logging
 import math
-import os
-import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -58,363 +54,29 @@ from bleak.exc import BleakDeviceNotFoundError, BleakError
 from firmware_protocol import codec
 from firmware_protocol import logbook as lb
 
-from ..errors import DeviceError, GaitInputError, Where
 from ..io import SessionCsvWriter
 from ..session import SessionMetadata
-from ._scan import OUR_PROTOCOL, BleBackend, BluetoothUnavailable, FoundDevice, find_again, scan
+from ._scan import OUR_PROTOCOL, BluetoothUnavailable, FoundDevice, find_again, scan
+from ._sync_state import _Index, _Job, _Partial, _safe
+from ._sync_types import (
+    _MAX_CORRECTION,
+    _MIN_CORRECTION,
+    ClockCheck,
+    SyncConfig,
+    SyncedSession,
+    SyncError,
+    SyncResult,
+    _LinkLost,
+    _Silent,
+)
 
-__all__ = ["ClockCheck", "SyncConfig", "SyncError", "SyncResult", "SyncedSession", "Syncer", "sync"]
+__all__ = ["Syncer", "sync"]
 
 logger = logging.getLogger(__name__)
 
 _LINK_ERRORS = (BleakError, TimeoutError, EOFError, ConnectionError)
-#: Drift measured to within this is used to correct the sample rate (the correction threshold
-#: is 100 ppm, as for ``gait record``).
-_RELIABLE_DRIFT_PPM = 20.0
-_MIN_CORRECTION = 1e-4
-_MAX_CORRECTION = 0.05
 _STATE_DIR = ".gait-sync"
 _WRITE_CHUNK = 50_000
-
-
-class SyncError(DeviceError):
-    """The sync could not run: no sensor, a sensor that cannot log, Bluetooth unavailable."""
-
-
-class _LinkLost(Exception):
-    """The link dropped, or the sensor stopped answering: reconnect."""
-
-
-class _Silent(_LinkLost):
-    """Connected, but no message for ``reply_timeout_s``."""
-
-
-@dataclass(frozen=True)
-class SyncConfig:
-    """Settings of one sync (keyword-only, SI units).
-
-    Attributes
-    ----------
-    out_dir
-        Folder for the session files (created); the partial downloads and the index of what
-        was synced live in ``out_dir/.gait-sync/``.
-    device, adapter, scan_timeout_s, connect_timeout_s, backend
-        As for `gait.live.RecordConfig`.
-    erase
-        Erase each session on the sensor once its download is verified and written.
-    stop_logging
-        Stop a session the sensor is still logging (True), or leave it logging and skip it.
-    set_clock
-        Set the sensor's clock at the end (when no download is left unfinished).
-    start_log
-        Start a new logged session at the end (after setting rate, ranges and the clock).
-    rate_hz, acc_range_g, gyr_range_dps
-        Settings for ``start_log`` (``rate_hz=None``: keep the sensor's rate).
-    window_bytes
-        Bytes asked for by one LOG_READ.
-    reply_timeout_s
-        A sensor silent this long in the middle of an answer is treated as a lost link.
-    give_up_s
-        End the sync after this long without any progress (the partial downloads are kept).
-    max_attempts
-        Requests of the same range that bring nothing before its session is given up.
-    download
-        False: only list what the sensor holds (nothing fetched, erased or set).
-    """
-
-    out_dir: Path
-    device: str | None = None
-    adapter: str | None = None
-    scan_timeout_s: float = 10.0
-    connect_timeout_s: float = 15.0
-    erase: bool = False
-    stop_logging: bool = True
-    set_clock: bool = True
-    start_log: bool = False
-    rate_hz: int | None = None
-    acc_range_g: int = 16
-    gyr_range_dps: int = 2000
-    window_bytes: int = 64 * 1024
-    reply_timeout_s: float = 5.0
-    give_up_s: float = 60.0
-    max_attempts: int = 5
-    download: bool = True
-    backend: BleBackend = field(default_factory=BleBackend)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "out_dir", Path(self.out_dir))
-        for name in ("scan_timeout_s", "connect_timeout_s", "reply_timeout_s", "give_up_s"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and v > 0 and math.isfinite(v)):
-                raise GaitInputError(
-                    "out of range", expected="a finite number > 0", found=repr(v), where=Where(parameter=name)
-                )
-        for name, v, low, high in (
-            ("window_bytes", self.window_bytes, 1, (1 << 32) - 1),
-            ("max_attempts", self.max_attempts, 1, 1000),
-            ("acc_range_g", self.acc_range_g, 1, 255),
-            ("gyr_range_dps", self.gyr_range_dps, 1, 65535),
-        ):
-            if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high:
-                raise GaitInputError(
-                    "out of range",
-                    expected=f"a whole number in {low} .. {high}",
-                    found=repr(v),
-                    where=Where(parameter=name),
-                )
-        if self.rate_hz is not None and (isinstance(self.rate_hz, bool) or not 0 < self.rate_hz < 65536):
-            raise GaitInputError(
-                "out of range",
-                expected="a whole number in 1 .. 65535",
-                found=repr(self.rate_hz),
-                where=Where(parameter="rate_hz"),
-            )
-
-
-@dataclass(frozen=True)
-class ClockCheck:
-    """The sensor's clock against this computer's, at the sync.
-
-    Attributes
-    ----------
-    is_set
-        Whether the sensor's clock had been set since it powered on.
-    device_utc_s, host_utc_s
-        The sensor's reading, and this computer's clock at the middle of the request.
-    round_trip_s
-        Duration of the GET_CLOCK request (the reading is known to half of it).
-    set_utc_s
-        When the clock was last set (as set; 0 when never).
-    """
-
-    is_set: bool
-    device_utc_s: float
-    host_utc_s: float
-    round_trip_s: float
-    set_utc_s: float
-
-    @property
-    def offset_s(self) -> float:
-        """Sensor clock minus this computer's (NaN when not set)."""
-        return self.device_utc_s - self.host_utc_s if self.is_set else math.nan
-
-    @property
-    def since_set_s(self) -> float:
-        return self.host_utc_s - self.set_utc_s if self.is_set else math.nan
-
-    @property
-    def drift_ppm(self) -> float:
-        """How slow the sensor's clock ran since it was set (+ = slow), ppm."""
-        dev = self.device_utc_s - self.set_utc_s
-        if not self.is_set or dev <= 0:
-            return math.nan
-        return ((self.host_utc_s - self.set_utc_s) / dev - 1.0) * 1e6
-
-    @property
-    def drift_uncertainty_ppm(self) -> float:
-        dev = self.device_utc_s - self.set_utc_s
-        if not self.is_set or dev <= 0:
-            return math.nan
-        return 0.5 * self.round_trip_s / dev * 1e6
-
-    @property
-    def drift_reliable(self) -> bool:
-        """Known well enough to correct a sample rate (uncertainty <= 20 ppm, a crystal's size)."""
-        u, d = self.drift_uncertainty_ppm, self.drift_ppm
-        return math.isfinite(u) and u <= _RELIABLE_DRIFT_PPM and abs(d) <= _MAX_CORRECTION * 1e6
-
-    def to_dict(self) -> dict[str, Any]:
-        def num(v: float) -> float | None:
-            return None if not math.isfinite(v) else v
-
-        return {
-            "set": self.is_set,
-            "offset_s": num(self.offset_s),
-            "since_set_s": num(self.since_set_s),
-            "drift_ppm": num(self.drift_ppm),
-            "drift_uncertainty_ppm": num(self.drift_uncertainty_ppm),
-            "round_trip_s": self.round_trip_s,
-        }
-
-
-@dataclass(frozen=True)
-class SyncedSession:
-    """What the sync did with one stored session.
-
-    ``status``: ``"written"`` (downloaded, verified, written), ``"already"`` (synced before),
-    ``"partial"`` (the download could not finish; the verified bytes are kept for the next
-    sync), ``"failed"`` (the data did not verify: never written, never erased), ``"logging"``
-    (still being logged, left alone), ``"listed"`` (only listed).
-    """
-
-    entry: lb.LogEntry
-    status: str
-    path: Path | None = None
-    message: str = ""
-    n_samples: int = 0
-    sampling_rate_hz: float = math.nan
-    start_time: str | None = None
-    start_time_corrected: bool = False
-    bytes_downloaded: int = 0
-    bytes_verified_before: int = 0
-    blocks_corrupt: int = 0
-    blocks_missing: int = 0
-    bytes_requested: int = 0
-    gaps: tuple[tuple[float, float, int, str], ...] = ()
-    erased: bool | None = None
-    erase_message: str = ""
-
-    @property
-    def session_id(self) -> int:
-        return self.entry.session_id
-
-
-@dataclass(frozen=True)
-class SyncResult:
-    """How a sync ended: the sensor, the clock check, and every session."""
-
-    device: str
-    address: str
-    sessions: tuple[SyncedSession, ...]
-    clock: ClockCheck | None
-    reconnects: int
-    bytes_downloaded: int
-    download_s: float
-    logging_stopped: bool = False
-    clock_set: bool = False
-    logging_started: bool = False
-    log_capacity_bytes: int = 0
-    log_free_bytes: int = 0
-    message: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return all(s.status in ("written", "already", "logging", "listed") for s in self.sessions) and not self.message
-
-    @property
-    def throughput_bytes_s(self) -> float:
-        return self.bytes_downloaded / self.download_s if self.download_s > 0 else math.nan
-
-
-# ---------------------------------------------------------------------------------------
-# on disk: the index of synced sessions, partial downloads
-# ---------------------------------------------------------------------------------------
-def _safe(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "", text)[-12:] or "sensor"
-
-
-class _Partial:
-    """A download in progress: the bytes at their offsets in ``<key>.part``, the verified ranges in
-    ``<key>.part.json`` (written after every window: what is listed there is on disk)."""
-
-    def __init__(self, state_dir: Path, address: str, entry: lb.LogEntry) -> None:
-        key = f"{_safe(address)}-s{entry.session_id}-{entry.digest:08x}"
-        self.path = state_dir / f"{key}.part"
-        self.meta = state_dir / f"{key}.part.json"
-        self.entry = entry
-        self.ranges = lb.RangeSet()
-        if self.path.exists() and self.meta.exists():
-            try:
-                m = json.loads(self.meta.read_text())
-                if m.get("entry") == dataclasses.asdict(entry) and self.path.stat().st_size == entry.size_bytes:
-                    for a, b in m.get("ranges", []):
-                        self.ranges.add(int(a), int(b))
-            except (ValueError, OSError, TypeError) as e:  # a damaged state file: start again
-                logger.warning("partial download %s unusable (%s); downloading again", self.meta, e)
-                self.ranges = lb.RangeSet()
-        if not self.ranges.ranges:
-            state_dir.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "wb") as fh:
-                fh.truncate(entry.size_bytes)
-        self._fh = open(self.path, "r+b")
-
-    def write(self, offset: int, payload: bytes) -> None:
-        self._fh.seek(offset)
-        self._fh.write(payload)
-        self.ranges.add(offset, offset + len(payload))
-
-    def save(self) -> None:
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
-        tmp = self.meta.with_name(self.meta.name + ".tmp")
-        tmp.write_text(json.dumps({"entry": dataclasses.asdict(self.entry), "ranges": self.ranges.ranges}))
-        tmp.replace(self.meta)
-
-    def data(self) -> bytes:
-        self._fh.flush()
-        return self.path.read_bytes()
-
-    def close(self) -> None:
-        if not self._fh.closed:
-            self._fh.close()
-
-    def discard(self) -> None:
-        self.close()
-        self.path.unlink(missing_ok=True)
-        self.meta.unlink(missing_ok=True)
-
-
-class _Index:
-    """``.gait-sync/index.json``: every session fetched, by sensor, id and digest."""
-
-    def __init__(self, state_dir: Path) -> None:
-        self.path = state_dir / "index.json"
-        self.items: list[dict[str, Any]] = []
-        if self.path.exists():
-            try:
-                self.items = list(json.loads(self.path.read_text()).get("sessions", []))
-            except (ValueError, OSError) as e:
-                raise GaitInputError(
-                    "unreadable sync index",
-                    expected="the JSON file gait sync writes",
-                    found=str(e),
-                    where=Where(file=str(self.path)),
-                    hint="Move it away to sync everything the sensor holds again",
-                ) from None
-
-    def find(self, address: str, entry: lb.LogEntry) -> dict[str, Any] | None:
-        for it in self.items:
-            if it["address"] == address and it["session_id"] == entry.session_id and it["digest"] == entry.digest:
-                return it
-        return None
-
-    def add(self, address: str, entry: lb.LogEntry, file: str) -> None:
-        self.items.append(
-            {
-                "address": address,
-                "session_id": entry.session_id,
-                "digest": entry.digest,
-                "size_bytes": entry.size_bytes,
-                "start_utc_us": entry.start_utc_us,
-                "file": file,
-                "synced_at": _dt.datetime.now(tz=_dt.UTC).isoformat(timespec="seconds"),
-            }
-        )
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name("index.json.tmp")
-        tmp.write_text(json.dumps({"sessions": self.items}, indent=1) + "\n")
-        tmp.replace(self.path)
-
-
-@dataclass
-class _Job:
-    """One session being synced (state kept across reconnections)."""
-
-    entry: lb.LogEntry
-    status: str = "pending"  # pending, written, already, partial, failed, logging
-    partial: _Partial | None = None
-    result: dict[str, Any] = field(default_factory=dict)
-    verified_before: int = 0
-    downloaded: int = 0
-    requested: int = 0
-    corrupt: int = 0
-    missing: int = 0
-    attempts: int = 0
-    erased: bool | None = None
-    erase_message: str = ""
-    message: str = ""
-    digest_failures: int = 0
-    verified_digest: int | None = None
 
 
 # ---------------------------------------------------------------------------------------

@@ -58,7 +58,7 @@ def _cmd_sync(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from ._sync import SyncConfig, SyncError
+    from ._sync_types import SyncConfig, SyncError
 
     cfg = SyncConfig(
         out_dir=args.out_dir,

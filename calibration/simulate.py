@@ -24,7 +24,8 @@ from scipy.spatial.transform import Rotation
 from gait.constants import RAD_PER_DEG, G
 from gait.errors import GaitInputError, Where, check_positive
 from gait.session import Session, SessionMetadata
-from gait.simulator import SensorModel, _sensor_errors
+from gait.simulator import SensorModel
+from gait.simulator._sensor import sensor_errors
 
 from ._types import nonorthogonality_rad
 
@@ -120,7 +121,7 @@ def _misalignment_matrix(sm: SensorModel) -> np.ndarray:
 def gain_matrix(sensor: SensorModel, nonorthogonality_rad: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> np.ndarray:
     """The accelerometer gain matrix of ``sensor`` (``a_raw = gain @ f + bias``).
 
-    Obtained by passing the unit vectors through `gait.simulator._sensor_errors` with noise,
+    Obtained by passing the unit vectors through `gait.simulator._sensor.sensor_errors` with noise,
     bias, range and quantisation switched off, so it is the simulator's model by
     construction.
     """
@@ -135,7 +136,7 @@ def gain_matrix(sensor: SensorModel, nonorthogonality_rad: tuple[float, float, f
         gyr_range_dps=1e9,
     )
     n = nonorthogonal_triad(nonorthogonality_rad)
-    cols, _ = _sensor_errors(np.eye(3) @ n.T, np.zeros((3, 3)), clean, np.random.default_rng(0))
+    cols, _ = sensor_errors(np.eye(3) @ n.T, np.zeros((3, 3)), clean, np.random.default_rng(0))
     return cols.T
 
 
@@ -278,7 +279,7 @@ def simulate_poses(
     f_world = np.column_stack([np.zeros(n), np.zeros(n), G + lift_acc])
     f_s = rot.inv().apply(f_world)
     triad = nonorthogonal_triad(nonorthogonality_rad)
-    acc, gyr = _sensor_errors(f_s @ triad.T, w_s, sm, rng_err)
+    acc, gyr = sensor_errors(f_s @ triad.T, w_s, sm, rng_err)
     meta = SessionMetadata(
         sampling_rate_hz=fs,
         device="simulator",
@@ -351,7 +352,7 @@ def simulate_still(
     rot = r0 * Rotation.from_rotvec(np.outer(angle, axis_s))
     f_s = rot.inv().apply(np.array([0.0, 0.0, G]))
     w_s = np.outer(rate, axis_s)
-    acc, gyr = _sensor_errors(f_s, w_s, sm, rng_err)
+    acc, gyr = sensor_errors(f_s, w_s, sm, rng_err)
     meta = SessionMetadata(
         sampling_rate_hz=fs,
         device="simulator",

@@ -68,7 +68,6 @@ LONG_MODULES: dict[str, tuple[int, str]] = {
     "gait/core/quality.py": (750, "signal quality checks; a split per check family is due"),
     "gait/registry.py": (700, "the column registry: mostly data (one entry per column)"),
     "gait/report.py": (1600, "being moved into gait/report/"),
-    "gait/simulator.py": (1150, "being moved into gait/simulator/"),
     "gait/tracks/_readers.py": (550, "one reader per track format (GPX, TCX, FIT, CSV); little above the limit"),
     "gait/tracks/_track.py": (550, "the track type and its time and record helpers; little above the limit"),
     "gait/validation/rbds.py": (

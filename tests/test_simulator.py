@@ -16,15 +16,13 @@ from gait.simulator import (
     Form,
     SensorModel,
     SimulationConfig,
-    _body_signals,
-    _build_steps,
-    _orientation,
-    _step_index,
     config_from_dict,
     load_truth,
     preset,
     simulate,
 )
+from gait.simulator._body import body_signals, orientation, step_index
+from gait.simulator._steps import build_steps
 
 from .conftest import IDEAL_SENSOR
 
@@ -90,10 +88,10 @@ class TestOrientation:
             sensor=IDEAL_SENSOR,
         )
         rng = np.random.default_rng(0)
-        steps, _, t_end = _build_steps(cfg, rng)
+        steps, _, t_end = build_steps(cfg, rng)
         t = np.arange(0, t_end, 0.001)
-        _, w = _body_signals(t, steps, cfg, rng)
-        o = _orientation(t, steps, cfg, _step_index(t, steps))
+        _, w = body_signals(t, steps, cfg, rng)
+        o = orientation(t, steps, cfg, step_index(t, steps))
         truth = Rotation.from_euler("ZYX", np.column_stack([o["yaw"] + o["heading"], o["pitch"], o["roll"]]))
         # integrate body rates: R_{k+1} = R_k exp(w dt) (midpoint), vectorised per block
         incr = Rotation.from_rotvec((w[1:] + w[:-1]) / 2 * 0.001)
@@ -132,10 +130,10 @@ class TestOrientation:
     @staticmethod
     def one_left_step(form: Form) -> dict[str, np.ndarray]:
         cfg = SimulationConfig(duration_s=20, seed=3, form=dataclasses.replace(form, angle_cv=0.0), sensor=IDEAL_SENSOR)
-        steps, _, _ = _build_steps(cfg, np.random.default_rng(0))
+        steps, _, _ = build_steps(cfg, np.random.default_rng(0))
         k = int(np.flatnonzero(steps.run & steps.left)[10])
         t = steps.ic[k] + np.linspace(0.0, 1.0, 1001)[:-1] * steps.T[k]
-        o = _orientation(t, steps, cfg, np.full(t.size, k))
+        o = orientation(t, steps, cfg, np.full(t.size, k))
         o["stance"] = (t - steps.ic[k]) <= steps.tc[k]
         o["x"] = (t - steps.ic[k]) / steps.T[k]
         return o

@@ -47,7 +47,7 @@ from concurrent.futures import ProcessPoolExecutor  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import gait  # noqa: E402
-from gait.batch_runner import code_digest  # noqa: E402
+from gait.batch import code_digest  # noqa: E402
 from gait.errors import GaitDataWarning  # noqa: E402
 from gait.simulator import preset  # noqa: E402
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._run import RunResult, run
-    from .batch_runner import batch
+    from .batch import batch
     from .core.pipeline import Analysis, analyze
     from .errors import GaitDataWarning, GaitError, GaitInputError
     from .faults import Finding, evaluate
@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     from .session import Session, SessionMetadata
     from .simulator import SimulationConfig, simulate
 
-#: Each public name and the module that defines it.
+#: Each public name and the module that defines it. (`batch` is the package ``gait.batch``
+#: itself, which runs `gait.batch.batch` when called.)
 _EXPORTS: dict[str, str] = {
     "Analysis": "core.pipeline",
     "Finding": "faults",
@@ -42,7 +43,6 @@ _EXPORTS: dict[str, str] = {
     "RunResult": "_run",
     "SimulationConfig": "simulator",
     "analyze": "core.pipeline",
-    "batch": "batch_runner",
     "evaluate": "faults",
     "load_session": "io",  # deprecated (DeprecationWarning): read_session reads every format
     "read_session": "readers",

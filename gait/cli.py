@@ -506,7 +506,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: Modules that add sub-commands: each has ``register(subparsers)``, which adds its parsers
 #: and sets ``func`` (taking the parsed arguments, returning the exit status).
-COMMAND_MODULES: tuple[str, ...] = ("calibration.cli", "gait.live.cli", "gait._batch_cli", "gait.history.cli")
+COMMAND_MODULES: tuple[str, ...] = ("calibration.cli", "gait.live.cli", "gait.batch._cli", "gait.history.cli")
 
 
 def _version() -> str:

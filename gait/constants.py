@@ -104,6 +104,6 @@ def gyr_columns(frame: str, unit: str = GYR_SI) -> list[str]:
     return [f"gyr_{a}_{unit}" for a in axes_for(frame)]
 
 
-#: Formats of the tables `gait batch` writes (`gait.batch_runner.FORMATS`; here so that the
+#: Formats of the tables `gait batch` writes (`gait.batch.FORMATS`; here so that the
 #: command line lists them without importing the batch machinery).
 TABLE_FORMATS: Final[tuple[str, ...]] = ("parquet", "csv")

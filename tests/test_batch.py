@@ -23,9 +23,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import gait
-import gait._batch_task as task_mod
+import gait.batch._dask as dask_mod
+import gait.batch._task as task_mod
 from gait import GaitInputError
-from gait._batch_task import (
+from gait.batch import BatchResult, read_table
+from gait.batch._task import (
     FINDING_COLUMNS,
     bucket_of,
     error_row,
@@ -36,7 +38,6 @@ from gait._batch_task import (
     session_id,
     write_bytes_atomic,
 )
-from gait.batch_runner import BatchResult, read_table
 from gait.cli import main
 from gait.simulator import Form, SensorModel, SimulationConfig
 
@@ -424,7 +425,7 @@ class TestBatchExceptions:
                 gait.batch(inputs_master, out=out, workers=1)
 
     def test_unreachable_scheduler(self, tmp_path, inputs_master, monkeypatch):
-        monkeypatch.setattr(gait.batch_runner, "DASK_CONNECT_TIMEOUT_S", 0.5)
+        monkeypatch.setattr(dask_mod, "DASK_CONNECT_TIMEOUT_S", 0.5)
         msg = "parameter 'scheduler': cannot connect to the Dask scheduler; expected a running scheduler at tcp://127.0.0.1:9, found "
         with pytest.raises(GaitInputError, match=re.escape(msg)):
             gait.batch(inputs_master, out=tmp_path / "out", scheduler="tcp://127.0.0.1:9")

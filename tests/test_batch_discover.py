@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gait import GaitInputError
-from gait._batch_discover import Source, find_sources, hash_source, hash_sources
+from gait.batch._discover import Source, find_sources, hash_source, hash_sources
 
 from .test_batch import write_dataset
 

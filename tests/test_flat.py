@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import gait
-from gait import _batch_task
 from gait._flat import flatten, jsonable, scalar
+from gait.batch import _rows, _task
 from gait.faults import evaluation_context
 
 SUMMARY = {
@@ -27,7 +27,7 @@ SUMMARY = {
 
 
 def test_the_batch_uses_this_helper():
-    assert _batch_task.flatten is flatten
+    assert _task.flatten is flatten and _rows.flatten is flatten
 
 
 def test_all_values():

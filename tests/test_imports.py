@@ -23,9 +23,9 @@ SAMPLE = REPO / "sample_data" / "easy_run.csv.gz"
 
 #: Never needed to build the parser (``gait --help``). (`gait.simulator` is: the help of
 #: ``gait simulate`` lists its presets; it imports neither pandas nor SciPy until it simulates.)
-HEAVY = ("pandas", "scipy", "matplotlib", "pyarrow", "bleak", "gait.batch_runner", "gait.core.pipeline", "gait.faults")
+HEAVY = ("pandas", "scipy", "matplotlib", "pyarrow", "bleak", "gait.batch._runner", "gait.core.pipeline", "gait.faults")
 #: Never needed by ``gait analyze FILE`` without --html.
-NOT_FOR_ANALYZE = ("matplotlib", "bleak", "gait.batch_runner", "gait.live._recorder", "gait.validation")
+NOT_FOR_ANALYZE = ("matplotlib", "bleak", "gait.batch._runner", "gait.live._recorder", "gait.validation")
 
 
 def _modules_after(code: str) -> set[str]:
@@ -70,13 +70,28 @@ def test_analyze_loads_only_what_it_uses(tmp_path):
     assert _loaded(mods, NOT_FOR_ANALYZE) == []
 
 
-@pytest.mark.parametrize("name", gait.__all__)
+@pytest.mark.parametrize("name", sorted(set(gait.__all__) - {"batch"}))
 def test_every_public_name_imports_from_gait(name):
     """``from gait import X`` gives the object its module defines, for every exported name."""
     value = getattr(gait, name)
     module = __import__(f"gait.{gait._EXPORTS[name]}", fromlist=[name])
     assert value is getattr(module, name)
     assert name in dir(gait)
+
+
+def test_batch_is_the_package_and_runs_the_batch(tmp_path):
+    """``gait.batch`` is the package ``gait.batch`` (its modules stay reachable as attributes),
+    and calling it runs `gait.batch.batch`: the same refusal of an empty input."""
+    import gait.batch
+
+    assert "batch" in gait.__all__ and "batch" not in gait._EXPORTS
+    assert gait.batch is sys.modules["gait.batch"]
+    assert gait.batch.batch is sys.modules["gait.batch._runner"].batch
+    with pytest.raises(gait.GaitInputError) as via_package:
+        gait.batch([], out=tmp_path / "a")
+    with pytest.raises(gait.GaitInputError) as via_function:
+        gait.batch.batch([], out=tmp_path / "b")
+    assert str(via_package.value) == str(via_function.value)
 
 
 def test_stage_modules_stay_reachable_as_attributes():

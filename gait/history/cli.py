@@ -685,8 +685,8 @@ def _cmd_delete(args: argparse.Namespace) -> int:
 def _cmd_import(args: argparse.Namespace) -> int:
     from rich.markup import escape
 
-    from .._batch_discover import find_sources
     from .._run import calibration_line, run
+    from ..batch._discover import find_sources
     from ..faults import assess
     from ..readers import read_sessions
     from ._load import record_and_load

@@ -1,4 +1,4 @@
-"""Sub-command ``gait batch``: a thin wrapper over `gait.batch_runner.batch`.
+"""Sub-command ``gait batch``: a thin wrapper over `gait.batch.batch`.
 
 Added to the ``gait`` command by `gait.cli.COMMAND_MODULES`. Exit status: 0 when every source
 was analysed, 1 when any failed (the errors table says which and why), 2 for unusable
@@ -21,7 +21,7 @@ SHOWN_ERRORS = 10
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``gait batch`` to the ``gait`` command."""
-    from .constants import TABLE_FORMATS as FORMATS
+    from ..constants import TABLE_FORMATS as FORMATS
 
     p = subparsers.add_parser(
         "batch",
@@ -72,8 +72,8 @@ def _command_line(args: argparse.Namespace) -> list[str]:
 def _cmd_batch(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from .batch_runner import batch
-    from .errors import check_speed_mps
+    from ..errors import check_speed_mps
+    from ._runner import batch
 
     if args.speed_mps is not None:
         check_speed_mps(args.speed_mps, "--speed-mps")  # named as the user typed it

@@ -22,31 +22,26 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
 import json
 import time
-import traceback
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 
-from ._flat import flatten
-from ._flat import jsonable as _jsonable
-from ._flat import scalar as _scalar
-from .errors import GaitDataWarning, GaitInputError
-from .io import write_bytes_atomic  # re-exported: the batch's writes go through this module
+from ..errors import GaitDataWarning, GaitInputError
+from ..io import write_bytes_atomic  # re-exported: the batch's writes go through this module
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from .core.pipeline import Analysis
-    from .faults import Finding
-    from .session import Session
+
+from .._flat import flatten, scalar
+from ._layout import LAYOUT_VERSION, N_BUCKETS, PARTITIONED_TABLES, bucket_of, marker_path, partition_file, session_id
+from ._rows import FINDING_COLUMNS, error_row, finding_rows, session_row, warning_texts
 
 __all__ = [
     "FINDING_COLUMNS",
@@ -70,39 +65,8 @@ __all__ = [
     "write_table_atomic",
 ]
 
+
 #: Version of the output layout; part of every completion key.
-LAYOUT_VERSION = 1
-#: Number of hash buckets of the partitioned tables.
-N_BUCKETS = 256
-#: Tables written one file per session, partitioned by bucket.
-PARTITIONED_TABLES: tuple[str, ...] = ("steps", "minutes")
-#: Frames of the innermost calls kept in the traceback of an unexpected exception.
-TRACEBACK_FRAMES = 8
-
-
-# ---------------------------------------------------------------------------------------
-# identities and paths
-# ---------------------------------------------------------------------------------------
-def session_id(input_sha256: str, index: int) -> str:
-    """Stable id of the ``index``-th session of a source whose content hash is ``input_sha256``."""
-    return hashlib.sha256(f"{input_sha256}:{index}".encode()).hexdigest()[:16]
-
-
-def bucket_of(sid: str) -> int:
-    """Hash bucket (0-255) of a session id: its first two hex digits."""
-    return int(sid[:2], 16)
-
-
-def partition_file(out: Path, table: str, sid: str, fmt: str) -> Path:
-    """``OUT/<table>/bucket=NNN/<session_id>.<fmt>``."""
-    return out / table / f"bucket={bucket_of(sid):03d}" / f"{sid}.{fmt}"
-
-
-def marker_path(out: Path, key: str) -> Path:
-    """The completion marker of a source with completion key ``key``."""
-    return out / "_done" / f"{key}.json"
-
-
 # ---------------------------------------------------------------------------------------
 # atomic writes
 # ---------------------------------------------------------------------------------------
@@ -121,149 +85,6 @@ def write_table_atomic(df: pd.DataFrame, path: Path, fmt: str, schema: pa.Schema
 
 
 # ---------------------------------------------------------------------------------------
-# flat rows
-# ---------------------------------------------------------------------------------------
-#: Columns of the findings table, in order.
-FINDING_COLUMNS: tuple[str, ...] = (
-    "session_id",
-    "rank",
-    "fault",
-    "name",
-    "severity",
-    "confidence",
-    "headline",
-    "metric",
-    "value",
-    "unit",
-    "display",
-    "threshold",
-    "share_of_steps",
-    "when",
-    "periods_json",
-    "evidence_json",
-    "causes_json",
-    "advice_json",
-    "documents",
-    "limitations",
-    "score",
-)
-
-
-def finding_rows(sid: str, findings: list[Finding]) -> list[dict[str, Any]]:
-    """One flat row per finding (rank 1 = most important), evidence and texts as JSON."""
-    rows = []
-    for rank, f in enumerate(findings, start=1):
-        d = f.to_dict()
-        primary = f.evidence[0] if f.evidence else None
-        rows.append(
-            {
-                "session_id": sid,
-                "rank": rank,
-                "fault": f.fault,
-                "name": f.name,
-                "severity": f.severity,
-                "confidence": float(f.confidence),
-                "headline": f.headline,
-                "metric": primary.metric if primary else None,
-                "value": _scalar(primary.value) if primary else float("nan"),
-                "unit": primary.unit if primary else None,
-                "display": primary.display if primary else None,
-                "threshold": primary.threshold if primary else None,
-                "share_of_steps": float("nan") if f.share_of_steps is None else float(f.share_of_steps),
-                "when": f.when,
-                "periods_json": json.dumps(d["periods"]),
-                "evidence_json": json.dumps(d["evidence"]),
-                "causes_json": json.dumps(d["causes"]),
-                "advice_json": json.dumps(d["advice"]),
-                "documents": ",".join(f.documents),
-                "limitations": f.limitations,
-                "score": float(f.score),
-            }
-        )
-    return rows
-
-
-def error_row(
-    *,
-    source: str,
-    input_sha256: str | None,
-    stage: str,
-    exc: BaseException,
-    session_index: int | None = None,
-    sid: str | None = None,
-) -> dict[str, Any]:
-    """A row of the errors table.
-
-    ``kind`` is ``"input"`` for a `GaitInputError` (the input cannot be used; the message says
-    where and why) and ``"bug"`` for anything else, which carries its type, message and the
-    innermost frames of its traceback.
-    """
-    is_input = isinstance(exc, GaitInputError)
-    tb = ""
-    if not is_input:
-        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=-TRACEBACK_FRAMES))
-    return {
-        "source": source,
-        "session_index": session_index,
-        "session_id": sid,
-        "input_sha256": input_sha256,
-        "stage": stage,
-        "kind": "input" if is_input else "bug",
-        "error_type": type(exc).__name__,
-        "message": str(exc),
-        "traceback": tb,
-    }
-
-
-def _warning_texts(caught: list[warnings.WarningMessage]) -> list[str]:
-    texts = []
-    for w in caught:
-        msg = str(w.message)
-        texts.append(msg if issubclass(w.category, GaitDataWarning) else f"{w.category.__name__}: {msg}")
-    return list(dict.fromkeys(texts))
-
-
-def _session_row(
-    task: Task, index: int, sid: str, s: Session, a: Analysis, findings: list[Finding], texts: list[str]
-) -> dict[str, Any]:
-    mounting = a.frame.get("mounting") or {}
-    row: dict[str, Any] = {
-        "session_id": sid,
-        "bucket": bucket_of(sid),
-        "source": task.source,
-        "session_index": index,
-        "input_sha256": task.input_sha256,
-        "reader": task.reader,
-        "device": s.meta.device,
-        "device_id": s.meta.device_id,
-        "start_time": s.meta.start_time,
-        "shoes": s.meta.shoes,
-        "sampling_rate_hz": float(s.sampling_rate_hz),
-        "n_samples": int(s.n_samples),
-        "input_frame": s.frame,
-        "has_gyroscope": s.gyr is not None,
-        "calibration": s.meta.calibration,
-        "mounting_vertical_source": mounting.get("vertical_source"),
-        "mounting_forward_source": mounting.get("forward_source"),
-        "lean_reference": a.frame.get("lean_reference"),
-        "unavailable": ",".join(sorted(a.unavailable)),
-        "n_findings": len(findings),
-        "faults": ",".join(f"{f.fault}:{f.severity}" for f in findings),
-        "n_warnings": len(texts),
-        "warnings": " | ".join(texts),
-    }
-    for k, v in flatten(a.summary).items():
-        row[k if k not in row else f"summary.{k}"] = v
-    for k, v in s.meta.extra.items():
-        if k == "calibration_parameters":
-            continue  # the calibration id is in 'calibration'; its parameters are in the store
-        row[f"meta.{k}"] = (
-            _scalar(v) if isinstance(v, str | int | float | bool | np.generic) else json.dumps(_jsonable(v))
-        )
-    return row
-
-
-# ---------------------------------------------------------------------------------------
 # reference schemas
 # ---------------------------------------------------------------------------------------
 @functools.lru_cache(maxsize=1)
@@ -277,8 +98,8 @@ def reference_schemas() -> dict[str, pa.Schema]:
     """
     import pyarrow as pa
 
-    from .core.pipeline import analyze
-    from .simulator import simulate
+    from ..core.pipeline import analyze
+    from ..simulator import simulate
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", GaitDataWarning)
@@ -389,10 +210,10 @@ def run_task(task: Task) -> SourceOutcome:
     """Process one source; see the module docstring. Never raises for a bad input or a bug."""
     from calibration import CalibrationStore
 
-    from ._run import prepare
-    from .core.pipeline import analyze
-    from .faults import evaluate
-    from .readers import read_sessions
+    from .._run import prepare
+    from ..core.pipeline import analyze
+    from ..faults import evaluate
+    from ..readers import read_sessions
 
     out = Path(task.out)
     schemas = _deserialize_schemas(task.schemas)
@@ -415,7 +236,7 @@ def run_task(task: Task) -> SourceOutcome:
         except Exception as e:
             errors.append(error_row(source=task.source, input_sha256=task.input_sha256, stage="read", exc=e))
             sessions = []
-    read_warnings = _warning_texts(caught)
+    read_warnings = warning_texts(caught)
     timings["read_s"] = time.perf_counter() - t0
     store = CalibrationStore(task.calibration_dir) if task.calibration_dir else None
 
@@ -473,12 +294,12 @@ def run_task(task: Task) -> SourceOutcome:
                     )
                 )
                 continue
-        texts = read_warnings + [t for t in _warning_texts(caught) if t not in read_warnings]
+        texts = read_warnings + [t for t in warning_texts(caught) if t not in read_warnings]
         timings["analyze_s"] += t2 - t1
         timings["faults_s"] += t3 - t2
         timings["write_s"] += t4 - t3
         files.extend(written)
-        rows.append(_session_row(task, index, sid, session, a, findings, texts))
+        rows.append(session_row(task, index, sid, session, a, findings, texts))
         found.extend(finding_rows(sid, findings))
 
     outcome = SourceOutcome(
@@ -500,7 +321,7 @@ def run_task(task: Task) -> SourceOutcome:
 
 
 def _json_default(v: Any) -> Any:
-    v2 = _scalar(v)
+    v2 = scalar(v)
     if v2 is v:
         raise TypeError(f"not JSON serialisable: {type(v).__name__}")
     return v2

@@ -32,9 +32,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import GaitInputError, Where
-from .readers import READERS
-from .readers._archive import zip_names
+from ..errors import GaitInputError, Where
+from ..readers import READERS
+from ..readers._archive import zip_names
 
 __all__ = ["SESSION_SUFFIXES", "Skipped", "Source", "find_sources", "hash_source", "hash_sources", "iter_hashes"]
 

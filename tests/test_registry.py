@@ -17,7 +17,8 @@ from gait.core.metrics import MINUTE_COLUMNS, STEP_COLUMNS, STEP_METRICS
 from gait.faults import DISPLAYS
 from gait.live._metrics import LIVE_COLUMNS, format_metric
 from gait.registry import DISPLAY_UNITS, METRICS, MINUTE_TABLE, REPORT_METRICS, STEP_TABLE
-from gait.report import DISPLAY, _unit_of
+from gait.report import DISPLAY
+from gait.report._display import unit_of
 
 REPO = Path(__file__).resolve().parents[1]
 TABLES_MD = REPO / "docs" / "tables.md"
@@ -114,8 +115,8 @@ class TestDisplays:
         assert rows["impact_peak_mps2"] == ("impact peak", "impact_peak_mps2", 1.0 / G, "g", 2)
         assert rows["duty_factor"] == ("duty factor", "duty_factor", 100.0, "%", 1)
         assert rows["step_regularity"] == ("step regularity", "step_regularity", 1.0, "", 2)
-        assert _unit_of("cadence_spm") == "steps/min" and _unit_of("loading_rate_mps3") == "m/s^3"
-        assert _unit_of("duty_factor") == "1" and _unit_of("braking_velocity_loss_mps") == "m/s"
+        assert unit_of("cadence_spm") == "steps/min" and unit_of("loading_rate_mps3") == "m/s^3"
+        assert unit_of("duty_factor") == "1" and unit_of("braking_velocity_loss_mps") == "m/s"
 
     @pytest.mark.parametrize(
         ("name", "value", "shown"),

@@ -392,7 +392,7 @@ def _sparkline(values: Sequence[float]) -> str:
 def _cmd_trend(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from ..history_report import BAND_EXPLANATION, trend_dict, write_trends_html
+    from ..report.history import BAND_EXPLANATION, trend_dict, write_trends_html
     from .stats import trend
 
     specs = _specs(args.metrics, (), "METRIC")

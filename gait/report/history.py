@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .history.stats import BAND_EXPLANATION, Trend
-from .report import _CSS, _PALETTE, _docs, _e, _figure, _svg, _tool_version
+from ..history.stats import BAND_EXPLANATION, Trend
+from ._page import CSS, PALETTE, doc_ids, esc, figure_svg, new_figure, tool_version
 
 if TYPE_CHECKING:
-    from .faults import Catalogue
+    from ..faults import Catalogue
 
 __all__ = ["BAND_EXPLANATION", "render_trends_html", "trend_dict", "write_trends_html"]
 
@@ -66,7 +66,7 @@ def _plot_trend(t: Trend, salt: str) -> str | None:
         return None
     spec = t.spec
     f = spec.factor
-    fig, axes = _figure(1, 1, width=10.0, height=3.0)
+    fig, axes = new_figure(1, 1, width=10.0, height=3.0)
     ax = axes[0, 0]
     when = [r.started_at.replace(tzinfo=None) for r in t.runs]
     v = np.asarray(t.values) * f
@@ -82,7 +82,7 @@ def _plot_trend(t: Trend, salt: str) -> str | None:
             [when[i] for i in sel],
             v[sel],
             s=16,
-            color=_PALETTE[k % len(_PALETTE)] if len(names) > 1 else "#5d6d7e",
+            color=PALETTE[k % len(PALETTE)] if len(names) > 1 else "#5d6d7e",
             label=name if len(names) > 1 else "run",
             zorder=3,
         )
@@ -108,28 +108,28 @@ def _plot_trend(t: Trend, salt: str) -> str | None:
     ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=3, maxticks=10))
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
     ax.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0, 1.02), ncol=6, frameon=False)
-    return _svg(fig, salt)
+    return figure_svg(fig, salt)
 
 
 def _html_trend(t: Trend, k: int) -> str:
     spec = t.spec
-    parts = [f'<section id="metric-{k}"><h2>{_e(spec.label.capitalize())}</h2>']
+    parts = [f'<section id="metric-{k}"><h2>{esc(spec.label.capitalize())}</h2>']
     if not t.runs:
-        parts.append(f"<p>No stored run has a value for {_e(spec.label)} in this period.</p></section>")
+        parts.append(f"<p>No stored run has a value for {esc(spec.label)} in this period.</p></section>")
         return "\n".join(parts)
-    head = f"Baseline {_e(spec.show(t.baseline))} (median of {t.n_baseline} runs)"
+    head = f"Baseline {esc(spec.show(t.baseline))} (median of {t.n_baseline} runs)"
     if t.unavailable is None:
         head += (
-            f"; run-to-run noise {_e(spec.show(t.noise_sd, extra_decimals=1))}; usual range "
-            f"{_e(spec.show(t.band[0], unit=False, extra_decimals=1))} to {_e(spec.show(t.band[1], extra_decimals=1))}."
+            f"; run-to-run noise {esc(spec.show(t.noise_sd, extra_decimals=1))}; usual range "
+            f"{esc(spec.show(t.band[0], unit=False, extra_decimals=1))} to {esc(spec.show(t.band[1], extra_decimals=1))}."
         )
     else:
-        head += f"; no usual range: {_e(t.unavailable)}."
+        head += f"; no usual range: {esc(t.unavailable)}."
     parts.append(f"<p>{head}</p>")
     svg = _plot_trend(t, f"trend-{k}")
     if svg:
         parts.append(
-            f"<figure>{svg}<figcaption>{_e(spec.label.capitalize())} per run (dots"
+            f"<figure>{svg}<figcaption>{esc(spec.label.capitalize())} per run (dots"
             + (", coloured by shoes" if len({r.shoes for r in t.runs}) > 1 else "")
             + "), weekly mean (squares), baseline (dashed) and usual range (shaded).</figcaption></figure>"
         )
@@ -139,9 +139,9 @@ def _html_trend(t: Trend, k: int) -> str:
         flag = w.flag or ("no run" if not w.n else "")
         cls = f' class="flag-{w.flag}"' if w.flag in ("higher", "lower") else ""
         rows.append(
-            f"<tr><td>{_e(w.week_start.isoformat())}</td><td class=num>{w.n}</td>"
-            f"<td class=num>{_e(spec.show(w.mean, extra_decimals=1) if w.n else '')}</td>"
-            f"<td class=num>{_e(spec.show(diff, signed=True, extra_decimals=1) if w.n else '')}</td><td{cls}>{_e(flag)}</td></tr>"
+            f"<tr><td>{esc(w.week_start.isoformat())}</td><td class=num>{w.n}</td>"
+            f"<td class=num>{esc(spec.show(w.mean, extra_decimals=1) if w.n else '')}</td>"
+            f"<td class=num>{esc(spec.show(diff, signed=True, extra_decimals=1) if w.n else '')}</td><td{cls}>{esc(flag)}</td></tr>"
         )
     parts.append(
         "<table><tr><th>week of</th><th>runs</th><th>mean</th><th>against baseline</th><th></th></tr>"
@@ -161,11 +161,11 @@ def render_trends_html(
     catalogue: Catalogue | None = None,
 ) -> str:
     """One self-contained HTML page of trends (inline CSS and SVG; no script, no network)."""
-    from .faults import CATALOGUE
+    from ..faults import CATALOGUE
 
     cat = catalogue or CATALOGUE
-    warn = "".join(f"<li>{_e(w.text)} {_docs(w.documents)}</li>" for w in cat.warning_signs)
-    toc = "".join(f'<li><a href="#metric-{k}">{_e(t.spec.label)}</a></li>' for k, t in enumerate(trends))
+    warn = "".join(f"<li>{esc(w.text)} {doc_ids(w.documents)}</li>" for w in cat.warning_signs)
+    toc = "".join(f'<li><a href="#metric-{k}">{esc(t.spec.label)}</a></li>' for k, t in enumerate(trends))
     body = "\n".join(_html_trend(t, k) for k, t in enumerate(trends))
     n_runs = max((len(t.runs) for t in trends), default=0)
     facts = f"{n_runs} runs" + (f", {period}" if period else "")
@@ -177,24 +177,24 @@ def render_trends_html(
         for r in t.runs:
             if r.note and r.run_id not in seen:
                 seen.add(r.run_id)
-                notes.append(f"<li>{_e(r.started_at.strftime('%Y-%m-%d'))} (run {_e(r.run_id)}): {_e(r.note)}</li>")
+                notes.append(f"<li>{esc(r.started_at.strftime('%Y-%m-%d'))} (run {esc(r.run_id)}): {esc(r.note)}</li>")
     notes_html = f"<h2>Your notes</h2><ul>{''.join(notes)}</ul>" if notes else ""
     generated = datetime.now().astimezone().isoformat(timespec="seconds")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{_e(title)}</title><style>{_CSS}{_TREND_CSS}</style></head>
+<title>{esc(title)}</title><style>{CSS}{_TREND_CSS}</style></head>
 <body><main>
-<h1>{_e(title)}</h1>
-<p class="disclaimer">{_e(cat.disclaimer)}</p>
+<h1>{esc(title)}</h1>
+<p class="disclaimer">{esc(cat.disclaimer)}</p>
 <div class="warning"><h2>See a clinician if you have any of these</h2><ul>{warn}</ul></div>
-<p>{_e(facts)}.</p>
+<p>{esc(facts)}.</p>
 <nav><ol>{toc}</ol></nav>
-<p class="muted">{_e(BAND_EXPLANATION)} Per-run values depend on pace: compare runs at a similar speed.</p>
+<p class="muted">{esc(BAND_EXPLANATION)} Per-run values depend on pace: compare runs at a similar speed.</p>
 {body}
 {notes_html}
-<p class="muted">Generated {_e(generated)} by gait-lumbar {_e(_tool_version())} from {_e(database or "your run history")}. This page was built on your machine and loads nothing from the network.</p>
+<p class="muted">Generated {esc(generated)} by gait-lumbar {esc(tool_version())} from {esc(database or "your run history")}. This page was built on your machine and loads nothing from the network.</p>
 </main></body></html>
 """
 

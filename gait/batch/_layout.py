@@ -19,9 +19,6 @@ PARTITIONED_TABLES: tuple[str, ...] = ("steps", "minutes")
 TRACEBACK_FRAMES = 8
 
 
-# ---------------------------------------------------------------------------------------
-# identities and paths
-# ---------------------------------------------------------------------------------------
 def session_id(input_sha256: str, index: int) -> str:
     """Stable id of the ``index``-th session of a source whose content hash is ``input_sha256``."""
     return hashlib.sha256(f"{input_sha256}:{index}".encode()).hexdigest()[:16]

@@ -54,9 +54,6 @@ SKIPPED = "skipped"
 _SESSION_LEAD = ("session_id", "bucket", "source", "session_index", "input_sha256")
 
 
-# ---------------------------------------------------------------------------------------
-# result
-# ---------------------------------------------------------------------------------------
 @dataclass(frozen=True, eq=False)
 class BatchResult:
     """What a batch produced. The cohort-level tables are in memory; the large ones on disk.
@@ -112,9 +109,6 @@ class BatchResult:
         return read_table(self.out, "minutes")
 
 
-# ---------------------------------------------------------------------------------------
-# reading the outputs
-# ---------------------------------------------------------------------------------------
 def _read_manifest(out: Path) -> dict[str, Any]:
     p = out / MANIFEST
     try:
@@ -192,9 +186,6 @@ def read_table(
     return dataset.to_table(columns=columns, filter=expr).to_pandas()
 
 
-# ---------------------------------------------------------------------------------------
-# the output folder
-# ---------------------------------------------------------------------------------------
 def check_out_folder(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise GaitInputError("not a folder", expected="an output folder", found="a file", where=Where(file=out))
@@ -264,9 +255,6 @@ def remove_outdated(out: Path, live_files: set[str], live_keys: set[str]) -> int
     return removed
 
 
-# ---------------------------------------------------------------------------------------
-# tables
-# ---------------------------------------------------------------------------------------
 def _session_columns(rows: list[dict[str, Any]]) -> list[str]:
     seen = list(dict.fromkeys(k for r in rows for k in r))
 

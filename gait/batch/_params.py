@@ -18,9 +18,6 @@ from ._task import (
 )
 
 
-# ---------------------------------------------------------------------------------------
-# parameters and versions
-# ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class BatchParameters:
     """What, besides the input and the code, decides a batch's results.

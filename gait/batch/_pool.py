@@ -16,9 +16,6 @@ from ._task import (
 )
 
 
-# ---------------------------------------------------------------------------------------
-# execution
-# ---------------------------------------------------------------------------------------
 @contextlib.contextmanager
 def _one_thread_per_child() -> Iterator[None]:
     """Child processes start with one BLAS / OpenMP thread each (one per core is the pool's job).

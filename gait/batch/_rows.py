@@ -20,9 +20,6 @@ if TYPE_CHECKING:
 
 from ._layout import TRACEBACK_FRAMES, bucket_of
 
-# ---------------------------------------------------------------------------------------
-# flat rows
-# ---------------------------------------------------------------------------------------
 #: Columns of the findings table, in order.
 FINDING_COLUMNS: tuple[str, ...] = (
     "session_id",

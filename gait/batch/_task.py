@@ -67,9 +67,6 @@ __all__ = [
 
 
 #: Version of the output layout; part of every completion key.
-# ---------------------------------------------------------------------------------------
-# atomic writes
-# ---------------------------------------------------------------------------------------
 def write_table_atomic(df: pd.DataFrame, path: Path, fmt: str, schema: pa.Schema | None = None) -> None:
     """Write a table as Parquet (with ``schema`` when given) or CSV, atomically."""
     import pyarrow as pa
@@ -84,9 +81,6 @@ def write_table_atomic(df: pd.DataFrame, path: Path, fmt: str, schema: pa.Schema
         write_bytes_atomic(path, df.to_csv(index=False, lineterminator="\n").encode())
 
 
-# ---------------------------------------------------------------------------------------
-# reference schemas
-# ---------------------------------------------------------------------------------------
 @functools.lru_cache(maxsize=1)
 def reference_schemas() -> dict[str, pa.Schema]:
     """Arrow schemas of the partitioned tables, from a short simulated run.
@@ -121,9 +115,6 @@ def _conform(df: pd.DataFrame, sid: str, schema: pa.Schema) -> pd.DataFrame:
     return df.reindex(columns=schema.names)
 
 
-# ---------------------------------------------------------------------------------------
-# the task
-# ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Task:
     """Everything a worker needs to process one source (picklable; paths as strings).

@@ -15,8 +15,6 @@ from ._display import num, shown
 from ._json import RunReport
 from ._page import PALETTE, esc
 
-# HTML
-# ---------------------------------------------------------------------------------------
 #: Per-step metrics drawn over the run (each with the catalogue's reference zones behind it);
 #: names, units and scales come from `DISPLAY` through `shown`.
 PLOT_METRICS = (

@@ -16,8 +16,6 @@ if TYPE_CHECKING:
 from ._display import DISPLAY, num, unit_of
 from ._page import tool_version
 
-# findings reports: the data
-# ---------------------------------------------------------------------------------------
 #: Name and version of the JSON report format (``docs/report.md``).
 REPORT_SCHEMA = "gait-lumbar-report"
 REPORT_SCHEMA_VERSION = 1
@@ -173,6 +171,3 @@ def write_json(doc: dict[str, Any], path: str | Path) -> Path:
     p.parent.mkdir(parents=True, exist_ok=True)
     p.write_text(json.dumps(doc, indent=1, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8")
     return p
-
-
-# ---------------------------------------------------------------------------------------

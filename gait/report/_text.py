@@ -165,9 +165,6 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
     return p
 
 
-# ---------------------------------------------------------------------------------------
-# terminal
-# ---------------------------------------------------------------------------------------
 def print_report(
     reports: list[RunReport], console: Console | None = None, *, catalogue: Catalogue | None = None
 ) -> None:
@@ -377,6 +374,3 @@ def print_run_summary(rr: RunReport, console: Console | None = None, *, catalogu
         console.print("[bold]Not assessed[/bold] [dim](--details: what would make it possible)[/dim]")
         for n in cannot:
             console.print(f" [dim]- {escape(n.name)}: cannot be assessed: {escape(n.reason)}[/dim]")
-
-
-# ---------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import pandas as pd
 
 if TYPE_CHECKING:
     from ..faults import Catalogue, Evidence, Finding
+
 from ._display import num, shown
 from ._json import RunReport
 from ._page import PALETTE, esc

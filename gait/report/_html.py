@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..faults import Catalogue
+
 from ._charts import finding_colour, finding_series, lr_panel, overview_plots, run_span, series_panel
 from ._display import DISPLAY, PACE_UNIT_M, fmt, header_rows, pace_line, shown, signal_lines
 from ._json import REFERENCES_NOTE, SEVERITY_COLOUR, RunReport, documents

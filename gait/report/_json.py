@@ -13,6 +13,7 @@ from ..history import HistoryStatus
 if TYPE_CHECKING:
     from ..core.pipeline import Analysis
     from ..faults import Assessment, Catalogue, Document
+
 from ._display import DISPLAY, num, unit_of
 from ._page import tool_version
 

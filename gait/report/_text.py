@@ -15,6 +15,7 @@ from ..session import Session
 if TYPE_CHECKING:
     from ..core.pipeline import Analysis
     from ..faults import Catalogue
+
 from ._display import DISPLAY, PACE_UNIT_M, fmt, header_rows, num, pace_line, shown, signal_lines
 from ._json import REFERENCES_NOTE, SEVERITY_STYLE, RunReport, documents
 

@@ -201,9 +201,7 @@ def run_task(task: Task) -> SourceOutcome:
     """Process one source; see the module docstring. Never raises for a bad input or a bug."""
     from calibration import CalibrationStore
 
-    from .._run import prepare
-    from ..core.pipeline import analyze
-    from ..faults import evaluate
+    from .._run import run
     from ..readers import read_sessions
 
     out = Path(task.out)
@@ -231,25 +229,27 @@ def run_task(task: Task) -> SourceOutcome:
     timings["read_s"] = time.perf_counter() - t0
     store = CalibrationStore(task.calibration_dir) if task.calibration_dir else None
 
+    marks: dict[str, float] = {}  # the stages gait.run has started for this session, and when
     for index, session in enumerate(sessions):
         sid = session_id(task.input_sha256, index)
-        stage = "calibrate"
+        stage = "run"
+        marks.clear()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                mounting = None
-                if store is not None:
-                    p = prepare(
-                        session, store=store, if_calibrated="mounting", apply_empty=False, sensor_frame_only=True
-                    )
-                    session, mounting = p.session, p.mounting
-                stage = "analyze"
-                t1 = time.perf_counter()
-                a = analyze(session, speed_mps=task.speed_mps, mounting=mounting)
-                t2 = time.perf_counter()
-                stage = "faults"
-                findings = evaluate(a)
-                t3 = time.perf_counter()
+                r = run(
+                    session,
+                    calibration="stored" if store is not None else None,
+                    store=store,
+                    if_calibrated="mounting",
+                    apply_empty=False,
+                    sensor_frame_only=True,
+                    speed=task.speed_mps,
+                    faults="evaluate",
+                    on_stage=lambda name: marks.__setitem__(name, time.perf_counter()),
+                )
+                session, a, findings = r.session, r.analysis, r.findings
+                t1, t2, t3 = marks["analyze"], marks["faults"], time.perf_counter()
                 stage = "write"
                 written = []
                 for name, df in (("steps", a.steps), ("minutes", a.minutes)):
@@ -262,7 +262,7 @@ def run_task(task: Task) -> SourceOutcome:
                     error_row(
                         source=task.source,
                         input_sha256=task.input_sha256,
-                        stage=stage,
+                        stage=stage if stage == "write" else next(reversed(marks), "calibrate"),
                         exc=e,
                         session_index=index,
                         sid=sid,
@@ -278,7 +278,7 @@ def run_task(task: Task) -> SourceOutcome:
                     error_row(
                         source=task.source,
                         input_sha256=task.input_sha256,
-                        stage=stage,
+                        stage=stage if stage == "write" else next(reversed(marks), "calibrate"),
                         exc=e,
                         session_index=index,
                         sid=sid,

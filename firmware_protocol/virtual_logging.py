@@ -45,7 +45,8 @@ from gait.session import Session
 
 from . import codec
 from . import logbook as lb
-from .virtual_peripheral import CharacteristicSpec, ServiceSpec, Transport, VirtualSensor
+from .gatt_server import CharacteristicSpec, ServiceSpec
+from .virtual_peripheral import Transport, VirtualSensor
 
 __all__ = ["FlashStore", "LogFaultPlan", "LoggedSession", "LoggingSensor", "SyncServed", "VirtualClock"]
 

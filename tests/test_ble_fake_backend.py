@@ -8,7 +8,7 @@ import pytest
 from bleak import BleakClient, BleakScanner
 from bleak.exc import BleakDeviceNotFoundError, BleakError
 
-from firmware_protocol.virtual_peripheral import CharacteristicSpec, ServiceSpec
+from firmware_protocol.gatt_server import CharacteristicSpec, ServiceSpec
 from tests.ble.fake_backend import FakeAir, FakePeripheral
 
 SERVICE = "0000a000-6761-6974-2d6c-756d62617200"

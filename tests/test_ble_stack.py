@@ -15,7 +15,7 @@ from bleak import BleakClient, BleakScanner
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
 
-from firmware_protocol.virtual_peripheral import CharacteristicSpec, GattPeripheral, PeripheralError, ServiceSpec
+from firmware_protocol.gatt_server import CharacteristicSpec, GattPeripheral, PeripheralError, ServiceSpec
 from tests.ble.fixtures import ble_adapters, ble_stack
 from tests.ble.stack import AdapterPair
 

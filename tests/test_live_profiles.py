@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from firmware_protocol.devices import witmotion
-from firmware_protocol.virtual_peripheral import CharacteristicSpec, ServiceSpec
+from firmware_protocol.gatt_server import CharacteristicSpec, ServiceSpec
 from gait.errors import GaitDataWarning
 from gait.io import read_canonical_session
 from gait.live import BleBackend, RecordConfig, Recorder, identify_protocol

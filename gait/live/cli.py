@@ -251,7 +251,8 @@ def _cropped(session, start_s: float):
 
 
 async def _serve(args: argparse.Namespace) -> Any:
-    from firmware_protocol.virtual_peripheral import FaultPlan, GattPeripheral
+    from firmware_protocol.gatt_server import GattPeripheral
+    from firmware_protocol.virtual_peripheral import FaultPlan
 
     from ._sync_cli import logging_sensor
 
@@ -309,7 +310,7 @@ async def _serve(args: argparse.Namespace) -> Any:
 def _cmd_simulate_device(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from firmware_protocol.virtual_peripheral import PeripheralError
+    from firmware_protocol.gatt_server import PeripheralError
 
     try:
         sensor = asyncio.run(_serve(args))

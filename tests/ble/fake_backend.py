@@ -29,7 +29,7 @@ from bleak.backends.scanner import AdvertisementData, BaseBleakScanner
 from bleak.backends.service import BleakGATTService, BleakGATTServiceCollection
 from bleak.exc import BleakDeviceNotFoundError, BleakError
 
-from firmware_protocol.virtual_peripheral import ServiceSpec
+from firmware_protocol.gatt_server import ServiceSpec
 
 __all__ = ["FakeAir", "FakePeripheral"]
 

@@ -90,3 +90,12 @@ def test_alcantara_rearfoot_runner_never_called_otherwise():
     assert len(calls) == 19
     assert set(calls) <= {"rearfoot", "uncertain"}
     assert calls.count("rearfoot") >= 10
+
+
+def test_a_shaking_stance_is_not_a_heel_strike():
+    """Transients as large as the stance's own vibration: not rearfoot, however large."""
+    t = _steps(1.0, 0.1, 60)
+    assert gs.run_foot_strike(t)[0] == "rearfoot"
+    cls, conf, _, _ = gs.run_foot_strike(t, np.full(60, 0.9))
+    assert cls == "uncertain" and conf == 0.0
+    assert gs.run_foot_strike(t, np.full(60, 0.3))[0] == "rearfoot"

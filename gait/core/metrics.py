@@ -800,7 +800,8 @@ def run_summary(
     s["side_confidence"] = float(np.median(side_conf[has_side])) if has_side.any() else 0.0
     # the run's foot strike: the median of its steps' transients and its standard error
     tr = np.asarray(steps["impact_transient_bw"], dtype=float)[sel] if "impact_transient_bw" in steps else np.zeros(0)
-    s["foot_strike"], s["foot_strike_confidence"], _, _ = run_foot_strike(tr)
+    bg = np.asarray(steps["stance_background_bw"], dtype=float)[sel] if "stance_background_bw" in steps else None
+    s["foot_strike"], s["foot_strike_confidence"], _, _ = run_foot_strike(tr, bg)
     finite_t = step_time[np.isfinite(step_time)]
     s["step_time_cv_pct"] = (
         float(100 * np.std(finite_t, ddof=1) / np.mean(finite_t)) if finite_t.size > 2 else float("nan")

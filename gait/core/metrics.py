@@ -69,8 +69,8 @@ from .strike import (  # noqa: F401 (re-exported: the step table's foot-strike c
     FOOT_STRIKES,
     FOREFOOT_BELOW_BW,
     REARFOOT_ABOVE_BW,
-    _collision_transient,
     classify_foot_strike,
+    collision_transient,
     run_foot_strike,
 )
 
@@ -435,7 +435,7 @@ def step_table(
     loading = np.where(running & np.isfinite(impact), loading, np.nan)
 
     # --- foot strike: the collision transient early in stance ----------------------------
-    transient, background = _collision_transient(
+    transient, background = collision_transient(
         acc_level[:, V], early_r, ic, tc_samples, segment_id, fs, bout, running, (ic_i, np.where(has_next, nxt_i, ic_i))
     )
     ok_run = running & events["ok"].to_numpy(bool)

@@ -59,7 +59,7 @@ RUN_CLEAR_RATIO = 2.0
 _MEDIAN_SE_FACTOR = 1.2533
 
 
-def _collision_transient(
+def collision_transient(
     f_v: np.ndarray,
     early_r: tuple,
     ic: np.ndarray,

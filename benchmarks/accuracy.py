@@ -81,6 +81,7 @@ import gait
 from gait.constants import G
 from gait.core import events as ev
 from gait.core import metrics as gm
+from gait.core import strike as gstrike
 from gait.core.filters import lowpass
 from gait.errors import GaitDataWarning
 from gait.evaluation import agreement, compare_steps, force_plate_contacts, match_events, pair_with_force_plate
@@ -1433,6 +1434,7 @@ def contact_strike_part(alc_dir: Path, rbds_dir: Path, quick: bool) -> dict[str,
             )
         out["strike_features_by_runner"] = pd.DataFrame(feat)
         out["strike_decision_ratio"] = _decision_ratio_table(runs)
+        out["strike_run_level"] = _run_strike_table(ins)
     sim_ct, sim_fs = _simulator_shapes(quick)
     sim_ct["constants"] = "shipped"
     parts = [sim_ct]
@@ -1445,13 +1447,59 @@ def contact_strike_part(alc_dir: Path, rbds_dir: Path, quick: bool) -> dict[str,
     return out
 
 
+def _run_strike_table(ins: pd.DataFrame) -> pd.DataFrame:
+    """The run's dominant strike (`gait.core.strike.run_foot_strike` on the trial's matched
+    steps) for several clear ratios, per runner, and the ratio chosen leave one runner out (the
+    smallest that makes no wrong trial call on the other runners)."""
+    grid = (1.5, 2.0, 3.0)
+    calls = []
+    for k in grid:
+        with _patched(gstrike, RUN_CLEAR_RATIO=k):
+            for trial, g in ins.groupby("trial", sort=False):
+                cls, conf, _, _ = gstrike.run_foot_strike(g["transient_bw"].to_numpy(), g["background_bw"].to_numpy())
+                calls.append(
+                    {
+                        "ratio": k,
+                        "runner": g["runner"].iloc[0],
+                        "trial": trial,
+                        "truth": g["strike_ref"].value_counts().idxmax(),
+                        "call": cls,
+                        "confidence": conf,
+                    }
+                )
+    c = pd.DataFrame(calls)
+    # a midfoot / forefoot runner called forefoot is right; anything else decided is wrong
+    fore_ok = c["truth"].isin(["midfoot", "forefoot"]) & (c["call"] == "forefoot")
+    c["right"] = (c["call"] == c["truth"]) | fore_ok
+    c["wrong"] = (c["call"] != "uncertain") & ~c["right"]
+    rows = []
+    for r in c["runner"].unique():
+        others = c[c["runner"] != r]
+        ok = [k for k in grid if not others[others["ratio"] == k]["wrong"].any()]
+        k = min(ok) if ok else max(grid)
+        g = c[(c["runner"] == r) & (c["ratio"] == k)]
+        rows.append(
+            {
+                "fold": "leave one runner out",
+                "ratio": k,
+                "runner": r,
+                "trials": len(g),
+                "right": int(g["right"].sum()),
+                "wrong": int(g["wrong"].sum()),
+                "uncertain": int((g["call"] == "uncertain").sum()),
+                "median confidence": float(g["confidence"].median()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def _decision_ratio_table(runs: list[dict]) -> pd.DataFrame:
     """Trial calls for several decision ratios, and the ratio chosen leave one runner out (the
     smallest that makes no wrong trial call on the other runners)."""
     grid = (2.0, 2.5, 3.0, 4.0)
     calls = []
     for k in grid:
-        with _patched(gm, DECISION_RATIO=k):
+        with _patched(gstrike, DECISION_RATIO=k):
             for run in runs:
                 p = _steps_vs_reference(run)
                 decided = p[p["strike_est"] != "uncertain"]
@@ -1546,6 +1594,8 @@ def print_contact_strike(t: dict[str, pd.DataFrame]) -> None:
         print(_plain(t["strike_features_by_runner"]))
         print("\nDecision ratio: trial calls per runner, and the ratio chosen leave one runner out:\n")
         print(_plain(t["strike_decision_ratio"]))
+        print("\nThe run's dominant strike (median transient and its standard error), leave one runner out:\n")
+        print(_plain(t["strike_run_level"]))
     print(
         "\nSimulator: contact time for two stance shapes and three strikes (ms; shipped constants on the full grid, "
         "each leave-one-runner-out fold's on the quick grid):\n"

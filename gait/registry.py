@@ -296,7 +296,7 @@ _ALL: tuple[Metric, ...] = (
         "`rearfoot` (transient >= 0.6 body weights), `midfoot` (0.2-0.6), `forefoot` (< 0.2) when decided; "
         "`uncertain` when neither the step's transient nor its bout's median stands at least 3 background "
         "vibrations (`stance_background_bw`, the bout's median) clear of the class boundaries; None for walking. "
-        "See `gait.core.metrics.classify_foot_strike`",
+        "See `gait.core.strike.classify_foot_strike`",
         dtype="text",
     ),
     Metric(

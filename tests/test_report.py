@@ -361,12 +361,15 @@ def test_cli_on_real_recordings_degrades_gracefully(tmp_path, capsys):
     doc = json.loads((tmp_path / "r.json").read_text())
     _validate(doc)
     level, down, up = doc["runs"]
-    # 100 % rearfoot in the dataset: decided on the downhill trial's hard landings; on the level
-    # trial the landing does not stand clear of the stance's vibration, so it is not assessed
+    # 100 % rearfoot in the dataset: decided on the downhill and this level trial (median
+    # transients 1.0-1.6 body weights); uphill the landing (median 0.26) sits in the middle band,
+    # so the run's strike is uncertain and the fault is not assessed
     assert "heel_strike" in {f["fault"] for f in down["findings"]}
     level_notes = {n["fault"]: n for n in level["notes"]}
-    assert level_notes["heel_strike"]["status"] == "cannot_assess"
-    assert "foot strike is undecided" in level_notes["heel_strike"]["reason"]
+    assert "heel_strike" not in level_notes or level_notes["heel_strike"]["status"] != "cannot_assess"
+    up_notes = {n["fault"]: n for n in up["notes"]}
+    assert up_notes["heel_strike"]["status"] == "cannot_assess"
+    assert "foot strike is undecided" in up_notes["heel_strike"]["reason"]
     assert "downhill" in {f["fault"] for f in down["findings"]}  # -5 deg treadmill (declared slope)
     assert "downhill" not in {f["fault"] for f in up["findings"]}
     for run in doc["runs"]:

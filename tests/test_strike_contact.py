@@ -160,8 +160,11 @@ class TestFootStrikeOnTheSimulator:
         p = _pairs(sim, a)
         assert (p["foot_strike_est"] == kind).mean() >= 0.99
         assert set(p["foot_strike_est"]) <= {kind, "uncertain"}  # never a wrong class
-        assert a.summary["foot_strike"] == kind
-        assert a.summary["foot_strike_confidence"] >= 0.5
+        # the run's dominant strike: rearfoot and forefoot decided from the median transient;
+        # a run in the middle band stays uncertain (uphill heel strikes land there too)
+        assert a.summary["foot_strike"] == (kind if kind != "midfoot" else "uncertain")
+        if kind != "midfoot":
+            assert a.summary["foot_strike_confidence"] >= 0.9
         assert a.summary[f"{kind}_share"] == pytest.approx(1.0)
         assert (a.minutes[f"{kind}_share"] == 1.0).all()
 
@@ -210,13 +213,20 @@ class TestFootStrikeOnTheSimulator:
 
 
 class TestHeelStrikeFault:
-    def test_found_on_heel_strikes_not_on_midfoot(self):
+    def test_found_on_heel_strikes_not_on_forefoot(self):
         heel = gait.analyze(_run(_strike_form("rearfoot"), seed=2).session)
-        mid = gait.analyze(_run(_strike_form("midfoot"), seed=2).session)
+        fore = gait.analyze(_run(_strike_form("forefoot"), seed=2).session)
         assert "heel_strike" in {f.fault for f in assess(heel).findings}
-        found = assess(mid)
+        found = assess(fore)
         assert "heel_strike" not in {f.fault for f in found.findings}
         assert "heel_strike" not in {n.fault for n in found.notes}  # assessed: just not found
+
+    def test_midfoot_run_is_not_assessed(self):
+        """A run in the middle band is uncertain, so the fault is not assessed rather than
+        assessed on a class the evidence does not support."""
+        mid = assess(gait.analyze(_run(_strike_form("midfoot"), seed=2).session))
+        assert "heel_strike" not in {f.fault for f in mid.findings}
+        assert {n.fault: n for n in mid.notes}["heel_strike"].status == "cannot_assess"
 
     def test_not_assessed_when_undecided(self):
         a = gait.analyze(_run(_strike_form("midfoot"), surface_vibration_mps2=5.0).session)

@@ -64,6 +64,15 @@ from .._checks import check_mask, check_rate, check_same_length, check_signal, c
 from ..constants import AP, DEG_PER_RAD, G, V
 from ..errors import GaitInputError, Where, check_number
 from .records import MinuteSignals, RunSummary, Surge, Warmup
+from .strike import (  # noqa: F401 (re-exported: the step table's foot-strike columns)
+    DECISION_RATIO,
+    FOOT_STRIKES,
+    FOREFOOT_BELOW_BW,
+    REARFOOT_ABOVE_BW,
+    classify_foot_strike,
+    collision_transient,
+    run_foot_strike,
+)
 
 __all__ = [
     "ASYMMETRY_METRICS",
@@ -160,24 +169,6 @@ STEP_COLUMNS: dict[str, object] = {
     "near_gap": bool,
     "valid": bool,
 }
-
-#: Foot-strike classes from the collision transient early in stance, in body weights: rearfoot
-#: at or above REARFOOT_ABOVE_BW, forefoot below FOREFOOT_BELOW_BW, midfoot between.
-REARFOOT_ABOVE_BW = 0.6
-FOREFOOT_BELOW_BW = 0.2
-#: width of the logistic rearfoot score around REARFOOT_ABOVE_BW, body weights
-REARFOOT_SCORE_WIDTH_BW = 0.1
-#: the transient is what a 10 Hz low-pass of the stance cannot follow
-TRANSIENT_LOWPASS_HZ = 10.0
-#: a step's class is decided when its transient is this many times the bout's background
-#: vibration away from the nearest class boundary
-DECISION_RATIO = 3.0
-#: smallest background counted, body weights (a perfect signal is not infinitely certain)
-BACKGROUND_FLOOR_BW = 0.005
-#: fewest complete running steps in a bout to measure its background (fewer: undecided)
-MIN_STRIKE_STEPS = 8
-#: the foot-strike classes (``uncertain``: the run's signal cannot decide)
-FOOT_STRIKES = ("rearfoot", "midfoot", "forefoot", "uncertain")
 
 
 # ---------------------------------------------------------------------------------------
@@ -444,7 +435,7 @@ def step_table(
     loading = np.where(running & np.isfinite(impact), loading, np.nan)
 
     # --- foot strike: the collision transient early in stance ----------------------------
-    transient, background = _collision_transient(
+    transient, background = collision_transient(
         acc_level[:, V], early_r, ic, tc_samples, segment_id, fs, bout, running, (ic_i, np.where(has_next, nxt_i, ic_i))
     )
     ok_run = running & events["ok"].to_numpy(bool)
@@ -541,143 +532,6 @@ def step_table(
         }
     )
     return df
-
-
-def _collision_transient(
-    f_v: np.ndarray,
-    early_r: tuple,
-    ic: np.ndarray,
-    tc_samples: np.ndarray,
-    segment_id: np.ndarray,
-    fs: float,
-    bout: np.ndarray,
-    running: np.ndarray,
-    step_bounds: tuple[np.ndarray, np.ndarray],
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per step, the collision transient and the stance's background vibration, body weights.
-
-    The transient is the largest excess of the vertical specific force over its own
-    `TRANSIENT_LOWPASS_HZ` low-pass in the first 25 % of stance; the background is the largest
-    absolute difference between the two from 40 to 80 % of stance, where no collision happens.
-    Both are divided by the bout's body weight in the sensor's units (the median over its
-    running steps of the mean vertical specific force from a contact to the next).
-    """
-    from .filters import lowpass
-
-    n = f_v.size
-    m = ic.size
-    x = np.nan_to_num(f_v)
-    smooth = np.empty_like(x)
-    starts = np.flatnonzero(np.concatenate([[True], segment_id[1:] != segment_id[:-1]]))
-    for a, b in zip(starts, np.append(starts[1:], n)):  # a few contiguous segments
-        smooth[a:b] = lowpass(x[a:b], fs, TRANSIENT_LOWPASS_HZ) if b - a > 3 * fs / TRANSIENT_LOWPASS_HZ else x[a:b]
-    resid = x - smooth
-    # body weight per bout: median of the per-step means of f_v (contact to next contact)
-    ic_i, nxt_i = step_bounds
-    c = np.concatenate([[0.0], np.cumsum(x)])
-    span = nxt_i - ic_i
-    long_enough = span >= 0.2 * fs
-    a_i, b_i = np.clip(ic_i, 0, n), np.clip(nxt_i, 0, n)
-    step_mean = np.where(long_enough, (c[b_i] - c[a_i]) / np.maximum(span, 1), np.nan)
-    unit = np.full(m, np.nan)
-    for b in np.unique(bout[running]):  # a few bouts
-        sel = running & (bout == b)
-        vals = step_mean[sel]
-        vals = vals[np.isfinite(vals) & (vals > 0.5 * G)]
-        unit[sel] = float(np.median(vals)) if vals.size else G
-    idx, owner, offs, ne = early_r
-    phase = (idx - ic[owner]) / tc_samples[owner]
-    early = np.where((phase >= 0) & (phase <= 0.25), resid[idx], -np.inf)
-    transient = _reduce(np.maximum, early, offs, ne) / unit
-    mid = _ragged(
-        np.round(ic + 0.4 * tc_samples).astype(np.int64), np.round(ic + 0.8 * tc_samples).astype(np.int64) + 1, n
-    )
-    idx, owner, offs, ne = mid
-    background = _reduce(np.maximum, np.abs(resid[idx]), offs, ne) / unit
-    ok = running & np.isfinite(transient)
-    return np.where(ok, transient, np.nan), np.where(ok, background, np.nan)
-
-
-def classify_foot_strike(
-    transient_bw: np.ndarray, background_bw: np.ndarray, bout: np.ndarray, complete: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Foot-strike class, its confidence and the rearfoot score of every step.
-
-    Parameters
-    ----------
-    transient_bw, background_bw
-        Per step, the collision transient and the background vibration of the stance, body
-        weights (NaN for walking steps).
-    bout
-        Bout of each step; the background is measured per bout.
-    complete
-        Steps whose stance is complete (they set the bout's background).
-
-    Returns
-    -------
-    strike
-        ``rearfoot`` / ``midfoot`` / ``forefoot`` when the step's transient is decided,
-        ``uncertain`` when it is not, None for steps without a transient (walking).
-    confidence
-        Confidence of the step's class, 0..1 (>= 0.5: decided).
-    score
-        Rearfoot score of the step, 0..1: logistic in its transient around `REARFOOT_ABOVE_BW`.
-
-    Notes
-    -----
-    The class is the band the transient falls in (`REARFOOT_ABOVE_BW`, `FOREFOOT_BELOW_BW`).
-    Its confidence is ``r^2 / (r^2 + K^2)`` with ``r = M / N``: ``M`` the distance of the
-    step's transient to the nearest boundary of its band, ``N`` the bout's background (the
-    median over its complete steps of the largest mid-stance difference between the signal and
-    its low-pass: the vibration a collision must stand out of) and ``K = DECISION_RATIO``; a
-    rearfoot or forefoot step is decided when its transient is at least ``K`` backgrounds from
-    the boundary; any step is also decided when its bout's median transient is (confidence
-    ``s r_b^2 / (r_b^2 + K^2)``, ``s`` the share of the bout's steps in that band) and the step
-    is in the same band. Midfoot is decided only that way: a single transient in the middle band
-    is also what a weak heel strike or a soft-tissue bump gives. On
-    real sacral recordings the background is 5-20 % of body weight (soft tissue, strap,
-    treadmill) and the transient moves with slope and speed as much as with the strike, so
-    there only clear cases are decided. Bouts with fewer than `MIN_STRIKE_STEPS` complete
-    steps are not decided.
-    """
-    t = np.asarray(transient_bw, dtype=float)
-    has = np.isfinite(t)
-    cls = np.where(t >= REARFOOT_ABOVE_BW, 0, np.where(t < FOREFOOT_BELOW_BW, 2, 1))
-    margin = np.where(
-        cls == 0,
-        t - REARFOOT_ABOVE_BW,
-        np.where(cls == 2, FOREFOOT_BELOW_BW - t, np.minimum(t - FOREFOOT_BELOW_BW, REARFOOT_ABOVE_BW - t)),
-    )
-    score = np.where(has, 1.0 / (1.0 + np.exp(-(t - REARFOOT_ABOVE_BW) / REARFOOT_SCORE_WIDTH_BW)), np.nan)
-    noise = np.full(t.size, np.nan)
-    bout_conf = np.zeros(t.size)
-    use = has & np.asarray(complete, bool) & np.isfinite(background_bw)
-    for b in np.unique(bout[has]):  # a few bouts
-        sel = has & (bout == b)
-        pick = use & (bout == b)
-        if pick.sum() < MIN_STRIKE_STEPS:
-            continue
-        n_b = max(float(np.median(background_bw[pick])), BACKGROUND_FLOOR_BW)
-        noise[sel] = n_b
-        # the bout as a whole: its median transient, the band it is in, and how many agree
-        e = float(np.median(t[pick]))
-        c = 0 if e >= REARFOOT_ABOVE_BW else 2 if e < FOREFOOT_BELOW_BW else 1
-        m_b = {0: e - REARFOOT_ABOVE_BW, 2: FOREFOOT_BELOW_BW - e}.get(
-            c, min(e - FOREFOOT_BELOW_BW, REARFOOT_ABOVE_BW - e)
-        )
-        r_b = m_b / n_b
-        share = float(np.mean(cls[pick] == c))
-        bout_conf[sel & (cls == c)] = share * r_b**2 / (r_b**2 + DECISION_RATIO**2)
-    r = margin / noise
-    # a single step is decided on its own only at the ends (a clear collision, or none): a
-    # transient in the middle band is also what a weak heel strike or a soft-tissue bump gives,
-    # so midfoot needs the bout's landings to sit there consistently
-    own = np.where(cls == 1, 0.0, np.nan_to_num(r**2 / (r**2 + DECISION_RATIO**2), nan=0.0))
-    confidence = np.where(has, np.maximum(own, bout_conf), np.nan)
-    names = np.array(FOOT_STRIKES[:3], dtype=object)
-    strike = np.where(confidence >= 0.5, names[cls], "uncertain").astype(object)
-    strike[~has] = None
-    return strike, confidence, score
 
 
 def _regularities(x: np.ndarray, window: tuple, lags: list[np.ndarray], n: int) -> list[np.ndarray]:
@@ -944,15 +798,10 @@ def run_summary(
     s["side_share"] = float(has_side.mean()) if n else float("nan")
     side_conf = np.asarray(steps["side_confidence"], dtype=float)[sel] if "side_confidence" in steps else np.zeros(n)
     s["side_confidence"] = float(np.median(side_conf[has_side])) if has_side.any() else 0.0
-    conf = np.asarray(steps["foot_strike_confidence"], dtype=float)[sel] if "foot_strike_confidence" in steps else None
-    s["foot_strike_confidence"] = float(np.nanmedian(conf)) if conf is not None and np.isfinite(conf).any() else 0.0
-    # the run's foot strike: the most common class of its decided steps, when they are most
-    # of its running steps; otherwise the signal could not decide
-    if decided.any() and decided.mean() >= 0.5:
-        counts = [int(np.sum(strike[decided] == c)) for c in FOOT_STRIKES[:3]]
-        s["foot_strike"] = FOOT_STRIKES[int(np.argmax(counts))]
-    else:
-        s["foot_strike"] = "uncertain"
+    # the run's foot strike: the median of its steps' transients and its standard error
+    tr = np.asarray(steps["impact_transient_bw"], dtype=float)[sel] if "impact_transient_bw" in steps else np.zeros(0)
+    bg = np.asarray(steps["stance_background_bw"], dtype=float)[sel] if "stance_background_bw" in steps else None
+    s["foot_strike"], s["foot_strike_confidence"], _, _ = run_foot_strike(tr, bg)
     finite_t = step_time[np.isfinite(step_time)]
     s["step_time_cv_pct"] = (
         float(100 * np.std(finite_t, ddof=1) / np.mean(finite_t)) if finite_t.size > 2 else float("nan")

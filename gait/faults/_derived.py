@@ -112,10 +112,10 @@ def _foot_strike_metrics(analysis: Analysis, run: pd.DataFrame, values: dict[str
     summary = analysis.summary
     conf = float(summary.get("foot_strike_confidence", 0.0) or 0.0)
     values["derived.foot_strike_confidence"] = conf
-    strike = np.asarray(run["foot_strike"], dtype=object) if len(run) else np.zeros(0, object)
-    decided = np.isin(strike, ["rearfoot", "midfoot", "forefoot"])
-    if summary.get("foot_strike", "uncertain") != "uncertain" and decided.sum() >= 5:
-        values["derived.rearfoot_share"] = float(np.mean(strike[decided] == "rearfoot"))
+    score = run["rearfoot_score"].to_numpy(float) if "rearfoot_score" in run and len(run) else np.zeros(0)
+    score = score[np.isfinite(score)]
+    if summary.get("foot_strike", "uncertain") != "uncertain" and score.size >= 5:
+        values["derived.rearfoot_share"] = float(np.mean(score >= 0.5))
         return
     values["derived.rearfoot_share"] = float("nan")
     tr = run["impact_transient_bw"].to_numpy(float) if "impact_transient_bw" in run and len(run) else np.zeros(0)

@@ -51,7 +51,7 @@ Part 6, vertical oscillation (``--parts vo``): per RBDS trial and runner against
 (max - min of the sacral point's height from contact to next contact) and against the previous
 truth (the line between the heights at the two contacts removed); how far each definition of
 the truth moves when its own contacts move by 2, 5 and 10 ms, and the sacrum's side-to-side
-landing-height difference; the height's high-pass cutoff (`gait.core.metrics.HEIGHT_HIGHPASS_HZ`)
+landing-height difference; the height's high-pass cutoff (`gait.core._steps.HEIGHT_HIGHPASS_HZ`)
 swept and picked leave one runner out; Alcantara against the force's centre of mass per step
 (part 2's reference) and per stride (a contact to the next of the same foot), by slope.
 
@@ -79,8 +79,8 @@ import pandas as pd
 
 import gait
 from gait.constants import G
+from gait.core import _steps as gm
 from gait.core import events as ev
-from gait.core import metrics as gm
 from gait.core import strike as gstrike
 from gait.core.filters import lowpass
 from gait.errors import GaitDataWarning
@@ -1643,7 +1643,7 @@ def print_contact_strike(t: dict[str, pd.DataFrame]) -> None:
 # =======================================================================================
 # Part 6: vertical oscillation (the definition, its sensitivity, the cutoff left out)
 # =======================================================================================
-#: the high-pass cutoffs swept for the height (`gait.core.metrics.HEIGHT_HIGHPASS_HZ`), Hz
+#: the high-pass cutoffs swept for the height (`gait.core._steps.HEIGHT_HIGHPASS_HZ`), Hz
 VO_CUTOFFS_HZ = (0.1, 0.2, 0.3, 0.4, 0.5, 0.7)
 
 

@@ -49,7 +49,6 @@ LONG_MODULES: dict[str, tuple[int, str]] = {
         850,
         "the sync loop: list, download with resume, check, write, analyse; its types and state are apart",
     ),
-    "gait/core/metrics.py": (1200, "step table, minute table and run summary; a split per table is due"),
     "gait/core/mounting.py": (650, "mounting estimation, one algorithm with its checks"),
     "gait/core/pipeline.py": (550, "the stages of gait.analyze and Analysis; little above the limit"),
     "gait/core/quality.py": (750, "signal quality checks; a split per check family is due"),

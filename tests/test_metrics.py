@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from gait import analyze
-from gait.core.metrics import STEP_METRICS, _empty_steps, _ragged, minute_table, run_summary
+from gait.core._steps import _empty_steps, _ragged
+from gait.core.metrics import STEP_METRICS, minute_table, run_summary
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "tables.md"
 

@@ -55,10 +55,10 @@ class TestRunFootStrike:
         assert cls == "uncertain" and conf == 0.0 and np.isnan(med)
 
     def test_metrics_uses_this_module(self):
-        from gait.core import metrics
+        from gait.core import _steps, _summary
 
-        assert metrics.classify_foot_strike is gs.classify_foot_strike
-        assert metrics.run_foot_strike is gs.run_foot_strike
+        assert _steps.classify_foot_strike is gs.classify_foot_strike
+        assert _summary.run_foot_strike is gs.run_foot_strike
 
 
 @pytest.mark.parametrize(("rear", "expected"), [(1.0, "rearfoot"), (0.0, "forefoot"), (0.5, None)])

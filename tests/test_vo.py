@@ -200,7 +200,7 @@ def test_the_run_value_does_not_jump_between_the_sides(short_run):
 def test_the_closed_form_detrend_equals_scipys(n):
     from scipy.signal import detrend
 
-    from gait.core.metrics import _detrend
+    from gait.core._steps import _detrend
 
     y = np.random.default_rng(n).normal(size=n).cumsum() + 3.0 * np.arange(n)
     np.testing.assert_allclose(_detrend(y), detrend(y), atol=1e-10)

@@ -78,8 +78,8 @@ def collision_transient(
     Both are divided by the bout's body weight in the sensor's units (the median over its
     running steps of the mean vertical specific force from a contact to the next).
     """
+    from ._steps import _ragged, _reduce
     from .filters import lowpass
-    from .metrics import _ragged, _reduce
 
     n = f_v.size
     m = ic.size

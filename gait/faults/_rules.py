@@ -336,7 +336,7 @@ def _clock(t_s: float) -> str:
 
 
 def _eval_warmup(rule: Rule, ctx: EvaluationContext) -> _Result:
-    """No warm-up: too little walking and easy running before full effort (`metrics._warmup`).
+    """No warm-up: too little walking and easy running before full effort (`gait.core._summary._warmup`).
 
     Confidence: the rule's reliability x ``n / (n + 30)`` x the normal probability that the
     first minute of running is truly above the easy level (``WARMUP_EASY_RATIO`` of the run's

@@ -30,7 +30,8 @@ from .codec import (
     encode_config,
     encode_packet,
 )
-from .stream import StreamChunk, StreamDecoder, StreamStats
+from .samples import DecodedSamples, Gap
+from .stream import StreamDecoder, StreamStats
 
 __all__ = [
     "CONFIG_UUID",
@@ -41,7 +42,8 @@ __all__ = [
     "DeviceConfig",
     "PacketError",
     "ProtocolError",
-    "StreamChunk",
+    "DecodedSamples",
+    "Gap",
     "StreamDecoder",
     "StreamStats",
     "decode_config",

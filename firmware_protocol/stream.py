@@ -35,13 +35,13 @@ API
     for the missing one before it is declared lost (0: declare at once; in-order packets are
     never delayed). ``errors="count"`` counts bad packets in `stats`; ``"raise"`` raises
     their `~firmware_protocol.codec.PacketError` instead.
-``feed(data, *, host_time_s=None) -> StreamChunk``
+``feed(data, *, host_time_s=None) -> DecodedSamples``
     One notification. ``host_time_s`` (any monotonic clock, seconds) feeds `clock`.
-``feed_many(notifications, *, host_times_s=None) -> StreamChunk``
+``feed_many(notifications, *, host_times_s=None) -> DecodedSamples``
     Several at once (same result as calling `feed` for each).
-``flush() -> StreamChunk``
+``flush() -> DecodedSamples``
     Give up on every hole still open and return the held-back packets (end of recording).
-``reset() -> StreamChunk``
+``reset() -> DecodedSamples``
     The link was lost: flush, and treat the next packet as the start of a new segment.
     Statistics, the time base and the clock model are kept.
 ``set_config(config)``
@@ -55,7 +55,7 @@ API
 ``clock -> firmware_protocol.clock.DriftFit``
     Device-to-host time mapping fitted to arrival times (offset and drift).
 
-`StreamChunk` holds ``t_s`` (device time in seconds: the packet time stamps unwrapped past
+`DecodedSamples` holds ``t_s`` (device time in seconds: the packet time stamps unwrapped past
 2^32 us, continuous across restarts), ``acc_mps2`` and ``gyr_rads`` (``(n, 3)``, sensor
 frame), ``gap_before`` (``(n,)`` bool, True on the first sample after missing samples) and
 ``gaps`` (one `Gap` per hole, with the packets and samples lost and why).
@@ -73,7 +73,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Literal
 
@@ -83,8 +83,9 @@ from gait.errors import GaitInputError, Where
 
 from .clock import DriftFit
 from .codec import DeviceConfig, Flags, Packet, PacketError, decode_packet
+from .samples import DecodedSamples, Gap
 
-__all__ = ["Gap", "StreamChunk", "StreamDecoder", "StreamStats"]
+__all__ = ["StreamDecoder", "StreamStats"]
 
 _U32 = 1 << 32
 _HALF_U32 = 1 << 31
@@ -96,71 +97,6 @@ _HISTORY = 4096
 #: Rate tracking: smoothing factor and the largest deviation from the nominal period accepted.
 _TRACK_ALPHA = 0.1
 _TRACK_LIMIT = 0.05
-
-
-@dataclass(frozen=True)
-class Gap:
-    """Samples missing between two emitted samples.
-
-    Attributes
-    ----------
-    t_before_s, t_after_s
-        Device time of the last sample before and the first sample after the gap, s.
-    packets_lost
-        Packets missing by sequence number (0 for a device overflow or a restart).
-    samples_lost
-        Samples missing according to the time stamps.
-    reason
-        ``"loss"`` (sequence gap), ``"overflow"`` (device dropped samples), ``"restart"``
-        (a new stream started), ``"reconnect"`` (after `StreamDecoder.reset`), ``"resync"``
-        (the sequence jumped back without a restart), ``"time"`` (time stamps jump).
-    """
-
-    t_before_s: float
-    t_after_s: float
-    packets_lost: int
-    samples_lost: int
-    reason: str
-
-
-@dataclass(frozen=True, eq=False)
-class StreamChunk:
-    """Samples returned by one call of the decoder (possibly none)."""
-
-    t_s: np.ndarray
-    acc_mps2: np.ndarray
-    gyr_rads: np.ndarray
-    gap_before: np.ndarray
-    gaps: tuple[Gap, ...] = ()
-
-    @property
-    def n_samples(self) -> int:
-        return int(self.t_s.size)
-
-    def __len__(self) -> int:
-        return self.n_samples
-
-    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(t_s, acc_mps2, gyr_rads)``, e.g. for `gait.io.SessionCsvWriter.write`."""
-        return self.t_s, self.acc_mps2, self.gyr_rads
-
-    @classmethod
-    def empty(cls) -> StreamChunk:
-        return cls(np.zeros(0), np.zeros((0, 3)), np.zeros((0, 3)), np.zeros(0, dtype=bool), ())
-
-    @classmethod
-    def concat(cls, chunks: Iterable[StreamChunk]) -> StreamChunk:
-        """One chunk holding several, in order."""
-        cs = [c for c in chunks if c.n_samples or c.gaps]
-        if not cs:
-            return cls.empty()
-        return cls(
-            np.concatenate([c.t_s for c in cs]),
-            np.concatenate([c.acc_mps2 for c in cs]),
-            np.concatenate([c.gyr_rads for c in cs]),
-            np.concatenate([c.gap_before for c in cs]),
-            tuple(g for c in cs for g in c.gaps),
-        )
 
 
 @dataclass(frozen=True)
@@ -282,7 +218,7 @@ class StreamDecoder:
     def stats(self) -> StreamStats:
         return StreamStats(**self._counts, rate_hz_estimate=1e6 / self._period_us)
 
-    def feed(self, data: bytes | bytearray | memoryview, *, host_time_s: float | None = None) -> StreamChunk:
+    def feed(self, data: bytes | bytearray | memoryview, *, host_time_s: float | None = None) -> DecodedSamples:
         """Decode one notification; return the samples it completes (possibly none).
 
         In counting mode this never raises on the bytes; a ``host_time_s`` that is not a finite
@@ -297,14 +233,14 @@ class StreamDecoder:
             self._counts[key if key in self._counts else "corrupt"] += 1
             if self.errors == "raise":
                 raise
-            return StreamChunk.empty()
+            return DecodedSamples.empty()
         out: list[tuple[np.ndarray, Packet, Gap | None]] = []
         self._accept(packet, host_time_s, out)
         return self._chunk(out)
 
     def feed_many(
         self, notifications: Sequence[bytes | bytearray | memoryview], *, host_times_s: Sequence[float] | None = None
-    ) -> StreamChunk:
+    ) -> DecodedSamples:
         """Decode several notifications in order; the same as `feed` on each."""
         if host_times_s is not None and len(host_times_s) != len(notifications):
             raise GaitInputError(
@@ -314,16 +250,16 @@ class StreamDecoder:
                 where=Where(parameter="host_times_s"),
             )
         hts: Sequence[float | None] = host_times_s if host_times_s is not None else [None] * len(notifications)
-        return StreamChunk.concat(self.feed(n, host_time_s=h) for n, h in zip(notifications, hts))
+        return DecodedSamples.concat(self.feed(n, host_time_s=h) for n, h in zip(notifications, hts))
 
-    def flush(self) -> StreamChunk:
+    def flush(self) -> DecodedSamples:
         """Declare every open hole lost and return the packets held back."""
         out: list[tuple[np.ndarray, Packet, Gap | None]] = []
         while self._pending:
             self._give_up(out)
         return self._chunk(out)
 
-    def reset(self) -> StreamChunk:
+    def reset(self) -> DecodedSamples:
         """The link dropped: flush, then start a new segment with the next packet."""
         chunk = self.flush()
         self._expected = None
@@ -468,13 +404,13 @@ class StreamDecoder:
         self._counts["samples_ok"] += n
         out.append((t, p, gap))
 
-    def _chunk(self, out: list[tuple[np.ndarray, Packet, Gap | None]]) -> StreamChunk:
+    def _chunk(self, out: list[tuple[np.ndarray, Packet, Gap | None]]) -> DecodedSamples:
         if not out:
-            return StreamChunk.empty()
+            return DecodedSamples.empty()
         t = np.concatenate([o[0] for o in out])
         acc = np.concatenate([o[1].acc for o in out]).astype(np.float64) * self._config.acc_scale_mps2_per_lsb
         gyr = np.concatenate([o[1].gyr for o in out]).astype(np.float64) * self._config.gyr_scale_rads_per_lsb
         gap_before = np.zeros(t.size, dtype=bool)
         starts = np.cumsum([0] + [o[0].size for o in out[:-1]])
         gap_before[starts[[o[2] is not None for o in out]]] = True
-        return StreamChunk(t, acc, gyr, gap_before, tuple(o[2] for o in out if o[2] is not None))
+        return DecodedSamples(t, acc, gyr, gap_before, tuple(o[2] for o in out if o[2] is not None))

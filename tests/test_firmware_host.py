@@ -23,7 +23,8 @@ import pytest
 
 from firmware_protocol import codec
 from firmware_protocol import logbook as lb
-from firmware_protocol.stream import StreamChunk, StreamDecoder
+from firmware_protocol.samples import DecodedSamples
+from firmware_protocol.stream import StreamDecoder
 
 REPO = Path(__file__).resolve().parents[1]
 SKETCH = REPO / "firmware_protocol" / "firmware" / "xiao_nrf52840_sense"
@@ -138,7 +139,7 @@ def test_radio_stall_becomes_an_overflow_gap_of_the_right_size(host_test):
     dropped = int(idx[jumps[0] + 1] - idx[jumps[0]] - 1)
     assert dropped > 300  # a 2 s stall overflows the 1.2 s ring buffer
     dec = StreamDecoder(run.config)
-    chunk = StreamChunk.concat([dec.feed_many(run.packets), dec.flush()])
+    chunk = DecodedSamples.concat([dec.feed_many(run.packets), dec.flush()])
     (gap,) = chunk.gaps
     assert gap.reason == "overflow" and gap.packets_lost == 0
     assert abs(gap.samples_lost - dropped) <= 1

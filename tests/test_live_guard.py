@@ -25,23 +25,30 @@ from hypothesis.extra import numpy as hnp
 
 from firmware_protocol.devices import movesense, polar
 from firmware_protocol.profiles import get_profile
+from firmware_protocol.samples import DecodedSamples
 from gait.constants import RAD_PER_DEG, G
 from gait.errors import GaitDataWarning, GaitInputError
 from gait.io import SessionCsvWriter, read_canonical_session
 from gait.live import FoundDevice, RecordConfig, Recorder
 from gait.live._guard import MAX_ACC_MPS2, MAX_GYR_RADS, SampleGuard
-from gait.live._links import Decoded, ProfileLink
+from gait.live._links import ProfileLink
 from gait.session import SessionMetadata
 from tests.fuzz_settings import fuzz
 
 RATE = 208.0
 
 
-def decoded(t, acc, gyr, gap_before=None, lost=(), reasons=(), new_epoch=False) -> Decoded:
+def decoded(t, acc, gyr, gap_before=None, lost=(), reasons=(), new_epoch=False) -> DecodedSamples:
     t = np.asarray(t, dtype=float)
     gb = np.zeros(t.size, dtype=bool) if gap_before is None else np.asarray(gap_before, dtype=bool)
-    return Decoded(
-        t, np.asarray(acc, float), None if gyr is None else np.asarray(gyr, float), gb, lost, reasons, new_epoch
+    return DecodedSamples.with_holes(
+        t,
+        np.asarray(acc, float),
+        None if gyr is None else np.asarray(gyr, float),
+        gb,
+        lost,
+        reasons,
+        new_epoch=new_epoch,
     )
 
 
@@ -68,8 +75,8 @@ class TestSampleGuard:
         acc, gyr = rows(5, {2: value})
         g = SampleGuard()
         out = g.clean(decoded(np.arange(5) / RATE, acc, gyr))
-        np.testing.assert_array_equal(out.t_dev_s, np.array([0, 1, 3, 4]) / RATE)
-        np.testing.assert_array_equal(out.acc, acc[[0, 1, 3, 4]])
+        np.testing.assert_array_equal(out.t_s, np.array([0, 1, 3, 4]) / RATE)
+        np.testing.assert_array_equal(out.acc_mps2, acc[[0, 1, 3, 4]])
         np.testing.assert_array_equal(out.gap_before, [False, False, True, False])
         assert out.samples_lost == (1,) and out.reasons == ("invalid",)
         assert (g.nonfinite, g.out_of_range) == (1, 0)
@@ -171,7 +178,7 @@ def _finish(rec: Recorder):
 
 @st.composite
 def blocks(draw: st.DrawFn, *, hostile: bool):
-    """Decoded blocks as a link emits them, with NaN, infinite and absurd values mixed in.
+    """DecodedSamples blocks as a link emits them, with NaN, infinite and absurd values mixed in.
 
     Returns the blocks and, per sample, its true slot on the sampling grid and whether it is
     a good sample (finite, within the limits)."""
@@ -227,8 +234,8 @@ def test_round_trip_the_file_holds_exactly_the_good_samples(case):
             return
         result, s, msgs = _finish(rec)
         sidecar = json.loads(result.sidecar.read_text())
-    acc = np.concatenate([d.acc for d in ds])[good]
-    gyr = np.concatenate([d.gyr for d in ds])[good]
+    acc = np.concatenate([d.acc_mps2 for d in ds])[good]
+    gyr = np.concatenate([d.gyr_rads for d in ds])[good]
     np.testing.assert_array_equal(s.acc, acc)
     np.testing.assert_array_equal(s.gyr, gyr)
     np.testing.assert_array_equal(np.rint(s.t * RATE).astype(int), kept - kept[0])

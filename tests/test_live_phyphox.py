@@ -192,11 +192,11 @@ class TestPhoneGrid:
             grid.add("acc", ta[pa], va[pa])
             grid.add("gyr", tg[pg], vg[pg])
             parts.append(grid.take())
-        t = np.concatenate([p.t_dev_s for p in parts])
-        assert np.array_equal(t, ref.t_dev_s) and np.all(np.diff(t) > 0)
-        np.testing.assert_allclose(np.concatenate([p.acc for p in parts]), ref.acc, atol=1e-12)
-        expected = np.column_stack([np.interp(ref.t_dev_s, ta, va[:, c]) for c in range(3)])
-        np.testing.assert_allclose(ref.acc, expected, atol=1e-12)
+        t = np.concatenate([p.t_s for p in parts])
+        assert np.array_equal(t, ref.t_s) and np.all(np.diff(t) > 0)
+        np.testing.assert_allclose(np.concatenate([p.acc_mps2 for p in parts]), ref.acc_mps2, atol=1e-12)
+        expected = np.column_stack([np.interp(ref.t_s, ta, va[:, c]) for c in range(3)])
+        np.testing.assert_allclose(ref.acc_mps2, expected, atol=1e-12)
         assert not any(p.gap_before.any() for p in parts)
 
     def test_a_hole_is_a_gap_with_its_cause_never_filled(self) -> None:
@@ -208,7 +208,7 @@ class TestPhoneGrid:
         grid.add("gyr", tg, vg)
         d = grid.take()
         assert int(d.gap_before.sum()) == 1 and d.reasons == ("phone paused",)
-        g = d.t_dev_s
+        g = d.t_s
         assert not ((g > ta[~hole][ta[~hole] < 0.8].max() + 1e-9) & (g < ta[hole].max())).any()
         assert d.samples_lost[0] == pytest.approx((1.1 - 0.8) * 400, abs=4)
 

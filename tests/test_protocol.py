@@ -21,7 +21,8 @@ from firmware_protocol.codec import (
     TruncatedPacketError,
     VersionError,
 )
-from firmware_protocol.stream import RESYNC_AFTER, StreamChunk, StreamDecoder
+from firmware_protocol.samples import DecodedSamples
+from firmware_protocol.stream import RESYNC_AFTER, StreamDecoder
 from gait.constants import RAD_PER_DEG, G
 from gait.errors import GaitInputError
 
@@ -571,7 +572,7 @@ class TestStreamDecoder:
         dec = StreamDecoder(CFG)
         chunks = [dec.feed(r) for r in raws]
         assert all(c.n_samples == 19 for c in chunks)  # in-order packets are never held back
-        chunk = StreamChunk.concat(chunks)
+        chunk = DecodedSamples.concat(chunks)
         np.testing.assert_allclose(chunk.acc_mps2, acc * CFG.acc_scale_mps2_per_lsb)
         np.testing.assert_allclose(chunk.gyr_rads, gyr * CFG.gyr_scale_rads_per_lsb)
         np.testing.assert_allclose(chunk.t_s, 1.0 + np.arange(acc.shape[0]) / 416.0, atol=2e-6)
@@ -583,7 +584,7 @@ class TestStreamDecoder:
     def test_lost_packet(self):
         raws, *_ = make_stream()
         dec = StreamDecoder(CFG)
-        chunk = StreamChunk.concat([dec.feed_many(raws[:3] + raws[4:]), dec.flush()])
+        chunk = DecodedSamples.concat([dec.feed_many(raws[:3] + raws[4:]), dec.flush()])
         (gap,) = chunk.gaps
         assert (gap.packets_lost, gap.samples_lost, gap.reason) == (1, 19, "loss")
         assert gap.t_after_s - gap.t_before_s == pytest.approx(20 / 416, abs=1e-5)
@@ -603,21 +604,21 @@ class TestStreamDecoder:
         dec = StreamDecoder(CFG, reorder_window=3)
         chunks = [dec.feed(raws[i]) for i in order]
         assert [c.n_samples for c in chunks[:4]] == [19, 0, 0, 57]
-        chunk = StreamChunk.concat(chunks)
+        chunk = DecodedSamples.concat(chunks)
         np.testing.assert_allclose(chunk.acc_mps2, acc * CFG.acc_scale_mps2_per_lsb)
         assert chunk.gaps == () and dec.stats.reordered == 2 and dec.stats.packets_lost == 0
 
     def test_too_late_is_dropped(self):
         raws, *_ = make_stream()
         dec = StreamDecoder(CFG, reorder_window=2)
-        chunk = StreamChunk.concat([dec.feed(raws[i]) for i in [0, 2, 3, 4, 1, 5]])
+        chunk = DecodedSamples.concat([dec.feed(raws[i]) for i in [0, 2, 3, 4, 1, 5]])
         assert dec.stats.packets_lost == 1 and dec.stats.late == 1 and chunk.n_samples == 5 * 19
         assert np.all(np.diff(chunk.t_s) > 0)
 
     def test_duplicates(self):
         raws, acc, _ = make_stream()
         dec = StreamDecoder(CFG)
-        chunk = StreamChunk.concat([dec.feed(raws[i]) for i in [0, 0, 1, 1, 3, 3, 2, 2, 4]])
+        chunk = DecodedSamples.concat([dec.feed(raws[i]) for i in [0, 0, 1, 1, 3, 3, 2, 2, 4]])
         np.testing.assert_allclose(chunk.acc_mps2, acc[:95] * CFG.acc_scale_mps2_per_lsb)
         assert dec.stats.duplicated == 4 and dec.stats.stream_starts == 1 and chunk.gaps == ()
 
@@ -633,7 +634,7 @@ class TestStreamDecoder:
     def test_bad_packets_are_counted_and_skipped(self, damage, field):
         raws, *_ = make_stream()
         dec = StreamDecoder(CFG)
-        chunk = StreamChunk.concat([dec.feed(raws[0]), dec.feed(damage(raws[1])), dec.feed(raws[2]), dec.flush()])
+        chunk = DecodedSamples.concat([dec.feed(raws[0]), dec.feed(damage(raws[1])), dec.feed(raws[2]), dec.flush()])
         assert getattr(dec.stats, field) == 1 and dec.stats.packets_bad == 1
         assert chunk.gaps[0].packets_lost == 1 and dec.stats.packets_ok == 2
 
@@ -664,7 +665,7 @@ class TestStreamDecoder:
         raws, *_ = make_stream(t0_us=900_000_000)
         rebooted, *_ = make_stream(t0_us=100)
         dec = StreamDecoder(CFG)
-        chunk = StreamChunk.concat(
+        chunk = DecodedSamples.concat(
             [
                 dec.feed_many(raws[:2], host_times_s=[10.0, 10.05]),
                 dec.feed_many(rebooted[:2], host_times_s=[70.0, 70.05]),
@@ -788,7 +789,7 @@ class TestStreamDecoder:
                 k += 1
             k += 1
         dec = StreamDecoder(CFG, reorder_window=3)
-        chunk = StreamChunk.concat([dec.feed_many([raws[i] for i in arrivals]), dec.flush()])
+        chunk = DecodedSamples.concat([dec.feed_many([raws[i] for i in arrivals]), dec.flush()])
         received = sorted(set(arrivals))
         idx = np.rint((chunk.t_s - 1.0) * 416.0).astype(int)
         np.testing.assert_array_equal(idx, np.concatenate([np.arange(5 * i, 5 * i + 5) for i in received]))

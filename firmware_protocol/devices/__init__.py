@@ -16,7 +16,8 @@ module                 devices                        checked against
 advertisement.
 """
 
-from ._base import DecodedSamples, DecoderStats, DeviceDecoder, DeviceProfile, FrameError, normalize_uuid
+from ..samples import DecodedSamples
+from ._base import DecoderStats, DeviceDecoder, DeviceProfile, FrameError, normalize_uuid
 from .lumbar import LumbarImuDecoder
 from .metawear import MetaWearDecoder
 from .movesense import MovesenseDecoder

@@ -36,11 +36,11 @@ import numpy as np
 from gait.errors import GaitInputError, Where
 
 from ..codec import ProtocolError
+from ..samples import DecodedSamples
 
 __all__ = [
     "MAX_FRAME_JUMP_S",
     "RESYNC_AFTER",
-    "DecodedSamples",
     "DecoderStats",
     "DeviceDecoder",
     "DeviceProfile",
@@ -148,46 +148,6 @@ class FrameClock:
         """Forget the time base: the next frame starts a new one."""
         self.last = None
         self._run, self._run_last = 0, None
-
-
-@dataclass(frozen=True, eq=False)
-class DecodedSamples:
-    """Samples decoded from one or more notifications (possibly none).
-
-    Attributes
-    ----------
-    t_s
-        Device time of each sample, s (the device's own clock where it sends one, else the
-        sample count divided by the configured rate), shape ``(n,)``.
-    acc_mps2
-        Specific force, m/s^2, sensor frame, ``(n, 3)``.
-    gyr_rads
-        Angular rate, rad/s, ``(n, 3)``; ``None`` for a device without a gyroscope.
-    """
-
-    t_s: np.ndarray
-    acc_mps2: np.ndarray
-    gyr_rads: np.ndarray | None
-
-    @property
-    def n_samples(self) -> int:
-        return int(self.t_s.size)
-
-    def __len__(self) -> int:
-        return self.n_samples
-
-    @classmethod
-    def empty(cls, *, has_gyro: bool = True) -> DecodedSamples:
-        return cls(np.zeros(0), np.zeros((0, 3)), np.zeros((0, 3)) if has_gyro else None)
-
-    @classmethod
-    def concat(cls, parts: list[DecodedSamples], *, has_gyro: bool = True) -> DecodedSamples:
-        parts = [p for p in parts if p.n_samples]
-        if not parts:
-            return cls.empty(has_gyro=has_gyro)
-        gyrs = [p.gyr_rads for p in parts if p.gyr_rads is not None]
-        gyr = np.concatenate(gyrs) if len(gyrs) == len(parts) else None
-        return cls(np.concatenate([p.t_s for p in parts]), np.concatenate([p.acc_mps2 for p in parts]), gyr)
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,9 @@ the configuration in force stays.
 from __future__ import annotations
 
 from .. import codec
+from ..samples import DecodedSamples
 from ..stream import StreamDecoder
-from ._base import DecodedSamples, DeviceDecoder, DeviceProfile, FrameError
+from ._base import DeviceDecoder, DeviceProfile, FrameError
 
 __all__ = ["PROFILE", "LumbarImuDecoder", "start_commands"]
 

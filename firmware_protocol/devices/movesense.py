@@ -46,7 +46,8 @@ import numpy as np
 from gait.constants import RAD_PER_DEG
 from gait.errors import GaitInputError, Where
 
-from ._base import MAX_FRAME_JUMP_S, DecodedSamples, DeviceDecoder, DeviceProfile, FrameClock, FrameError
+from ..samples import DecodedSamples
+from ._base import MAX_FRAME_JUMP_S, DeviceDecoder, DeviceProfile, FrameClock, FrameError
 
 __all__ = [
     "NOTIFY_UUID",

@@ -70,9 +70,9 @@ import numpy as np
 from gait.constants import RAD_PER_DEG, G
 from gait.errors import GaitInputError, Where
 
+from ..samples import DecodedSamples
 from ._base import (
     MAX_FRAME_JUMP_S,
-    DecodedSamples,
     DeviceDecoder,
     DeviceProfile,
     FrameClock,

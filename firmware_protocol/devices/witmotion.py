@@ -41,7 +41,8 @@ import numpy as np
 from gait.constants import RAD_PER_DEG, G
 from gait.errors import GaitInputError, Where
 
-from ._base import DecodedSamples, DeviceDecoder, DeviceProfile, FrameError
+from ..samples import DecodedSamples
+from ._base import DeviceDecoder, DeviceProfile, FrameError
 
 __all__ = [
     "ACC_RANGE_G",

@@ -23,9 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from firmware_protocol.samples import DecodedSamples
 from gait.constants import G
-
-from ._links import Decoded
 
 __all__ = ["MAX_ACC_MPS2", "MAX_GYR_RADS", "SampleGuard"]
 
@@ -65,14 +64,14 @@ class SampleGuard:
         """Samples dropped so far."""
         return self.nonfinite + self.out_of_range
 
-    def clean(self, d: Decoded) -> Decoded:
+    def clean(self, d: DecodedSamples) -> DecodedSamples:
         """``d`` without the samples the file must not hold; their places become gaps."""
         m = d.n_samples
         if m == 0:
             return d
-        t = np.asarray(d.t_dev_s, dtype=np.float64)
-        acc = np.asarray(d.acc, dtype=np.float64)
-        gyr = None if d.gyr is None else np.asarray(d.gyr, dtype=np.float64)
+        t = np.asarray(d.t_s, dtype=np.float64)
+        acc = np.asarray(d.acc_mps2, dtype=np.float64)
+        gyr = None if d.gyr_rads is None else np.asarray(d.gyr_rads, dtype=np.float64)
         finite = np.isfinite(t) & np.isfinite(acc).all(axis=1)
         if gyr is not None:
             finite &= np.isfinite(gyr).all(axis=1)
@@ -94,7 +93,9 @@ class SampleGuard:
         if keep.all() and not self._carry_gap and not self._carry_epoch:
             if np.array_equal(lost[pos], np.asarray(d.samples_lost, dtype=np.int64)):
                 return d
-            return Decoded(d.t_dev_s, d.acc, d.gyr, marker, tuple(int(k) for k in lost[pos]), d.reasons, d.new_epoch)
+            return DecodedSamples.with_holes(
+                d.t_s, d.acc_mps2, d.gyr_rads, marker, [int(k) for k in lost[pos]], d.reasons, new_epoch=d.new_epoch
+            )
 
         # each kept sample absorbs the dropped samples (and their own gaps) since the previous kept one
         cost = lost + (~keep).astype(np.int64)
@@ -126,12 +127,12 @@ class SampleGuard:
             self._carry_lost += int(cost[tail].sum())
             self._carry_gap = True
             self._carry_reason = self._carry_reason or next((r for r in reason[tail] if r is not None), None)
-        return Decoded(
+        return DecodedSamples.with_holes(
             t[keep],
             acc[keep],
             None if gyr is None else gyr[keep],
             out_marker,
-            tuple(out_lost),
-            tuple(out_reason),
+            out_lost,
+            out_reason,
             new_epoch=new_epoch and kept.size > 0,
         )

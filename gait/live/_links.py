@@ -10,16 +10,16 @@ the profile's start and stop command bytes and its decoder. Those decoders give 
 times; after a reconnect the device time may start again, so the new segment is placed from
 host time.
 
-Both return `Decoded` blocks: samples with device times, and where samples are missing.
+Both return `firmware_protocol.samples.DecodedSamples` blocks: samples with device times, and where samples are missing.
 """
 
 from __future__ import annotations
 
 import abc
 import contextlib
+import dataclasses
 import inspect
 import math
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -29,41 +29,16 @@ from bleak.exc import BleakError
 from firmware_protocol import codec
 from firmware_protocol.devices._base import DeviceDecoder, DeviceProfile
 from firmware_protocol.devices.lumbar import PROFILE as LUMBAR_PROFILE
-from firmware_protocol.stream import StreamChunk, StreamDecoder
+from firmware_protocol.samples import DecodedSamples
+from firmware_protocol.stream import StreamDecoder
 
 from ..errors import DeviceError
 
-__all__ = ["Decoded", "Link", "LumbarLink", "ProfileLink", "SensorRefused"]
+__all__ = ["Link", "LumbarLink", "ProfileLink", "SensorRefused"]
 
 
 class SensorRefused(DeviceError):
     """The sensor answered a command with an error status."""
-
-
-@dataclass(frozen=True, eq=False)
-class Decoded:
-    """Samples decoded from one notification (possibly none).
-
-    ``gap_before[i]`` marks a sample that follows missing samples; ``samples_lost`` and
-    ``reasons`` describe those holes in order. ``new_epoch``: the device clock may have
-    restarted before these samples (the drift fit must not pair across it).
-    """
-
-    t_dev_s: np.ndarray
-    acc: np.ndarray
-    gyr: np.ndarray | None
-    gap_before: np.ndarray
-    samples_lost: tuple[int, ...] = ()
-    reasons: tuple[str, ...] = ()
-    new_epoch: bool = False
-
-    @property
-    def n_samples(self) -> int:
-        return int(self.t_dev_s.size)
-
-    @classmethod
-    def empty(cls, *, has_gyro: bool = True) -> Decoded:
-        return cls(np.zeros(0), np.zeros((0, 3)), np.zeros((0, 3)) if has_gyro else None, np.zeros(0, dtype=bool))
 
 
 def _writes_with_response(client: BleakClient, uuid: str) -> bool:
@@ -103,14 +78,14 @@ class Link(abc.ABC):
     async def stop(self, client: BleakClient) -> None: ...
 
     @abc.abstractmethod
-    def feed(self, data: bytes | bytearray, uuid: str, host_s: float) -> Decoded: ...
+    def feed(self, data: bytes | bytearray, uuid: str, host_s: float) -> DecodedSamples: ...
 
     @abc.abstractmethod
-    def link_lost(self, host_s: float) -> Decoded:
+    def link_lost(self, host_s: float) -> DecodedSamples:
         """The link dropped: what was held back, and the next samples start a new segment."""
 
     @abc.abstractmethod
-    def flush(self) -> Decoded: ...
+    def flush(self) -> DecodedSamples: ...
 
     @abc.abstractmethod
     def counts(self) -> dict[str, int]:
@@ -216,29 +191,22 @@ class LumbarLink(Link):
         await self._command(client, codec.encode_stop(), check=False)
 
     @staticmethod
-    def _decoded(chunk: StreamChunk) -> Decoded:
-        return Decoded(
-            chunk.t_s,
-            chunk.acc_mps2,
-            chunk.gyr_rads,
-            chunk.gap_before,
-            tuple(g.samples_lost for g in chunk.gaps),
-            tuple(g.reason for g in chunk.gaps),
-            new_epoch=any(g.reason in ("restart", "resync") for g in chunk.gaps),
-        )
+    def _decoded(chunk: DecodedSamples) -> DecodedSamples:
+        """The stream's block, marked as a new clock epoch after a restart or a resync."""
+        return dataclasses.replace(chunk, new_epoch=any(g.reason in ("restart", "resync") for g in chunk.gaps))
 
-    def feed(self, data: bytes | bytearray, uuid: str, host_s: float) -> Decoded:
+    def feed(self, data: bytes | bytearray, uuid: str, host_s: float) -> DecodedSamples:
         assert self.decoder is not None
         return self._decoded(self.decoder.feed(data, host_time_s=host_s))
 
-    def link_lost(self, host_s: float) -> Decoded:
+    def link_lost(self, host_s: float) -> DecodedSamples:
         if self.decoder is None:
-            return Decoded.empty()
+            return DecodedSamples.empty()
         return self._decoded(self.decoder.reset())
 
-    def flush(self) -> Decoded:
+    def flush(self) -> DecodedSamples:
         if self.decoder is None:
-            return Decoded.empty()
+            return DecodedSamples.empty()
         return self._decoded(self.decoder.flush())
 
     def counts(self) -> dict[str, int]:
@@ -334,16 +302,16 @@ class ProfileLink(Link):
     async def stop(self, client: BleakClient) -> None:
         await self._write_all(client, tuple(self.profile.stop_commands))
 
-    def feed(self, data: bytes | bytearray, uuid: str, host_s: float) -> Decoded:
+    def feed(self, data: bytes | bytearray, uuid: str, host_s: float) -> DecodedSamples:
         assert self.decoder is not None
         if uuid.lower() == self.profile.data_uuid.lower():
             self._packets += 1
         out = self.decoder.feed(data, characteristic=uuid, host_time_s=host_s)
         return self._place(out.t_s, out.acc_mps2, out.gyr_rads, host_s)
 
-    def _place(self, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray | None, host_s: float) -> Decoded:
+    def _place(self, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray | None, host_s: float) -> DecodedSamples:
         if t.size == 0:
-            return Decoded.empty(has_gyro=self.has_gyro)
+            return DecodedSamples.empty(has_gyro=self.has_gyro)
         f = self.rate_hz
         new_epoch = False
         if self._prev_t is None or self._epoch_pending:
@@ -364,25 +332,25 @@ class ProfileLink(Link):
             t, acc, steps = t[keep], acc[keep], steps[keep]
             gyr = None if gyr is None else gyr[keep]
             if t.size == 0:
-                return Decoded.empty(has_gyro=self.has_gyro)
+                return DecodedSamples.empty(has_gyro=self.has_gyro)
         gap = steps > 1
         lost = tuple(int(k - 1) for k in steps[gap])
         reasons = tuple(("reconnect" if (new_epoch and i == 0) else "loss") for i in np.flatnonzero(gap))
         self._prev_t = float(t[-1])
         self._last_host = host_s
-        return Decoded(t, acc, gyr, gap, lost, reasons, new_epoch=new_epoch)
+        return DecodedSamples.with_holes(t, acc, gyr, gap, lost, reasons, new_epoch=new_epoch)
 
-    def link_lost(self, host_s: float) -> Decoded:
+    def link_lost(self, host_s: float) -> DecodedSamples:
         out = self.flush()
         self._epoch_pending = True
         return out
 
-    def flush(self) -> Decoded:
+    def flush(self) -> DecodedSamples:
         if self.decoder is None:
-            return Decoded.empty(has_gyro=self.has_gyro)
+            return DecodedSamples.empty(has_gyro=self.has_gyro)
         out = self.decoder.flush()
         if out.n_samples == 0:
-            return Decoded.empty(has_gyro=self.has_gyro)
+            return DecodedSamples.empty(has_gyro=self.has_gyro)
         return self._place(out.t_s, out.acc_mps2, out.gyr_rads, self._last_host or 0.0)
 
     def _fold_stats(self, decoder: DeviceDecoder) -> None:

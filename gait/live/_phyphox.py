@@ -48,8 +48,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from firmware_protocol.samples import DecodedSamples
+
 from ..errors import DeviceError, GaitInputError, Where
-from ._links import Decoded, Link
+from ._links import Link
 from ._scan import FoundDevice
 
 if TYPE_CHECKING:
@@ -119,7 +121,7 @@ class PhoneGrid:
 
     Times are on the phone's timeline (seconds; see the module docstring). `add` takes new
     samples of either sensor (in time order, each after the previous one); `take` returns the
-    grid points that both sensors now cover, as a `Decoded` block whose device times are
+    grid points that both sensors now cover, as a `DecodedSamples` block whose device times are
     ``k / rate_hz`` with the holes marked. ``mark_gap_cause(start, end, cause)`` names the
     cause of any hole overlapping that interval (default ``"loss"``).
     """
@@ -166,10 +168,10 @@ class PhoneGrid:
         out = v[jj] + w * (v[np.minimum(jj + 1, t.size - 1)] - v[jj]) if t.size > 1 else np.repeat(v[:1], g.size, 0)
         return ok, out
 
-    def take(self) -> Decoded:
+    def take(self) -> DecodedSamples:
         kinds = ("acc", "gyr") if self.has_gyro else ("acc",)
         if any(self._t[k].size == 0 for k in kinds):
-            return Decoded.empty(has_gyro=self.has_gyro)
+            return DecodedSamples.empty(has_gyro=self.has_gyro)
         f = self.rate_hz
         end = min(float(self._t[k][-1]) for k in kinds)
         start = max(float(self._t[k][0]) for k in kinds)
@@ -178,7 +180,7 @@ class PhoneGrid:
             k0 = max(k0, self._next_k)
         k1 = math.floor(end * f + 1e-9)
         if k1 < k0:
-            return Decoded.empty(has_gyro=self.has_gyro)
+            return DecodedSamples.empty(has_gyro=self.has_gyro)
         ks = np.arange(k0, k1 + 1)
         g = ks / f
         ok = np.ones(ks.size, dtype=bool)
@@ -193,7 +195,7 @@ class PhoneGrid:
             self._t[k], self._v[k] = self._t[k][keep:], self._v[k][keep:]
         ks, g = ks[ok], g[ok]
         if ks.size == 0:
-            return Decoded.empty(has_gyro=self.has_gyro)
+            return DecodedSamples.empty(has_gyro=self.has_gyro)
         prev = np.concatenate([[ks[0] - 1 if self._last_k is None else self._last_k], ks[:-1]])
         jump = ks - prev
         gap_before = jump > 1
@@ -203,7 +205,7 @@ class PhoneGrid:
         if self.first_k is None:
             self.first_k = int(ks[0])
         new_epoch, self._new_epoch = self._new_epoch, False
-        return Decoded(
+        return DecodedSamples.with_holes(
             g,
             vals["acc"][ok],
             vals["gyr"][ok] if self.has_gyro else None,
@@ -454,7 +456,7 @@ class PhyphoxLink(Link):
             self._thresholds[t_name] = float(t[-1])
         return t, v
 
-    async def poll(self) -> tuple[Decoded, bool]:
+    async def poll(self) -> tuple[DecodedSamples, bool]:
         """One exchange: new samples (on the grid) and whether the phone is measuring."""
         assert self.buffers is not None
         answer = await self._get("/get", self._params())
@@ -465,7 +467,7 @@ class PhyphoxLink(Link):
         if self._session is not None and session != self._session:
             raise PhyphoxError("another experiment was opened in phyphox during the recording; the recording ends here")
         if cleared:
-            return Decoded.empty(has_gyro=self.has_gyro), self.measuring
+            return DecodedSamples.empty(has_gyro=self.has_gyro), self.measuring
         data = answer.get("buffer", {}) if isinstance(answer, dict) else {}
         b = self.buffers
         self._polls += 1
@@ -476,7 +478,7 @@ class PhyphoxLink(Link):
                 t_g, gyr = self._columns(data, b.gyr_t, b.gyr)
         except (ValueError, TypeError):
             self._bad += 1
-            return Decoded.empty(has_gyro=self.has_gyro), self.measuring
+            return DecodedSamples.empty(has_gyro=self.has_gyro), self.measuring
         t_a = self.timeline(t_a)
         t_g = self.timeline(t_g) if self.has_gyro else np.zeros(0)
         if self.grid is None:
@@ -484,7 +486,7 @@ class PhyphoxLink(Link):
             if self.has_gyro:
                 self._probe["gyr"].append(np.column_stack([t_g, gyr]))
             if not self._start_grid():
-                return Decoded.empty(has_gyro=self.has_gyro), self.measuring
+                return DecodedSamples.empty(has_gyro=self.has_gyro), self.measuring
         else:
             self.grid.add("acc", t_a, acc)
             if self.has_gyro:
@@ -567,14 +569,14 @@ class PhyphoxLink(Link):
     async def stop(self, client: Any) -> None:  # pragma: no cover - not BLE
         raise NotImplementedError
 
-    def feed(self, data: bytes | bytearray, uuid: str, host_s: float) -> Decoded:  # pragma: no cover
+    def feed(self, data: bytes | bytearray, uuid: str, host_s: float) -> DecodedSamples:  # pragma: no cover
         raise NotImplementedError
 
-    def link_lost(self, host_s: float) -> Decoded:
-        return Decoded.empty(has_gyro=self.has_gyro)
+    def link_lost(self, host_s: float) -> DecodedSamples:
+        return DecodedSamples.empty(has_gyro=self.has_gyro)
 
-    def flush(self) -> Decoded:
-        return Decoded.empty(has_gyro=self.has_gyro)
+    def flush(self) -> DecodedSamples:
+        return DecodedSamples.empty(has_gyro=self.has_gyro)
 
     def counts(self) -> dict[str, int]:
         return {

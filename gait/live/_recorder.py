@@ -58,6 +58,7 @@ from bleak import BleakClient
 from bleak.exc import BleakDeviceNotFoundError, BleakError
 
 from firmware_protocol.profiles import get_profile
+from firmware_protocol.samples import DecodedSamples
 
 from ..errors import GaitDataWarning, GaitInputError, Where
 from ..io import SessionCsvWriter, read_canonical_session, write_csv_session
@@ -66,7 +67,7 @@ from ._buffer import RingBuffer
 from ._clock import DriftFit, SampleIndexer
 from ._cues import _CueRunner
 from ._guard import SampleGuard
-from ._links import Decoded, Link, LumbarLink, ProfileLink, SensorRefused
+from ._links import Link, LumbarLink, ProfileLink, SensorRefused
 from ._metrics import LiveMetrics, StartMounting, window_metrics
 from ._phyphox import PROTOCOL as PHONE_PROTOCOL
 from ._phyphox import PhyphoxError, PhyphoxLink
@@ -524,37 +525,37 @@ class Recorder:
         self._arrivals.append(h)
         self._process(decoded, h)
 
-    def _process(self, d: Decoded, h: float) -> None:
+    def _process(self, d: DecodedSamples, h: float) -> None:
         d = self._guard.clean(d)  # nothing the loader would refuse goes further
         if d.n_samples == 0:
             return
         if d.new_epoch:
             self._drift.new_epoch()
-        n = self._indexer.indices(d.t_dev_s, d.gap_before, list(d.samples_lost))
+        n = self._indexer.indices(d.t_s, d.gap_before, list(d.samples_lost))
         if self._writer is None:
             self._open_writer(d, n, h)
         assert self._writer is not None and self._ring is not None
-        self._drift.add(float(d.t_dev_s[-1]), h)
+        self._drift.add(float(d.t_s[-1]), h)
         t = (n - self._n0) / self._rate_file
         for pos, lost, reason in zip(np.flatnonzero(d.gap_before), d.samples_lost, d.reasons):
             before = float(t[pos - 1]) if pos > 0 else self._last_t
             if math.isnan(before):  # lost before the file's first sample: not inside the file
                 continue
             self._gaps.append((before, float(t[pos]), int(lost), reason))
-        self._writer.write(t, d.acc, d.gyr)
-        self._ring.append(t, d.acc, d.gyr if d.gyr is not None else np.zeros_like(d.acc))
+        self._writer.write(t, d.acc_mps2, d.gyr_rads)
+        self._ring.append(t, d.acc_mps2, d.gyr_rads if d.gyr_rads is not None else np.zeros_like(d.acc_mps2))
         if self._start_mounting is not None:
-            self._start_mounting.add(t, d.acc)
+            self._start_mounting.add(t, d.acc_mps2)
         self._last_t = float(t[-1])
         self._last_data = h
         self._new_data.set()
 
-    def _open_writer(self, d: Decoded, n: np.ndarray, h: float) -> None:
+    def _open_writer(self, d: DecodedSamples, n: np.ndarray, h: float) -> None:
         link = self._link
         assert link is not None and self.found is not None
         self._rate_file = link.rate_hz
         self._n0 = int(n[0])
-        first_sample_host = h - float(d.t_dev_s[-1] - d.t_dev_s[0])
+        first_sample_host = h - float(d.t_s[-1] - d.t_s[0])
         self._first_host = first_sample_host
         wall = time.time() - (time.monotonic() - first_sample_host)
         self._start_wall = _dt.datetime.fromtimestamp(wall, tz=_dt.UTC).isoformat(timespec="milliseconds")

@@ -58,13 +58,13 @@ def test_prepare_skips_a_calibrated_session():
 @pytest.mark.parametrize(
     "name",
     [
-        "gait.live._recorder:RecordingError",
+        "gait.live._record_types:RecordingError",
         "gait.live._links:SensorRefused",
         "gait.live._scan:BluetoothUnavailable",
         "gait.live._phyphox:PhyphoxError",
-        "gait.live._sync:SyncError",
+        "gait.live._sync_types:SyncError",
         "gait.live._voice:VoiceUnavailable",
-        "firmware_protocol.virtual_peripheral:PeripheralError",
+        "firmware_protocol.gatt_server:PeripheralError",
     ],
 )
 def test_device_errors_share_the_root(name):

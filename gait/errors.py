@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,13 @@ def _rebuild(problem, expected, found, where, hint):  # pragma: no cover - pickl
 
 class GaitDataWarning(UserWarning):
     """A recoverable problem in the input: data were repaired, converted or left out."""
+
+
+def quoted(value: Any, limit: int = 60) -> str:
+    """``value`` as an error message shows what was found: its ``repr``, cut to ``limit``
+    characters (``...`` marks the cut)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def check_positive(value: float, name: str) -> float:

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 from .constants import FRAMES, TIME_COLUMN, acc_columns, axes_for, gyr_columns
-from .errors import GaitInputError, Where
+from .errors import GaitInputError, Where, quoted
 
 #: A gap is any interval between consecutive samples longer than this many sample periods.
 GAP_FACTOR = 1.5
@@ -165,11 +165,6 @@ class SessionMetadata:
 TEXT_FIELDS: tuple[str, ...] = ("device", "device_id", "start_time", "calibration", "shoes", "notes", "source")
 
 
-def _shown(value: Any, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 def clean_metadata(d: Any, *, where: Where | None = None, lines: Mapping[str, int] | None = None) -> dict[str, Any]:
     """The keyword arguments of `SessionMetadata` for the header ``d``, every value type-checked.
 
@@ -188,7 +183,7 @@ def clean_metadata(d: Any, *, where: Where | None = None, lines: Mapping[str, in
         return GaitInputError(
             f"bad metadata value for {key!r}",
             expected=expected,
-            found=f"{_shown(value)} ({type(value).__name__})",
+            found=f"{quoted(value)} ({type(value).__name__})",
             where=at(key),
         )
 
@@ -196,7 +191,7 @@ def clean_metadata(d: Any, *, where: Where | None = None, lines: Mapping[str, in
         raise GaitInputError(
             "bad metadata",
             expected="an object of keys and values (JSON)",
-            found=f"{_shown(d)} ({type(d).__name__})",
+            found=f"{quoted(d)} ({type(d).__name__})",
             where=where,
         )
     names = {f.name for f in dataclasses.fields(SessionMetadata)}

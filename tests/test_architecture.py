@@ -15,13 +15,7 @@ GAIT = Path(__file__).resolve().parents[1] / "gait"
 
 #: (importing module, imported module, name): private names still imported across modules,
 #: each with why it stays for now. Keep this list short; a new entry needs a reason.
-ALLOWED_PRIVATE: dict[tuple[str, str, str], str] = {
-    (
-        "gait.io._format",
-        "gait.session",
-        "_shown",
-    ): "the readers' messages show a found value as gait.session's metadata checks do (one wording)",
-}
+ALLOWED_PRIVATE: dict[tuple[str, str, str], str] = {}
 
 
 #: Lines a module of gait/ may hold; modules over it are listed below with a ceiling.

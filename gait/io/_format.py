@@ -9,8 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..constants import G
-from ..errors import GaitInputError, Where
-from ..session import _shown
+from ..errors import GaitInputError, Where, quoted
 
 FORMAT_NAME = "gait-session"
 FORMAT_VERSION = 1
@@ -53,7 +52,7 @@ def _row_text(row: int, first_data_line: int | None) -> str:
 
 
 def _listed(items: list[Any], limit: int = 8) -> str:
-    shown = ", ".join(_shown(x, 40) for x in items[:limit])
+    shown = ", ".join(quoted(x, 40) for x in items[:limit])
     return shown + (f", ... ({len(items)} in all)" if len(items) > limit else "")
 
 
@@ -84,7 +83,7 @@ def _check_version(meta: Mapping[str, Any], where: Where) -> None:
     raise GaitInputError(
         "unsupported format version",
         expected=f"'{FORMAT_NAME}: {FORMAT_VERSION}' (the version this gait reads)",
-        found=f"{FORMAT_NAME}: {_shown(v)}",
+        found=f"{FORMAT_NAME}: {quoted(v)}",
         where=where,
         hint="The file was written by a newer version of gait: upgrade to read it" if newer else None,
     )

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._lazy import lazy_module
-from ..errors import GaitInputError, Where
+from ..errors import GaitInputError, Where, quoted
 from ..session import Session
-from ._format import FORMAT_NAME, FORMAT_VERSION, _check_version, _listed, _shown
+from ._format import FORMAT_NAME, FORMAT_VERSION, _check_version, _listed
 from ._validate import session_from_dataframe
 from ._writer import _json_safe_meta, write_bytes_atomic
 
@@ -87,7 +87,7 @@ def read_parquet_session(
     except Exception as e:
         first = (str(e).splitlines() or [type(e).__name__])[0]
         raise GaitInputError(
-            "cannot read Parquet file", expected="a valid Parquet file", found=_shown(first, 200), where=where
+            "cannot read Parquet file", expected="a valid Parquet file", found=quoted(first, 200), where=where
         ) from None
     md = table.schema.metadata or {}
     meta: Any = {}
@@ -98,14 +98,14 @@ def read_parquet_session(
             raise GaitInputError(
                 "corrupt metadata",
                 expected="JSON session metadata under the key 'gait-session'",
-                found=_shown(str(e), 120),
+                found=quoted(str(e), 120),
                 where=where,
             ) from None
         if not isinstance(meta, dict):
             raise GaitInputError(
                 "corrupt metadata",
                 expected="a JSON object of session metadata under the key 'gait-session'",
-                found=f"{_shown(meta)} ({type(meta).__name__})",
+                found=f"{quoted(meta)} ({type(meta).__name__})",
                 where=where,
             )
         _check_version(meta, where)
@@ -122,7 +122,7 @@ def read_parquet_session(
     if checksum is not None and checksum != _content_sha256(meta, df):
         raise GaitInputError(
             "content does not match its checksum",
-            expected=f"the values and metadata the file was written with (SHA-256 {_shown(checksum, 20)} in its "
+            expected=f"the values and metadata the file was written with (SHA-256 {quoted(checksum, 20)} in its "
             "metadata)",
             found="different content: the file is damaged",
             where=where,

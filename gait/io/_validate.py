@@ -18,7 +18,7 @@ from ..constants import (
     TIME_UNITS,
     unit_token,
 )
-from ..errors import GaitDataWarning, GaitInputError, Where
+from ..errors import GaitDataWarning, GaitInputError, Where, quoted
 from ..session import GAP_FACTOR, Session, SessionMetadata, clean_metadata
 from ._format import (
     FORMAT_NAME,
@@ -35,7 +35,6 @@ from ._format import (
     _listed,
     _row_text,
     _row_where,
-    _shown,
 )
 from ._units import _check_acc_units, _check_gyr_units, _classify_columns, _to_si
 
@@ -57,7 +56,7 @@ def _as_float_columns(df: pd.DataFrame, names: list[str], where: Where, first_da
                 raise GaitInputError(
                     "not a number",
                     expected="numeric columns",
-                    found=f"{_shown(df[name].iloc[i], 40)}{_row_text(i, first_data_line)}",
+                    found=f"{quoted(df[name].iloc[i], 40)}{_row_text(i, first_data_line)}",
                     where=_row_where(where, i, first_data_line, name),
                 ) from None
         raise GaitInputError(  # pragma: no cover - to_numpy failed but every value converts
@@ -95,7 +94,7 @@ def session_from_dataframe(
         raise GaitInputError(
             "bad metadata",
             expected="an object of keys and values (JSON)",
-            found=f"{_shown(meta)} ({type(meta).__name__})",
+            found=f"{quoted(meta)} ({type(meta).__name__})",
             where=where,
         )
     meta_d.pop(FORMAT_NAME, None)

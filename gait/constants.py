@@ -107,3 +107,8 @@ def gyr_columns(frame: str, unit: str = GYR_SI) -> list[str]:
 #: Formats of the tables `gait batch` writes (`gait.batch.FORMATS`; here so that the
 #: command line lists them without importing the batch machinery).
 TABLE_FORMATS: Final[tuple[str, ...]] = ("parquet", "csv")
+
+#: Exit status of the ``gait`` commands: done, failed (a device, the history, a bug), bad input.
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_INPUT = 2

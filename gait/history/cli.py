@@ -26,13 +26,11 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from ..constants import EXIT_FAILED, EXIT_OK
 from ..errors import GaitInputError, Where
 
 __all__ = ["register"]
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_INPUT = 2
 #: Name and version of the JSON written by ``list --json``, ``trend --json``, ``compare --json``.
 JSON_SCHEMA = "gait-lumbar-history"
 JSON_SCHEMA_VERSION = 1

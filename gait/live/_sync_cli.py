@@ -16,12 +16,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..constants import EXIT_FAILED, EXIT_OK
 from ..errors import GaitInputError
 
 __all__ = ["add_simulate_log_options", "logging_sensor", "register", "write_log_record"]
-
-EXIT_OK = 0
-EXIT_FAILED = 1
 
 
 # ---------------------------------------------------------------------------------------

@@ -21,12 +21,11 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from ..constants import EXIT_FAILED, EXIT_OK
 from ..errors import GaitInputError, Where
 
 __all__ = ["parse_duration", "register"]
 
-EXIT_OK = 0
-EXIT_FAILED = 1
 
 _DURATION_RE = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m(?:in)?)?\s*(?:(\d+(?:\.\d+)?)s?)?\s*$")
 

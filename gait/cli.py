@@ -34,7 +34,14 @@ def _print_warning(message, category, filename, lineno, file=None, line=None) ->
 class GaitArgumentParser(argparse.ArgumentParser):
     """`argparse.ArgumentParser` that suggests the closest command or choice when one is
     mistyped (``invalid choice: 'analyz'; did you mean 'analyze'?``). Sub-command parsers are
-    of this class too (argparse gives them the class of their parent)."""
+    of this class too (argparse gives them the class of their parent). An epilog may be a
+    function, called only when the help is printed (``simulate``'s describes the simulator's
+    presets, which a command that only parses its arguments need not import)."""
+
+    def format_help(self) -> str:
+        if callable(self.epilog):
+            self.epilog = self.epilog()
+        return super().format_help()
 
     def error(self, message: str) -> NoReturn:
         m = re.search(r"invalid choice: '([^']*)'", message)
@@ -250,7 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
         "simulate",
         help="simulate a lumbar IMU recording of a run, with ground truth",
         description="Simulate a lumbar IMU recording of a run, with its exact truth (steps and config) beside it.",
-        epilog=_preset_help(),
+        epilog=_preset_help,  # type: ignore[arg-type]  # called by GaitArgumentParser.format_help
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     s.add_argument("--out", type=Path, required=True, help="output session file (.csv, .csv.gz or .parquet)")

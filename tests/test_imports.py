@@ -21,9 +21,19 @@ import gait
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "sample_data" / "easy_run.csv.gz"
 
-#: Never needed to build the parser (``gait --help``). (`gait.simulator` is: the help of
-#: ``gait simulate`` lists its presets; it imports neither pandas nor SciPy until it simulates.)
-HEAVY = ("pandas", "scipy", "matplotlib", "pyarrow", "bleak", "gait.batch._runner", "gait.core.pipeline", "gait.faults")
+#: Never needed to build the parser (``gait --help``). (The help of ``gait simulate`` lists
+#: the simulator's presets: it imports `gait.simulator` when that help is printed.)
+HEAVY = (
+    "pandas",
+    "scipy",
+    "matplotlib",
+    "pyarrow",
+    "bleak",
+    "gait.batch._runner",
+    "gait.core.pipeline",
+    "gait.faults",
+    "gait.simulator",
+)
 #: Never needed by ``gait analyze FILE`` without --html.
 NOT_FOR_ANALYZE = ("matplotlib", "bleak", "gait.batch._runner", "gait.live._recorder", "gait.validation")
 
@@ -51,6 +61,16 @@ def test_import_gait_cli_and_build_the_parser_load_nothing_heavy():
 def test_help_loads_nothing_heavy():
     code = "import contextlib, io\nfrom gait.cli import main\nwith contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n    main(['--help'])"
     assert _loaded(_modules_after(code), HEAVY) == []
+
+
+def test_simulate_help_lists_the_presets(capsys):
+    from gait.cli import main
+    from gait.simulator import PRESETS
+
+    with pytest.raises(SystemExit):
+        main(["simulate", "--help"])
+    out = capsys.readouterr().out
+    assert "presets:" in out and all(f"  {name}: " in out for name in PRESETS)
 
 
 def test_import_gait_loads_only_the_package():

@@ -35,7 +35,14 @@ HEAVY = (
     "gait.simulator",
 )
 #: Never needed by ``gait analyze FILE`` without --html.
-NOT_FOR_ANALYZE = ("matplotlib", "bleak", "gait.batch._runner", "gait.live._recorder", "gait.validation", "gait.simulator")
+NOT_FOR_ANALYZE = (
+    "matplotlib",
+    "bleak",
+    "gait.batch._runner",
+    "gait.live._recorder",
+    "gait.validation",
+    "gait.simulator",
+)
 
 
 def _modules_after(code: str) -> set[str]:

@@ -20,7 +20,9 @@ reference firmware's capacity rules (``firmware/.../src/lip_log.h``): sessions s
 order, nothing stored is ever overwritten; a full store ends the session being logged
 (`EntryFlags.FULL`) and refuses LOG_START (``STORE_FULL``).
 
-Everything here is asyncio, like `VirtualSensor`, and transport-agnostic.
+Everything here is asyncio, like `VirtualSensor`, and transport-agnostic. The store and the
+clock live in ``_flash_store.py``, the Log characteristic's answers and their faults in
+``_log_answers.py`` (all importable from here).
 """
 
 from __future__ import annotations
@@ -28,14 +30,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import json
 import logging
-import math
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -45,293 +43,24 @@ from gait.session import Session
 
 from . import codec
 from . import logbook as lb
+from ._flash_store import XIAO_CAPACITY_BYTES, FlashStore, LoggedSession, VirtualClock
+from ._log_answers import LogFaultPlan, SyncServed, clock_answer, list_answer, read_answer, serve_answers
 from .gatt_server import CharacteristicSpec, ServiceSpec
 from .virtual_peripheral import Transport, VirtualSensor
 
-__all__ = ["FlashStore", "LogFaultPlan", "LoggedSession", "LoggingSensor", "SyncServed", "VirtualClock"]
+__all__ = [
+    "XIAO_CAPACITY_BYTES",
+    "FlashStore",
+    "LogFaultPlan",
+    "LoggedSession",
+    "LoggingSensor",
+    "SyncServed",
+    "VirtualClock",
+]
 
 logger = logging.getLogger(__name__)
 
 _U32 = 1 << 32
-#: Capacity of the reference board's store: a 2 MiB flash less two directory sectors, less the
-#: sector kept erased ahead.
-XIAO_CAPACITY_BYTES = 509 * 4096
-
-
-# ---------------------------------------------------------------------------------------
-# the store
-# ---------------------------------------------------------------------------------------
-@dataclass
-class LoggedSession:
-    """One session in a `FlashStore`: its list entry, its bytes, where it starts in the ring."""
-
-    entry: lb.LogEntry
-    data: bytearray
-    start: int
-    erased: bool = False
-
-
-class FlashStore:
-    """Sessions of a virtual sensor, in memory or in a folder, with the firmware's capacity rules.
-
-    Parameters
-    ----------
-    capacity_bytes
-        Bytes of session data the empty store holds (default: the reference board's 2 MiB
-        flash, 2,084,864 bytes; about 7 minutes at 416 Hz).
-    sector_bytes
-        Flash sector: every session starts on one, and one is kept erased ahead of the head.
-    max_sessions
-        Directory slots (sessions stored, erased ones still holding space included).
-    path
-        A folder to keep the store in (created; an existing store there is loaded); ``None``:
-        in memory only.
-    """
-
-    def __init__(
-        self,
-        *,
-        capacity_bytes: int = XIAO_CAPACITY_BYTES,
-        sector_bytes: int = 4096,
-        max_sessions: int = 48,
-        path: str | os.PathLike[str] | None = None,
-    ) -> None:
-        for name, v, low in (
-            ("capacity_bytes", capacity_bytes, 1),
-            ("sector_bytes", sector_bytes, 512),
-            ("max_sessions", max_sessions, 1),
-        ):
-            if isinstance(v, bool) or not isinstance(v, int) or v < low:
-                raise GaitInputError(
-                    "out of range", expected=f"an integer >= {low}", found=repr(v), where=Where(parameter=name)
-                )
-        if capacity_bytes % sector_bytes or capacity_bytes >= _U32:
-            raise GaitInputError(
-                "bad capacity",
-                expected=f"a multiple of the sector ({sector_bytes} bytes) below 4 GiB",
-                found=str(capacity_bytes),
-                where=Where(parameter="capacity_bytes"),
-            )
-        self.capacity_bytes = capacity_bytes
-        self.sector_bytes = sector_bytes
-        self.max_sessions = max_sessions
-        self.path = None if path is None else Path(path)
-        self.slots: list[LoggedSession] = []
-        self.head = 0
-        self.next_id = 1
-        self.active: LoggedSession | None = None
-        if self.path is not None:
-            self.path.mkdir(parents=True, exist_ok=True)
-            if (self.path / "store.json").exists():
-                self._load()
-
-    # -- space --------------------------------------------------------------------------------
-    @property
-    def ring_bytes(self) -> int:
-        return self.capacity_bytes + self.sector_bytes
-
-    def _align(self, pos: int) -> int:
-        s = self.sector_bytes
-        return -(-pos // s) * s
-
-    def _limit(self) -> int:
-        tail = self.slots[0].start if self.slots else self._align(self.head)
-        return tail + self.ring_bytes - self.sector_bytes
-
-    @property
-    def free_bytes(self) -> int:
-        """Bytes the session being logged (or a new one) can still fill."""
-        start = self.head if self.active is not None else self._align(self.head)
-        return max(0, self._limit() - start)
-
-    @property
-    def sessions(self) -> list[LoggedSession]:
-        """The sessions a host sees (erased ones hidden), oldest first."""
-        return [s for s in self.slots if not s.erased]
-
-    def find(self, session_id: int) -> LoggedSession | None:
-        return next((s for s in self.sessions if s.entry.session_id == session_id), None)
-
-    # -- logging ------------------------------------------------------------------------------
-    def begin(self, template: lb.LogEntry) -> codec.Status:
-        """Start a session with ``template``'s settings and clock fields (id, size, digest and
-        flags are the store's). ``STORE_FULL`` when no record of 41 samples fits, or no slot."""
-        if self.active is not None:
-            return codec.Status.BUSY
-        start = self._align(self.head)
-        if len(self.slots) >= self.max_sessions or start + codec.OVERHEAD + 12 * lb.RECORD_SAMPLES > self._limit():
-            return codec.Status.STORE_FULL
-        entry = dataclasses.replace(
-            template,
-            session_id=self.next_id,
-            flags=template.flags | lb.EntryFlags.ACTIVE,
-            size_bytes=0,
-            digest=0,
-            format=lb.RECORD_FORMAT_PACKETS,
-        )
-        self.next_id = 1 if self.next_id == 0xFFFF else self.next_id + 1
-        self.head = start
-        self.active = LoggedSession(entry, bytearray(), start)
-        self.slots.append(self.active)
-        self._save()
-        return codec.Status.OK
-
-    def append(self, record: bytes, **entry_changes: int) -> bool:
-        """Append one record to the active session (False, nothing written, when it does not fit);
-        ``entry_changes`` update its list entry (sample count, duration, flags ...)."""
-        a = self.active
-        if a is None:
-            raise RuntimeError("no session is being logged")
-        if self.head + len(record) > self._limit():
-            return False
-        a.data += record
-        a.entry = dataclasses.replace(
-            a.entry,
-            size_bytes=len(a.data),
-            digest=lb.crc32(record, a.entry.digest),
-            **entry_changes,
-        )
-        self.head += len(record)
-        if self.path is not None:
-            with open(self.path / f"session-{a.entry.session_id}.bin", "ab") as fh:
-                fh.write(record)
-        return True
-
-    def update_active(self, **entry_changes: int) -> None:
-        assert self.active is not None
-        self.active.entry = dataclasses.replace(self.active.entry, **entry_changes)
-        self._save()
-
-    def end(self, flags: int = 0) -> lb.LogEntry | None:
-        """End the active session (adding ``flags``); an empty one is forgotten. Returns its entry."""
-        a = self.active
-        if a is None:
-            return None
-        self.active = None
-        if not a.data:
-            self.slots.remove(a)
-            self._save()
-            return None
-        a.entry = dataclasses.replace(a.entry, flags=(a.entry.flags | flags) & ~lb.EntryFlags.ACTIVE)
-        self._save()
-        return a.entry
-
-    def erase(self, session_id: int, digest: int) -> codec.Status:
-        """Erase a session when ``digest`` equals its CRC-32 (``DIGEST_MISMATCH`` otherwise)."""
-        s = self.find(session_id)
-        if s is None:
-            return codec.Status.NOT_FOUND
-        if s is self.active:
-            return codec.Status.BUSY
-        if s.entry.digest != digest:
-            return codec.Status.DIGEST_MISMATCH
-        s.erased = True
-        while self.slots and self.slots[0].erased:  # space comes back in logging order
-            gone = self.slots.pop(0)
-            if self.path is not None:
-                (self.path / f"session-{gone.entry.session_id}.bin").unlink(missing_ok=True)
-        self._save()
-        return codec.Status.OK
-
-    # -- persistence --------------------------------------------------------------------------
-    def _save(self) -> None:
-        if self.path is None:
-            return
-        state = {
-            "capacity_bytes": self.capacity_bytes,
-            "sector_bytes": self.sector_bytes,
-            "head": self.head,
-            "next_id": self.next_id,
-            "slots": [{"entry": dataclasses.asdict(s.entry), "start": s.start, "erased": s.erased} for s in self.slots],
-        }
-        tmp = self.path / "store.json.tmp"
-        tmp.write_text(json.dumps(state, indent=1))
-        tmp.replace(self.path / "store.json")
-
-    def _load(self) -> None:
-        assert self.path is not None
-        state = json.loads((self.path / "store.json").read_text())
-        self.head, self.next_id = int(state["head"]), int(state["next_id"])
-        for s in state["slots"]:
-            entry = lb.LogEntry(**s["entry"])
-            f = self.path / f"session-{entry.session_id}.bin"
-            data = bytearray(f.read_bytes()) if f.exists() else bytearray()
-            slot = LoggedSession(entry, data, int(s["start"]), bool(s["erased"]))
-            if entry.active:  # the process died while logging: close at the data kept (as the firmware recovers)
-                slot.entry = dataclasses.replace(
-                    entry,
-                    flags=(entry.flags & ~lb.EntryFlags.ACTIVE) | lb.EntryFlags.RECOVERED,
-                    size_bytes=len(data),
-                    digest=lb.crc32(data),
-                )
-                self.head = slot.start + len(data)
-            self.slots.append(slot)
-        self.slots = [s for s in self.slots if s.data or s.erased]
-
-
-# ---------------------------------------------------------------------------------------
-# clock, faults, what was served
-# ---------------------------------------------------------------------------------------
-@dataclass
-class VirtualClock:
-    """The sensor's UTC clock: set at a wall-clock moment, then running ``drift_ppm`` slow."""
-
-    drift_ppm: float = 0.0
-    set_utc_us: int = 0
-    set_wall_s: float = math.nan
-
-    @property
-    def is_set(self) -> bool:
-        return self.set_utc_us != 0
-
-    def set(self, utc_us: int, *, wall_s: float | None = None) -> None:
-        self.set_utc_us = int(utc_us)
-        self.set_wall_s = time.time() if wall_s is None else float(wall_s)
-
-    def utc_us(self, wall_s: float | None = None) -> int:
-        """The clock's reading at wall-clock time ``wall_s`` (now by default); 0 when not set."""
-        if not self.is_set:
-            return 0
-        w = time.time() if wall_s is None else wall_s
-        return self.set_utc_us + round((w - self.set_wall_s) * 1e6 / (1.0 + self.drift_ppm * 1e-6))
-
-
-@dataclass(frozen=True)
-class LogFaultPlan:
-    """Faults of a `LoggingSensor`'s downloads (counts are over the sensor's lifetime).
-
-    Attributes
-    ----------
-    disconnect_after_bytes
-        Drop the link when the block bytes served reach each of these totals (once each).
-    corrupt_blocks
-        Flip a byte of the k-th block served (0 = the first), once each.
-    drop_blocks
-        Do not send the k-th block served (a lost notification), once each.
-    stop_serving_after_bytes
-        After this many block bytes, answer no LOG_READ any more (a sensor whose battery dies
-        mid-download): the host must keep what it verified.
-    """
-
-    disconnect_after_bytes: tuple[int, ...] = ()
-    corrupt_blocks: tuple[int, ...] = ()
-    drop_blocks: tuple[int, ...] = ()
-    stop_serving_after_bytes: int | None = None
-
-
-@dataclass
-class SyncServed:
-    """What a `LoggingSensor` served: counters for tests and benchmarks."""
-
-    reads: int = 0
-    blocks: int = 0
-    block_bytes: int = 0
-    corrupted: int = 0
-    dropped: int = 0
-    disconnects: int = 0
-    erased: list[int] = field(default_factory=list)
-    refused_erases: int = 0
-    read_ranges: list[tuple[int, int, int]] = field(default_factory=list)  # (session, offset, end)
 
 
 # ---------------------------------------------------------------------------------------
@@ -485,12 +214,12 @@ class LoggingSensor(VirtualSensor):
             self.clock.set(cmd.utc_us)
             return codec.Status.OK
         if op == codec.Opcode.GET_CLOCK:
-            self._start_answer(self._clock_answer())
+            self._start_answer(clock_answer(self.clock))
             return codec.Status.OK
         if op in (codec.Opcode.LOG_LIST, codec.Opcode.LOG_READ) and self.att_mtu < lb.MIN_ATT_MTU:
             return codec.Status.MTU_TOO_SMALL
         if op == codec.Opcode.LOG_LIST:
-            self._start_answer(self._list_answer())
+            self._start_answer(list_answer(self.store))
             return codec.Status.OK
         if op == codec.Opcode.LOG_READ:
             assert cmd.session_id is not None and cmd.offset is not None and cmd.length is not None
@@ -505,7 +234,7 @@ class LoggingSensor(VirtualSensor):
                 return codec.Status.OK  # says yes, sends nothing: a dying sensor
             self.served.reads += 1
             self.served.read_ranges.append((s.entry.session_id, cmd.offset, end))
-            self._start_answer(self._read_answer(s, cmd.offset, end))
+            self._start_answer(read_answer(s, cmd.offset, end, att_mtu=self.att_mtu))
             return codec.Status.OK
         # LOG_ERASE
         assert cmd.session_id is not None and cmd.digest is not None
@@ -520,41 +249,6 @@ class LoggingSensor(VirtualSensor):
     def _start_answer(self, answer: Iterator[bytes | None]) -> None:
         self._answer = answer
         self._answer_wake.set()
-
-    def _clock_answer(self) -> Iterator[bytes | None]:
-        c = self.clock
-        yield lb.encode_message(
-            lb.LogClock(
-                now_utc_us=c.utc_us(),
-                set_utc_us=c.set_utc_us,
-                flags=lb.ClockFlags.SET if c.is_set else lb.ClockFlags.NONE,
-            )
-        )
-
-    def _list_answer(self) -> Iterator[bytes | None]:
-        for s in list(self.store.sessions):
-            yield lb.encode_message(s.entry)
-        st = self.store
-        yield lb.encode_message(
-            lb.LogListEnd(n_sessions=len(st.sessions), capacity_bytes=st.capacity_bytes, free_bytes=st.free_bytes)
-        )
-
-    def _read_answer(self, s: LoggedSession, offset: int, end: int) -> Iterator[bytes | None]:
-        size = lb.block_payload_size(self.att_mtu)
-        pos, seq, blocks = offset, 0, 0
-        while pos < end:
-            n = min(size, end - pos)
-            yield lb.encode_message(
-                lb.LogBlock(
-                    session_id=s.entry.session_id, seq=seq & 0xFFFF, offset=pos, payload=bytes(s.data[pos : pos + n])
-                )
-            )
-            pos += n
-            seq += 1
-            blocks += 1
-        yield lb.encode_message(
-            lb.LogReadEnd(session_id=s.entry.session_id, offset=offset, end=end, blocks=blocks & 0xFFFF)
-        )
 
     # -- logging ------------------------------------------------------------------------------
     def _counts(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -729,7 +423,7 @@ class LoggingSensor(VirtualSensor):
         # events bind to the loop that first waits on them: a sensor may be served by several loops in turn
         self._answer_wake = asyncio.Event()
         self._wake = asyncio.Event()
-        server = asyncio.create_task(self._serve_answers(transport, stop))
+        server = asyncio.create_task(serve_answers(self, transport, stop))
         try:
             await super().run(transport, stop=stop)
         finally:
@@ -738,51 +432,3 @@ class LoggingSensor(VirtualSensor):
                 await server
             if self.logging:
                 self._log_stop()
-
-    async def _serve_answers(self, transport: Transport, stop: asyncio.Event) -> None:
-        drain = getattr(transport, "drain", None)  # backpressure, as a radio's transmit queue gives
-        sent = 0
-        while not stop.is_set():
-            answer = self._answer
-            if answer is None:
-                self._answer_wake.clear()
-                await self._answer_wake.wait()
-                continue
-            msg = next(answer, None)
-            if msg is None or self._answer is not answer:
-                if self._answer is answer:
-                    self._answer = None
-                continue
-            if not transport.notifying(codec.LOG_UUID):
-                self._answer = None
-                continue
-            if msg[0] == lb.MessageKind.BLOCK:
-                k = self.served.blocks
-                self.served.blocks += 1
-                payload = len(msg) - lb.BLOCK_OVERHEAD
-                if k in self._drop_left:
-                    self._drop_left.discard(k)
-                    self.served.dropped += 1
-                    continue
-                if k in self._corrupt_left:
-                    self._corrupt_left.discard(k)
-                    b = bytearray(msg)
-                    b[12 + payload // 2] ^= 0x5A
-                    msg = bytes(b)
-                    self.served.corrupted += 1
-                self.served.block_bytes += payload
-                transport.notify(codec.LOG_UUID, msg)
-                left = self._disconnects_left
-                if left and self.served.block_bytes >= left[0]:
-                    left.pop(0)
-                    self.served.disconnects += 1
-                    self._answer = None
-                    await transport.disconnect_centrals()
-            else:
-                transport.notify(codec.LOG_UUID, msg)
-            sent += 1
-            if drain is not None and sent % self.drain_every == 0:
-                with contextlib.suppress(Exception):  # a failed ping is only a missed pause
-                    await drain()
-            else:
-                await asyncio.sleep(0)

@@ -33,15 +33,6 @@ LONG_MODULES: dict[str, tuple[int, str]] = {
         "the history commands (list, trend, compare, edit, delete, import); a split per command is due",
     ),
     "gait/history/stats.py": (650, "baselines, trends and run/period comparisons; one statistical toolbox"),
-    "gait/live/_phyphox.py": (650, "the phyphox live source: HTTP polling, buffering and resampling"),
-    "gait/live/_recorder.py": (
-        900,
-        "the recording loop: scan, connect, stream, reconnect, finish; its types and cues are apart",
-    ),
-    "gait/live/_sync.py": (
-        850,
-        "the sync loop: list, download with resume, check, write, analyse; its types and state are apart",
-    ),
     "gait/core/mounting.py": (650, "mounting estimation, one algorithm with its checks"),
     "gait/core/pipeline.py": (550, "the stages of gait.analyze and Analysis; little above the limit"),
     "gait/core/quality.py": (750, "signal quality checks; a split per check family is due"),

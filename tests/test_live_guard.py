@@ -342,13 +342,15 @@ def test_a_polar_nan_gyroscope_frame_leaves_a_loadable_file(tmp_path):
 def test_a_configuration_that_does_not_decode_is_refused_with_its_reason(raw):
     """Our protocol's configuration read while connecting: the recording ends with a message
     (`RecordingError`), never with a traceback."""
-    from gait.live._links import LumbarLink, SensorRefused
+    from gait.live._links import SensorRefused
 
     class Client:
         async def read_gatt_char(self, uuid):
             return bytearray(raw)
 
-    link = LumbarLink(rate_hz=416, acc_range_g=16, gyr_range_dps=2000, describe="LumbarIMU-1A2B")
+    link = ProfileLink(
+        get_profile("lumbar_imu"), rate_hz=416, acc_range_g=16, gyr_range_dps=2000, describe="LumbarIMU-1A2B"
+    )
     with pytest.raises(
         SensorRefused, match=r"^LumbarIMU-1A2B sent a configuration that does not decode \(parameter 'config': "
     ):

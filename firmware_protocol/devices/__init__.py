@@ -13,11 +13,13 @@ module                 devices                        checked against
 =====================  =============================  ==========================================
 
 `firmware_protocol.profiles` lists their `DeviceProfile` and identifies a device from its
-advertisement.
+advertisement. A recorder drives a connected device through its profile's `DeviceControl`
+(configure, start, stop; ``profile.make_control``, by default the profile's command bytes).
 """
 
 from ..samples import DecodedSamples
 from ._base import DecoderStats, DeviceDecoder, DeviceProfile, FrameError, normalize_uuid
+from ._control import DeviceControl, SensorRefused
 from .lumbar import LumbarImuDecoder
 from .metawear import MetaWearDecoder
 from .movesense import MovesenseDecoder
@@ -27,6 +29,7 @@ from .witmotion import WitMotionDecoder
 __all__ = [
     "DecodedSamples",
     "DecoderStats",
+    "DeviceControl",
     "DeviceDecoder",
     "DeviceProfile",
     "FrameError",
@@ -34,6 +37,7 @@ __all__ = [
     "MetaWearDecoder",
     "MovesenseDecoder",
     "PolarPmdDecoder",
+    "SensorRefused",
     "WitMotionDecoder",
     "normalize_uuid",
 ]

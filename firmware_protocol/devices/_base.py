@@ -29,7 +29,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -37,6 +37,9 @@ from gait.errors import GaitInputError, Where
 
 from ..codec import ProtocolError
 from ..samples import DecodedSamples
+
+if TYPE_CHECKING:
+    from ._control import DeviceControl
 
 __all__ = [
     "MAX_FRAME_JUMP_S",
@@ -187,6 +190,11 @@ class DeviceDecoder(abc.ABC):
     profile_key: str = ""
     #: Whether the decoder outputs angular rate.
     has_gyro: bool = True
+    #: Whether the decoder follows the packet sequence itself (loss, duplicates, order, device
+    #: time across reconnects): its output then marks the holes and new clock epochs, a link
+    #: loss goes through `reset`, and `link_counts` gives the packet counters. Otherwise the
+    #: recorder finds holes from the sample times.
+    tracks_sequence: bool = False
 
     def __init__(self, *, errors: Literal["count", "raise"] = "count") -> None:
         if errors not in ("count", "raise"):
@@ -256,6 +264,16 @@ class DeviceDecoder(abc.ABC):
         self._nonfinite += int(ok.size - ok.sum())
         return DecodedSamples(out.t_s[ok], out.acc_mps2[ok], None if out.gyr_rads is None else out.gyr_rads[ok])
 
+    def reset(self) -> DecodedSamples:
+        """The link dropped: the samples still held back; the next ones start a new segment."""
+        return self.flush()
+
+    def link_counts(self) -> dict[str, int] | None:
+        """Packet counters of a decoder that `tracks_sequence` (packets_ok, packets_lost,
+        duplicated, reordered, late, corrupt, truncated, bad_other, samples_nonfinite); None
+        for the others."""
+        return None
+
     def feed_many(self, notifications: list[bytes], *, characteristic: str | None = None) -> DecodedSamples:
         """Decode several notifications of one characteristic, in order."""
         return DecodedSamples.concat(
@@ -309,6 +327,15 @@ class DeviceProfile:
         characteristic that start streaming at that rate; ``stop_commands`` stop it.
     make_decoder
         ``make_decoder(rate_hz=...)`` returns a fresh `DeviceDecoder`.
+    make_control
+        Builds the `firmware_protocol.devices._control.DeviceControl` a recorder drives the
+        connected device with (configure, start, stop); None: the default one, which writes
+        `start_commands` and `stop_commands`. Devices that must be read before they are
+        commanded, or that answer with a status, provide their own (our protocol).
+    device_info_uuids
+        Characteristics read once after connecting, as text, into a recording's device
+        information, as ``(key, uuid)`` pairs (``("model", "00002a24-...")``); unreadable ones
+        are skipped.
     scale
         Human-readable scale factors (raw count to unit).
     notes
@@ -331,6 +358,8 @@ class DeviceProfile:
     scale: str = ""
     notes: str = ""
     extra_notify_uuids: tuple[str, ...] = ()
+    make_control: Callable[..., DeviceControl] | None = None
+    device_info_uuids: tuple[tuple[str, str], ...] = ()
 
     def matches_name(self, name: str | None) -> bool:
         return bool(name) and any(re.search(p, name) for p in self.name_patterns)  # type: ignore[arg-type]

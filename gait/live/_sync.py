@@ -38,37 +38,32 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as _dt
-import json
 import logging
 import math
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 from bleak import BleakClient
 from bleak.exc import BleakDeviceNotFoundError, BleakError
 
 from firmware_protocol import codec
 from firmware_protocol import logbook as lb
 
-from ..io import SessionCsvWriter
-from ..session import SessionMetadata
 from ._scan import OUR_PROTOCOL, BluetoothUnavailable, FoundDevice, find_again, scan
-from ._sync_state import _Index, _Job, _Partial, _safe
+from ._sync_finish import erase_session, finish_sync, sync_result
+from ._sync_state import _Index, _Job, _Partial
 from ._sync_types import (
-    _MAX_CORRECTION,
-    _MIN_CORRECTION,
     ClockCheck,
     SyncConfig,
-    SyncedSession,
     SyncError,
     SyncResult,
     _LinkLost,
+    _Refused,
     _Silent,
+    _status_name,
 )
+from ._sync_write import verify_and_write
 
 __all__ = ["Syncer", "sync"]
 
@@ -76,7 +71,6 @@ logger = logging.getLogger(__name__)
 
 _LINK_ERRORS = (BleakError, TimeoutError, EOFError, ConnectionError)
 _STATE_DIR = ".gait-sync"
-_WRITE_CHUNK = 50_000
 
 
 # ---------------------------------------------------------------------------------------
@@ -163,7 +157,7 @@ class Syncer:
                     job.partial.close()
         if self._stop.is_set() and not self._finished and not self._message:
             self._message = "interrupted; what was verified is kept: run gait sync again to resume"
-        return self._result()
+        return sync_result(self)
 
     def _describe(self) -> str:
         f = self.found
@@ -268,8 +262,8 @@ class Syncer:
                 if job.status == "pending":
                     await self._sync_one(client, job)
                 if cfg.erase and job.status in ("written", "already") and job.erased is None:
-                    await self._erase(client, job)
-            await self._finish(client)
+                    await erase_session(self, client, job)
+            await finish_sync(self, client)
             self._finished = True
         finally:
             with contextlib.suppress(*_LINK_ERRORS):
@@ -389,7 +383,7 @@ class Syncer:
                 self._download_s += time.monotonic() - t_start
             if not complete:
                 return
-            self._verify_and_write(job)
+            verify_and_write(self, job)
             self._last_progress = time.monotonic()
 
     async def _download(self, client: BleakClient, job: _Job) -> bool:
@@ -466,315 +460,6 @@ class Syncer:
                     if msg.blocks != expect_seq & 0xFFFF:
                         job.missing += (msg.blocks - expect_seq) & 0xFFFF
                     return
-
-    def _verify_and_write(self, job: _Job) -> None:
-        e = job.entry
-        part = job.partial
-        assert part is not None and self.found is not None
-        raw = part.data()
-        digest = lb.crc32(raw)
-        if digest != e.digest:
-            job.digest_failures += 1
-            part.discard()
-            job.partial = None
-            if job.digest_failures < 2:
-                self._say(
-                    f"session {e.session_id}: digest mismatch (every block had passed its CRC); downloading again"
-                )
-                return
-            job.status = "failed"
-            job.message = f"the data do not match the sensor's digest (0x{digest:08x}, expected 0x{e.digest:08x})"
-            return
-        try:
-            run = lb.parse_session_data(raw, rate_hz=e.rate_hz)
-        except lb.LogDataError as err:
-            job.status = "failed"
-            job.message = f"the session's records are not valid ({err}); kept in {part.path}"
-            part.close()
-            return
-        path, info = self._write_session(job, run)
-        job.status = "written"
-        job.result = {"path": path, **info}
-        job.verified_digest = digest
-        self._index.add(self.found.address, e, path.name)
-        part.discard()
-        job.partial = None
-        self._say(
-            f"session {e.session_id}: {e.size_bytes} bytes verified (CRC-32 0x{digest:08x}); wrote {path.name} "
-            f"({run.n_samples} samples, {run.n_samples / info['rate']:.1f} s at {info['rate']:.6g} Hz)"
-        )
-
-    # -- the session file ---------------------------------------------------------------------
-    def _start_time(self, e: lb.LogEntry) -> tuple[float | None, bool, str]:
-        """(UTC seconds of the first sample, corrected?, how) from the sensor's clock."""
-        c = self._clock
-        if not e.clock_set or e.start_utc_us == 0:
-            return None, False, "unknown: the sensor's clock was not set when the session started"
-        start = e.start_utc_us / 1e6
-        if c is None or not c.is_set:
-            return start, False, "the sensor's clock, uncorrected (its clock was not set at the sync)"
-        if e.clock_set_utc_us != round(c.set_utc_s * 1e6):
-            return start, False, "the sensor's clock, uncorrected (the clock was set again since)"
-        d = c.drift_ppm * 1e-6
-        if not math.isfinite(d) or abs(d) > _MAX_CORRECTION:
-            return (
-                start,
-                False,
-                (
-                    f"the sensor's clock, uncorrected (it disagrees with this computer's by {c.drift_ppm:+.0f} ppm: "
-                    "not a crystal's drift)"
-                ),
-            )
-        corrected = c.set_utc_s + (start - c.set_utc_s) * (1.0 + d)
-        err_ms = abs(start - c.set_utc_s) * c.drift_uncertainty_ppm * 1e-6 * 1000 + 0.5 * c.round_trip_s * 1000
-        return (
-            corrected,
-            True,
-            (
-                f"the sensor's clock corrected for its drift ({c.drift_ppm:+.1f} ppm; moved "
-                f"{(corrected - start) * 1000:+.0f} ms, known to +-{err_ms:.0f} ms)"
-            ),
-        )
-
-    def _file_name(self, e: lb.LogEntry, start_s: float | None) -> Path:
-        out = self.config.out_dir
-        assert self.found is not None
-        if start_s is not None:
-            stem = "run-" + _dt.datetime.fromtimestamp(start_s).strftime("%Y%m%d-%H%M%S")
-        else:
-            stem = f"run-{_safe(self.found.address)}-session{e.session_id}"
-        path, k = out / f"{stem}.csv", 2
-        while path.exists():
-            path = out / f"{stem}-{k}.csv"
-            k += 1
-        return path
-
-    def _write_session(self, job: _Job, run: lb.LoggedRun) -> tuple[Path, dict[str, Any]]:
-        e = job.entry
-        assert self.found is not None
-        start_s, corrected, how = self._start_time(e)
-        nominal = e.rate_hz
-        rate, time_base = nominal, "sensor sample clock (sample index / nominal rate)"
-        f_dev = run.device_rate_hz
-        c = self._clock
-        drift_ok = c is not None and c.drift_reliable and e.clock_set_utc_us == round(c.set_utc_s * 1e6)
-        if math.isfinite(f_dev):
-            f_true = f_dev / (1.0 + c.drift_ppm * 1e-6) if drift_ok and c is not None else f_dev
-            err = f_true / nominal - 1.0
-            if _MIN_CORRECTION < abs(err) <= _MAX_CORRECTION:
-                rate = f_true
-                time_base = "sensor sample clock, rate from its time stamps" + (
-                    ", corrected for the clock's drift" if drift_ok else ""
-                )
-        cfg = e.config()
-        acc = run.acc.astype(np.float64) * cfg.acc_scale_mps2_per_lsb
-        gyr = run.gyr.astype(np.float64) * cfg.gyr_scale_rads_per_lsb
-        t = run.index / rate
-        iso = (
-            None
-            if start_s is None
-            else _dt.datetime.fromtimestamp(start_s, tz=_dt.UTC).isoformat(timespec="milliseconds")
-        )
-        model = self.device_info.get("model")
-        clock = c.to_dict() if c is not None else None
-        extra: dict[str, Any] = {
-            "recorder": "gait sync",
-            "protocol": "lumbar-imu v1, on-sensor log",
-            "acc_range_g": e.acc_range_g,
-            "gyr_range_dps": e.gyr_range_dps,
-            "log_session_id": e.session_id,
-            "log_digest_crc32": f"{e.digest:08x}",
-            "time_base": time_base,
-            "start_time_source": how,
-            "nominal_rate_hz": nominal,
-            **{f"device_{k}": v for k, v in self.device_info.items()},
-        }
-        if c is not None and math.isfinite(c.drift_ppm):
-            extra["device_clock_drift_ppm"] = round(c.drift_ppm, 3)
-        meta = SessionMetadata(
-            sampling_rate_hz=rate,
-            device=f"{self.found.name or 'BLE sensor'}" + (f" ({model})" if model else ""),
-            device_id=self.found.address,
-            start_time=iso,
-            units_as_recorded={"acc": "g", "gyr": "dps", "t": "s"},
-            extra=extra,
-        )
-        final = self._file_name(e, start_s)
-        tmp = final.with_name(f".{final.name}.tmp")
-        tmp.unlink(missing_ok=True)
-        writer = SessionCsvWriter(tmp, meta, frame="sensor", has_gyro=True)
-        try:
-            for a in range(0, t.size, _WRITE_CHUNK):
-                writer.write(t[a : a + _WRITE_CHUNK], acc[a : a + _WRITE_CHUNK], gyr[a : a + _WRITE_CHUNK])
-        finally:
-            writer.close()
-        if final.exists():  # appeared meanwhile: never overwrite a session file
-            final = self._file_name(e, start_s)
-        tmp.replace(final)
-        gaps = tuple((ia / rate, ib / rate, k, reason) for ia, ib, k, reason in run.gaps)
-        flags = [(f.name or "").lower() for f in lb.EntryFlags if f and e.flags & f and f != lb.EntryFlags.CLOCK_SET]
-        sidecar = final.with_name(final.name[: -len(".csv")] + ".recording.json")
-        info = {
-            "file": final.name,
-            "device": {
-                "name": self.found.name,
-                "address": self.found.address,
-                "protocol": OUR_PROTOCOL,
-                **self.device_info,
-            },
-            "settings": {"rate_hz": nominal, "acc_range_g": e.acc_range_g, "gyr_range_dps": e.gyr_range_dps},
-            "start_time": iso,
-            "start_time_source": how,
-            "samples": int(run.n_samples),
-            "sampling_rate_hz": rate,
-            "clock": {**(clock or {}), "corrected": corrected, "rate_corrected": rate != nominal},
-            "log": {
-                "session_id": e.session_id,
-                "size_bytes": e.size_bytes,
-                "digest_crc32": f"{e.digest:08x}",
-                "records": run.n_records,
-                "flags": flags,
-                "duration_ms": e.duration_ms,
-            },
-            "download": {
-                "bytes_this_sync": job.downloaded,
-                "bytes_verified_before": job.verified_before,
-                "bytes_requested": job.requested,
-                "corrupt_blocks": job.corrupt,
-                "missing_blocks": job.missing,
-                "reconnects": self._reconnects,
-            },
-            "gaps": [{"start_s": a, "end_s": b, "samples_lost": k, "reason": r} for a, b, k, r in gaps],
-            "stopped_by": "store_full" if e.flags & lb.EntryFlags.FULL else "log_stop",
-        }
-        sidecar.write_text(json.dumps(info, indent=2) + "\n")
-        return final, {
-            "rate": rate,
-            "n": int(run.n_samples),
-            "start": iso,
-            "corrected": corrected,
-            "gaps": gaps,
-        }
-
-    # -- erase, clock, new session ------------------------------------------------------------
-    async def _erase(self, client: BleakClient, job: _Job) -> None:
-        e = job.entry
-        if job.status == "written":
-            digest = job.verified_digest
-        else:  # synced before: verified then; the index holds the digest it verified
-            assert self.found is not None
-            it = self._index.find(self.found.address, e)
-            digest = None if it is None else int(it["digest"])
-        if digest is None:
-            job.erased = False
-            job.erase_message = "not erased: no verified download"
-            return
-        dc = await self._command(client, codec.encode_log_erase(session_id=e.session_id, digest=digest), check=False)
-        if dc.last_status == codec.Status.OK:
-            job.erased = True
-            self._say(f"session {e.session_id}: erased on the sensor")
-        else:
-            job.erased = False
-            job.erase_message = f"the sensor refused to erase it ({_status_name(dc.last_status)})"
-            self._say(f"session {e.session_id}: {job.erase_message}")
-        self._last_progress = time.monotonic()
-
-    async def _finish(self, client: BleakClient) -> None:
-        cfg = self.config
-        jobs = self._jobs or []
-        # a session still being logged (--keep-logging) or not fully fetched needs the clock
-        # reference it started with: setting the clock now would lose its start time correction
-        unfinished = [j for j in jobs if j.status in ("pending", "partial", "logging")]
-        if cfg.start_log:
-            try:
-                if cfg.rate_hz is not None:
-                    await self._command(client, codec.encode_set_rate(rate_hz=cfg.rate_hz))
-                await self._command(
-                    client, codec.encode_set_range(acc_range_g=cfg.acc_range_g, gyr_range_dps=cfg.gyr_range_dps)
-                )
-            except _Refused as r:
-                self._message = (
-                    f"the sensor refused the settings for the new session ({r}); check --rate-hz and the ranges"
-                )
-                return
-        if (cfg.set_clock and not unfinished) or cfg.start_log:
-            if unfinished:
-                self._say("setting the clock: the unfinished downloads' start times will not be drift-corrected")
-            await self._command(client, codec.encode_set_clock(utc_us=round(time.time() * 1e6)))
-            self._clock_set = True
-        elif cfg.set_clock:
-            self._say(
-                "the sensor's clock was left as it is: a session is unfinished or still logging (its start time needs it)"
-            )
-        if cfg.start_log:
-            try:
-                dc = await self._command(client, codec.encode_log_start())
-            except _Refused as r:
-                self._message = f"the sensor refused to start logging ({_status_name(r.status)})"
-                if r.status == codec.Status.STORE_FULL:
-                    self._message += ": its store is full; sync with --erase first"
-                return
-            self._logging_started = True
-            minutes = dc.log_free_bytes / (dc.rate_hz * 12 * (1 + 11 / (12 * lb.RECORD_SAMPLES))) / 60
-            self._say(
-                f"logging started at {dc.rate_hz:g} Hz, +-{dc.acc_range_g} g, +-{dc.gyr_range_dps} dps; "
-                f"the store holds about {minutes:.0f} min at this rate"
-            )
-
-    def _result(self) -> SyncResult:
-        out = []
-        for j in self._jobs or []:
-            r = j.result
-            out.append(
-                SyncedSession(
-                    entry=j.entry,
-                    status="partial" if j.status == "pending" else j.status,
-                    path=r.get("path"),
-                    message=j.message,
-                    n_samples=r.get("n", 0),
-                    sampling_rate_hz=r.get("rate", math.nan),
-                    start_time=r.get("start"),
-                    start_time_corrected=r.get("corrected", False),
-                    bytes_downloaded=j.downloaded,
-                    bytes_verified_before=j.verified_before,
-                    blocks_corrupt=j.corrupt,
-                    blocks_missing=j.missing,
-                    bytes_requested=j.requested,
-                    gaps=r.get("gaps", ()),
-                    erased=j.erased,
-                    erase_message=j.erase_message,
-                )
-            )
-        f = self.found
-        return SyncResult(
-            device=(f.name if f else "") or "",
-            address=f.address if f else "",
-            sessions=tuple(out),
-            clock=self._clock,
-            reconnects=self._reconnects,
-            bytes_downloaded=sum(j.downloaded for j in self._jobs or []),
-            download_s=self._download_s,
-            logging_stopped=self._logging_stopped,
-            clock_set=self._clock_set,
-            logging_started=self._logging_started,
-            log_capacity_bytes=self._store[0],
-            log_free_bytes=self._store[1],
-            message=self._message,
-        )
-
-
-class _Refused(Exception):
-    def __init__(self, opcode: int, status: int) -> None:
-        super().__init__(f"the sensor answered command 0x{opcode:02X} with {_status_name(status)}")
-        self.opcode = opcode
-        self.status = status
-
-
-def _status_name(status: int) -> str:
-    try:
-        return codec.Status(status).name
-    except ValueError:
-        return str(status)
 
 
 async def sync(config: SyncConfig, *, on_event: Callable[[str], None] | None = None) -> SyncResult:

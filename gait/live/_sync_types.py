@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from firmware_protocol import codec
 from firmware_protocol import logbook as lb
 
 from ..errors import DeviceError, GaitInputError, Where
@@ -237,3 +238,17 @@ class SyncResult:
     @property
     def throughput_bytes_s(self) -> float:
         return self.bytes_downloaded / self.download_s if self.download_s > 0 else math.nan
+
+
+class _Refused(Exception):
+    def __init__(self, opcode: int, status: int) -> None:
+        super().__init__(f"the sensor answered command 0x{opcode:02X} with {_status_name(status)}")
+        self.opcode = opcode
+        self.status = status
+
+
+def _status_name(status: int) -> str:
+    try:
+        return codec.Status(status).name
+    except ValueError:
+        return str(status)

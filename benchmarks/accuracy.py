@@ -63,14 +63,12 @@ tolerance on initial contact.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import itertools
 import json
 import os
 import sys
 import time
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +79,6 @@ import gait
 from gait.constants import G
 from gait.core import _steps as gm
 from gait.core import events as ev
-from gait.core import strike as gstrike
 from gait.core.filters import lowpass
 from gait.errors import GaitDataWarning
 from gait.evaluation import agreement, compare_steps, force_plate_contacts, match_events, pair_with_force_plate
@@ -89,6 +86,10 @@ from gait.simulator import Form, SensorModel, SimulationConfig
 from gait.validation import rbds
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+from _strike_bench import STRIKE_CLASSES, print_strike, strike_tables  # noqa: E402
+from _strike_bench import patched as _patched  # noqa: E402
+
 #: The real datasets (docs/validation.md: where the real data live).
 SHARED = Path(os.environ.get("GAIT_SHARED_DATA", REPO.parent / "shared" / "data"))
 REAL = SHARED / "alcantara2022_sacral_running"
@@ -834,23 +835,6 @@ def _markdown(df: pd.DataFrame) -> str:
 # =======================================================================================
 # Part 4: contact time and foot strike across slopes, stance shapes and runners
 # =======================================================================================
-#: Alcantara slope groups and the RBDS trials with force: the groups the toe-off lead is fitted on
-STRIKE_CLASSES = ("rearfoot", "midfoot", "forefoot")
-
-
-@contextlib.contextmanager
-def _patched(module: object, **values: float) -> Iterator[None]:
-    """Temporarily set module constants (a fold's fitted value)."""
-    old = {k: getattr(module, k) for k in values}
-    try:
-        for k, v in values.items():
-            setattr(module, k, v)
-        yield
-    finally:
-        for k, v in old.items():
-            setattr(module, k, v)
-
-
 def _real_runs(alc_dir: Path, rbds_dir: Path) -> list[dict]:
     """Every real trial: its session, reference contacts (force or foot markers), strike truth;
     and for every trial with force, a second run whose signal is the force itself as the
@@ -1387,54 +1371,7 @@ def contact_strike_part(alc_dir: Path, rbds_dir: Path, quick: bool) -> dict[str,
         out |= tables
         out["contact_evidence"] = _contact_evidence(runs, alc_dir, rbds_dir)
         runs = [r for r in runs if r["signal"] == "sensor"]
-        in_sample = pd.concat([_steps_vs_reference(r) for r in runs], ignore_index=True)
-
-        # --- foot strike per trial, per runner, and the decision ratio ------------------------
-        ins = in_sample
-        trial_rows = []
-        for trial, g in ins.groupby("trial", sort=False):
-            truth = g["strike_ref"].value_counts().idxmax()
-            counts = g["strike_est"].value_counts()
-            decided = g[g["strike_est"] != "uncertain"]
-            dominant = decided["strike_est"].value_counts().idxmax() if len(decided) else "uncertain"
-            trial_rows.append(
-                {
-                    "trial": trial,
-                    "runner": g["runner"].iloc[0],
-                    "group": g["group"].iloc[0],
-                    "truth": truth,
-                    "n": len(g),
-                    **{c: int(counts.get(c, 0)) for c in (*STRIKE_CLASSES, "uncertain")},
-                    "dominant decided": dominant,
-                    "run call": g["run_call"].iloc[0],
-                    "confidence": float(g["run_confidence"].iloc[0]),
-                    "transient_p50_bw": float(g["transient_bw"].median()),
-                    "background_p50_bw": float(g["background_bw"].median()),
-                }
-            )
-        out["strike_by_trial"] = pd.DataFrame(trial_rows)
-        feat = []
-        for r, g in ins.groupby("runner", sort=False):
-            feat.append(
-                {
-                    "runner": r,
-                    "truth (share)": ", ".join(
-                        f"{k} {100 * v:.0f} %" for k, v in g["strike_ref"].value_counts(normalize=True).items()
-                    ),
-                    "trials": g["trial"].nunique(),
-                    "steps": len(g),
-                    "transient p10": float(g["transient_bw"].quantile(0.1)),
-                    "transient p50": float(g["transient_bw"].median()),
-                    "transient p90": float(g["transient_bw"].quantile(0.9)),
-                    "trial medians min": float(g.groupby("trial")["transient_bw"].median().min()),
-                    "trial medians max": float(g.groupby("trial")["transient_bw"].median().max()),
-                    "background p50": float(g["background_bw"].median()),
-                    "loading rate p50 (BW/s)": float(g["loading_rate_bw_per_s"].median()),
-                }
-            )
-        out["strike_features_by_runner"] = pd.DataFrame(feat)
-        out["strike_decision_ratio"] = _decision_ratio_table(runs)
-        out["strike_run_level"] = _run_strike_table(ins)
+        out |= strike_tables(runs, _steps_vs_reference)
     sim_ct, sim_fs = _simulator_shapes(quick)
     sim_ct["constants"] = "shipped"
     parts = [sim_ct]
@@ -1445,115 +1382,6 @@ def contact_strike_part(alc_dir: Path, rbds_dir: Path, quick: bool) -> dict[str,
     out["sim_contact"] = pd.concat(parts, ignore_index=True)
     out["sim_strike"] = sim_fs
     return out
-
-
-def _run_strike_table(ins: pd.DataFrame) -> pd.DataFrame:
-    """The run's dominant strike (`gait.core.strike.run_foot_strike` on the trial's matched
-    steps) for several clear ratios, per runner, and the ratio chosen leave one runner out (the
-    smallest that makes no wrong trial call on the other runners)."""
-    grid = (1.5, 2.0, 3.0)
-    calls = []
-    for k in grid:
-        with _patched(gstrike, RUN_CLEAR_RATIO=k):
-            for trial, g in ins.groupby("trial", sort=False):
-                cls, conf, _, _ = gstrike.run_foot_strike(g["transient_bw"].to_numpy(), g["background_bw"].to_numpy())
-                calls.append(
-                    {
-                        "ratio": k,
-                        "runner": g["runner"].iloc[0],
-                        "trial": trial,
-                        "truth": g["strike_ref"].value_counts().idxmax(),
-                        "call": cls,
-                        "confidence": conf,
-                    }
-                )
-    c = pd.DataFrame(calls)
-    # a midfoot / forefoot runner called forefoot is right; anything else decided is wrong
-    fore_ok = c["truth"].isin(["midfoot", "forefoot"]) & (c["call"] == "forefoot")
-    c["right"] = (c["call"] == c["truth"]) | fore_ok
-    c["wrong"] = (c["call"] != "uncertain") & ~c["right"]
-    rows = []
-    for r in c["runner"].unique():
-        others = c[c["runner"] != r]
-        ok = [k for k in grid if not others[others["ratio"] == k]["wrong"].any()]
-        k = min(ok) if ok else max(grid)
-        g = c[(c["runner"] == r) & (c["ratio"] == k)]
-        rows.append(
-            {
-                "fold": "leave one runner out",
-                "ratio": k,
-                "runner": r,
-                "trials": len(g),
-                "right": int(g["right"].sum()),
-                "wrong": int(g["wrong"].sum()),
-                "uncertain": int((g["call"] == "uncertain").sum()),
-                "median confidence": float(g["confidence"].median()),
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def _decision_ratio_table(runs: list[dict]) -> pd.DataFrame:
-    """Trial calls for several decision ratios, and the ratio chosen leave one runner out (the
-    smallest that makes no wrong trial call on the other runners)."""
-    grid = (2.0, 2.5, 3.0, 4.0)
-    calls = []
-    for k in grid:
-        with _patched(gstrike, DECISION_RATIO=k):
-            for run in runs:
-                p = _steps_vs_reference(run)
-                decided = p[p["strike_est"] != "uncertain"]
-                truth = p["strike_ref"].value_counts().idxmax() if len(p) else ""
-                call = decided["strike_est"].value_counts().idxmax() if len(decided) >= len(p) / 2 else "uncertain"
-                calls.append(
-                    {
-                        "ratio": k,
-                        "runner": run["runner"],
-                        "trial": run["trial"],
-                        "truth": truth,
-                        "call": call,
-                        "steps": len(p),
-                        "steps_decided": len(decided),
-                        "steps_wrong": int((decided["strike_est"] != decided["strike_ref"]).sum()),
-                    }
-                )
-    c = pd.DataFrame(calls)
-    c["right"] = c["call"] == c["truth"]
-    c["wrong"] = (c["call"] != "uncertain") & ~c["right"]
-    rows = []
-    for (k, r), g in c.groupby(["ratio", "runner"], sort=False):
-        rows.append(
-            {
-                "fold": "every ratio",
-                "ratio": k,
-                "runner": r,
-                "trials": len(g),
-                "right": int(g["right"].sum()),
-                "wrong": int(g["wrong"].sum()),
-                "uncertain": int((g["call"] == "uncertain").sum()),
-                "steps decided": int(g["steps_decided"].sum()),
-                "steps wrong": int(g["steps_wrong"].sum()),
-            }
-        )
-    for r in c["runner"].unique():
-        others = c[c["runner"] != r]
-        ok = [k for k in grid if not others[others["ratio"] == k]["wrong"].any()]
-        k = min(ok) if ok else max(grid)
-        g = c[(c["runner"] == r) & (c["ratio"] == k)]
-        rows.append(
-            {
-                "fold": "leave one runner out",
-                "ratio": k,
-                "runner": r,
-                "trials": len(g),
-                "right": int(g["right"].sum()),
-                "wrong": int(g["wrong"].sum()),
-                "uncertain": int((g["call"] == "uncertain").sum()),
-                "steps decided": int(g["steps_decided"].sum()),
-                "steps wrong": int(g["steps_wrong"].sum()),
-            }
-        )
-    return pd.DataFrame(rows)
 
 
 def print_contact_strike(t: dict[str, pd.DataFrame]) -> None:
@@ -1588,14 +1416,7 @@ def print_contact_strike(t: dict[str, pd.DataFrame]) -> None:
             "g; + lag = later than the force):\n"
         )
         print(_plain(t["contact_evidence"]))
-        print("\nFoot strike per trial (steps; truth: shoe sensors for Alcantara, foot markers for RBDS):\n")
-        print(_plain(t["strike_by_trial"]))
-        print("\nFoot-strike evidence per runner (body weights; the lumbar features the classes rest on):\n")
-        print(_plain(t["strike_features_by_runner"]))
-        print("\nDecision ratio: trial calls per runner, and the ratio chosen leave one runner out:\n")
-        print(_plain(t["strike_decision_ratio"]))
-        print("\nThe run's dominant strike (median transient and its standard error), leave one runner out:\n")
-        print(_plain(t["strike_run_level"]))
+        print_strike(t, _plain)
     print(
         "\nSimulator: contact time for two stance shapes and three strikes (ms; shipped constants on the full grid, "
         "each leave-one-runner-out fold's on the quick grid):\n"

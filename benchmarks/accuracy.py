@@ -923,6 +923,8 @@ def _steps_vs_reference(run: dict, tolerance_s: float = 0.06) -> pd.DataFrame:
             "strike_ref": r["strike"].to_numpy(),
             "transient_bw": d["impact_transient_bw"].to_numpy(),
             "background_bw": d["stance_background_bw"].to_numpy(),
+            "collision_bw": d["collision_bw"].to_numpy(),
+            "collision_background_bw": d["collision_background_bw"].to_numpy(),
             "confidence": d["foot_strike_confidence"].to_numpy(),
             "loading_rate_bw_per_s": d["loading_rate_mps3"].to_numpy() / G,
         }
@@ -1371,7 +1373,7 @@ def contact_strike_part(alc_dir: Path, rbds_dir: Path, quick: bool) -> dict[str,
         out |= tables
         out["contact_evidence"] = _contact_evidence(runs, alc_dir, rbds_dir)
         runs = [r for r in runs if r["signal"] == "sensor"]
-        out |= strike_tables(runs, _steps_vs_reference)
+        out |= strike_tables(runs, _steps_vs_reference, quick)
     sim_ct, sim_fs = _simulator_shapes(quick)
     sim_ct["constants"] = "shipped"
     parts = [sim_ct]

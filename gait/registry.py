@@ -290,6 +290,25 @@ _ALL: tuple[Metric, ...] = (
         display="bw",
     ),
     Metric(
+        "collision_bw",
+        "body weights",
+        "sagittal collision",
+        "the landing's collision in the sagittal plane: the largest magnitude, in the first 25 % of stance, of the "
+        "vertical excess over the 10 Hz low-pass (as `impact_transient_bw`) and the antero-posterior specific "
+        "force's difference from its own 10 Hz low-pass, in body weights (running steps); the run's dominant foot "
+        "strike is decided from these. See `gait.core.strike.collision_transient`",
+        display="bw",
+    ),
+    Metric(
+        "collision_background_bw",
+        "body weights",
+        "sagittal stance vibration",
+        "the stance's own sagittal vibration: the largest magnitude of the vertical and antero-posterior "
+        "differences from their 10 Hz low-passes from 40 to 80 % of stance; the run's median collision must be "
+        "at least twice its median",
+        display="bw",
+    ),
+    Metric(
         "foot_strike",
         "",
         "foot strike",

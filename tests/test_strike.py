@@ -67,8 +67,10 @@ def test_simulated_runs(rear, expected):
     median lands on, never with a confidence it does not have."""
     sim = simulate(SimulationConfig(duration_s=60.0, seed=4, speed_mps=3.2, form=Form(rearfoot_share=rear)))
     a = gait.analyze(sim.session)
-    tr = a.running_steps["impact_transient_bw"].to_numpy(float)
-    cls, conf, _, _ = gs.run_foot_strike(tr)
+    st = a.running_steps
+    cls, conf, _, _ = gs.run_foot_strike(
+        st["collision_bw"].to_numpy(float), st["collision_background_bw"].to_numpy(float)
+    )
     assert a.summary["foot_strike"] == cls
     assert a.summary["foot_strike_confidence"] == pytest.approx(conf)
     if expected is not None:

@@ -81,6 +81,8 @@ STEP_COLUMNS: dict[str, object] = {
     "loading_rate_mps3": float,
     "impact_transient_bw": float,
     "stance_background_bw": float,
+    "collision_bw": float,
+    "collision_background_bw": float,
     "foot_strike": object,
     "foot_strike_confidence": float,
     "rearfoot_score": float,

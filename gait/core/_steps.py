@@ -285,8 +285,17 @@ def step_table(
     loading = np.where(running & np.isfinite(impact), loading, np.nan)
 
     # --- foot strike: the collision transient early in stance ----------------------------
-    transient, background = collision_transient(
-        acc_level[:, V], early_r, ic, tc_samples, segment_id, fs, bout, running, (ic_i, np.where(has_next, nxt_i, ic_i))
+    transient, background, collision, collision_bg = collision_transient(
+        acc_level[:, V],
+        early_r,
+        ic,
+        tc_samples,
+        segment_id,
+        fs,
+        bout,
+        running,
+        (ic_i, np.where(has_next, nxt_i, ic_i)),
+        f_ap=acc_level[:, AP],
     )
     ok_run = running & events["ok"].to_numpy(bool)
     strike, confidence, score = classify_foot_strike(transient, background, bout, ok_run)
@@ -361,6 +370,8 @@ def step_table(
             "loading_rate_mps3": loading,
             "impact_transient_bw": transient,
             "stance_background_bw": background,
+            "collision_bw": collision,
+            "collision_background_bw": collision_bg,
             "foot_strike": strike,
             "foot_strike_confidence": confidence,
             "rearfoot_score": score,

@@ -115,9 +115,9 @@ def run_summary(
     s["side_share"] = float(has_side.mean()) if n else float("nan")
     side_conf = np.asarray(steps["side_confidence"], dtype=float)[sel] if "side_confidence" in steps else np.zeros(n)
     s["side_confidence"] = float(np.median(side_conf[has_side])) if has_side.any() else 0.0
-    # the run's foot strike: the median of its steps' transients and its standard error
-    tr = np.asarray(steps["impact_transient_bw"], dtype=float)[sel] if "impact_transient_bw" in steps else np.zeros(0)
-    bg = np.asarray(steps["stance_background_bw"], dtype=float)[sel] if "stance_background_bw" in steps else None
+    # the run's foot strike: the median of its steps' sagittal collisions and its standard error
+    tr = np.asarray(steps["collision_bw"], dtype=float)[sel] if "collision_bw" in steps else np.zeros(0)
+    bg = np.asarray(steps["collision_background_bw"], dtype=float)[sel] if "collision_background_bw" in steps else None
     s["foot_strike"], s["foot_strike_confidence"], _, _ = run_foot_strike(tr, bg)
     finite_t = step_time[np.isfinite(step_time)]
     s["step_time_cv_pct"] = (

@@ -84,14 +84,16 @@ ALC_DIR = SHARED_DATA / "alcantara2022_sacral_running"
 
 @pytest.mark.realdata
 def test_alcantara_rearfoot_runner_never_called_otherwise():
-    """One rearfoot runner, 19 trials (Alcantara et al. 2022): measured 11 trials rearfoot
-    (every level-or-downhill trial but three), 8 uncertain (every uphill trial), none wrong."""
+    """One rearfoot runner, 19 trials (Alcantara et al. 2022), the run's call from the sagittal
+    collision: measured 15 trials rearfoot (every level and downhill trial and the uphill A1 and
+    A27), 4 uncertain (uphill: collision 0.43-0.60 body weights, under twice the stance's
+    vibration), none wrong. With the vertical transient alone: 11 rearfoot, 8 uncertain."""
     if not (ALC_DIR / "trials.csv").is_file():
         pytest.skip(f"Alcantara recordings not found at {ALC_DIR}")
     calls = [gait.analyze(s).summary["foot_strike"] for s in gait.read_sessions(ALC_DIR)]
     assert len(calls) == 19
     assert set(calls) <= {"rearfoot", "uncertain"}
-    assert calls.count("rearfoot") >= 10
+    assert calls.count("rearfoot") >= 14
 
 
 def test_a_shaking_stance_is_not_a_heel_strike():

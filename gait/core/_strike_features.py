@@ -4,17 +4,17 @@ The physical differences between a heel-first and a forefoot landing, as force p
 them, and what each becomes at the lower back:
 
 - a heel strike has an impact peak and a high vertical loading rate early in stance; a forefoot
-  landing rises smoothly to a single active peak (Lieberman et al. 2010; loading rate about
-  twice as high in habitual rearfoot runners' heel strikes) - here the vertical loading rate
+  landing rises smoothly to a single active peak (Lieberman et al. 2010; the higher loading
+  rate of rearfoot strikes: Almeida et al. 2015, meta-analysis) - here the vertical loading rate
   over the first 15 % of stance, the share of the rise to the peak reached by then, the time
   of the peak as a share of contact, and the share of the 5-20 Hz energy of the stance in its
   first 20 %;
 - a heel strike brakes the body abruptly; a forefoot landing lets the ankle yield (Lieberman
   et al. 2010) - here the peak antero-posterior deceleration in the first half of stance, its
   timing, and the antero-posterior transient over a 10 Hz low-pass in the first 25 %;
-- forefoot runners have shorter contacts at a given speed (Altman & Davis 2012 report a
-  shorter stance for forefoot than for rearfoot running at matched speed) - the contact time
-  and duty factor are in the step table already.
+- a forefoot landing is often taken to shorten the contact at a given speed (a hypothesis
+  checked here, not a published boundary) - the contact time and duty factor are in the step
+  table already.
 
 Notes
 -----

@@ -37,10 +37,12 @@ without the forward axis; the evidence on the sacral signal at contact (real, vi
 force-derived: levels after the force's contact, the rise's lag, the flight level, the
 cutoff of the marker filter, a segment model of the centre of mass from the markers, the raw
 triaxial recording); the simulator with a symmetric half-sine stance and the default skewed
-one, for each strike, with the shipped and every fold's constants; the foot strike per trial and per runner against shoe sensors (Alcantara) and foot
-markers (RBDS), the lumbar features per runner, and the decision ratio
-(`gait.core.metrics.DECISION_RATIO`) swept and chosen leave one runner out; the three strike classes
-on the simulator.
+one, for each strike, with the shipped and every fold's constants; the foot strike
+(``benchmarks/_strike_bench.py``): per trial and per runner against shoe sensors (Alcantara)
+and foot markers (RBDS), every candidate lumbar feature per runner and per trial with its
+separation of the forefoot runner, the same features on the simulator with its assumptions
+varied, and the step decision ratio and the run's clear ratio swept and chosen leave one
+runner out; the three strike classes on the simulator.
 
 Part 5, sides (``benchmarks/sides.py``): which per-step cues carry the side, per runner (RBDS)
 and per walking subject (Voisard et al. 2023), the analysis' sides per trial, the cues' window

@@ -14,6 +14,8 @@ Tables (truth: shoe sensors for Alcantara et al. 2022, foot markers for RBDS):
   steps against the rearfoot runners' (0.5: no separation, 0 or 1: complete), its spread over
   the rearfoot trials, and whether the forefoot runner's median lies outside every rearfoot
   trial's median;
+- ``strike_force_evidence``: the same question on the treadmill's own force (RBDS runners 1
+  and 2 at 2.5 m/s), where the lumbar signal has no say;
 - ``strike_simulator_features``: the same features on simulated rearfoot and forefoot runs
   with the simulator's assumptions varied (`simulator_features`);
 - ``strike_decision_ratio`` / ``strike_run_level``: the step decision ratio and the run's clear
@@ -26,12 +28,13 @@ from __future__ import annotations
 import contextlib
 import itertools
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 import gait
-from gait.constants import AP, V
+from gait.constants import AP, G, V
 from gait.core import strike as gstrike
 from gait.core._strike_features import FEATURES, stance_features
 from gait.evaluation import match_events
@@ -316,6 +319,50 @@ def feature_tables(feats: pd.DataFrame) -> dict[str, pd.DataFrame]:
     }
 
 
+def force_strike_evidence(rbds_dir: Path) -> pd.DataFrame:
+    """On the treadmill's own force (RBDS runners 1 and 2 at 2.5 m/s): the share of stances with
+    an impact peak (a local maximum in the first 30 % of stance, before the active peak later
+    on), the steepest rise of the force in the first 15 % of stance (body weights / s, 300 Hz),
+    and the candidate features of the force as a centre-of-mass signal: whether the two
+    runners differ at the ground at all."""
+    from gait.validation import rbds
+
+    rows = []
+    if not (rbds_dir / rbds.TRIALS[0].markers).is_file():
+        return pd.DataFrame(rows)
+    for k, tr in enumerate(rbds.TRIALS):
+        d = rbds.load_trial(tr, rbds_dir, seed=100 + k)
+        if d.force_n is None:
+            continue
+        fs = rbds.FORCE_FS_HZ
+        f = np.asarray(d.force_n, dtype=float)
+        bw = float(f.mean())
+        c = rbds.force_contacts(f, sampling_rate_hz=fs)
+        ic, to = c[:, 0] * fs, c[:, 1] * fs
+        v = f / bw * G
+        feats = stance_features(v, np.zeros_like(v), ic, to, np.zeros(v.size, int), G, sampling_rate_hz=fs)
+        hump, slope = [], []
+        for a, b in zip(ic.astype(int), to.astype(int)):  # a few dozen stances
+            seg = f[a:b] / bw
+            n = b - a
+            early = np.diff(seg[: int(0.3 * n)])
+            has_peak = bool(np.any((early[:-1] > 0) & (early[1:] <= 0)))
+            hump.append(has_peak and int(np.argmax(seg)) > int(0.3 * n))
+            slope.append(float(np.max(np.diff(seg[: int(0.15 * n) + 1]))) * fs)
+        rows.append(
+            {
+                "trial": tr.key,
+                "truth": d.steps["foot_strike_class"].value_counts().idxmax(),
+                "stances": len(ic),
+                "impact peak share": float(np.mean(hump)),
+                "steepest early rise (BW/s)": float(np.median(slope)),
+                "loading_rate_bw_per_s (10 Hz)": float(feats["loading_rate_bw_per_s"].median()),
+                "rise_share_15": float(feats["rise_share_15"].median()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 #: the simulator's assumptions varied for the feature check: collision amplitude (m/s^2) and
 #: width (s), stance skew, sampling rate (Hz)
 SIM_GRID = {
@@ -389,7 +436,10 @@ def simulator_features(quick: bool = False) -> pd.DataFrame:
 
 
 def strike_tables(
-    runs: list[dict], steps_vs_reference: Callable[[dict], pd.DataFrame], quick: bool = False
+    runs: list[dict],
+    steps_vs_reference: Callable[[dict], pd.DataFrame],
+    quick: bool = False,
+    rbds_dir: Path | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Every foot-strike table (the module docstring) from the real sensor runs."""
     ins = pd.concat([steps_vs_reference(r) for r in runs], ignore_index=True)
@@ -399,6 +449,8 @@ def strike_tables(
     out["strike_decision_ratio"] = decision_ratio_table(runs, steps_vs_reference)
     out["strike_run_level"] = run_strike_table(ins)
     out["strike_simulator_features"] = simulator_features(quick)
+    if rbds_dir is not None:
+        out["strike_force_evidence"] = force_strike_evidence(rbds_dir)
     return out
 
 
@@ -423,6 +475,11 @@ def print_strike(t: dict[str, pd.DataFrame], plain: Callable[[pd.DataFrame], str
         "each runner out:\n"
     )
     print(plain(t["strike_run_level"]))
+    if "strike_force_evidence" in t and len(t["strike_force_evidence"]):
+        print(
+            "\nThe treadmill's force itself (RBDS runners 1 and 2 at 2.5 m/s): do the runners differ at the ground?\n"
+        )
+        print(plain(t["strike_force_evidence"]))
     if "strike_simulator_features" in t:
         print(
             "\nSimulator: separation of rearfoot from forefoot runs per feature (AUC forefoot > rearfoot over steps; "

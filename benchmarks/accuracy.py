@@ -1375,7 +1375,7 @@ def contact_strike_part(alc_dir: Path, rbds_dir: Path, quick: bool) -> dict[str,
         out |= tables
         out["contact_evidence"] = _contact_evidence(runs, alc_dir, rbds_dir)
         runs = [r for r in runs if r["signal"] == "sensor"]
-        out |= strike_tables(runs, _steps_vs_reference, quick)
+        out |= strike_tables(runs, _steps_vs_reference, quick, rbds_dir)
     sim_ct, sim_fs = _simulator_shapes(quick)
     sim_ct["constants"] = "shipped"
     parts = [sim_ct]

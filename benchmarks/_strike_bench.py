@@ -327,7 +327,7 @@ def force_strike_evidence(rbds_dir: Path) -> pd.DataFrame:
     runners differ at the ground at all."""
     from gait.validation import rbds
 
-    rows = []
+    rows: list[dict] = []
     if not (rbds_dir / rbds.TRIALS[0].markers).is_file():
         return pd.DataFrame(rows)
     for k, tr in enumerate(rbds.TRIALS):

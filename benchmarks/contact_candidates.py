@@ -22,6 +22,11 @@ Candidates (contact time ``tc`` per step; ``T`` the step time, contact to next c
   group bias over the training groups, each group's bias from constants fitted without it.
 - ``tc~lag+step``: contact time linear in the propulsion lag ``x - ic`` and the step time,
   least squares on the training trials' medians.
+- ``steepest descent`` / ``AP minimum``: other landmarks as a share of the contact, as
+  ``timing``: the vertical signal's steepest descent after the stance's peak, and the forward
+  acceleration's minimum after the end of propulsion (both low-passed at 15 Hz).
+- ``timing + AP minimum``: the two averaged, 1/2 each (a priori) or inverse-variance as
+  ``combined``.
 - ``lead~duty``: the propulsion share as a linear function of the amplitude duty factor
   ``D = (pi/2) g / F``, fitted by least squares on the training groups' medians.
 
@@ -53,6 +58,7 @@ import gait
 from gait.constants import G
 from gait.core import events as ev
 from gait.core import pipeline as pl
+from gait.core.filters import lowpass
 from gait.evaluation import match_events
 from gait.simulator import Form, SimulationConfig
 
@@ -62,14 +68,43 @@ TOLERANCE_S = 0.06
 MAX_STEP_S = 0.6
 
 
+#: low-pass of the signals the extra landmarks are taken on, Hz
+LANDMARK_LOWPASS_HZ = 15.0
+
+
+def _landmarks(e: pd.DataFrame, f_v: np.ndarray, acc_ap: np.ndarray | None, fs: float, t0: float) -> pd.DataFrame:
+    """Extra landmarks per stance, s: the vertical signal's steepest descent after the stance's
+    peak (``desc_s``), and the forward acceleration's minimum after the end of propulsion
+    (``apmin_s``), each searched up to the next contact."""
+    e = e.copy()
+    n = f_v.size
+    if len(e) == 0:
+        return e.assign(desc_s=np.nan, apmin_s=np.nan)
+    v = lowpass(f_v, fs, LANDMARK_LOWPASS_HZ)
+    dv = np.gradient(v)
+    pk = e["stance_peak_idx"].to_numpy().astype(int)
+    x_i = np.clip(np.round(e["to_idx"].to_numpy()).astype(int), 0, n - 1)
+    nxt = np.concatenate([np.round(e["ic_idx"].to_numpy()[1:]).astype(int), [n - 1]])
+    nxt = np.clip(nxt, pk + 2, n - 1)
+    desc = np.array([a + int(np.argmin(dv[a:b])) if b > a else np.nan for a, b in zip(pk, nxt, strict=True)])
+    e["desc_s"] = t0 + desc / fs
+    if acc_ap is None:
+        e["apmin_s"] = np.nan
+    else:
+        ap = lowpass(np.asarray(acc_ap, float) - float(np.mean(acc_ap)), fs, LANDMARK_LOWPASS_HZ)
+        am = np.array([a + int(np.argmin(ap[a:b])) if b > a else np.nan for a, b in zip(x_i, nxt, strict=True)])
+        e["apmin_s"] = t0 + am / fs
+    return e
+
+
 def _stances(session: gait.Session) -> pd.DataFrame:
     """Every complete stance of the analysis, with the end of propulsion as its toe-off."""
     frames: list[pd.DataFrame] = []
     inner = pl.running_events
 
-    def rec(*a, **k):  # type: ignore[no-untyped-def]
-        out = inner(*a, **k)
-        frames.append(out)
+    def rec(f_v, *, sampling_rate_hz, t0=0.0, acc_ap=None):  # type: ignore[no-untyped-def]
+        out = inner(f_v, sampling_rate_hz=sampling_rate_hz, t0=t0, acc_ap=acc_ap)
+        frames.append(_landmarks(out, np.asarray(f_v, float), acc_ap, float(sampling_rate_hz), float(t0)))
         return out
 
     with patched(ev, TO_AP_LEAD=0.0, TO_AP_WEIGHT=1.0), patched(pl, running_events=rec):
@@ -83,6 +118,8 @@ def _stances(session: gait.Session) -> pd.DataFrame:
             "ic_s": e["ic_s"].to_numpy(),
             "x_s": e["to_s"].to_numpy(),
             "level_g": e["stance_level_mps2"].to_numpy() / G,
+            "desc_s": e["desc_s"].to_numpy(),
+            "apmin_s": e["apmin_s"].to_numpy(),
             "step_s": step,
             "ok": e["ok"].to_numpy(),
         }
@@ -100,6 +137,10 @@ def _steps(run: dict) -> pd.DataFrame:
     for k in ("runner", "group", "slope_deg", "speed_mps", "trial"):
         d[k] = run[k]
     d["lag_s"] = d["x_s"] - d["ic_s"]
+    d["lag_desc_s"] = d["desc_s"] - d["ic_s"]
+    d["lag_apmin_s"] = d["apmin_s"] - d["ic_s"]
+    d["ideal_q_desc"] = 1 - d["lag_desc_s"] / d["tc_ref_s"]
+    d["ideal_q_apmin"] = 1 - d["lag_apmin_s"] / d["tc_ref_s"]
     d["duty_amp"] = 0.5 * np.pi / d["level_g"]
     d["ideal_q"] = 1 - d["lag_s"] / d["tc_ref_s"]
     d["ideal_k"] = d["tc_ref_s"] / (d["duty_amp"] * d["step_s"])
@@ -114,6 +155,14 @@ def _gmed(d: pd.DataFrame, col: str) -> pd.Series:
 def fit_timing(tr: pd.DataFrame):  # type: ignore[no-untyped-def]
     q = float(np.median(_gmed(tr, "ideal_q")))
     return lambda d: d["lag_s"] / (1 - q)
+
+
+def _fit_share(lag: str, ideal: str):  # type: ignore[no-untyped-def]
+    def fit(tr: pd.DataFrame):  # type: ignore[no-untyped-def]
+        q = float(np.median(_gmed(tr, ideal)))
+        return lambda d: d[lag] / (1 - q)
+
+    return fit
 
 
 def fit_amplitude(tr: pd.DataFrame):  # type: ignore[no-untyped-def]
@@ -157,12 +206,36 @@ def fit_combined(tr: pd.DataFrame):  # type: ignore[no-untyped-def]
     return lambda d: w * ft(d) + (1 - w) * fa(d)
 
 
+def _fit_pair(fa, fb, weight: float | None):  # type: ignore[no-untyped-def]
+    """Two estimates averaged: with ``weight`` (of the first) fixed a priori, or inverse-variance
+    from their held-out group biases inside the training groups (``None``)."""
+
+    def fit(tr: pd.DataFrame):  # type: ignore[no-untyped-def]
+        a, b = fa(tr), fb(tr)
+        if weight is None:
+            va, vb = _inner_msb(tr, fa), _inner_msb(tr, fb)
+            w = vb / (va + vb)
+        else:
+            w = weight
+        fit.last_w = w  # type: ignore[attr-defined]
+        return lambda d: w * a(d) + (1 - w) * b(d)
+
+    return fit
+
+
+fit_apmin = _fit_share("lag_apmin_s", "ideal_q_apmin")
+
+
 CANDIDATES = {
     "timing": fit_timing,
     "amplitude": fit_amplitude,
     "combined": fit_combined,
     "lead~duty": fit_lead_duty,
     "tc~lag+step": fit_lag_step,
+    "steepest descent": _fit_share("lag_desc_s", "ideal_q_desc"),
+    "AP minimum": fit_apmin,
+    "timing + AP minimum, 1/2 each": _fit_pair(fit_timing, fit_apmin, 0.5),
+    "timing + AP minimum, inverse variance": _fit_pair(fit_timing, fit_apmin, None),
 }
 
 
@@ -242,13 +315,20 @@ def main(argv: list[str] | None = None) -> int:
     pd.set_option("display.width", 200)
     print("## Per group: ideal propulsion share, ideal amplitude factor k, amplitude duty factor, level\n")
     print(
-        d.groupby("group")[["ideal_q", "ideal_k", "duty_amp", "level_g", "step_s", "tc_ref_s", "speed_mps"]]
+        d.groupby("group")[
+            ["ideal_q", "ideal_q_desc", "ideal_q_apmin", "ideal_k", "duty_amp", "level_g", "step_s", "tc_ref_s"]
+        ]
         .median()
         .round(3)
         .to_string()
     )
     print("\n## Per trial (Alcantara): ideal share and ideal k against speed\n")
-    print(d.groupby(["group", "speed_mps"])[["ideal_q", "ideal_k", "duty_amp"]].median().round(3).to_string())
+    print(
+        d.groupby(["group", "speed_mps"])[["ideal_q", "ideal_q_desc", "ideal_q_apmin", "ideal_k", "duty_amp"]]
+        .median()
+        .round(3)
+        .to_string()
+    )
     res = evaluate(d)
     print("\n## Contact time bias / MAE (ms) per candidate, fold and group\n")
     res["cell"] = res["bias_ms"].map("{:+.1f}".format) + " / " + res["mae_ms"].map("{:.1f}".format)

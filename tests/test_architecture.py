@@ -39,11 +39,6 @@ LONG_MODULES: dict[str, tuple[int, str]] = {
     "gait/registry.py": (700, "the column registry: mostly data (one entry per column)"),
     "gait/tracks/_readers.py": (550, "one reader per track format (GPX, TCX, FIT, CSV); little above the limit"),
     "gait/tracks/_track.py": (550, "the track type and its time and record helpers; little above the limit"),
-    "gait/validation/rbds.py": (
-        1000,
-        "the RBDS dataset reader and comparison; a split of reader and comparison is due",
-    ),
-    "gait/validation/virtual_imu.py": (600, "the virtual IMU from marker data, one algorithm"),
 }
 
 

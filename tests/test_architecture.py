@@ -28,11 +28,6 @@ MAX_LINES = 500
 LONG_MODULES: dict[str, tuple[int, str]] = {
     "gait/core/events.py": (600, "running and walking events; contact and toe-off being reworked"),
     "gait/core/frames.py": (650, "level and body frames; a split of the orientation filter is due"),
-    "gait/history/cli.py": (
-        850,
-        "the history commands (list, trend, compare, edit, delete, import); a split per command is due",
-    ),
-    "gait/history/stats.py": (650, "baselines, trends and run/period comparisons; one statistical toolbox"),
     "gait/core/mounting.py": (650, "mounting estimation, one algorithm with its checks"),
     "gait/core/pipeline.py": (550, "the stages of gait.analyze and Analysis; little above the limit"),
     "gait/core/quality.py": (750, "signal quality checks; a split per check family is due"),

@@ -18,23 +18,23 @@ foreign, newer version) or a recording of an import failed, 2 unusable arguments
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import sys
-from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from ..constants import EXIT_FAILED, EXIT_OK
 from ..errors import GaitInputError, Where
+from ._cli_common import (
+    band_text,
+    make_console,
+    open_store,
+    parse_when,
+    resolve,
+    with_history,
+)
+from ._cli_views import cmd_compare, cmd_list, cmd_trend
 
 __all__ = ["register"]
-
-#: Name and version of the JSON written by ``list --json``, ``trend --json``, ``compare --json``.
-JSON_SCHEMA = "gait-lumbar-history"
-JSON_SCHEMA_VERSION = 1
-_SPARK = "▁▂▃▄▅▆▇█"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -68,20 +68,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="metric columns to show (repeatable; default: cadence, contact_time, oscillation, lean)",
     )
     ls.add_argument("--json", action="store_true", help="print every run with all its metrics as JSON")
-    ls.set_defaults(func=_cmd_list)
+    ls.set_defaults(func=cmd_list)
 
     tr = sub.add_parser(
         "trend",
         parents=[db, period],
         help="metrics over weeks against your own baseline and usual range",
-        description="A metric over weeks: per run, weekly mean, your baseline and usual range. " + _band_text(),
+        description="A metric over weeks: per run, weekly mean, your baseline and usual range. " + band_text(),
     )
     tr.add_argument("metrics", nargs="+", metavar="METRIC", help="e.g. cadence contact_time oscillation lean")
     tr.add_argument("--baseline-since", metavar="DATE", help="baseline period start (default: the period shown)")
     tr.add_argument("--baseline-until", metavar="DATE", help="baseline period end (e.g. the day before a change)")
     tr.add_argument("--html", type=Path, metavar="FILE", help="write a self-contained trends page (no network)")
     tr.add_argument("--json", action="store_true", help="print the trends as JSON")
-    tr.set_defaults(func=_cmd_trend)
+    tr.set_defaults(func=cmd_trend)
 
     cp = sub.add_parser(
         "compare",
@@ -100,7 +100,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     cp.add_argument("--after", metavar="DATE", help="period B: the runs on or after this date")
     cp.add_argument("--metric", action="append", metavar="METRIC", help="compare only these metrics (repeatable)")
     cp.add_argument("--json", action="store_true", help="print the comparison as JSON")
-    cp.set_defaults(func=_cmd_compare)
+    cp.set_defaults(func=cmd_compare)
 
     ed = sub.add_parser("edit", parents=[db], help="change a run's shoes, date or note")
     ed.add_argument("run", metavar="RUN", help="run number, date (YYYY-MM-DD) or fingerprint start")
@@ -141,482 +141,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 # ---------------------------------------------------------------------------------------
-# helpers
-# ---------------------------------------------------------------------------------------
-def _band_text() -> str:
-    from .stats import BAND_EXPLANATION
-
-    return BAND_EXPLANATION
-
-
-def _console():
-    from rich.console import Console
-
-    return Console()
-
-
-def _parse_day(text: str | None, parameter: str) -> date | None:
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise GaitInputError(
-            "not a date", expected="a date YYYY-MM-DD", found=repr(text), where=Where(parameter=parameter)
-        ) from None
-
-
-def _parse_when(text: str, keep_time_of: datetime, parameter: str) -> datetime:
-    """A date (keeps the time of day of ``keep_time_of``) or a date and time (local when naive)."""
-    s = text.strip()
-    if len(s) == 10:
-        day = _parse_day(s, parameter)
-        assert day is not None
-        return keep_time_of.replace(year=day.year, month=day.month, day=day.day)
-    try:
-        when = datetime.fromisoformat(s[:-1] + "+00:00" if s.endswith("Z") else s)
-    except ValueError:
-        raise GaitInputError(
-            "not a date",
-            expected="YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][+HH:MM]",
-            found=repr(text),
-            where=Where(parameter=parameter),
-        ) from None
-    return when if when.tzinfo is not None else when.astimezone()
-
-
-def _check_period(since: date | None, until: date | None, names: tuple[str, str]) -> None:
-    if since is not None and until is not None and since > until:
-        raise GaitInputError(
-            "empty period",
-            expected=f"{names[0]} on or before {names[1]}",
-            found=f"{since.isoformat()} after {until.isoformat()}",
-            where=Where(parameter=names[0]),
-        )
-
-
-def _open(args: argparse.Namespace, *, must_exist: bool):
-    """The open store, or None when there is no database yet (read-only actions say so)."""
-    from ._records import default_history_path
-    from ._store import HistoryStore
-
-    path = args.history_db if args.history_db is not None else default_history_path()
-    if must_exist and not Path(path).exists():
-        return None, path
-    store = HistoryStore(path)
-    store.open()
-    return store, path
-
-
-def _no_history(path) -> int:
-    print(
-        f"no run history yet: {path} does not exist (gait analyze stores your runs; "
-        "gait history import FOLDER adds past recordings)"
-    )
-    return EXIT_OK
-
-
-def _resolve(store, ref: str, parameter: str = "RUN"):
-    found = store.find(ref)
-    if not found:
-        raise GaitInputError(
-            "no run matches",
-            expected="a run number from 'gait history list', a date YYYY-MM-DD or the start of a fingerprint",
-            found=repr(ref),
-            where=Where(parameter=parameter),
-        )
-    if len(found) > 1:
-        raise GaitInputError(
-            "several runs match",
-            expected="one run",
-            found=", ".join(f"run {r.run_id} ({r.started_at:%Y-%m-%d %H:%M})" for r in found),
-            where=Where(parameter=parameter),
-            hint="Use the run number",
-        )
-    return found[0]
-
-
-def _specs(names: Sequence[str] | None, default, parameter: str):
-    from .stats import metric_spec
-
-    chosen = [metric_spec(n, parameter=parameter) for n in (names or default)]
-    return list(dict.fromkeys(chosen))
-
-
-def _with_history(fn):
-    """Run an action; a history that cannot be used (locked, foreign, newer) exits with 1."""
-    from ._records import HistoryUnavailable
-
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return fn(args)
-        except HistoryUnavailable as e:
-            print(f"error: history: {e.reason}", file=sys.stderr)
-            return EXIT_FAILED
-
-    return run
-
-
-def _date_mark(r) -> str:
-    return "" if r.date_source == "session start time" else "*"
-
-
-def _findings_text(r) -> str:
-    if r.findings is None:
-        return "not recorded"
-    if not r.findings:
-        return "none"
-    return ", ".join(f"{f.name} ({f.severity})" for f in r.findings)
-
-
-def _print_json(doc: dict[str, Any]) -> None:
-    print(json.dumps(doc, indent=1, ensure_ascii=False, allow_nan=False))
-
-
-def _doc(kind: str, path, **body: Any) -> dict[str, Any]:
-    from ._schema import SCHEMA_VERSION
-
-    return {
-        "schema": JSON_SCHEMA,
-        "schema_version": JSON_SCHEMA_VERSION,
-        "kind": kind,
-        "database": str(path),
-        "database_layout": SCHEMA_VERSION,
-        **body,
-    }
-
-
-def _num(x: float) -> float | None:
-    return float(x) if x is not None and math.isfinite(x) else None
-
-
-# ---------------------------------------------------------------------------------------
-# list
-# ---------------------------------------------------------------------------------------
-@_with_history
-def _cmd_list(args: argparse.Namespace) -> int:
-    from rich.markup import escape
-    from rich.table import Table
-
-    from .stats import KEY_METRICS, LIST_METRICS
-
-    since, until = _parse_day(args.since, "--since"), _parse_day(args.until, "--until")
-    _check_period(since, until, ("--since", "--until"))
-    specs = _specs(args.metric, LIST_METRICS, "--metric")
-    store, path = _open(args, must_exist=True)
-    if store is None:
-        if args.json:
-            _print_json(_doc("runs", path, runs=[]))
-            return EXIT_OK
-        return _no_history(path)
-    with store:
-        runs = store.runs(since=since, until=until)
-    if args.json:
-        metrics = [{"metric": m.name, "key": m.key, "label": m.label} for m in KEY_METRICS]
-        _print_json(
-            _doc(
-                "runs",
-                path,
-                since=None if since is None else since.isoformat(),
-                until=None if until is None else until.isoformat(),
-                key_metrics=metrics,
-                runs=[r.to_dict() for r in runs],
-            )
-        )
-        return EXIT_OK
-    console = _console()
-    span = f" from {since}" if since else ""
-    span += f" until {until}" if until else ""
-    if not runs:
-        console.print(f"no runs stored{span} in {escape(str(path))}")
-        return EXIT_OK
-    table = Table(title=f"Runs{span} ({len(runs)}; {escape(str(path))})")
-    for col, justify in (("run", "right"), ("date", "left"), ("running", "right"), ("distance", "right")):
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
-    table.add_column("shoes")
-    for m in specs:
-        table.add_column(f"{m.label} ({m.unit})" if m.unit else m.label, justify="right")
-    table.add_column("findings")
-    for r in runs:
-        table.add_row(
-            str(r.run_id),
-            f"{r.started_at:%Y-%m-%d %H:%M}{_date_mark(r)}",
-            f"{r.running_s / 60:.0f} min",
-            f"{r.distance_m / 1000:.1f} km" if r.distance_m is not None else "-",
-            escape(r.shoes or "-"),
-            *[m.show(r.metrics.get(m.key), unit=False) for m in specs],
-            escape(_findings_text(r)),
-        )
-    console.print(table)
-    odd = [r for r in runs if _date_mark(r)]
-    if odd:
-        kinds = sorted({r.date_source for r in odd})
-        console.print(
-            f"* date not from the recording's start time ({', '.join(kinds)}): "
-            "fix it with gait history edit RUN --date YYYY-MM-DD"
-        )
-    total_h = sum(r.running_s for r in runs) / 3600
-    known = [r.distance_m for r in runs if r.distance_m is not None]
-    line = f"{len(runs)} runs, {total_h:.1f} h of running"
-    if known:
-        line += f", {sum(known) / 1000:.1f} km over the {len(known)} run(s) with a known speed"
-    console.print(line)
-    noted = [r for r in runs if r.note]
-    for r in noted:
-        console.print(f"note, run {r.run_id}: {escape(r.note or '')}")
-    return EXIT_OK
-
-
-# ---------------------------------------------------------------------------------------
-# trend
-# ---------------------------------------------------------------------------------------
-def _sparkline(values: Sequence[float]) -> str:
-    finite = [v for v in values if math.isfinite(v)]
-    if not finite:
-        return ""
-    lo, hi = min(finite), max(finite)
-    out = []
-    for v in values:
-        if not math.isfinite(v):
-            out.append(" ")
-        elif hi == lo:
-            out.append(_SPARK[3])
-        else:
-            out.append(_SPARK[min(int((v - lo) / (hi - lo) * len(_SPARK)), len(_SPARK) - 1)])
-    return "".join(out)
-
-
-@_with_history
-def _cmd_trend(args: argparse.Namespace) -> int:
-    from rich.table import Table
-
-    from ..report.history import BAND_EXPLANATION, trend_dict, write_trends_html
-    from .stats import trend
-
-    specs = _specs(args.metrics, (), "METRIC")
-    since, until = _parse_day(args.since, "--since"), _parse_day(args.until, "--until")
-    b_since, b_until = (
-        _parse_day(args.baseline_since, "--baseline-since"),
-        _parse_day(args.baseline_until, "--baseline-until"),
-    )
-    _check_period(since, until, ("--since", "--until"))
-    _check_period(b_since, b_until, ("--baseline-since", "--baseline-until"))
-    store, path = _open(args, must_exist=True)
-    if store is None:
-        return _no_history(path)
-    with store:
-        runs = store.runs(since=since, until=until)
-        custom = b_since is not None or b_until is not None
-        base = store.runs(since=b_since or since, until=b_until or until) if custom else None
-    trends = [trend(runs, s, baseline_runs=base) for s in specs]
-    period = _period_words(runs, since, until)
-    base_words = _period_words(base, b_since, b_until) if base is not None else "the period shown"
-    if args.json:
-        _print_json(
-            _doc(
-                "trend",
-                path,
-                method=BAND_EXPLANATION,
-                baseline_period=base_words,
-                trends=[trend_dict(t) for t in trends],
-            )
-        )
-    else:
-        console = _console()
-        if not runs:
-            console.print(f"no runs stored {period}")
-        for t in trends:
-            m = t.spec
-            console.rule(f"[bold]{m.label.capitalize()}[/bold] ({len(t.runs)} runs, {period})")
-            if not t.runs:
-                console.print(f"no run has a value for {m.label}")
-                continue
-            line = f"baseline {m.show(t.baseline)} (median of {t.n_baseline} runs of {base_words})"
-            if t.unavailable is None:
-                line += (
-                    f"; run-to-run noise {m.show(t.noise_sd, extra_decimals=1)}; usual range "
-                    f"{m.show(t.band[0], unit=False, extra_decimals=1)} to {m.show(t.band[1], extra_decimals=1)}"
-                )
-            else:
-                line += f"; no usual range: {t.unavailable}"
-            console.print(line)
-            table = Table()
-            table.add_column("week of")
-            table.add_column("runs", justify="right")
-            table.add_column(f"mean ({m.unit})" if m.unit else "mean", justify="right")
-            table.add_column("against baseline", justify="right")
-            table.add_column("")
-            for w in t.weeks:
-                flag = w.flag or ("no run" if not w.n else "")
-                style = {"higher": "bold red", "lower": "bold blue"}.get(flag)
-                table.add_row(
-                    w.week_start.isoformat(),
-                    str(w.n),
-                    m.show(w.mean, unit=False, extra_decimals=1) if w.n else "",
-                    m.show(w.mean - t.baseline, signed=True, unit=False, extra_decimals=1) if w.n else "",
-                    f"[{style}]{flag}[/{style}]" if style else flag,
-                )
-            console.print(table)
-            console.print(f"weekly means: {_sparkline([w.mean for w in t.weeks])}")
-        console.print(f"[dim]{BAND_EXPLANATION}[/dim]")
-    if args.html:
-        out = write_trends_html(
-            trends, args.html, period=period, baseline_period=base_words if base is not None else "", database=str(path)
-        )
-        print(f"wrote {out}", file=sys.stderr if args.json else sys.stdout)
-    return EXIT_OK
-
-
-def _period_words(runs, since: date | None, until: date | None) -> str:
-    if since or until:
-        return f"{since.isoformat() if since else 'the start'} to {until.isoformat() if until else 'today'}"
-    if runs:
-        return f"{runs[0].started_at:%Y-%m-%d} to {runs[-1].started_at:%Y-%m-%d}"
-    return "all runs"
-
-
-# ---------------------------------------------------------------------------------------
-# compare
-# ---------------------------------------------------------------------------------------
-@_with_history
-def _cmd_compare(args: argparse.Namespace) -> int:
-    from rich.table import Table
-
-    from .stats import ALPHA, KEY_METRICS, compare_periods, compare_runs
-
-    specs = _specs(args.metric, [m.name for m in KEY_METRICS], "--metric")
-    periods = args.before is not None or args.after is not None
-    if periods and args.runs:
-        raise GaitInputError(
-            "two kinds of comparison at once",
-            expected="either two runs or --before/--after",
-            found=f"runs {' '.join(args.runs)} and a period",
-            where=Where(parameter="RUN"),
-        )
-    if not periods and len(args.runs) != 2:
-        raise GaitInputError(
-            "nothing to compare",
-            expected="two runs (RUN_A RUN_B) or --before DATE / --after DATE",
-            found=f"{len(args.runs)} run(s)",
-            where=Where(parameter="RUN"),
-        )
-    since, until = _parse_day(args.since, "--since"), _parse_day(args.until, "--until")
-    _check_period(since, until, ("--since", "--until"))
-    store, path = _open(args, must_exist=True)
-    if store is None:
-        return _no_history(path)
-    with store:
-        if periods:
-            before = _parse_day(args.before or args.after, "--before")
-            after = _parse_day(args.after or args.before, "--after")
-            assert before is not None and after is not None
-            if after < before:
-                raise GaitInputError(
-                    "overlapping periods",
-                    expected="--after on or after --before",
-                    found=f"--before {before}, --after {after}",
-                    where=Where(parameter="--after"),
-                )
-            runs = store.runs(since=since, until=until)
-            group_a = [r for r in runs if r.started_at.date() < before]
-            group_b = [r for r in runs if r.started_at.date() >= after]
-            cmp = compare_periods(
-                group_a,
-                group_b,
-                specs,
-                label_a=f"before {before} ({len(group_a)} runs)",
-                label_b=f"from {after} ({len(group_b)} runs)",
-            )
-        else:
-            run_a = _resolve(store, args.runs[0], "RUN_A")
-            run_b = _resolve(store, args.runs[1], "RUN_B")
-            cmp = compare_runs(run_a, run_b, store.runs(), specs)
-    if args.json:
-        _print_json(
-            _doc(
-                "compare",
-                path,
-                comparison=cmp.kind,
-                a=cmp.label_a,
-                b=cmp.label_b,
-                method=cmp.method,
-                alpha=ALPHA,
-                metrics=[
-                    {
-                        "metric": d.spec.name,
-                        "key": d.spec.key,
-                        "label": d.spec.label,
-                        "a": _num(d.a),
-                        "b": _num(d.b),
-                        "n_a": d.n_a,
-                        "n_b": d.n_b,
-                        "difference": _num(d.difference),
-                        "noise_sd": _num(d.noise_sd),
-                        "effect": _num(d.effect),
-                        "p": _num(d.p),
-                        "p_adjusted": _num(d.p_adjusted),
-                        "beyond_noise": d.beyond_noise,
-                        "reason": d.reason,
-                    }
-                    for d in cmp.items
-                ],
-            )
-        )
-        return EXIT_OK
-    console = _console()
-    console.rule(f"[bold]A: {cmp.label_a}  ->  B: {cmp.label_b}[/bold]")
-    if not cmp.items:
-        console.print("no metric has values on both sides")
-        return EXIT_OK
-    table = Table()
-    for col, justify in (
-        ("metric", "left"),
-        ("A", "right"),
-        ("B", "right"),
-        ("B - A", "right"),
-        ("noise SD", "right"),
-        ("(B - A) / noise", "right"),
-        ("p (adjusted)", "right"),
-        ("", "left"),
-    ):
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
-    for d in cmp.items:
-        m = d.spec
-        if d.beyond_noise is None:
-            verdict = f"[dim]{d.reason}[/dim]"
-        elif d.beyond_noise:
-            verdict = "[bold]beyond noise[/bold]"
-        else:
-            verdict = "within noise"
-        table.add_row(
-            f"{m.label} ({m.unit})" if m.unit else m.label,
-            m.show(d.a, unit=False),
-            m.show(d.b, unit=False),
-            m.show(d.difference, signed=True, unit=False, extra_decimals=1),
-            m.show(d.noise_sd, unit=False, extra_decimals=1),
-            f"{d.effect:+.1f}" if math.isfinite(d.effect) else "n/a",
-            f"{d.p_adjusted:.3f}" if math.isfinite(d.p_adjusted) else "n/a",
-            verdict,
-        )
-    console.print(table)
-    beyond = [d.spec.label for d in cmp.items if d.beyond_noise]
-    console.print(
-        f"{len(beyond)} of {len(cmp.items)} metrics changed beyond the run-to-run noise"
-        + (f": {', '.join(beyond)}" if beyond else "")
-    )
-    console.print(f"[dim]Method: {cmp.method}. Per-run values depend on pace: compare runs at a similar speed.[/dim]")
-    if cmp.kind == "runs":
-        console.print(
-            "[dim]Two single runs: one odd run (a hill, a slipped clip) can look like a change; compare two periods "
-            "(--before/--after) before deciding anything.[/dim]"
-        )
-    return EXIT_OK
-
-
-# ---------------------------------------------------------------------------------------
 # edit, delete
 # ---------------------------------------------------------------------------------------
-@_with_history
+@with_history
 def _cmd_edit(args: argparse.Namespace) -> int:
     from ._records import UNSET
 
@@ -624,14 +151,14 @@ def _cmd_edit(args: argparse.Namespace) -> int:
         raise GaitInputError(
             "nothing to change", expected="--shoes, --date or --note", found="none", where=Where(parameter="edit")
         )
-    store, path = _open(args, must_exist=True)
+    store, path = open_store(args, must_exist=True)
     if store is None:
         raise GaitInputError(
             "no run history", expected="an existing history database", found=f"no file {path}", where=Where(file=path)
         )
     with store:
-        run = _resolve(store, args.run)
-        when = UNSET if args.date is None else _parse_when(args.date, run.started_at, "--date")
+        run = resolve(store, args.run)
+        when = UNSET if args.date is None else parse_when(args.date, run.started_at, "--date")
         shoes = UNSET if args.shoes is None else args.shoes
         note = UNSET if args.note is None else args.note
         new = store.update(run.run_id, shoes=shoes, started_at=when, note=note)
@@ -646,15 +173,15 @@ def _cmd_edit(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-@_with_history
+@with_history
 def _cmd_delete(args: argparse.Namespace) -> int:
-    store, path = _open(args, must_exist=True)
+    store, path = open_store(args, must_exist=True)
     if store is None:
         raise GaitInputError(
             "no run history", expected="an existing history database", found=f"no file {path}", where=Where(file=path)
         )
     with store:
-        runs = list({r.run_id: r for r in (_resolve(store, ref) for ref in args.runs)}.values())
+        runs = list({r.run_id: r for r in (resolve(store, ref) for ref in args.runs)}.values())
         listing = "; ".join(
             f"run {r.run_id} ({r.started_at:%Y-%m-%d %H:%M}, {r.running_s / 60:.0f} min, shoes {r.shoes or '-'})"
             for r in runs
@@ -679,7 +206,7 @@ def _cmd_delete(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------
 # import
 # ---------------------------------------------------------------------------------------
-@_with_history
+@with_history
 def _cmd_import(args: argparse.Namespace) -> int:
     from rich.markup import escape
 
@@ -695,9 +222,9 @@ def _cmd_import(args: argparse.Namespace) -> int:
         raise GaitInputError(
             "input not found", expected="an existing folder or file", found="nothing", where=Where(file=args.folder)
         )
-    console = _console()
+    console = make_console()
     sources, passed_over = find_sources(args.folder)
-    store, path = _open(args, must_exist=False)
+    store, path = open_store(args, must_exist=False)
     skipped: list[tuple[str, str]] = [(str(s.path), s.reason) for s in passed_over]
     failed: list[tuple[str, str]] = []
     todo: list[tuple[datetime | None, str, int, Path]] = []  # (start, fingerprint, index in source, source)

@@ -31,8 +31,6 @@ LONG_MODULES: dict[str, tuple[int, str]] = {
     "gait/core/mounting.py": (650, "mounting estimation, one algorithm with its checks"),
     "gait/core/pipeline.py": (550, "the stages of gait.analyze and Analysis; little above the limit"),
     "gait/core/quality.py": (750, "signal quality checks; a split per check family is due"),
-    "gait/tracks/_readers.py": (550, "one reader per track format (GPX, TCX, FIT, CSV); little above the limit"),
-    "gait/tracks/_track.py": (550, "the track type and its time and record helpers; little above the limit"),
 }
 
 

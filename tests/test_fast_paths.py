@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 import pytest
 
-from gait.core import frames
+from gait.core import _quaternions as quat
 from gait.errors import GaitDataWarning
 from gait.io import read_canonical_session, save_session
 from gait.io._csv import _COUNT_BLOCK, _count_lines_and_commas, _gunzip
@@ -66,7 +66,7 @@ def test_line_and_comma_counts_match_bytes_count(size):
         )
 
 
-@pytest.mark.parametrize("n", [1, frames._BLOCK - 1, frames._BLOCK, frames._BLOCK + 1, 3 * frames._BLOCK + 5])
+@pytest.mark.parametrize("n", [1, quat._BLOCK - 1, quat._BLOCK, quat._BLOCK + 1, 3 * quat._BLOCK + 5])
 def test_blockwise_is_the_whole_array_computation(n):
     rng = np.random.default_rng(n)
     x, y = rng.normal(size=n), rng.normal(size=n)
@@ -75,32 +75,32 @@ def test_blockwise_is_the_whole_array_computation(n):
         return (np.arctan2(a, b) * a - b / (1.0 + a * a), np.sqrt(a * a + b * b))
 
     want = fn(x, y)
-    got = frames._blockwise(fn, x, y)
+    got = quat._blockwise(fn, x, y)
     assert all(np.array_equal(w.view(np.int64), g.view(np.int64)) for w, g in zip(want, got))
     out = (np.empty(n), np.empty((n, 3))[:, 1])  # a strided view is written in place
-    frames._blockwise(fn, x, y, out=out)
+    quat._blockwise(fn, x, y, out=out)
     assert all(np.array_equal(w.view(np.int64), o.view(np.int64)) for w, o in zip(want, out))
 
 
 def test_rotation_by_the_inverse_is_the_rotation_by_the_conjugate():
-    n = 2 * frames._BLOCK + 11
+    n = 2 * quat._BLOCK + 11
     rng = np.random.default_rng(3)
     q = rng.normal(size=(4, n))
     q /= np.linalg.norm(q, axis=0)
     v = tuple(rng.normal(size=(3, n)))
-    want = frames._qrotate((q[0], -q[1], -q[2], -q[3]), v)  # type: ignore[arg-type]
-    got = frames._qrotate_inverse((q[0], q[1], q[2], q[3]), v)  # type: ignore[arg-type]
+    want = quat._qrotate((q[0], -q[1], -q[2], -q[3]), v)  # type: ignore[arg-type]
+    got = quat._qrotate_inverse((q[0], q[1], q[2], q[3]), v)  # type: ignore[arg-type]
     assert all(np.array_equal(w, g) for w, g in zip(want, got))
 
 
 def test_prefix_product_matches_the_sequential_product():
-    n = 3 * frames._SCAN_BLOCK + 5
+    n = 3 * quat._SCAN_BLOCK + 5
     rng = np.random.default_rng(4)
     q = rng.normal(size=(4, n)) * [[1.0], [0.05], [0.05], [0.05]]
     q /= np.linalg.norm(q, axis=0)
-    got = np.array(frames._qcumprod((q[0], q[1], q[2], q[3])))
+    got = np.array(quat._qcumprod((q[0], q[1], q[2], q[3])))
     acc = q[:, 0]
     for k in range(1, n):
         assert np.allclose(got[:, k - 1], acc, rtol=0, atol=1e-12)
-        acc = np.array(frames._qmul(tuple(acc), tuple(q[:, k])))  # type: ignore[arg-type]
+        acc = np.array(quat._qmul(tuple(acc), tuple(q[:, k])))  # type: ignore[arg-type]
     assert np.allclose(got[:, -1], acc, rtol=0, atol=1e-12)

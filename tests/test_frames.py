@@ -12,8 +12,9 @@ from scipy.spatial.transform import Rotation
 import gait
 from gait import GaitInputError, Session, SessionMetadata
 from gait.constants import DEG_PER_RAD, G
+from gait.core._quaternions import _qcumprod, _qexp, gyro_orientation
 from gait.core.activity import RUNNING, STILL, WALKING, bout_labels
-from gait.core.frames import _qcumprod, _qexp, apply_matrix, gyro_orientation, level_frame, rotate, to_body_frame
+from gait.core.frames import apply_matrix, level_frame, rotate, to_body_frame
 from gait.core.mounting import estimate_mounting, rotation_from_axes
 from gait.evaluation import compare_steps
 from gait.simulator import MOUNTINGS, Form, SensorModel, SimulationConfig, simulate

@@ -38,11 +38,12 @@ from ..errors import GaitInputError, Where
 from ..io import regularise
 from ..session import Session, bridge_short_gaps, check_analysable_rate
 from ..tracks import Track, resolve_speed, running_distance_m
+from ._step_marks import NO_GYRO, _blank_unavailable, _flag_filled, _running_sides
 from .activity import RUNNING, STILL, WALKING, bout_labels, detect_bouts
 from .events import running_events, walking_events
 from .filters import stance_vibration_sos
 from .frames import LevelSignals, apply_matrix, level_frame, to_body_frame
-from .metrics import STEP_COLUMNS, minute_table, run_summary, step_table
+from .metrics import minute_table, run_summary, step_table
 from .mounting import FORWARD_MIN_CONFIDENCE, MountingEstimate, estimate_mounting
 from .quality import SignalQuality, assess_signal, body_axis, bridge_clipped, consequences, constant_gyroscope
 from .records import BridgedGaps, FrameInfo, MinuteSignals, RunSummary, Unavailable
@@ -52,9 +53,6 @@ __all__ = ["Analysis", "analyze", "MIN_DURATION_S", "FORWARD_METRICS", "GYRO_MET
 
 #: Shortest recording the analysis accepts.
 MIN_DURATION_S = 3.0
-#: Fewest share of a run's valid running steps with a side for its left/right measures (pelvic
-#: drop, asymmetries) to be reported; below it they are unavailable, with the reason.
-MIN_SIDE_SHARE = 0.5
 #: Gaps up to this long (lost packets) are bridged by interpolation for the analysis; steps
 #: touching them are excluded from summaries. Longer gaps split the analysis.
 MAX_BRIDGE_S = 0.25
@@ -73,10 +71,6 @@ FORWARD_METRICS = (
 #: accelerometer alone the stride-frequency roll is inseparable from the sideways acceleration
 #: (0.1 deg of roll range where the gyroscope measures 15 deg on the rotation sample).
 GYRO_METRICS = ("yaw_range_deg", "roll_range_deg", "pelvic_drop_deg")
-NO_GYRO = (
-    "no gyroscope: the roll and rotation within each stride need one (the accelerometer alone "
-    "cannot tell them from sideways and forward acceleration)"
-)
 
 
 @dataclass(frozen=True)
@@ -418,65 +412,6 @@ def _with_gravity(
     return dataclasses.replace(
         quality, gravity_mps2=used, gravity_unbridged_mps2=unbridged, gravity_source=source, flagged=dict(flagged)
     )
-
-
-def _blank_unavailable(steps: pd.DataFrame, unavailable: dict[str, str]) -> pd.DataFrame:
-    """Unavailable metrics are NaN (or ``?`` for the side) in the step table, never a number."""
-    for k in unavailable:
-        if k == "side" and "side" in steps:
-            steps["side"] = "?"
-            steps["side_confidence"] = 0.0
-            steps["pelvic_drop_deg"] = np.nan
-        elif k in steps and STEP_COLUMNS.get(k) is float:
-            steps[k] = np.nan
-    return steps
-
-
-def _running_sides(steps: pd.DataFrame, unavailable: dict[str, str], *, roll_lost: str | None) -> pd.DataFrame:
-    """The run's left/right measures are unavailable, with the reason, when fewer than
-    `MIN_SIDE_SHARE` of its valid running steps have a side; the running steps' sides are then
-    blanked (their pelvic drop and every left/right asymmetry with them). ``roll_lost``: why the
-    roll within a stride is unknown (no gyroscope, or a saturated one), or None."""
-    run = (steps["activity"] == "running").to_numpy(bool) & steps["valid"].to_numpy(bool)
-    if "side" in unavailable or not run.any():
-        return steps
-    share = float(np.isin(steps["side"].to_numpy(object)[run], ["L", "R"]).mean())
-    if share >= MIN_SIDE_SHARE:
-        return steps
-    if roll_lost == NO_GYRO:
-        why = (
-            "no gyroscope: the side of a running step comes from the pelvis' roll in stance (the sideways "
-            "acceleration at the sacrum changes sign between runners); record with a gyroscope"
-        )
-    elif roll_lost is not None:
-        why = f"the side of a running step comes from the pelvis' roll in stance, and {roll_lost}"
-    else:
-        why = (
-            f"left and right steps could not be told apart ({100 * share:.0f} % of running steps decided): the "
-            "pelvis' roll did not show a consistent drop of the swing side in loading and rise in late stance; "
-            "check that the sensor sits firmly at the centre of the lower back"
-        )
-    unavailable["side"] = why
-    unavailable["pelvic_drop_deg"] = why
-    sel = (steps["activity"] == "running").to_numpy(bool)
-    steps.loc[sel, "side"] = "?"
-    steps.loc[sel, "side_confidence"] = 0.0
-    steps.loc[sel, "pelvic_drop_deg"] = np.nan
-    return steps
-
-
-def _flag_filled(steps: pd.DataFrame, t: np.ndarray, filled: np.ndarray) -> pd.DataFrame:
-    """Mark steps whose interval (contact to next contact) touches a bridged gap."""
-    near = np.zeros(len(steps), bool)
-    if filled.any() and len(steps):
-        c = np.concatenate([[0], np.cumsum(filled)])
-        a = np.searchsorted(t, steps["ic_s"].to_numpy(), side="left")
-        end = steps["ic_s"].to_numpy() + np.nan_to_num(steps["step_time_s"].to_numpy(), nan=0.0)
-        b = np.searchsorted(t, np.maximum(end, steps["to_s"].to_numpy()), side="right")
-        near = (c[np.clip(b, 0, t.size)] - c[np.clip(a - 1, 0, t.size)]) > 0
-    steps["near_gap"] = near
-    steps["valid"] = steps["valid"] & ~near
-    return steps
 
 
 def _minute_signals(

@@ -25,9 +25,7 @@ MAX_LINES = 500
 #: module may not grow past its ceiling (its length when listed plus about 5 %, for work in
 #: progress), and an entry whose module is back under `MAX_LINES` (or gone) must be removed.
 #: Lower a ceiling when a module shrinks; never add an entry for new code.
-LONG_MODULES: dict[str, tuple[int, str]] = {
-    "gait/core/events.py": (600, "running and walking events; contact and toe-off being reworked"),
-}
+LONG_MODULES: dict[str, tuple[int, str]] = {}
 
 
 def module_name(path: Path) -> str:
@@ -211,16 +209,20 @@ def test_calibration_uses_only_the_base_of_gait():
 
 
 def module_lines() -> dict[str, int]:
-    """Lines of every module of gait/, by path relative to the repository."""
+    """Lines of every module of the product's packages (gait, calibration, firmware_protocol),
+    by path relative to the repository."""
+    root = GAIT.parent
     return {
-        path.relative_to(GAIT.parent).as_posix(): len(path.read_text(encoding="utf-8").splitlines())
-        for path in sorted(GAIT.rglob("*.py"))
+        path.relative_to(root).as_posix(): len(path.read_text(encoding="utf-8").splitlines())
+        for package in ("gait", "calibration", "firmware_protocol")
+        for path in sorted((root / package).rglob("*.py"))
     }
 
 
 def test_modules_stay_small():
-    """Each module of gait/ holds one responsibility in at most `MAX_LINES` lines, but for the
-    listed ones, which may not grow past their ceiling and leave the list once under the limit."""
+    """Each module of the product holds one responsibility in at most `MAX_LINES` lines, but
+    for the listed ones, which may not grow past their ceiling and leave the list once under
+    the limit."""
     lines = module_lines()
     too_long = [
         f"  {p}: {n} lines (limit {LONG_MODULES.get(p, (MAX_LINES,))[0]})"
@@ -232,7 +234,9 @@ def test_modules_stay_small():
     assert not stale, f"modules now within {MAX_LINES} lines (remove them from LONG_MODULES): {stale}"
 
 
-def test_the_line_check_sees_long_modules():
-    """The check counts real files (so it can fail): the longest listed module is over the limit."""
+def test_the_line_check_sees_every_module():
+    """The check counts real files (so it can fail): every package's modules, the longest
+    within a tenth of the limit (the splits were made, not the files hidden)."""
     lines = module_lines()
-    assert max(lines.values()) > MAX_LINES and all(p in lines for p in LONG_MODULES)
+    assert {p.split("/")[0] for p in lines} == {"gait", "calibration", "firmware_protocol"}
+    assert len(lines) > 150 and MAX_LINES * 0.9 < max(lines.values()) <= MAX_LINES

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from gait.constants import G
-from gait.core.events import EVENT_COLUMNS, _block_argmin, _interval_ids, running_events, walking_events
+from gait.core._ranges import _block_argmin, _interval_ids
+from gait.core.events import EVENT_COLUMNS, running_events, walking_events
 from gait.evaluation import match_events
 from gait.simulator import Form, SimulationConfig, simulate
 

@@ -40,6 +40,8 @@ __all__ = [
     "MINUTE_TABLE",
     "REPORT_METRICS",
     "STEP_TABLE",
+    "SUMMARISED",
+    "PYTHON_TYPES",
     "DisplayUnit",
     "Metric",
     "docs_block",
@@ -63,6 +65,12 @@ MINUTE_TABLE: tuple[str, ...] = (
     *(m.name for m in ALL_METRICS if m.tables == STEPS_AND_MINUTES),
     *_MINUTE_OWN[5:],
 )
+
+#: The step metrics summarised per minute and per run (medians of valid running steps), in order.
+SUMMARISED: tuple[str, ...] = tuple(m.name for m in ALL_METRICS if m.tables == STEPS_AND_MINUTES)
+
+#: The Python type of each registered dtype (the tables' columns).
+PYTHON_TYPES: dict[str, type] = {"float": float, "int": int, "bool": bool, "text": object}
 
 #: The metrics of the report's table (median, IQR, left / right), in order.
 REPORT_METRICS: tuple[str, ...] = (

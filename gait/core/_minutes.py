@@ -9,6 +9,7 @@ import pandas as pd
 
 from .._checks import check_same_length, check_signal
 from ..errors import GaitInputError, Where
+from ..registry import MINUTE_TABLE
 from ._columns import STEP_METRICS, _running_valid
 from .records import MinuteSignals
 from .strike import (  # noqa: F401 (re-exported: the step table's foot-strike columns)
@@ -21,22 +22,8 @@ from .strike import (  # noqa: F401 (re-exported: the step table's foot-strike c
     run_foot_strike,
 )
 
-MINUTE_COLUMNS = [
-    "minute",
-    "start_s",
-    "end_s",
-    "running_s",
-    "steps",
-    *STEP_METRICS,
-    "rearfoot_share",
-    "midfoot_share",
-    "forefoot_share",
-    "step_time_cv_pct",
-    "contact_time_asymmetry_pct",
-    "intensity_mps2",
-    "ml_sway_rms_mps2",
-    "stance_vibration_mps2",
-]
+#: The minute table's columns, in order (`gait.registry`, docs/tables.md).
+MINUTE_COLUMNS = list(MINUTE_TABLE)
 
 
 def minute_table(

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from ..errors import GaitDataWarning, GaitInputError
+from ..errors import GaitDataWarning
 from ..io import write_bytes_atomic  # re-exported: the batch's writes go through this module
 
 if TYPE_CHECKING:
@@ -217,11 +217,9 @@ def run_task(task: Task) -> SourceOutcome:
         warnings.simplefilter("always")
         try:
             sessions = read_sessions(task.path)
-        except GaitInputError as e:
-            errors.append(error_row(source=task.source, input_sha256=task.input_sha256, stage="read", exc=e))
-            sessions = []
-        # A reader that fails with anything but GaitInputError has a bug. It is recorded with its
-        # traceback (errors table, kind "bug", non-zero exit) so that the rest of the batch goes on.
+        # A bad input (GaitInputError) is an "input" row; anything else is a bug of the reader,
+        # recorded with its traceback (kind "bug", non-zero exit): `error_row` tells them apart,
+        # and either way the rest of the batch goes on.
         except Exception as e:
             errors.append(error_row(source=task.source, input_sha256=task.input_sha256, stage="read", exc=e))
             sessions = []
@@ -257,22 +255,11 @@ def run_task(task: Task) -> SourceOutcome:
                     write_table_atomic(_conform(df, sid, schemas[name]), path, task.fmt, schemas[name])
                     written.append(path.relative_to(out).as_posix())
                 t4 = time.perf_counter()
-            except GaitInputError as e:
-                errors.append(
-                    error_row(
-                        source=task.source,
-                        input_sha256=task.input_sha256,
-                        stage=stage if stage == "write" else next(reversed(marks), "calibrate"),
-                        exc=e,
-                        session_index=index,
-                        sid=sid,
-                    )
-                )
-                continue
-            # The one blanket handler of the batch, around one session: an unexpected exception
-            # here is a bug in the analysis, not a bad input. It is recorded precisely (type,
-            # message, innermost frames; kind "bug"; the batch exits non-zero) and the other
-            # sessions go on, as the batch contract requires.
+            # The one blanket handler of the batch, around one session: a bad input
+            # (GaitInputError) is an "input" row; any other exception is a bug in the analysis,
+            # recorded precisely (type, message, innermost frames; kind "bug"; the batch exits
+            # non-zero); `error_row` tells them apart. Either way the other sessions go on, as
+            # the batch contract requires.
             except Exception as e:
                 errors.append(
                     error_row(

@@ -12,7 +12,8 @@ One run measures, on the same simulated session (accelerometer + gyroscope, writ
 2. **import of the command line**: ``python -X importtime -c "import gait.cli;
    gait.cli.build_parser()"``, the sum of the top-level imports;
 3. **the core**: ``gait.analyze(session)`` in a fresh process (its modules imported
-   beforehand), its first call and then warm calls (CPU and wall time), and the core's peak memory above the session's own arrays
+   beforehand, the allocator tuned as the command line tunes it: `gait._allocator`), its first
+   call and then warm calls (CPU and wall time), and the core's peak memory above the session's own arrays
    (`tracemalloc`, in which NumPy reports its buffers), as a multiple of the raw arrays
    (t, acc, gyr: 7 float64 per sample);
 4. **faults** (`gait.faults.assess`) and **JSON** (the report document written to a file);
@@ -64,7 +65,9 @@ import json, sys, tempfile, time, tracemalloc, warnings
 from pathlib import Path
 path, runs = sys.argv[1], int(sys.argv[2])
 import gait
+from gait._allocator import tune_allocator
 from gait.errors import GaitDataWarning
+tune_allocator()  # as the command line does (gait._allocator)
 warnings.simplefilter("ignore", GaitDataWarning)
 s = gait.io.read_canonical_session(path)
 import gait.faults, gait.core.pipeline, gait.report  # imports are measured apart: not part of the first call

@@ -296,6 +296,9 @@ def _version() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``gait`` console script."""
+    from ._allocator import tune_allocator
+
+    tune_allocator()  # large arrays reused between stages, not faulted in again (gait._allocator)
     parser = build_parser()
     words = list(sys.argv[1:] if argv is None else argv)
     if not words:

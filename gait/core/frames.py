@@ -405,9 +405,9 @@ def level_frame(
             continue
         gyr = session.gyr[seg]
         wx, wy, wz = (np.ascontiguousarray(gyr[:, c], dtype=float) for c in flu)
-        fx, fy, fz = (np.ascontiguousarray(f[:, c]) for c in flu)
         q = _orientation(wx, wy, wz, fs)
         del wx  # (arrays the size of the session are let go as soon as they are used)
+        fx, fy, fz = (np.ascontiguousarray(f[:, c]) for c in flu)  # made after the orientation's peak
         # specific force in the initial body frame: gravity there moves only with gyro drift
         gx0, gy0, gz0 = grid.upsample_columns(grid.lowpass_columns(_qrotate(q, (fx, fy, fz))))
         g_mag: np.ndarray | None = None

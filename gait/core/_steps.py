@@ -37,9 +37,14 @@ def _ragged(start: np.ndarray, stop: np.ndarray, n: int) -> tuple[np.ndarray, np
     nonempty = length > 0
     length = np.where(nonempty, length, 1)
     offsets = np.concatenate([[0], np.cumsum(length)[:-1]])
-    owner = np.repeat(np.arange(start.size), length)
-    idx = start[owner] + (np.arange(int(length.sum())) - offsets[owner])
-    return np.clip(idx, 0, max(n - 1, 0)), owner, offsets, nonempty
+    # 32-bit indices where they fit: the flat arrays are as long as all the steps together
+    itype = np.int32 if max(n, start.size) < 2**31 - 1 else np.int64
+    owner = np.repeat(np.arange(start.size, dtype=itype), length)
+    idx = np.arange(int(length.sum()), dtype=np.int64)
+    idx -= offsets[owner]
+    idx += start[owner]
+    np.clip(idx, 0, max(n - 1, 0), out=idx)
+    return idx.astype(itype), owner, offsets, nonempty
 
 
 def _reduce(ufunc: np.ufunc, values: np.ndarray, offsets: np.ndarray, nonempty: np.ndarray) -> np.ndarray:

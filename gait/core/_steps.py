@@ -265,6 +265,7 @@ def step_table(
     z = _height(a_v, ic_i, ic_i[first], np.where(has_next, nxt_i, ic_i)[last] + 1, fs, filled)[idx]
     osc = _reduce(np.fmax, z, offs, ne) - _reduce(np.fmin, z, offs, ne)
     osc = np.where(_reduce(np.add, np.isnan(z), offs, ne) > 0, np.nan, osc)  # a step across a bridged gap
+    del z
     osc = np.where(has_next, osc, np.nan)
     ap_mean = _mean(a_ap[idx], offs, ne, owner)
     mean_pitch = _mean(pitch[idx], offs, ne, owner)
@@ -334,6 +335,9 @@ def step_table(
     idx, owner, offs, ne = stance_r
     drop = _reduce(np.maximum, sgn[owner] * (roll[idx] - roll_mean[owner]), offs, ne) * DEG_PER_RAD
     drop = np.where(has_stride & running, drop, np.nan)
+
+    # the per-sample gathers are done: let them go before the regularity's own
+    del step_r, stance_r, early_r, idx, owner
 
     # --- step regularity ------------------------------------------------------------------
     # one stride from the contact, compared with itself one step and one stride later; at

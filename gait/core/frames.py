@@ -404,7 +404,7 @@ def level_frame(
             roll[seg] = grid.upsample(r0)
             continue
         gyr = session.gyr[seg]
-        wx, wy, wz = (np.ascontiguousarray(gyr[:, c], dtype=float) for c in flu)
+        wx, wy, wz = (np.asarray(gyr[:, c], dtype=float) for c in flu)  # views: no copy of the rates
         q = _orientation(wx, wy, wz, fs)
         del wx  # (arrays the size of the session are let go as soon as they are used)
         fx, fy, fz = (np.ascontiguousarray(f[:, c]) for c in flu)  # made after the orientation's peak

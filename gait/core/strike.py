@@ -125,14 +125,13 @@ def collision_transient(
         for a, b in zip(starts, np.append(starts[1:], n)):  # a few contiguous segments
             long = b - a > 3 * fs / TRANSIENT_LOWPASS_HZ
             smooth[a:b] = lowpass(x[a:b], fs, TRANSIENT_LOWPASS_HZ) if long else x[a:b]
-        return x - smooth
+        return np.subtract(x, smooth, out=smooth)
 
-    x = np.nan_to_num(f_v)
     r_v = resid(f_v)
     r_ap = resid(f_ap) if f_ap is not None else np.zeros_like(r_v)
     # body weight per bout: median of the per-step means of f_v (contact to next contact)
     ic_i, nxt_i = step_bounds
-    c = np.concatenate([[0.0], np.cumsum(x)])
+    c = np.concatenate([[0.0], np.cumsum(np.nan_to_num(f_v))])
     span = nxt_i - ic_i
     long_enough = span >= 0.2 * fs
     a_i, b_i = np.clip(ic_i, 0, n), np.clip(nxt_i, 0, n)
@@ -150,10 +149,12 @@ def collision_transient(
         np.round(ic + 0.4 * tc_samples).astype(np.int64), np.round(ic + 0.8 * tc_samples).astype(np.int64) + 1, n
     )
     out = []
-    for early_sig, mid_sig in (
-        (r_v, np.abs(r_v)),
-        (np.hypot(np.maximum(r_v, 0.0), r_ap), np.hypot(r_v, r_ap)),
+    # the vertical, then the sagittal signals, each made when used (arrays the session's size)
+    for signals in (
+        lambda: (r_v, np.abs(r_v)),
+        lambda: (np.hypot(np.maximum(r_v, 0.0), r_ap), np.hypot(r_v, r_ap)),
     ):
+        early_sig, mid_sig = signals()
         transient = _reduce(np.maximum, np.where(in_early, early_sig[idx], -np.inf), offs, ne) / unit
         background = _reduce(np.maximum, mid_sig[mid_idx], mid_offs, mid_ne) / unit
         ok = running & np.isfinite(transient)

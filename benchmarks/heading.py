@@ -55,8 +55,8 @@ import numpy as np
 import pandas as pd
 
 import gait
-from gait.core.activity import RUNNING, STILL, WALKING, bout_labels
 from gait.core._quaternions import _qrotate, gyro_orientation
+from gait.core.activity import RUNNING, STILL, WALKING, bout_labels
 from gait.core.mounting import FORWARD_MIN_CONFIDENCE, estimate_mounting
 from gait.core.quality import assess_signal
 from gait.errors import GaitDataWarning

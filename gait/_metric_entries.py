@@ -142,7 +142,7 @@ ALL_METRICS: tuple[Metric, ...] = (
         "sagittal stance vibration",
         "the stance's own sagittal vibration: the largest magnitude of the vertical and antero-posterior "
         "differences from their 10 Hz low-passes from 40 to 80 % of stance; the run's median collision must be "
-        "at least twice its median",
+        "at least 1.5 times its median (`gait.core.strike.RUN_CLEAR_RATIO`)",
         display="bw",
     ),
     Metric(

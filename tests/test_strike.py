@@ -86,8 +86,8 @@ ALC_DIR = SHARED_DATA / "alcantara2022_sacral_running"
 def test_alcantara_rearfoot_runner_never_called_otherwise():
     """One rearfoot runner, 19 trials (Alcantara et al. 2022), the run's call from the sagittal
     collision: measured 15 trials rearfoot (every level and downhill trial and the uphill A1 and
-    A27), 4 uncertain (uphill: collision 0.43-0.60 body weights, under twice the stance's
-    vibration), none wrong. With the vertical transient alone: 11 rearfoot, 8 uncertain."""
+    A27), 4 uncertain (uphill: collision 0.43-0.60 body weights, below the rearfoot band or
+    its 90 % confidence), none wrong. With the vertical transient alone: 11 rearfoot, 8 uncertain."""
     if not (ALC_DIR / "trials.csv").is_file():
         pytest.skip(f"Alcantara recordings not found at {ALC_DIR}")
     calls = [gait.analyze(s).summary["foot_strike"] for s in gait.read_sessions(ALC_DIR)]

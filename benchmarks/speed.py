@@ -8,7 +8,8 @@ One run measures, on the same simulated session (accelerometer + gyroscope, writ
 
 1. **parsing**: this project's reader (`gait.io.read_canonical_session`: parse and validate) next to
    ``pandas.read_csv(path, comment="#")`` and ``pyarrow.csv.read_csv`` (header lines skipped;
-   its own threads, and one thread) on the same file, plain ``.csv`` and ``.csv.gz``;
+   its own threads, and one thread) on the same file, plain ``.csv`` and ``.csv.gz``, and the
+   reader next to ``pyarrow.parquet.read_table`` on a Parquet copy (`gait.save_session`);
 2. **import of the command line**: ``python -X importtime -c "import gait.cli;
    gait.cli.build_parser()"``, the sum of the top-level imports;
 3. **the core**: ``gait.analyze(session)`` in a fresh process (its modules imported
@@ -19,7 +20,7 @@ One run measures, on the same simulated session (accelerometer + gyroscope, writ
 4. **faults** (`gait.faults.assess`), **JSON** (the report document written to a file) and
    **HTML** (the self-contained page written to a file: `gait.report.write_html`);
 5. **the whole process**: ``gait analyze FILE --no-history`` in a subprocess (terminal
-   output to /dev/null), with ``--json``, and with ``--json --html``.
+   output to /dev/null), with ``--json``, with ``--json --html``, and on the Parquet copy.
 
 Each figure is the median of ``--runs`` runs (the first, warming, run of each parser left
 out). The machine's load (`os.getloadavg`) is printed before and after: on a shared machine
@@ -112,11 +113,12 @@ def median_time(fn: Callable[[], object], runs: int, *, warmup: bool = True) -> 
     return statistics.median(times)
 
 
-def session_files(minutes: float, rate_hz: float, seed: int) -> tuple[Path, Path]:
-    """The simulated session as ``.csv.gz`` (from ``gait simulate``) and as plain ``.csv``, cached."""
+def session_files(minutes: float, rate_hz: float, seed: int) -> tuple[Path, Path, Path]:
+    """The simulated session as ``.csv.gz`` (from ``gait simulate``), as plain ``.csv`` and as
+    Parquet (`gait.save_session`), cached."""
     CACHE.mkdir(exist_ok=True)
     stem = f"run_{minutes:g}min_{rate_hz:g}hz_seed{seed}"
-    gz, plain = CACHE / f"{stem}.csv.gz", CACHE / f"{stem}.csv"
+    gz, plain, pq = CACHE / f"{stem}.csv.gz", CACHE / f"{stem}.csv", CACHE / f"{stem}.parquet"
     if not gz.exists():
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "run.csv.gz"
@@ -128,7 +130,11 @@ def session_files(minutes: float, rate_hz: float, seed: int) -> tuple[Path, Path
             shutil.move(out, gz)
     if not plain.exists():
         plain.write_bytes(gzip.decompress(gz.read_bytes()))
-    return gz, plain
+    if not pq.exists():
+        import gait
+
+        gait.save_session(gait.io.read_canonical_session(gz), pq)
+    return gz, plain, pq
 
 
 def header_lines(path: Path) -> int:
@@ -185,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     import gait
 
     load_before = os.getloadavg()
-    gz, plain = session_files(args.minutes, args.rate_hz, args.seed)
+    gz, plain, pq = session_files(args.minutes, args.rate_hz, args.seed)
     skip = header_lines(gz)
     print(f"gait from {Path(gait.__file__).parent}; python {sys.version.split()[0]}, pandas {pd.__version__}, "
           f"pyarrow {__import__('pyarrow').__version__}; {os.cpu_count()} cores")  # fmt: skip
@@ -205,6 +211,10 @@ def main(argv: list[str] | None = None) -> int:
         parse["pyarrow.csv.read_csv, one thread", kind] = median_time(
             lambda p=path, o=one: pacsv.read_csv(p, read_options=o), runs
         )
+    import pyarrow.parquet as papq
+
+    parse["gait.io.read_canonical_session", "parquet"] = median_time(lambda: gait.io.read_canonical_session(pq), runs)
+    parse["pyarrow.parquet.read_table", "parquet"] = median_time(lambda: papq.read_table(pq), runs)
     floor = parse["pyarrow.csv.read_csv", "csv.gz"]
 
     whole_process_s(["analyze", str(gz), "--no-history"])  # compiles and caches the bytecode
@@ -219,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     ).stdout
     core = json.loads(core_out.strip().splitlines()[-1])
     whole = statistics.median(whole_process_s(["analyze", str(gz), "--no-history"]) for _ in range(runs))
+    whole_pq = statistics.median(whole_process_s(["analyze", str(pq), "--no-history"]) for _ in range(runs))
     with tempfile.TemporaryDirectory() as tmp:
         out = str(Path(tmp) / "r.json")
         whole_json = statistics.median(
@@ -235,7 +246,8 @@ def main(argv: list[str] | None = None) -> int:
     warm_wall, warm_cpu = statistics.median(core["warm_wall"]), statistics.median(core["warm_cpu"])
     print(
         f"session: {n} samples ({n / args.rate_hz / 60:.1f} min at {args.rate_hz:g} Hz, accelerometer + gyroscope), "
-        f"{core['steps']} steps; {gz.stat().st_size / 1e6:.1f} MB .csv.gz, {plain.stat().st_size / 1e6:.1f} MB .csv"
+        f"{core['steps']} steps; {gz.stat().st_size / 1e6:.1f} MB .csv.gz, {plain.stat().st_size / 1e6:.1f} MB .csv, "
+        f"{pq.stat().st_size / 1e6:.1f} MB .parquet"
     )
     print(f"medians of {runs} runs; ratios to pyarrow.csv.read_csv on the .csv.gz ({floor:.3f} s)")
     print()
@@ -253,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
             "pyarrow.csv.read_csv, one thread",
         ):
             row(f"parse .{kind}: {parser}", parse[parser, kind])
+    for parser in ("gait.io.read_canonical_session", "pyarrow.parquet.read_table"):
+        row(f"parse .parquet: {parser}", parse[parser, "parquet"])
     row("import of the command line (-X importtime)", imports)
     row("core, first call (fresh process)", core["first_wall"])
     row("core, warm (wall)", warm_wall)
@@ -263,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     row("HTML report (render + write)", statistics.median(core["html"]))
     row("whole process, with `--json`", whole_json)
     row("whole process, with `--json --html`", whole_html)
+    row("whole process on the Parquet copy, `--no-history`", whole_pq)
     print()
     peak = core["peak_bytes"]
     print(

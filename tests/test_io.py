@@ -608,6 +608,20 @@ class TestTimesAndMagnitudes:
         ):
             read_canonical_session(p)
 
+    @pytest.mark.parametrize("value", ["-2e6", "-inf"])
+    def test_a_large_negative_value_is_refused_too(self, tmp_path, value):
+        body = rows(20, acc=(0.0, 0.0, 9.8)).splitlines(keepends=True)
+        body[5] = body[5].replace(",9.8,", f",{value},", 1)
+        p = write(tmp_path, HEADER + COLS + "".join(body))
+        with pytest.raises(GaitInputError) as e:
+            read_canonical_session(p)
+        if value == "-inf":  # non-finite values are refused first, by name
+            assert f"{p}, line 9, column 'acc_z_mps2': missing or non-finite value" in str(e.value)
+        else:
+            assert str(e.value).startswith(
+                f"{p}, line 9, column 'acc_z_mps2': value out of range; expected a magnitude of at most 9806.65 m/s^2 (9806.65 m/s^2), beyond the range of any IMU, found -2000000.0 m/s^2"
+            ), str(e.value)
+
     def test_a_rate_above_20_khz_is_refused(self, tmp_path):
         text = COLS.replace("t_s", "t_ns") + "".join(f"{i * 10},0,0,9.8,0,0,0\n" for i in range(50))
         with pytest.raises(GaitInputError, match=r"sampling rate too high for an IMU; expected at most 20000 Hz"):

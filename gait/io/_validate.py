@@ -36,7 +36,7 @@ from ._format import (
     _row_text,
     _row_where,
 )
-from ._units import _check_acc_units, _check_gyr_units, _classify_columns, _to_si
+from ._units import _check_acc_units, _check_gyr_units, _classify_columns, _row_norms, _to_si
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -203,7 +203,7 @@ def session_from_dataframe(
     # -- values in SI --------------------------------------------------------------------
     acc_factor = ACC_UNITS[cols["acc_unit"]]
     acc = _to_si(acc_raw, acc_factor, MAX_ABS_ACC_MPS2, "m/s^2", cols["acc"], cols["acc_unit"], where, first_data_line)
-    acc_mag = np.sqrt(np.sum(np.square(acc), axis=1) if not missing_axes else np.nansum(np.square(acc), axis=1))
+    acc_mag = _row_norms(acc) if not missing_axes else np.sqrt(np.nansum(np.square(acc), axis=1))
     _check_acc_units(acc_mag, cols["acc_unit"], acc_unit is not None, where)
     gyr = None
     if gyr_raw is not None:
@@ -322,9 +322,13 @@ def _regularise(
     # a gap is a step in time beyond what the timing jitter explains (1.5 periods when exact)
     # (the jitter is measured on the intervals that are not gaps already, so that many lost
     # samples do not pass for jitter)
-    on_grid = dt[dt < GAP_FACTOR * period]
-    sigma = 1.4826 * float(np.median(np.abs(on_grid - np.median(on_grid)))) if on_grid.size else 0.0
-    cuts = np.flatnonzero(dt > max(GAP_FACTOR * period, period + 8.0 * sigma)) + 1
+    # (no interval beyond GAP_FACTOR periods, the common case: no gap whatever the jitter)
+    if dt.size and float(dt.max()) > GAP_FACTOR * period:
+        on_grid = dt[dt < GAP_FACTOR * period]
+        sigma = 1.4826 * float(np.median(np.abs(on_grid - np.median(on_grid)))) if on_grid.size else 0.0
+        cuts = np.flatnonzero(dt > max(GAP_FACTOR * period, period + 8.0 * sigma)) + 1
+    else:
+        cuts = np.zeros(0, dtype=np.int64)
     bounds = np.concatenate([[0], cuts, [t.size]])
     if cuts.size and report_gaps:
         gap_lengths = t[cuts] - t[cuts - 1]

@@ -38,7 +38,7 @@ def _content_sha256(header: Mapping[str, Any], df: pd.DataFrame) -> str:
     h.update(json.dumps(doc, sort_keys=True, default=repr).encode())
     for name in df.columns:
         h.update(b"\0" + str(name).encode() + b"\0")
-        h.update(np.ascontiguousarray(df[name].to_numpy(), dtype="<f8"))  # its buffer, not a copy
+        h.update(np.ascontiguousarray(df[name].to_numpy(), dtype="<f8").data)  # its buffer, not a copy
     return h.hexdigest()
 
 

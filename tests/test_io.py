@@ -608,6 +608,13 @@ class TestTimesAndMagnitudes:
         ):
             read_canonical_session(p)
 
+    def test_row_norms_are_numpys_bit_for_bit(self):
+        from gait.io._units import _row_norms
+
+        x = np.random.default_rng(3).normal(scale=[9.8, 3.0, 1e-3], size=(10_001, 3))
+        assert np.array_equal(_row_norms(x), np.sqrt(np.sum(np.square(x), axis=1)))
+        assert np.array_equal(_row_norms(np.asfortranarray(x)), np.sqrt(np.sum(np.square(x), axis=1)))
+
     @pytest.mark.parametrize("value", ["-2e6", "-inf"])
     def test_a_large_negative_value_is_refused_too(self, tmp_path, value):
         body = rows(20, acc=(0.0, 0.0, 9.8)).splitlines(keepends=True)

@@ -122,9 +122,8 @@ def _to_si(
     """``raw * factor``, refusing magnitudes no sensor reports (they would overflow the analysis)."""
     with np.errstate(over="ignore", invalid="ignore"):
         si = raw if factor == 1.0 else raw * factor  # (x * 1.0 is x, bit for bit)
-        # the extremes first (two passes, no temporaries; NaN, an empty axis, is skipped)
-        hi, lo = (float(f.reduce(si, axis=None)) if si.size else 0.0 for f in (np.fmax, np.fmin))
-        if not (hi > limit or lo < -limit):
+        # the extremes first (two passes, no temporaries; fmax / fmin skip NaN, an empty axis)
+        if si.size == 0 or not (np.fmax.reduce(si, axis=None) > limit or np.fmin.reduce(si, axis=None) < -limit):
             return si
         too_big = np.abs(si) > limit  # inf too; NaN (an empty axis) is not
     if too_big.any():
